@@ -1,0 +1,144 @@
+/*
+ * fscalls.c - VM/calls/new, the clone file: each line written forks a call,
+ * and reading the same open file gives back the new ids, one per line.
+ *
+ * The file is a stream (no offsets): a shell's `echo >&3` moves the
+ * offset, and `read id <&3` must still get the id.  Lines are split with
+ * shell quoting rules; a line may span several writes.
+ */
+#include "tfs.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define MAX_LINE (1 << 20)
+
+struct calls_handle {
+	struct handle h;
+	struct vm *vm;
+	GString *partial;	/* a line not yet ended */
+	GString *ids;		/* "N\n" for each fork, not yet read */
+};
+
+void
+calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
+{
+	struct calls_handle *c = g_new0(struct calls_handle, 1);
+
+	c->h.type = H_CALLS_NEW;
+	c->vm = vm;
+	c->partial = g_string_new(NULL);
+	c->ids = g_string_new(NULL);
+	fi->fh = (uintptr_t)c;
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	fuse_reply_open(req, fi);
+}
+
+/* Parse every complete line of text first: one malformed line fails the
+ * write and forks nothing from it. */
+static gboolean
+parse_lines(struct vm *vm, const char *text, gsize len, GPtrArray *argvs,
+	    GPtrArray *lines)
+{
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		g_autofree char *line = g_strndup(p, nl - p);
+		g_autoptr(GError) error = NULL;
+		char **argv = NULL;
+
+		p = nl + 1;
+		g_strstrip(line);
+		if (!*line)
+			continue;
+		if (!g_shell_parse_argv(line, NULL, &argv, &error)) {
+			g_warning("%s: calls/new: bad line \"%s\": %s",
+				  vm->name, line, error->message);
+			return FALSE;
+		}
+		g_ptr_array_add(argvs, argv);
+		g_ptr_array_add(lines, g_steal_pointer(&line));
+	}
+	return TRUE;
+}
+
+void
+calls_new_write(fuse_req_t req, const char *buf, size_t size,
+		struct fuse_file_info *fi)
+{
+	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
+	g_autoptr(GPtrArray) argvs = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)g_strfreev);
+	g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+	const char *last_nl;
+	gsize whole;
+	guint i;
+
+	if (memchr(buf, '\0', size)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	g_string_append_len(c->partial, buf, size);
+	last_nl = memrchr(c->partial->str, '\n', c->partial->len);
+	if (!last_nl) {
+		if (c->partial->len > MAX_LINE) {
+			g_string_truncate(c->partial, 0);
+			fuse_reply_err(req, E2BIG);
+			return;
+		}
+		fuse_reply_write(req, size);
+		return;
+	}
+	whole = last_nl - c->partial->str + 1;
+	if (!parse_lines(c->vm, c->partial->str, whole, argvs, lines)) {
+		/* Drop this write's text, keep what came before it. */
+		g_string_truncate(c->partial, c->partial->len - size);
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	g_string_erase(c->partial, 0, whole);
+	for (i = 0; i < argvs->len; i++) {
+		struct call *call = vm_fork(c->vm, argvs->pdata[i],
+					    lines->pdata[i]);
+		g_string_append_printf(c->ids, "%u\n", call->id);
+	}
+	fuse_reply_write(req, size);
+}
+
+void
+calls_new_read(fuse_req_t req, size_t size, struct fuse_file_info *fi)
+{
+	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
+	size_t n = MIN(size, c->ids->len);
+
+	fuse_reply_buf(req, c->ids->str, n);
+	g_string_erase(c->ids, 0, n);
+}
+
+void
+calls_new_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
+
+	/* A last line without its newline is still a call: `printf f >&3`. */
+	if (c->partial->len) {
+		g_string_append_c(c->partial, '\n');
+		g_autoptr(GPtrArray) argvs = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)g_strfreev);
+		g_autoptr(GPtrArray) lines =
+			g_ptr_array_new_with_free_func(g_free);
+		guint i;
+
+		if (parse_lines(c->vm, c->partial->str, c->partial->len,
+				argvs, lines))
+			for (i = 0; i < argvs->len; i++)
+				vm_fork(c->vm, argvs->pdata[i],
+					lines->pdata[i]);
+	}
+	g_string_free(c->partial, TRUE);
+	g_string_free(c->ids, TRUE);
+	g_free(c);
+	fuse_reply_err(req, 0);
+}

@@ -1,0 +1,456 @@
+/*
+ * host.c - the client side of the protocol for one trickle-node: frames
+ * out, frames in, requests waiting for answers, liveness.
+ *
+ * Every request to a node has a deadline, and a node that stops answering
+ * pings is declared down: whatever the node does, no FUSE request waits on
+ * it without bound.  When a host goes down its pending requests fail, its
+ * calls fail with the reason, and parked joins wake with EIO.
+ */
+#include "tfs.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct request {
+	struct host *h;
+	guint32 tag;
+	guint timer;
+	request_done_fn done;
+	void *data;
+};
+
+struct held_write {
+	fuse_req_t req;
+	size_t size;
+};
+
+static void host_down(struct host *h, const char *why);
+
+guint32
+host_next_tag(struct host *h)
+{
+	if (++h->next_tag == 0)
+		h->next_tag = 1;
+	return h->next_tag;
+}
+
+void
+host_send(struct host *h, guint type, guint vm, guint32 tag, GVariant *body)
+{
+	g_byte_array_set_size(h->frame, 0);
+	if (!wire_encode(h->frame, type, vm, tag, body) || !h->link)
+		return;
+	link_write(h->link, h->frame->data, h->frame->len);
+}
+
+void
+host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
+		const void *data, gsize len)
+{
+	if (!h->link)
+		return;
+	g_byte_array_set_size(h->frame, 0);
+	wire_encode_bytes(h->frame, type, vm, tag, data, len);
+	link_write(h->link, h->frame->data, h->frame->len);
+}
+
+static void
+request_finish(struct request *r, int err, const char *msg,
+	       const guint8 *bytes, gsize len)
+{
+	g_hash_table_steal(r->h->requests, GUINT_TO_POINTER(r->tag));
+	if (r->timer)
+		g_source_remove(r->timer);
+	r->done(r->data, err, msg, bytes, len);
+	g_free(r);
+}
+
+static gboolean
+request_timeout(gpointer data)
+{
+	struct request *r = data;
+	g_autofree char *msg = g_strdup_printf("no reply from %s in %d s",
+		r->h->label, r->h->fs->opt.reply_timeout);
+
+	r->timer = 0;
+	g_warning("%s", msg);
+	request_finish(r, ETIMEDOUT, msg, NULL, 0);
+	return G_SOURCE_REMOVE;
+}
+
+guint32
+host_request(struct host *h, guint type, guint vm, guint32 tag,
+	     GVariant *body, request_done_fn done, void *data)
+{
+	struct request *r;
+
+	if (h->state == HOST_DOWN) {
+		if (body)
+			g_variant_unref(g_variant_ref_sink(body));
+		done(data, EHOSTDOWN, h->down_reason, NULL, 0);
+		return 0;
+	}
+	r = g_new0(struct request, 1);
+	r->h = h;
+	r->tag = tag ? tag : host_next_tag(h);
+	r->done = done;
+	r->data = data;
+	r->timer = g_timeout_add_seconds(h->fs->opt.reply_timeout,
+					 request_timeout, r);
+	g_hash_table_insert(h->requests, GUINT_TO_POINTER(r->tag), r);
+	host_send(h, type, vm, r->tag, body);
+	return r->tag;
+}
+
+void
+host_reply_write(struct host *h, fuse_req_t req, size_t size)
+{
+	struct held_write *w;
+
+	if (!h->link || !h->link->throttled) {
+		fuse_reply_write(req, size);
+		return;
+	}
+	w = g_new(struct held_write, 1);
+	w->req = req;
+	w->size = size;
+	g_queue_push_tail(&h->held_writes, w);
+}
+
+static void
+release_writes(struct host *h, int err)
+{
+	struct held_write *w;
+
+	while ((w = g_queue_pop_head(&h->held_writes))) {
+		if (err)
+			fuse_reply_err(w->req, err);
+		else
+			fuse_reply_write(w->req, w->size);
+		g_free(w);
+	}
+}
+
+static struct vm *
+msg_vm(struct host *h, const struct wire_msg *m)
+{
+	if (m->vm >= h->vms->len) {
+		g_warning("%s: %s for VM %u of %u", h->label,
+			  wire_type_name(m->type), m->vm, h->vms->len);
+		return NULL;
+	}
+	return h->vms->pdata[m->vm];
+}
+
+static void
+dispatch(struct host *h, struct wire_msg *m)
+{
+	struct request *r;
+	struct vm *vm;
+	const char *s;
+	guint32 u, pid;
+	guint8 state;
+	guint64 out, err;
+	int code;
+	gsize len;
+
+	switch (m->type) {
+	case WIRE_WELCOME:
+		g_variant_get(m->body, "(u&suu)", &u, &s, &h->cores, &pid);
+		g_free(h->node_name);
+		h->node_name = g_strdup(s);
+		h->state = HOST_UP;
+		g_message("%s: trickle-node up on %s (pid %u, %u cores)",
+			  h->label, s, pid, h->cores);
+		break;
+	case WIRE_VM_STATE:
+		if (!(vm = msg_vm(h, m)))
+			break;
+		g_variant_get(m->body, "(yu&s)", &state, &vm->pid, &s);
+		vm->state = state < VM_STATE_MAX ? state : VM_DOWN;
+		g_free(vm->detail);
+		vm->detail = g_strdup(s);
+		if (state == VM_RESTARTING)
+			g_message("%s: VM restarting after %s", vm->name, s);
+		break;
+	case WIRE_CALL_STATE:
+		if (!(vm = msg_vm(h, m)))
+			break;
+		g_variant_get(m->body, "(y&sitt)", &state, &s, &code, &out,
+			      &err);
+		if (state >= CALL_STATE_MAX)
+			state = CALL_FAILED;
+		vm_call_state(vm, m->tag, state, s, code, out, err);
+		break;
+	case WIRE_REPLY:
+	case WIRE_DATA:
+		r = g_hash_table_lookup(h->requests, GUINT_TO_POINTER(m->tag));
+		if (!r) {
+			g_debug("%s: late %s %u", h->label,
+				wire_type_name(m->type), m->tag);
+			break;
+		}
+		if (m->type == WIRE_DATA) {
+			const guint8 *b = wire_msg_bytes(m, &len);
+			request_finish(r, 0, NULL, b, len);
+		} else {
+			g_variant_get(m->body, "(i&s)", &code, &s);
+			request_finish(r, errno_from_node(code), s, NULL, 0);
+		}
+		break;
+	case WIRE_PONG:
+		break;
+	case WIRE_LOG:
+		g_variant_get(m->body, "(u&s)", &u, &s);
+		g_message("%s: %s", h->label, s);
+		break;
+	default:
+		g_warning("%s: unexpected %s", h->label,
+			  wire_type_name(m->type));
+	}
+}
+
+static void
+on_up(void *user, const char *what)
+{
+	struct host *h = user;
+
+	g_message("%s: connected: %s", h->label, what);
+}
+
+static void
+on_data(void *user, const guint8 *data, gsize len)
+{
+	struct host *h = user;
+	g_autoptr(GError) error = NULL;
+	struct wire_msg m;
+	int r;
+
+	h->last_heard = g_get_monotonic_time();
+	wire_decoder_feed(&h->dec, data, len);
+	while (h->state != HOST_DOWN &&
+	       (r = wire_decoder_next(&h->dec, &m, &error)) == 1) {
+		dispatch(h, &m);
+		wire_msg_clear(&m);
+	}
+	if (error) {
+		g_autofree char *why = g_strdup_printf("protocol error: %s",
+						       error->message);
+		host_down(h, why);
+	}
+}
+
+static void
+on_log(void *user, const char *line)
+{
+	struct host *h = user;
+
+	g_message("%s: %s", h->label, line);
+}
+
+static void
+on_drained(void *user)
+{
+	release_writes(user, 0);
+}
+
+static void
+on_down(void *user, const GError *error)
+{
+	struct host *h = user;
+	struct link *l = g_steal_pointer(&h->link);
+
+	host_down(h, error ? error->message : "connection closed");
+	link_free(l);
+}
+
+static void ignore_str(void *user, const char *s) { }
+static void ignore_data(void *user, const guint8 *d, gsize n) { }
+static void ignore_void(void *user) { }
+static void ignore_down(void *user, const GError *e) { }
+
+/* What a link we have let go of may still call before it is freed. */
+static const struct link_callbacks detached_cb = {
+	.up = ignore_str,
+	.data = ignore_data,
+	.log = ignore_str,
+	.drained = ignore_void,
+	.down = ignore_down,
+};
+
+static gboolean
+free_link(gpointer l)
+{
+	link_free(l);
+	return G_SOURCE_REMOVE;
+}
+
+static const struct link_callbacks host_link_cb = {
+	.up = on_up,
+	.data = on_data,
+	.log = on_log,
+	.drained = on_drained,
+	.down = on_down,
+};
+
+static gboolean
+ping(gpointer data)
+{
+	struct host *h = data;
+	struct tfs *fs = h->fs;
+	gint64 quiet = g_get_monotonic_time() - h->last_heard;
+	gint64 limit = (gint64)fs->opt.alive_interval * fs->opt.alive_count *
+		       G_USEC_PER_SEC;
+
+	if (quiet > limit) {
+		g_autofree char *why = g_strdup_printf(
+			"no answer for %d s", (int)(quiet / G_USEC_PER_SEC));
+		h->ping_timer = 0;
+		host_down(h, why);
+		return G_SOURCE_REMOVE;
+	}
+	host_send(h, WIRE_PING, 0, 0, NULL);
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+host_down(struct host *h, const char *why)
+{
+	g_autoptr(GList) reqs = NULL;
+	GList *l;
+	guint i;
+
+	if (h->state == HOST_DOWN)
+		return;
+	h->state = HOST_DOWN;
+	h->down_reason = g_strdup(why);
+	if (h->fs->stopping)
+		g_debug("%s: ended: %s", h->label, why);
+	else
+		g_warning("%s: down: %s", h->label, why);
+	if (h->ping_timer)
+		g_source_remove(h->ping_timer);
+	h->ping_timer = 0;
+	/* We may be inside one of the link's callbacks: let it return
+	 * before the link goes. */
+	if (h->link) {
+		h->link->cb = detached_cb;
+		g_idle_add(free_link, g_steal_pointer(&h->link));
+	}
+	reqs = g_hash_table_get_values(h->requests);
+	for (l = reqs; l; l = l->next)
+		request_finish(l->data, EIO, why, NULL, 0);
+	release_writes(h, EIO);
+	for (i = 0; i < h->vms->len; i++)
+		vm_down(h->vms->pdata[i], why);
+}
+
+struct host *
+host_new(struct tfs *fs, const char *label, gboolean local)
+{
+	struct host *h = g_new0(struct host, 1);
+
+	h->fs = fs;
+	h->label = g_strdup(label);
+	h->local = local;
+	h->frame = g_byte_array_new();
+	h->vms = g_ptr_array_new();
+	h->requests = g_hash_table_new(NULL, NULL);
+	g_queue_init(&h->held_writes);
+	wire_decoder_init(&h->dec);
+	return h;
+}
+
+void
+host_start(struct host *h)
+{
+	struct tfs *fs = h->fs;
+
+	if (h->local) {
+		h->link = link_local_new(h->command, &host_link_cb, h);
+	} else {
+		h->ssh.identity = fs->opt.identity;
+		h->ssh.known_hosts = fs->opt.known_hosts;
+		h->ssh.command = h->command;
+		h->ssh.connect_timeout = fs->opt.connect_timeout;
+		h->ssh.keepalive_interval = fs->opt.alive_interval;
+		h->link = link_ssh_new(&h->ssh, &host_link_cb, h);
+	}
+	if (!h->link)
+		return;		/* down already reported */
+	h->last_heard = g_get_monotonic_time();
+	host_send(h, WIRE_HELLO, 0, 0,
+		  g_variant_new("(uu)", WIRE_PROTO_VERSION, h->vms->len));
+	h->ping_timer = g_timeout_add_seconds(fs->opt.alive_interval, ping, h);
+}
+
+void
+host_free(struct host *h)
+{
+	guint i;
+
+	if (h->state != HOST_DOWN)
+		host_down(h, "unmounted");
+	for (i = 0; i < h->vms->len; i++)
+		vm_free(h->vms->pdata[i]);
+	g_ptr_array_unref(h->vms);
+	g_hash_table_unref(h->requests);
+	wire_decoder_clear(&h->dec);
+	g_byte_array_unref(h->frame);
+	g_free((char *)h->ssh.host);
+	g_free((char *)h->ssh.user);
+	g_free(h->label);
+	g_free(h->command);
+	g_free(h->down_reason);
+	g_free(h->node_name);
+	g_free(h);
+}
+
+void
+hosts_shutdown(struct tfs *fs)
+{
+	guint i;
+
+	for (i = 0; i < fs->hosts->len; i++) {
+		struct host *h = fs->hosts->pdata[i];
+
+		if (!h->link)
+			continue;
+		host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
+		link_close_write(h->link);
+	}
+}
+
+gboolean
+hosts_ready(struct tfs *fs)
+{
+	guint i;
+
+	for (i = 0; i < fs->hosts->len; i++)
+		if (((struct host *)fs->hosts->pdata[i])->state ==
+		    HOST_CONNECTING)
+			return FALSE;
+	return TRUE;
+}
+
+gboolean
+hosts_gone(struct tfs *fs)
+{
+	guint i;
+
+	for (i = 0; i < fs->hosts->len; i++)
+		if (((struct host *)fs->hosts->pdata[i])->link)
+			return FALSE;
+	return TRUE;
+}
+
+int
+errno_from_node(int err)
+{
+	/* The node's errno values are Linux's, like ours; keep them in the
+	 * range a FUSE reply can carry. */
+	if (err == 0)
+		return 0;
+	return err > 0 && err < 4096 ? err : EIO;
+}

@@ -1,0 +1,89 @@
+/*
+ * link.c - what both kinds of link share: the write queue and its
+ * high/low water marks.
+ */
+#include "link.h"
+
+void
+link_init(struct link *l, const struct link_class *klass,
+	  const struct link_callbacks *cb, void *user)
+{
+	l->klass = klass;
+	l->cb = *cb;
+	l->user = user;
+	l->out = g_byte_array_new();
+	l->out_off = 0;
+}
+
+void
+link_write(struct link *l, const void *data, gsize len)
+{
+	if (len == 0)
+		return;
+	g_byte_array_append(l->out, data, len);
+	if (link_pending(l) > LINK_HIGH_WATER)
+		l->throttled = TRUE;
+	l->klass->kick(l);
+}
+
+gsize
+link_pending(const struct link *l)
+{
+	return l->out->len - l->out_off;
+}
+
+void
+link_consumed(struct link *l, gsize n)
+{
+	g_assert(n <= link_pending(l));
+	l->out_off += n;
+	/* Compact once the consumed head dominates, not on every write. */
+	if (l->out_off == l->out->len) {
+		g_byte_array_set_size(l->out, 0);
+		l->out_off = 0;
+	} else if (l->out_off > (1u << 20) && l->out_off > l->out->len / 2) {
+		g_byte_array_remove_range(l->out, 0, l->out_off);
+		l->out_off = 0;
+	}
+	if (l->throttled && link_pending(l) < LINK_LOW_WATER) {
+		l->throttled = FALSE;
+		if (l->cb.drained)
+			l->cb.drained(l->user);
+	}
+	if (l->want_close && link_pending(l) == 0) {
+		l->want_close = FALSE;
+		l->klass->close_write(l);
+	}
+}
+
+void
+link_close_write(struct link *l)
+{
+	if (link_pending(l) == 0)
+		l->klass->close_write(l);
+	else
+		l->want_close = TRUE;
+}
+
+void
+link_report_down(struct link *l, GError *error)
+{
+	void (*down)(void *, const GError *) = l->cb.down;
+
+	l->cb.down = NULL;
+	if (down)
+		down(l->user, error);
+	g_error_free(error);
+}
+
+void
+link_free(struct link *l)
+{
+	GByteArray *out;
+
+	if (!l)
+		return;
+	out = l->out;
+	l->klass->destroy(l);
+	g_byte_array_unref(out);
+}

@@ -1,0 +1,89 @@
+/*
+ * link.h - a byte stream to one trickle-node process.
+ *
+ * A link carries the framed protocol (wire.h) to a trickle-node and back;
+ * it knows nothing of frames.  Two kinds exist: an SSH exec channel
+ * (link_ssh.c) and a child process on this machine over pipes
+ * (link_local.c).  Both live in the default GMainContext: nothing here
+ * blocks, and every callback runs from the main loop.
+ */
+#pragma once
+
+#include <glib.h>
+
+struct link;
+
+struct link_callbacks {
+	/* The node command runs and bytes can flow.  what describes the
+	 * peer for logs ("127.0.0.1:2222 (ssh-ed25519 SHA256:...)"). */
+	void (*up)(void *user, const char *what);
+	/* Bytes the node wrote to its standard output. */
+	void (*data)(void *user, const guint8 *data, gsize len);
+	/* A line the node wrote to its standard error. */
+	void (*log)(void *user, const char *line);
+	/* The write queue fell below LINK_LOW_WATER after being above
+	 * LINK_HIGH_WATER: writers held back may go on. */
+	void (*drained)(void *user);
+	/* The link is gone: connection refused, host key refused, the node
+	 * exited, the network died.  error says why in words for a user.
+	 * No callback follows this one and the link does not touch itself
+	 * after calling it, so the owner may link_free() it from here. */
+	void (*down)(void *user, const GError *error);
+};
+
+#define LINK_HIGH_WATER (4u << 20)
+#define LINK_LOW_WATER (1u << 20)
+
+struct link_ssh_options {
+	const char *host;		/* name or address */
+	int port;			/* 0: 22 */
+	const char *user;		/* NULL: the local user name */
+	const char *identity;		/* private key file; NULL: agent,
+					 * then ~/.ssh/id_{ed25519,ecdsa,rsa} */
+	const char *known_hosts;	/* NULL: ~/.ssh/known_hosts */
+	const char *command;		/* run on the node */
+	guint connect_timeout;		/* seconds, whole set-up; 0: 15 */
+	guint keepalive_interval;	/* seconds; 0: 15 */
+};
+
+struct link *link_ssh_new(const struct link_ssh_options *opt,
+			  const struct link_callbacks *cb, void *user);
+/* command is split with shell rules and run with pipes on its stdio. */
+struct link *link_local_new(const char *command,
+			    const struct link_callbacks *cb, void *user);
+
+/* Queue bytes; they go out as the peer takes them. */
+void link_write(struct link *l, const void *data, gsize len);
+/* Bytes queued and not yet taken by the transport. */
+gsize link_pending(const struct link *l);
+/* No more writes: send end-of-file once the queue is empty. */
+void link_close_write(struct link *l);
+/* Tear down now (kill a local child, close the session).  No callback
+ * runs after this; pending bytes are dropped. */
+void link_free(struct link *l);
+
+/* --- for the implementations --- */
+
+struct link_class {
+	/* Try to write l->out; called after link_write and when writable. */
+	void (*kick)(struct link *l);
+	void (*close_write)(struct link *l);
+	void (*destroy)(struct link *l);
+};
+
+struct link {
+	const struct link_class *klass;
+	struct link_callbacks cb;
+	void *user;
+	GByteArray *out;		/* queued output starts at out_off */
+	gsize out_off;
+	gboolean throttled;		/* went above high water */
+	gboolean want_close;		/* close_write once drained */
+};
+
+void link_init(struct link *l, const struct link_class *klass,
+	       const struct link_callbacks *cb, void *user);
+/* The transport took n bytes from the head of the queue. */
+void link_consumed(struct link *l, gsize n);
+/* Calls cb.down once; the link must not be used after. */
+void link_report_down(struct link *l, GError *error);

@@ -1,0 +1,186 @@
+/*
+ * tricklefs - mount a cluster of Trickle VMs as a filesystem.
+ *
+ * One process, one GMainLoop: the FUSE device, every SSH socket and local
+ * node pipe, and every timer are sources of the same loop.  Nodes are
+ * connected before the mount appears, so that a refused host key or an
+ * unreachable host is reported on the terminal that ran tricklefs.
+ */
+#include "tfs.h"
+#include "daemon.h"
+#include "options.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+#define SHUTDOWN_WAIT_S 5
+
+struct fuse_source {
+	struct tfs *fs;
+	struct fuse_buf buf;
+};
+
+static gboolean
+on_fuse(int fd, GIOCondition cond, gpointer data)
+{
+	struct fuse_source *src = data;
+	struct fuse_session *se = src->fs->se;
+	int i, res;
+
+	/* A handful per wake-up: fair to the other sources, cheap under a
+	 * burst of requests. */
+	for (i = 0; i < 64; i++) {
+		res = fuse_session_receive_buf(se, &src->buf);
+		if (res == -EINTR || res == -EAGAIN)
+			break;
+		if (res <= 0 || fuse_session_exited(se)) {
+			g_main_loop_quit(src->fs->loop);
+			return G_SOURCE_REMOVE;
+		}
+		fuse_session_process_buf(se, &src->buf);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_signal(gpointer data)
+{
+	struct tfs *fs = data;
+
+	g_message("signal received, unmounting");
+	g_main_loop_quit(fs->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+/* Run the loop until done(fs) or seconds pass. */
+static void
+run_until(struct tfs *fs, gboolean (*done)(struct tfs *), guint seconds)
+{
+	GMainContext *ctx = g_main_context_default();
+	gint64 end = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
+
+	while (!done(fs) && g_get_monotonic_time() < end)
+		g_main_context_iteration(ctx, TRUE);
+}
+
+static gboolean
+tick(gpointer data)
+{
+	return G_SOURCE_CONTINUE;	/* wakes run_until to check the time */
+}
+
+/* Connect every host; FALSE if none came up. */
+static gboolean
+connect_hosts(struct tfs *fs)
+{
+	guint i, up = 0, t;
+
+	for (i = 0; i < fs->hosts->len; i++)
+		host_start(fs->hosts->pdata[i]);
+	t = g_timeout_add(100, tick, NULL);
+	run_until(fs, hosts_ready, fs->opt.connect_timeout + 2);
+	g_source_remove(t);
+	for (i = 0; i < fs->hosts->len; i++) {
+		struct host *h = fs->hosts->pdata[i];
+
+		if (h->state == HOST_UP)
+			up++;
+		else if (h->state == HOST_CONNECTING)
+			g_warning("%s: still connecting; its VMs will appear "
+				  "as they come up", h->label);
+	}
+	return up > 0 || !hosts_ready(fs);
+}
+
+static void
+free_all(struct tfs *fs)
+{
+	guint i;
+
+	for (i = 0; i < fs->hosts->len; i++)
+		host_free(fs->hosts->pdata[i]);
+	g_ptr_array_unref(fs->hosts);
+	g_ptr_array_unref(fs->vms);
+	g_clear_pointer(&fs->loop, g_main_loop_unref);
+	g_free(fs->opt.identity);
+	g_free(fs->opt.known_hosts);
+	g_free(fs->opt.node_command);
+	g_free(fs->opt.hostfile);
+	g_free(fs->opt.logfile);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co = { 0 };
+	struct fuse_source src = { 0 };
+	g_autoptr(GError) error = NULL;
+	struct tfs fs = { 0 };
+	int status = 1;
+	guint t;
+
+	signal(SIGPIPE, SIG_IGN);
+	fs.hosts = g_ptr_array_new();
+	fs.vms = g_ptr_array_new();
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.started = time(NULL);
+	if (!tfs_parse_args(&fs, &args, &co, &error)) {
+		fprintf(stderr, "tricklefs: %s\n", error->message);
+		goto out;
+	}
+	if (!co.foreground)
+		daemon_start();
+	tfs_log_init(&fs.opt);
+	fs.loop = g_main_loop_new(NULL, FALSE);
+
+	if (!connect_hosts(&fs)) {
+		fprintf(stderr, "tricklefs: no node could be reached\n");
+		goto stop;
+	}
+	fs.se = fuse_session_new(&args, &tfs_ops, sizeof(tfs_ops), &fs);
+	if (!fs.se)
+		goto stop;
+	if (fuse_session_mount(fs.se, co.mountpoint) != 0)
+		goto stop;
+	g_unix_set_fd_nonblocking(fuse_session_fd(fs.se), TRUE, NULL);
+	src.fs = &fs;
+	g_unix_fd_add(fuse_session_fd(fs.se), G_IO_IN | G_IO_ERR | G_IO_HUP,
+		      on_fuse, &src);
+	g_unix_signal_add(SIGINT, on_signal, &fs);
+	g_unix_signal_add(SIGTERM, on_signal, &fs);
+	g_unix_signal_add(SIGHUP, on_signal, &fs);
+	g_message("mounted %u VMs on %s", fs.vms->len, co.mountpoint);
+	if (!co.foreground) {
+		tfs_log_detach();
+		daemon_ready(0);
+	}
+
+	g_main_loop_run(fs.loop);
+	status = 0;
+
+	fuse_session_unmount(fs.se);
+stop:
+	/* End the nodes' VMs and remove what was injected. */
+	fs.stopping = TRUE;
+	hosts_shutdown(&fs);
+	t = g_timeout_add(100, tick, NULL);
+	run_until(&fs, hosts_gone, SHUTDOWN_WAIT_S);
+	g_source_remove(t);
+	if (!co.foreground)
+		daemon_ready(status ? 1 : 0);
+	free_all(&fs);
+	if (fs.se)
+		fuse_session_destroy(fs.se);
+	free(src.buf.mem);
+out:
+	free(co.mountpoint);
+	fuse_opt_free_args(&args);
+	return status;
+}

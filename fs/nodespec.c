@@ -1,0 +1,131 @@
+/*
+ * nodespec.c - parse NODE arguments and host files (see nodespec.h).
+ */
+#include "nodespec.h"
+
+#include <string.h>
+
+static GQuark
+nodespec_error(void)
+{
+	return g_quark_from_static_string("trickle-nodespec-error");
+}
+
+gboolean
+nodespec_valid_name(const char *name)
+{
+	return *name && name[0] != '.' && !strchr(name, '/') &&
+	       strlen(name) <= 255;
+}
+
+static gboolean
+valid_host(const char *h)
+{
+	if (!*h)
+		return FALSE;
+	for (; *h; h++)
+		if (!g_ascii_isalnum(*h) && !strchr(".-_:%", *h))
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean
+fail(GError **error, const char *text, const char *why)
+{
+	g_set_error(error, nodespec_error(), 0, "bad node \"%s\": %s", text,
+		    why);
+	return FALSE;
+}
+
+gboolean
+nodespec_parse(const char *text, struct nodespec *spec, GError **error)
+{
+	const char *p = text, *eq, *at, *colon;
+	g_autofree char *hostpart = NULL;
+
+	memset(spec, 0, sizeof(*spec));
+	eq = strchr(p, '=');
+	if (eq) {
+		spec->name = g_strndup(p, eq - p);
+		if (!nodespec_valid_name(spec->name)) {
+			nodespec_clear(spec);
+			return fail(error, text, "invalid name before '='");
+		}
+		p = eq + 1;
+	}
+	at = strrchr(p, '@');
+	if (at) {
+		spec->user = g_strndup(p, at - p);
+		if (!*spec->user) {
+			nodespec_clear(spec);
+			return fail(error, text, "empty user name");
+		}
+		p = at + 1;
+	}
+	if (*p == '[') {			/* [v6 address]:port */
+		const char *close = strchr(p, ']');
+		if (!close) {
+			nodespec_clear(spec);
+			return fail(error, text, "missing ']'");
+		}
+		hostpart = g_strndup(p + 1, close - p - 1);
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (close[1] && !colon) {
+			nodespec_clear(spec);
+			return fail(error, text, "junk after ']'");
+		}
+	} else {
+		colon = strrchr(p, ':');
+		hostpart = colon ? g_strndup(p, colon - p) : g_strdup(p);
+	}
+	if (!valid_host(hostpart)) {
+		nodespec_clear(spec);
+		return fail(error, text, "invalid host");
+	}
+	if (colon) {
+		char *end;
+		guint64 port = g_ascii_strtoull(colon + 1, &end, 10);
+
+		if (*end || end == colon + 1 || port == 0 || port > 65535) {
+			nodespec_clear(spec);
+			return fail(error, text, "port must be 1-65535");
+		}
+		spec->port = port;
+	}
+	spec->host = g_steal_pointer(&hostpart);
+	return TRUE;
+}
+
+void
+nodespec_clear(struct nodespec *spec)
+{
+	g_clear_pointer(&spec->name, g_free);
+	g_clear_pointer(&spec->user, g_free);
+	g_clear_pointer(&spec->host, g_free);
+	spec->port = 0;
+}
+
+gboolean
+nodespec_read_file(const char *path, GPtrArray *specs, GError **error)
+{
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	char **l;
+
+	if (!g_file_get_contents(path, &text, NULL, error))
+		return FALSE;
+	lines = g_strsplit(text, "\n", -1);
+	for (l = lines; *l; l++) {
+		char *hash = strchr(*l, '#');
+		g_auto(GStrv) words = NULL;
+		char **w;
+
+		if (hash)
+			*hash = '\0';
+		words = g_strsplit_set(g_strstrip(*l), " \t", -1);
+		for (w = words; *w; w++)
+			if (**w)
+				g_ptr_array_add(specs, g_strdup(*w));
+	}
+	return TRUE;
+}

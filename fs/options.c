@@ -1,0 +1,267 @@
+/*
+ * options.c - the command line: -o options, NODE arguments, host files,
+ * and the hosts and VMs they describe.
+ */
+#include "tfs.h"
+#include "nodespec.h"
+#include "options.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { KEY_HELP, KEY_VERSION };
+
+/* Offsets into struct tfs, the data fuse_opt_parse fills. */
+#define OPT(t, field) { t, offsetof(struct tfs, opt.field), 0 }
+static const struct fuse_opt tfs_opts[] = {
+	OPT("identity=%s", identity),
+	OPT("known_hosts=%s", known_hosts),
+	OPT("node_command=%s", node_command),
+	OPT("hostfile=%s", hostfile),
+	OPT("local=%d", local),
+	OPT("reply_timeout=%d", reply_timeout),
+	OPT("connect_timeout=%d", connect_timeout),
+	OPT("ServerAliveInterval=%d", alive_interval),
+	OPT("ServerAliveCountMax=%d", alive_count),
+	OPT("logfile=%s", logfile),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+static void
+usage(const char *prog)
+{
+	printf(
+"usage: %s [-f] [-d] [-o OPT[,OPT...]] [NODE...] MOUNTPOINT\n"
+"\n"
+"Mount a cluster of Trickle VMs: each NODE is [NAME=][USER@]HOST[:PORT]\n"
+"and becomes the VM directory NAME (else HOST).  See tricklefs(1).\n"
+"\n"
+"tricklefs options:\n"
+"    -o local=N             N VMs on this machine, no SSH\n"
+"    -o hostfile=FILE       more NODEs, one per line (# comments)\n"
+"    -o identity=FILE       SSH private key (default: agent, then\n"
+"                           ~/.ssh/id_ed25519, id_ecdsa, id_rsa)\n"
+"    -o known_hosts=FILE    host keys to trust (~/.ssh/known_hosts)\n"
+"    -o node_command=CMD    what to run on a node (trickle-node)\n"
+"    -o connect_timeout=S   give up connecting after S s (15)\n"
+"    -o reply_timeout=S     a node request fails after S s (30)\n"
+"    -o ServerAliveInterval=S  ping every node every S s (15)\n"
+"    -o ServerAliveCountMax=N  node down after N silent intervals (3)\n"
+"    -o logfile=FILE        log here (default: stderr with -f, else "
+"syslog)\n"
+"\n", prog);
+}
+
+static GPtrArray *words;	/* NODEs and the mount point, while parsing */
+
+static int
+opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		g_ptr_array_add(words, g_strdup(arg));
+		return 0;
+	case KEY_HELP:
+		usage(outargs->argv[0]);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		exit(0);
+	case KEY_VERSION:
+		printf("tricklefs %s (protocol %d)\n", TRICKLE_VERSION,
+		       WIRE_PROTO_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		exit(0);
+	}
+	return 1;
+}
+
+/* A trickle-node beside us (installed, or in the build tree) before one
+ * on PATH: local VMs should run the node that matches this mount. */
+static char *
+default_local_node(void)
+{
+	g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+	g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+	const char *rel[] = { "trickle-node", "../node/trickle-node" };
+	guint i;
+
+	for (i = 0; dir && i < G_N_ELEMENTS(rel); i++) {
+		g_autofree char *p = g_build_filename(dir, rel[i], NULL);
+		if (g_file_test(p, G_FILE_TEST_IS_EXECUTABLE))
+			return g_shell_quote(p);
+	}
+	return g_strdup("trickle-node");
+}
+
+static char *
+unique_name(struct tfs *fs, const char *base)
+{
+	char *name = g_strdup(base);
+	guint i, n = 1;
+
+again:
+	for (i = 0; i < fs->vms->len; i++) {
+		if (strcmp(((struct vm *)fs->vms->pdata[i])->name, name) == 0) {
+			g_free(name);
+			name = g_strdup_printf("%s-%u", base, ++n);
+			goto again;
+		}
+	}
+	return name;
+}
+
+static struct host *
+host_for(struct tfs *fs, GHashTable *by_key, const struct nodespec *ns)
+{
+	g_autofree char *key = NULL;
+	struct host *h;
+
+	key = g_strdup_printf("%s%s%s:%d", ns->user ? ns->user : "",
+			      ns->user ? "@" : "", ns->host,
+			      ns->port ? ns->port : 22);
+	h = g_hash_table_lookup(by_key, key);
+	if (h)
+		return h;
+	h = host_new(fs, key, FALSE);
+	h->command = g_strdup(fs->opt.node_command ? fs->opt.node_command
+						   : "trickle-node");
+	h->ssh.host = g_strdup(ns->host);
+	h->ssh.user = g_strdup(ns->user);
+	h->ssh.port = ns->port ? ns->port : 22;
+	g_ptr_array_add(fs->hosts, h);
+	g_hash_table_insert(by_key, g_strdup(key), h);
+	return h;
+}
+
+static gboolean
+add_nodes(struct tfs *fs, GPtrArray *words, GError **error)
+{
+	g_autoptr(GHashTable) by_key = g_hash_table_new_full(g_str_hash,
+		g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) explicit = g_hash_table_new(g_str_hash,
+							  g_str_equal);
+	guint i;
+
+	for (i = 0; i < words->len; i++) {
+		struct nodespec ns;
+		struct host *h;
+		struct vm *vm;
+		g_autofree char *name = NULL;
+
+		if (!nodespec_parse(words->pdata[i], &ns, error))
+			return FALSE;
+		if (ns.name && g_hash_table_contains(explicit, ns.name)) {
+			g_set_error(error, G_OPTION_ERROR,
+				    G_OPTION_ERROR_BAD_VALUE,
+				    "two VMs named \"%s\"", ns.name);
+			nodespec_clear(&ns);
+			return FALSE;
+		}
+		h = host_for(fs, by_key, &ns);
+		name = unique_name(fs, ns.name ? ns.name : ns.host);
+		vm = vm_new(h, name);
+		vm->slot = fs->vms->len;
+		g_ptr_array_add(fs->vms, vm);
+		g_hash_table_add(explicit, vm->name);
+		nodespec_clear(&ns);
+	}
+	return TRUE;
+}
+
+static void
+add_local(struct tfs *fs)
+{
+	struct host *h;
+	int i;
+
+	if (fs->opt.local <= 0)
+		return;
+	h = host_new(fs, "local", TRUE);
+	h->command = fs->opt.node_command ? g_strdup(fs->opt.node_command)
+					  : default_local_node();
+	g_ptr_array_add(fs->hosts, h);
+	for (i = 0; i < fs->opt.local; i++) {
+		g_autofree char *base = g_strdup_printf("local%d", i);
+		g_autofree char *name = unique_name(fs, base);
+		struct vm *vm = vm_new(h, name);
+
+		vm->slot = fs->vms->len;
+		g_ptr_array_add(fs->vms, vm);
+	}
+}
+
+static gboolean parse(struct tfs *fs, struct fuse_args *args,
+		      struct fuse_cmdline_opts *co, GError **error);
+
+gboolean
+tfs_parse_args(struct tfs *fs, struct fuse_args *args,
+	       struct fuse_cmdline_opts *co, GError **error)
+{
+	struct tfs_options *o = &fs->opt;
+	gboolean ok;
+
+	o->reply_timeout = 30;
+	o->connect_timeout = 15;
+	o->alive_interval = 15;
+	o->alive_count = 3;
+	words = g_ptr_array_new_with_free_func(g_free);
+	ok = parse(fs, args, co, error);
+	g_clear_pointer(&words, g_ptr_array_unref);
+	return ok;
+}
+
+static gboolean
+parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
+      GError **error)
+{
+	g_autofree char *mountpoint = NULL;
+	struct tfs_options *o = &fs->opt;
+
+	if (fuse_opt_parse(args, fs, tfs_opts, opt_proc) < 0) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+			    "cannot parse the options");
+		return FALSE;
+	}
+	if (words->len == 0) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+			    "no mount point given (try --help)");
+		return FALSE;
+	}
+	mountpoint = g_ptr_array_steal_index(words, words->len - 1);
+	fuse_opt_add_arg(args, mountpoint);
+	if (fuse_parse_cmdline(args, co) != 0) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+			    "bad FUSE options");
+		return FALSE;
+	}
+	o->foreground = co->foreground;
+	o->debug = co->debug;
+	if (o->reply_timeout <= 0 || o->connect_timeout <= 0 ||
+	    o->alive_interval <= 0 || o->alive_count <= 0 || o->local < 0) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "timeouts, intervals and counts must be positive");
+		return FALSE;
+	}
+	if (o->hostfile &&
+	    !nodespec_read_file(o->hostfile, words, error)) {
+		g_prefix_error(error, "hostfile: ");
+		return FALSE;
+	}
+	if (!add_nodes(fs, words, error))
+		return FALSE;
+	if (fs->vms->len == 0 && o->local == 0) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+			    "no VMs: give NODE arguments, -o hostfile=FILE "
+			    "or -o local=N");
+		return FALSE;
+	}
+	add_local(fs);
+	return TRUE;
+}

@@ -1,0 +1,192 @@
+/*
+ * tfs.h - the state of a tricklefs mount.
+ *
+ *   struct tfs    the mount: options, hosts, VMs in directory order
+ *   struct host   one connection (SSH or local pipes) to one trickle-node
+ *   struct vm     one VM directory; a host carries one or more
+ *   struct call   one forked call and what is known of it here
+ *
+ * Everything runs in one GMainLoop; FUSE requests that need the node are
+ * answered from callbacks when its reply arrives (or a timer fires).
+ */
+#pragma once
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <glib.h>
+#include <sys/stat.h>
+
+#include "link.h"
+#include "wire.h"
+
+struct host;
+struct vm;
+
+struct tfs_options {
+	char *identity;
+	char *known_hosts;
+	char *node_command;
+	char *hostfile;
+	int local;			/* VMs on this machine, no SSH */
+	int reply_timeout;		/* seconds for any node request */
+	int connect_timeout;
+	int alive_interval;		/* ServerAliveInterval */
+	int alive_count;		/* ServerAliveCountMax */
+	char *logfile;
+	int foreground;
+	int debug;
+};
+
+struct tfs {
+	struct tfs_options opt;
+	GPtrArray *hosts;		/* struct host * */
+	GPtrArray *vms;			/* struct vm *, the root directory */
+	struct fuse_session *se;
+	GMainLoop *loop;
+	uid_t uid;
+	gid_t gid;
+	time_t started;
+	gboolean stopping;		/* unmounting: quiet about hosts ending */
+};
+
+enum host_state { HOST_CONNECTING, HOST_UP, HOST_DOWN };
+
+/* A request to the node waiting for its REPLY or DATA. */
+struct request;
+typedef void (*request_done_fn)(void *data, int err, const char *msg,
+				const guint8 *bytes, gsize len);
+
+struct host {
+	struct tfs *fs;
+	char *label;			/* user@host:port, or "local" */
+	struct link_ssh_options ssh;	/* unused for local */
+	gboolean local;
+	char *command;			/* trickle-node, as run there */
+	struct link *link;
+	struct wire_decoder dec;
+	GByteArray *frame;
+	GPtrArray *vms;			/* struct vm *, by index on the node */
+	enum host_state state;
+	char *down_reason;
+	char *node_name;		/* what the node calls itself */
+	guint cores;
+	GHashTable *requests;		/* tag -> struct request * */
+	guint32 next_tag;
+	GQueue held_writes;		/* fuse_req_t held back by flow control */
+	guint ping_timer;
+	gint64 last_heard;
+};
+
+struct injected {
+	guint32 id;			/* inode number part */
+	char *name;
+	mode_t mode;
+	guint64 size;
+	time_t mtime;
+	gboolean installed;		/* the node accepted it */
+	int writers;			/* open transfers */
+};
+
+struct call {
+	struct vm *vm;
+	guint32 id;
+	char *args;			/* the line as written */
+	guint state;			/* enum wire_call_state */
+	char *detail;			/* "exit 3", "signal 11 (SIGSEGV)" */
+	int code;
+	guint64 out_size, err_size;
+	time_t created, changed;
+	GList *joiners;			/* struct joiner *, blocked reads */
+};
+
+struct vm {
+	struct host *host;
+	guint index;			/* on its node */
+	guint slot;			/* in tfs->vms, for inode numbers */
+	char *name;
+	guint state;			/* enum wire_vm_state */
+	char *detail;
+	guint32 pid;
+	GHashTable *calls;		/* id -> struct call * */
+	guint32 last_call;
+	GHashTable *injected;		/* name -> struct injected * */
+	GHashTable *injected_ids;	/* id -> struct injected * */
+	guint32 last_injected;
+	time_t created;
+};
+
+/* host.c */
+struct host *host_new(struct tfs *fs, const char *label, gboolean local);
+void host_start(struct host *h);
+void host_free(struct host *h);
+void host_send(struct host *h, guint type, guint vm, guint32 tag,
+	       GVariant *body);
+void host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
+		     const void *data, gsize len);
+/* Send a frame that the node answers with REPLY or DATA; done runs once,
+ * with the answer, or with an error after reply_timeout or if the host
+ * goes down.  tag 0 picks a new one; the node answers with the tag. */
+guint32 host_request(struct host *h, guint type, guint vm, guint32 tag,
+		     GVariant *body, request_done_fn done, void *data);
+guint32 host_next_tag(struct host *h);
+/* Answer a FUSE write now, or once the link has room again. */
+void host_reply_write(struct host *h, fuse_req_t req, size_t size);
+/* Ask every host to end its VMs and wait (bounded) for them to go. */
+void hosts_shutdown(struct tfs *fs);
+/* No host is still connecting. */
+gboolean hosts_ready(struct tfs *fs);
+/* Every link is closed. */
+gboolean hosts_gone(struct tfs *fs);
+
+/* vm.c */
+struct vm *vm_new(struct host *h, const char *name);
+void vm_free(struct vm *vm);
+struct call *vm_fork(struct vm *vm, char **argv, const char *line);
+struct call *vm_call(struct vm *vm, guint32 id);
+void vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
+		   int code, guint64 out, guint64 err);
+void vm_down(struct vm *vm, const char *why);
+char *call_status_text(const struct call *c);
+/* Reply to a read of result now or when the call ends. */
+void call_join(struct call *c, fuse_req_t req, size_t size, off_t off);
+/* Read size bytes at off of a call's stream from the node into req. */
+void call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
+	       off_t off);
+struct injected *vm_injected_add(struct vm *vm, const char *name,
+				 mode_t mode);
+void vm_injected_remove(struct vm *vm, struct injected *inj);
+
+/* fsops.c */
+extern const struct fuse_lowlevel_ops tfs_ops;
+void fsops_reply_create(fuse_req_t req, struct vm *vm, struct injected *inj,
+			struct fuse_file_info *fi);
+
+/* fsinject.c, fscalls.c: the per-directory parts of the ops.  Every open
+ * file's fi->fh points at a struct that starts with a struct handle. */
+enum handle_type { H_INJECT = 1, H_CALLS_NEW, H_DIR };
+struct handle {
+	enum handle_type type;
+};
+
+void inject_create(struct tfs *fs, fuse_req_t req, struct vm *vm,
+		   const char *name, mode_t mode, struct fuse_file_info *fi);
+void inject_open(struct tfs *fs, fuse_req_t req, struct vm *vm,
+		 struct injected *inj, struct fuse_file_info *fi);
+void inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void inject_flush(fuse_req_t req, struct fuse_file_info *fi);
+void inject_release(fuse_req_t req, struct fuse_file_info *fi);
+void inject_unlink(fuse_req_t req, struct vm *vm, const char *name);
+
+void calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
+void calls_new_write(fuse_req_t req, const char *buf, size_t size,
+		     struct fuse_file_info *fi);
+void calls_new_read(fuse_req_t req, size_t size, struct fuse_file_info *fi);
+void calls_new_release(fuse_req_t req, struct fuse_file_info *fi);
+
+/* Errno for a node's answer, for the FUSE reply. */
+int errno_from_node(int err);
+
+/* logging */
+void tfs_log_init(const struct tfs_options *opt);
+void tfs_log_detach(void);

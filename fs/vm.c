@@ -1,0 +1,282 @@
+/*
+ * vm.c - a VM as the mount sees it: its calls, what was injected, and the
+ * joins waiting on its calls.
+ *
+ * A join (read of result) on a call still running is parked here without
+ * a reply and without a thread; the node's CALL_STATE for the call wakes
+ * it.  Ctrl-C interrupts it at once and leaves the call alone.
+ */
+#include "tfs.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A read of result waiting for its call to end. */
+struct joiner {
+	struct call *call;
+	fuse_req_t req;
+	size_t size;
+	off_t off;
+};
+
+/* A read of a call's stream waiting for the node's DATA. */
+struct pending_read {
+	fuse_req_t req;
+};
+
+static void
+injected_free(struct injected *inj)
+{
+	g_free(inj->name);
+	g_free(inj);
+}
+
+static void
+call_free(struct call *c)
+{
+	g_assert(!c->joiners);
+	g_free(c->args);
+	g_free(c->detail);
+	g_free(c);
+}
+
+struct vm *
+vm_new(struct host *h, const char *name)
+{
+	struct vm *vm = g_new0(struct vm, 1);
+
+	vm->host = h;
+	vm->index = h->vms->len;
+	vm->name = g_strdup(name);
+	vm->state = VM_STARTING;
+	vm->detail = g_strdup("");
+	vm->calls = g_hash_table_new_full(NULL, NULL, NULL,
+					  (GDestroyNotify)call_free);
+	vm->injected = g_hash_table_new(g_str_hash, g_str_equal);
+	vm->injected_ids = g_hash_table_new_full(NULL, NULL, NULL,
+		(GDestroyNotify)injected_free);
+	vm->created = time(NULL);
+	g_ptr_array_add(h->vms, vm);
+	return vm;
+}
+
+void
+vm_free(struct vm *vm)
+{
+	GHashTableIter it;
+	gpointer val;
+
+	/* Joins still parked get an answer before their call goes. */
+	g_hash_table_iter_init(&it, vm->calls);
+	while (g_hash_table_iter_next(&it, NULL, &val)) {
+		struct call *c = val;
+		while (c->joiners) {
+			struct joiner *j = c->joiners->data;
+			c->joiners = g_list_delete_link(c->joiners,
+							c->joiners);
+			fuse_reply_err(j->req, EIO);
+			g_free(j);
+		}
+	}
+	g_hash_table_unref(vm->calls);
+	g_hash_table_unref(vm->injected);
+	g_hash_table_unref(vm->injected_ids);
+	g_free(vm->name);
+	g_free(vm->detail);
+	g_free(vm);
+}
+
+struct call *
+vm_call(struct vm *vm, guint32 id)
+{
+	return g_hash_table_lookup(vm->calls, GUINT_TO_POINTER(id));
+}
+
+char *
+call_status_text(const struct call *c)
+{
+	const char *name = wire_call_state_name(c->state);
+
+	if (c->detail && *c->detail)
+		return g_strdup_printf("%s %s\n", name, c->detail);
+	return g_strdup_printf("%s\n", name);
+}
+
+static void
+set_state(struct call *c, guint state, const char *detail)
+{
+	c->state = state;
+	g_free(c->detail);
+	c->detail = g_strdup(detail ? detail : "");
+	c->changed = time(NULL);
+}
+
+struct call *
+vm_fork(struct vm *vm, char **argv, const char *line)
+{
+	struct call *c = g_new0(struct call, 1);
+
+	c->vm = vm;
+	c->id = ++vm->last_call;
+	c->args = g_strdup(line);
+	c->created = time(NULL);
+	set_state(c, CALL_QUEUED, NULL);
+	g_hash_table_insert(vm->calls, GUINT_TO_POINTER(c->id), c);
+	if (vm->host->state == HOST_DOWN) {
+		g_autofree char *why = g_strdup_printf("node down: %s",
+			vm->host->down_reason);
+		set_state(c, CALL_FAILED, why);
+		return c;
+	}
+	host_send(vm->host, WIRE_CALL, vm->index, c->id,
+		  g_variant_new_strv((const char *const *)argv, -1));
+	return c;
+}
+
+static void
+join_interrupted(fuse_req_t req, void *data)
+{
+	struct joiner *j = data;
+
+	j->call->joiners = g_list_remove(j->call->joiners, j);
+	fuse_reply_err(req, EINTR);
+	g_free(j);
+}
+
+static gboolean
+call_ended(const struct call *c)
+{
+	return c->state == CALL_DONE || c->state == CALL_FAILED;
+}
+
+void
+call_join(struct call *c, fuse_req_t req, size_t size, off_t off)
+{
+	struct joiner *j;
+
+	if (call_ended(c)) {
+		if (c->state == CALL_FAILED)
+			fuse_reply_err(req, EIO);
+		else
+			call_read(c, WIRE_STDOUT, req, size, off);
+		return;
+	}
+	j = g_new0(struct joiner, 1);
+	j->call = c;
+	j->req = req;
+	j->size = size;
+	j->off = off;
+	c->joiners = g_list_prepend(c->joiners, j);
+	/* May run join_interrupted at once if the interrupt came first. */
+	fuse_req_interrupt_func(req, join_interrupted, j);
+}
+
+static void
+wake_joiners(struct call *c)
+{
+	GList *js = g_steal_pointer(&c->joiners);
+	GList *l;
+
+	for (l = js; l; l = l->next) {
+		struct joiner *j = l->data;
+
+		/* From here the read is bounded by the node's reply; an
+		 * interrupt no longer needs to end it. */
+		fuse_req_interrupt_func(j->req, NULL, NULL);
+		call_join(c, j->req, j->size, j->off);
+		g_free(j);
+	}
+	g_list_free(js);
+}
+
+void
+vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
+	      int code, guint64 out, guint64 err)
+{
+	struct call *c = vm_call(vm, id);
+
+	if (!c || call_ended(c))
+		return;
+	set_state(c, state, detail);
+	c->code = code;
+	c->out_size = out;
+	c->err_size = err;
+	if (call_ended(c))
+		wake_joiners(c);
+}
+
+void
+vm_down(struct vm *vm, const char *why)
+{
+	g_autofree char *detail = g_strdup_printf("node down: %s", why);
+	GHashTableIter it;
+	gpointer val;
+
+	vm->state = VM_DOWN;
+	g_free(vm->detail);
+	vm->detail = g_strdup(why);
+	g_hash_table_iter_init(&it, vm->calls);
+	while (g_hash_table_iter_next(&it, NULL, &val)) {
+		struct call *c = val;
+
+		if (call_ended(c))
+			continue;
+		set_state(c, CALL_FAILED, detail);
+		wake_joiners(c);
+	}
+}
+
+static void
+on_data(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
+{
+	struct pending_read *r = data;
+
+	if (err)
+		fuse_reply_err(r->req, err);
+	else
+		fuse_reply_buf(r->req, (const char *)bytes, len);
+	g_free(r);
+}
+
+void
+call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
+	  off_t off)
+{
+	struct host *h = c->vm->host;
+	struct pending_read *r;
+
+	if (h->state == HOST_DOWN) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	r = g_new0(struct pending_read, 1);
+	r->req = req;
+	host_request(h, WIRE_READ, c->vm->index, 0,
+		     g_variant_new("(uytu)", c->id, (guint8)stream,
+				   (guint64)off, (guint32)MIN(size, WIRE_CHUNK)),
+		     on_data, r);
+}
+
+struct injected *
+vm_injected_add(struct vm *vm, const char *name, mode_t mode)
+{
+	struct injected *inj = g_hash_table_lookup(vm->injected, name);
+
+	if (inj)
+		return inj;
+	inj = g_new0(struct injected, 1);
+	inj->id = ++vm->last_injected;
+	inj->name = g_strdup(name);
+	inj->mode = mode;
+	inj->mtime = time(NULL);
+	g_hash_table_insert(vm->injected, inj->name, inj);
+	g_hash_table_insert(vm->injected_ids, GUINT_TO_POINTER(inj->id), inj);
+	return inj;
+}
+
+void
+vm_injected_remove(struct vm *vm, struct injected *inj)
+{
+	g_hash_table_remove(vm->injected, inj->name);
+	g_hash_table_remove(vm->injected_ids, GUINT_TO_POINTER(inj->id));
+}

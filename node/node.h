@@ -1,0 +1,49 @@
+/*
+ * node.h - the trickle-node supervisor: speaks the protocol with tricklefs
+ * on stdin/stdout and keeps one worker process per VM.
+ */
+#pragma once
+
+#include <glib.h>
+#include "elfcheck.h"
+#include "fdstream.h"
+#include "wire.h"
+
+struct vmnode;
+
+struct node {
+	struct fdstream *io;		/* stdin/stdout: the client */
+	struct wire_decoder dec;
+	GByteArray *frame;		/* scratch for encoding */
+	char *dir;			/* this session's files */
+	char *self;			/* our executable, to start workers */
+	GPtrArray *vms;			/* struct vmnode * */
+	GHashTable *xfers;		/* transfer key -> struct xfer * */
+	GMainLoop *loop;
+	gboolean said_hello;
+	gboolean shutdown;		/* the client asked us to end */
+};
+
+/* supervisor.c */
+int node_run(const char *basedir);
+void node_send(struct node *n, guint type, guint vm, guint32 tag,
+	       GVariant *body);
+void node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
+		     const void *data, gsize len);
+
+/* vmnode.c */
+struct vmnode *vmnode_new(struct node *n, guint index, GError **error);
+void vmnode_free(struct vmnode *vm);
+const char *vmnode_inject_dir(struct vmnode *vm);
+void vmnode_call(struct vmnode *vm, guint32 id, char **argv);
+/* The file is in inject/ under name and passed its checks. */
+void vmnode_install(struct vmnode *vm, const char *name,
+		    enum inject_kind kind);
+gboolean vmnode_uninstall(struct vmnode *vm, const char *name,
+			  GError **error);
+/* The file holding a call's stream, or NULL if there is no such call. */
+char *vmnode_call_file(struct vmnode *vm, guint32 id, guint stream);
+
+/* store.c */
+gboolean rm_rf(const char *path);
+gboolean valid_file_name(const char *name, GError **error);

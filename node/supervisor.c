@@ -1,0 +1,532 @@
+/*
+ * supervisor.c - trickle-node's side of the protocol: frames from tricklefs
+ * on stdin, answers on stdout, work handed to the VMs (vmnode.c).
+ *
+ * Everything a call produces is kept in files under the session directory
+ * and read on request (WIRE_READ), so output of any size streams in
+ * bounded pieces and survives the connection that asked for it.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <gio/gio.h>
+
+#define MAX_VMS 1024
+#define CHECK_TIMEOUT_S 20
+
+/* A file being injected. */
+struct xfer {
+	struct node *node;
+	guint vm;
+	guint32 tag;
+	char *name;
+	char *part;			/* where the bytes go until checked */
+	mode_t mode;
+	int fd;
+	int error;			/* a write failed: refuse at the end */
+	GCancellable *check;		/* dlopen check under way */
+};
+
+static guint64
+xfer_key(guint vm, guint32 tag)
+{
+	return ((guint64)vm << 32) | tag;
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	if (x->check)
+		g_cancellable_cancel(x->check);
+	g_clear_object(&x->check);
+	if (x->fd >= 0)
+		close(x->fd);
+	if (x->part)
+		unlink(x->part);
+	g_free(x->part);
+	g_free(x->name);
+	g_free(x);
+}
+
+void
+node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
+{
+	g_byte_array_set_size(n->frame, 0);
+	if (wire_encode(n->frame, type, vm, tag, body))
+		fdstream_write(n->io, n->frame->data, n->frame->len);
+}
+
+void
+node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
+		const void *data, gsize len)
+{
+	g_byte_array_set_size(n->frame, 0);
+	wire_encode_bytes(n->frame, type, vm, tag, data, len);
+	fdstream_write(n->io, n->frame->data, n->frame->len);
+}
+
+static void
+reply(struct node *n, guint vm, guint32 tag, int err, const char *msg)
+{
+	node_send(n, WIRE_REPLY, vm, tag, g_variant_new("(is)", err, msg));
+}
+
+static void
+reply_error(struct node *n, guint vm, guint32 tag, const GError *error)
+{
+	int err = EIO;
+
+	if (error->domain == G_IO_ERROR &&
+	    error->code == G_IO_ERROR_INVALID_DATA)
+		err = ENOEXEC;
+	else if (error->domain == G_IO_ERROR &&
+		 error->code == G_IO_ERROR_INVALID_FILENAME)
+		err = EINVAL;
+	else if (error->domain == G_FILE_ERROR &&
+		 error->code == G_FILE_ERROR_NOENT)
+		err = ENOENT;
+	reply(n, vm, tag, err, error->message);
+}
+
+static void
+do_hello(struct node *n, struct wire_msg *m)
+{
+	guint32 version, nvms, i;
+
+	g_variant_get(m->body, "(uu)", &version, &nvms);
+	if (n->said_hello || version != WIRE_PROTO_VERSION ||
+	    nvms == 0 || nvms > MAX_VMS) {
+		g_warning("refusing HELLO (protocol %u, %u VMs); this is "
+			  "trickle-node %s, protocol %u", version, nvms,
+			  TRICKLE_VERSION, WIRE_PROTO_VERSION);
+		g_main_loop_quit(n->loop);
+		return;
+	}
+	n->said_hello = TRUE;
+	node_send(n, WIRE_WELCOME, 0, m->tag,
+		  g_variant_new("(usuu)", WIRE_PROTO_VERSION, g_get_host_name(),
+				g_get_num_processors(), (guint32)getpid()));
+	for (i = 0; i < nvms; i++) {
+		g_autoptr(GError) error = NULL;
+		struct vmnode *vm = vmnode_new(n, i, &error);
+
+		if (!vm) {
+			g_warning("%s", error->message);
+			g_main_loop_quit(n->loop);
+			return;
+		}
+		g_ptr_array_add(n->vms, vm);
+	}
+}
+
+static void
+do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	g_autoptr(GError) error = NULL;
+	const char *name;
+	guint32 mode;
+	struct xfer *x;
+
+	g_variant_get(m->body, "(&su)", &name, &mode);
+	if (g_hash_table_contains(n->xfers,
+				  GSIZE_TO_POINTER(xfer_key(m->vm, m->tag))))
+		return;		/* a confused client; END will answer */
+	x = g_new0(struct xfer, 1);
+	x->node = n;
+	x->vm = m->vm;
+	x->tag = m->tag;
+	x->name = g_strdup(name);
+	x->mode = mode & 07777;
+	x->fd = -1;
+	if (!valid_file_name(name, &error)) {
+		x->error = EINVAL;
+	} else {
+		x->part = g_strdup_printf("%s/.part-%u", vmnode_inject_dir(vm),
+					  m->tag);
+		x->fd = open(x->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     0700);
+		if (x->fd < 0)
+			x->error = errno;
+	}
+	g_hash_table_insert(n->xfers,
+			    GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)), x);
+}
+
+static void
+do_inject_data(struct node *n, struct wire_msg *m)
+{
+	struct xfer *x = g_hash_table_lookup(n->xfers,
+		GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)));
+	const guint8 *p;
+	gsize len;
+
+	if (!x || x->error)
+		return;
+	p = wire_msg_bytes(m, &len);
+	while (len > 0) {
+		ssize_t w = write(x->fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			x->error = errno;
+			return;
+		}
+		p += w;
+		len -= w;
+	}
+}
+
+/* The file passed every check: put it in place and tell the VM. */
+static void
+install(struct xfer *x, enum inject_kind kind)
+{
+	struct node *n = x->node;
+	struct vmnode *vm = n->vms->pdata[x->vm];
+	g_autofree char *dest = g_build_filename(vmnode_inject_dir(vm),
+						 x->name, NULL);
+
+	if (rename(x->part, dest) < 0) {
+		reply(n, x->vm, x->tag, errno, g_strerror(errno));
+	} else {
+		g_clear_pointer(&x->part, g_free);
+		vmnode_install(vm, x->name, kind);
+		g_message("vm%u: installed %s (%s)", x->vm, x->name,
+			  kind == INJECT_SHARED ? "shared object" : "program");
+		reply(n, x->vm, x->tag, 0, "");
+	}
+	g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(xfer_key(x->vm,
+								x->tag)));
+}
+
+static void
+on_check_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	GSubprocess *p = G_SUBPROCESS(src);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *out = NULL;
+	struct xfer *x = data;
+
+	if (!g_subprocess_communicate_utf8_finish(p, res, &out, NULL,
+						  &error)) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+			g_subprocess_force_exit(p);
+			g_object_unref(p);
+			return;		/* x is gone */
+		}
+		g_subprocess_force_exit(p);
+	}
+	g_clear_object(&x->check);
+	if (!error && g_subprocess_get_if_exited(p) &&
+	    g_subprocess_get_exit_status(p) == 0) {
+		install(x, INJECT_SHARED);
+	} else {
+		struct node *n = x->node;
+		g_autofree char *why = g_strstrip(g_strdup(out ? out :
+			error ? error->message : "the loader crashed"));
+
+		g_warning("vm%u: refusing %s: cannot be loaded: %s", x->vm,
+			  x->name, why);
+		reply(n, x->vm, x->tag, ENOEXEC, why);
+		g_hash_table_remove(n->xfers,
+				    GSIZE_TO_POINTER(xfer_key(x->vm, x->tag)));
+	}
+	g_object_unref(p);
+}
+
+static gboolean
+check_timeout(gpointer data)
+{
+	GSubprocess *p = data;
+
+	g_subprocess_force_exit(p);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * A shared object is loaded once in a throw-away process first: missing
+ * libraries or symbols, or a constructor that crashes, refuse the cp
+ * instead of breaking the VM.
+ */
+static void
+check_load(struct xfer *x)
+{
+	g_autoptr(GError) error = NULL;
+	GSubprocess *p;
+
+	p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+			     G_SUBPROCESS_FLAGS_STDERR_MERGE, &error,
+			     x->node->self, "--check-load", x->part, NULL);
+	if (!p) {
+		reply(x->node, x->vm, x->tag, EIO, error->message);
+		g_hash_table_remove(x->node->xfers,
+				    GSIZE_TO_POINTER(xfer_key(x->vm, x->tag)));
+		return;
+	}
+	x->check = g_cancellable_new();
+	g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, CHECK_TIMEOUT_S,
+				   check_timeout, g_object_ref(p),
+				   g_object_unref);
+	g_subprocess_communicate_utf8_async(p, NULL, x->check, on_check_done,
+					    x);
+}
+
+static void
+do_inject_end(struct node *n, struct wire_msg *m)
+{
+	guint64 key = xfer_key(m->vm, m->tag);
+	struct xfer *x = g_hash_table_lookup(n->xfers, GSIZE_TO_POINTER(key));
+	g_autoptr(GError) error = NULL;
+	enum inject_kind kind;
+
+	if (!x) {
+		reply(n, m->vm, m->tag, EINVAL, "no such transfer");
+		return;
+	}
+	if (x->check)
+		return;
+	if (x->fd >= 0) {
+		if (close(x->fd) < 0 && !x->error)
+			x->error = errno;
+		x->fd = -1;
+	}
+	if (x->error) {
+		reply(n, m->vm, m->tag, x->error,
+		      x->error == EINVAL ? "invalid file name"
+					 : g_strerror(x->error));
+		g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(key));
+		return;
+	}
+	if (!elfcheck_classify(x->part, x->mode, &kind, &error)) {
+		g_warning("vm%u: refusing %s: %s", m->vm, x->name,
+			  error->message);
+		reply_error(n, m->vm, m->tag, error);
+		g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(key));
+		return;
+	}
+	if (kind == INJECT_SHARED)
+		check_load(x);
+	else
+		install(x, kind);
+}
+
+static void
+do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	guint32 id, max;
+	guint8 stream;
+	guint64 off;
+	g_autofree char *path = NULL;
+	g_autofree guint8 *buf = NULL;
+	ssize_t got;
+	int fd;
+
+	g_variant_get(m->body, "(uytu)", &id, &stream, &off, &max);
+	path = vmnode_call_file(vm, id, stream);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		reply(n, m->vm, m->tag, errno, g_strerror(errno));
+		return;
+	}
+	max = MIN(max, WIRE_CHUNK);
+	buf = g_malloc(max);
+	got = pread(fd, buf, max, off);
+	close(fd);
+	if (got < 0)
+		reply(n, m->vm, m->tag, errno, g_strerror(errno));
+	else
+		node_send_bytes(n, WIRE_DATA, m->vm, m->tag, buf, got);
+}
+
+static void
+do_uninject(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	g_autoptr(GError) error = NULL;
+	const char *name = g_variant_get_string(m->body, NULL);
+
+	if (!valid_file_name(name, &error) ||
+	    !vmnode_uninstall(vm, name, &error))
+		reply_error(n, m->vm, m->tag, error);
+	else
+		reply(n, m->vm, m->tag, 0, "");
+}
+
+static void
+dispatch(struct node *n, struct wire_msg *m)
+{
+	struct vmnode *vm = NULL;
+
+	if (m->type == WIRE_HELLO) {
+		do_hello(n, m);
+		return;
+	}
+	if (m->type == WIRE_PING) {
+		node_send(n, WIRE_PONG, m->vm, m->tag, NULL);
+		return;
+	}
+	if (m->type == WIRE_SHUTDOWN) {
+		n->shutdown = TRUE;
+		g_main_loop_quit(n->loop);
+		return;
+	}
+	if (m->vm < n->vms->len)
+		vm = n->vms->pdata[m->vm];
+	if (!vm) {
+		g_warning("%s for VM %u, which does not exist",
+			  wire_type_name(m->type), m->vm);
+		reply(n, m->vm, m->tag, ENOENT, "no such VM");
+		return;
+	}
+	switch (m->type) {
+	case WIRE_INJECT_BEGIN:
+		do_inject_begin(n, vm, m);
+		break;
+	case WIRE_INJECT_DATA:
+		do_inject_data(n, m);
+		break;
+	case WIRE_INJECT_END:
+		do_inject_end(n, m);
+		break;
+	case WIRE_INJECT_ABORT:
+		g_hash_table_remove(n->xfers,
+			GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)));
+		break;
+	case WIRE_UNINJECT:
+		do_uninject(n, vm, m);
+		break;
+	case WIRE_CALL: {
+		g_autofree const char **argv =
+			g_variant_get_strv(m->body, NULL);
+		vmnode_call(vm, m->tag, (char **)argv);
+		break;
+	}
+	case WIRE_READ:
+		do_read(n, vm, m);
+		break;
+	default:
+		g_warning("unexpected %s from the client",
+			  wire_type_name(m->type));
+	}
+}
+
+static void
+on_client_data(void *user, const guint8 *data, gsize len)
+{
+	struct node *n = user;
+	g_autoptr(GError) error = NULL;
+	struct wire_msg m;
+	int r;
+
+	wire_decoder_feed(&n->dec, data, len);
+	while ((r = wire_decoder_next(&n->dec, &m, &error)) == 1) {
+		dispatch(n, &m);
+		wire_msg_clear(&m);
+		if (n->shutdown)
+			return;
+	}
+	if (r < 0) {
+		g_warning("bad frame from the client: %s", error->message);
+		g_main_loop_quit(n->loop);
+	}
+}
+
+static void
+on_client_closed(void *user, const GError *error)
+{
+	struct node *n = user;
+
+	if (error)
+		g_warning("client connection: %s", error->message);
+	g_main_loop_quit(n->loop);
+}
+
+static const struct fdstream_callbacks client_cb = {
+	.data = on_client_data,
+	.closed = on_client_closed,
+};
+
+static gboolean
+on_signal(gpointer data)
+{
+	struct node *n = data;
+
+	n->shutdown = TRUE;
+	g_main_loop_quit(n->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+node_finish(struct node *n)
+{
+	guint i;
+
+	/* Workers first, so nothing writes into what we remove. */
+	for (i = 0; i < n->vms->len; i++)
+		vmnode_free(n->vms->pdata[i]);
+	g_ptr_array_set_size(n->vms, 0);
+	g_hash_table_remove_all(n->xfers);
+	if (n->shutdown) {
+		rm_rf(n->dir);
+	} else {
+		/* The client vanished without saying goodbye: keep the calls'
+		 * output for whoever comes back for it. */
+		g_message("connection lost; keeping %s", n->dir);
+	}
+}
+
+int
+node_run(const char *basedir)
+{
+	struct node n = { 0 };
+	g_autofree char *tmpl = NULL;
+	int in, out, devnull;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (g_mkdir_with_parents(basedir, 0700) < 0) {
+		g_printerr("trickle-node: cannot create %s: %s\n", basedir,
+			   g_strerror(errno));
+		return 1;
+	}
+	tmpl = g_build_filename(basedir, "session-XXXXXX", NULL);
+	if (!g_mkdtemp(tmpl)) {
+		g_printerr("trickle-node: cannot create a directory in %s: "
+			   "%s\n", basedir, g_strerror(errno));
+		return 1;
+	}
+	n.dir = tmpl;
+	n.self = g_file_read_link("/proc/self/exe", NULL);
+	/* Our stdout carries frames: keep stray writes away from it. */
+	in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+	out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	dup2(devnull, STDIN_FILENO);
+	dup2(STDERR_FILENO, STDOUT_FILENO);
+	close(devnull);
+	n.loop = g_main_loop_new(NULL, FALSE);
+	n.frame = g_byte_array_new();
+	n.vms = g_ptr_array_new();
+	n.xfers = g_hash_table_new_full(NULL, NULL, NULL,
+					(GDestroyNotify)xfer_free);
+	wire_decoder_init(&n.dec);
+	n.io = fdstream_new(in, out, &client_cb, &n);
+	g_unix_signal_add(SIGTERM, on_signal, &n);
+	g_unix_signal_add(SIGINT, on_signal, &n);
+
+	g_main_loop_run(n.loop);
+
+	node_finish(&n);
+	fdstream_flush(n.io, 1000);
+	fdstream_free(n.io);
+	wire_decoder_clear(&n.dec);
+	g_hash_table_unref(n.xfers);
+	g_ptr_array_unref(n.vms);
+	g_byte_array_unref(n.frame);
+	g_main_loop_unref(n.loop);
+	g_free(n.self);
+	return 0;
+}

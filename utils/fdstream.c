@@ -1,0 +1,175 @@
+/*
+ * fdstream.c - see fdstream.h.
+ */
+#include "fdstream.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+struct fdstream {
+	int rfd, wfd;
+	guint rwatch, wwatch;
+	GByteArray *out;
+	gsize out_off;
+	struct fdstream_callbacks cb;
+	void *user;
+	gboolean closed;
+	gboolean write_failed;	/* peer gone: reading will see the end */
+};
+
+static void
+stream_close(struct fdstream *s, GError *error)
+{
+	if (s->closed)
+		return;
+	s->closed = TRUE;
+	if (s->rwatch)
+		g_source_remove(s->rwatch);
+	if (s->wwatch)
+		g_source_remove(s->wwatch);
+	s->rwatch = s->wwatch = 0;
+	s->cb.closed(s->user, error);
+	g_clear_error(&error);
+}
+
+static gboolean
+on_readable(int fd, GIOCondition cond, gpointer data)
+{
+	struct fdstream *s = data;
+	guint8 buf[64 * 1024];
+	ssize_t n;
+
+	n = read(s->rfd, buf, sizeof(buf));
+	if (n > 0) {
+		s->cb.data(s->user, buf, n);
+		return G_SOURCE_CONTINUE;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return G_SOURCE_CONTINUE;
+	s->rwatch = 0;
+	stream_close(s, n < 0 ? g_error_new(G_FILE_ERROR,
+		g_file_error_from_errno(errno), "read: %s", g_strerror(errno))
+		: NULL);
+	return G_SOURCE_REMOVE;
+}
+
+/* Write as much as the fd takes; FALSE on a hard error. */
+static gboolean
+write_some(struct fdstream *s)
+{
+	while (s->out_off < s->out->len) {
+		ssize_t n = write(s->wfd, s->out->data + s->out_off,
+				  s->out->len - s->out_off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return TRUE;
+			return FALSE;
+		}
+		s->out_off += n;
+	}
+	g_byte_array_set_size(s->out, 0);
+	s->out_off = 0;
+	return TRUE;
+}
+
+static gboolean on_writable(int fd, GIOCondition cond, gpointer data);
+
+static void
+pump(struct fdstream *s)
+{
+	if (s->closed || s->write_failed)
+		return;
+	if (!write_some(s)) {
+		/* Report nothing from here: the owner may be in the middle of
+		 * fdstream_write.  The read side sees the end and says so. */
+		g_debug("fdstream: write: %s", g_strerror(errno));
+		s->write_failed = TRUE;
+		g_byte_array_set_size(s->out, 0);
+		s->out_off = 0;
+		return;
+	}
+	if (fdstream_pending(s) && !s->wwatch)
+		s->wwatch = g_unix_fd_add(s->wfd, G_IO_OUT, on_writable, s);
+}
+
+static gboolean
+on_writable(int fd, GIOCondition cond, gpointer data)
+{
+	struct fdstream *s = data;
+
+	s->wwatch = 0;
+	pump(s);
+	return G_SOURCE_REMOVE;
+}
+
+struct fdstream *
+fdstream_new(int rfd, int wfd, const struct fdstream_callbacks *cb,
+	     void *user)
+{
+	struct fdstream *s = g_new0(struct fdstream, 1);
+
+	s->rfd = rfd;
+	s->wfd = wfd;
+	s->cb = *cb;
+	s->user = user;
+	s->out = g_byte_array_new();
+	g_unix_set_fd_nonblocking(rfd, TRUE, NULL);
+	g_unix_set_fd_nonblocking(wfd, TRUE, NULL);
+	s->rwatch = g_unix_fd_add(rfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+				  on_readable, s);
+	return s;
+}
+
+void
+fdstream_write(struct fdstream *s, const void *data, gsize len)
+{
+	if (s->closed || s->write_failed)
+		return;
+	g_byte_array_append(s->out, data, len);
+	if (!s->wwatch)
+		pump(s);
+}
+
+gsize
+fdstream_pending(const struct fdstream *s)
+{
+	return s->out->len - s->out_off;
+}
+
+gboolean
+fdstream_flush(struct fdstream *s, int timeout_ms)
+{
+	gint64 end = g_get_monotonic_time() + timeout_ms * 1000LL;
+
+	while (!s->closed && fdstream_pending(s)) {
+		struct pollfd p = { .fd = s->wfd, .events = POLLOUT };
+		gint64 left = (end - g_get_monotonic_time()) / 1000;
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return FALSE;
+		if (!write_some(s))
+			return FALSE;
+	}
+	return fdstream_pending(s) == 0;
+}
+
+void
+fdstream_free(struct fdstream *s)
+{
+	if (!s)
+		return;
+	if (s->rwatch)
+		g_source_remove(s->rwatch);
+	if (s->wwatch)
+		g_source_remove(s->wwatch);
+	close(s->rfd);
+	if (s->wfd != s->rfd)
+		close(s->wfd);
+	g_byte_array_unref(s->out);
+	g_free(s);
+}

@@ -1,0 +1,134 @@
+/*
+ * wire.h - the framed protocol spoken between tricklefs and trickle-node,
+ * and between trickle-node and its VM workers.
+ *
+ * A frame is a 12-byte header followed by a body:
+ *
+ *   u32 length   body length in bytes, big endian, at most WIRE_MAX_BODY
+ *   u16 type     enum wire_type
+ *   u16 vm       VM index on the node (0 when the message is per node)
+ *   u32 tag      call id for call messages, request id for request/reply
+ *   body         a GVariant in normal form of the type wire_body_type(type)
+ *
+ * The decoder never trusts the peer: an unknown type, an oversized length
+ * or a body that is not in normal form of the expected type is an error
+ * that ends the stream, never a crash.  Bulk data travels in DATA-like
+ * messages of at most WIRE_CHUNK bytes, so neither side ever needs to hold
+ * a whole file.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+#define WIRE_PROTO_VERSION 1
+#define WIRE_HEADER_SIZE 12
+#define WIRE_CHUNK (256 * 1024)
+#define WIRE_MAX_BODY (WIRE_CHUNK + 4096)
+
+enum wire_type {
+	/* client -> node */
+	WIRE_HELLO = 1,		/* (uu)   protocol version, number of VMs */
+	WIRE_INJECT_BEGIN,	/* (su)   file name, mode; tag = transfer id */
+	WIRE_INJECT_DATA,	/* ay     next chunk of the file */
+	WIRE_INJECT_END,	/* ()     install it; answered by REPLY */
+	WIRE_INJECT_ABORT,	/* ()     forget a transfer */
+	WIRE_UNINJECT,		/* s      remove an installed file; REPLY */
+	WIRE_CALL,		/* as     argv; tag = call id */
+	WIRE_READ,		/* (uytu) call id, stream, offset, max; DATA */
+	WIRE_PING,		/* ()     answered by PONG with the same tag */
+	WIRE_SHUTDOWN,		/* ()     end every VM, remove their files */
+
+	/* node -> client */
+	WIRE_WELCOME,		/* (usuu) version, host name, cores, pid */
+	WIRE_REPLY,		/* (is)   errno (0 = ok), message */
+	WIRE_DATA,		/* ay     bytes read; empty at end of file */
+	WIRE_CALL_STATE,	/* (ysitt) state, detail, exit code, sizes */
+	WIRE_VM_STATE,		/* (yus)  state, worker pid, detail */
+	WIRE_PONG,		/* () */
+	WIRE_LOG,		/* (us)   GLogLevelFlags, message */
+
+	/* node supervisor <-> worker */
+	WIRE_W_LOAD,		/* s      load this file (shared object) */
+	WIRE_W_LOADED,		/* (is)   errno, message */
+	WIRE_W_RUN,		/* (ssas) call directory, program or "", argv */
+	WIRE_W_DONE,		/* (yis)  state, exit code, detail */
+
+	WIRE_TYPE_MAX
+};
+
+/* Streams of a call that WIRE_READ can read. */
+enum wire_stream {
+	WIRE_STDOUT = 0,
+	WIRE_STDERR = 1,
+};
+
+/* Call states as sent in WIRE_CALL_STATE and WIRE_W_DONE. */
+enum wire_call_state {
+	CALL_QUEUED = 0,
+	CALL_RUNNING,
+	CALL_DONE,
+	CALL_FAILED,
+	CALL_STATE_MAX
+};
+
+/* VM states as sent in WIRE_VM_STATE. */
+enum wire_vm_state {
+	VM_STARTING = 0,
+	VM_UP,
+	VM_RESTARTING,
+	VM_DOWN,
+	VM_STATE_MAX
+};
+
+struct wire_msg {
+	guint16 type;
+	guint16 vm;
+	guint32 tag;
+	GVariant *body;		/* owned; of type wire_body_type(type) */
+};
+
+struct wire_decoder {
+	GByteArray *buf;	/* bytes received; decoded up to start */
+	gsize max_buffered;	/* refuse a peer that outruns this */
+	gsize start;		/* bytes of buf already decoded */
+};
+
+#define WIRE_ERROR (wire_error_quark())
+GQuark wire_error_quark(void);
+enum { WIRE_ERROR_MALFORMED, WIRE_ERROR_OVERFLOW };
+
+const char *wire_type_name(guint type);
+const GVariantType *wire_body_type(guint type);
+const char *wire_call_state_name(guint state);
+const char *wire_vm_state_name(guint state);
+
+/*
+ * Append one frame to out.  body is consumed if floating; NULL means the
+ * empty tuple "()".  Returns FALSE (and appends nothing) if the body does
+ * not have the type the protocol expects or is too large: that is a
+ * programming error, and is logged as a critical.
+ */
+gboolean wire_encode(GByteArray *out, guint type, guint vm, guint32 tag,
+		     GVariant *body);
+
+/* Append a data-carrying frame without building a GVariant first. */
+void wire_encode_bytes(GByteArray *out, guint type, guint vm, guint32 tag,
+		       const void *data, gsize len);
+
+void wire_decoder_init(struct wire_decoder *d);
+void wire_decoder_clear(struct wire_decoder *d);
+void wire_decoder_feed(struct wire_decoder *d, const void *data, gsize len);
+
+/*
+ * Take the next complete frame out of the decoder.  Returns 1 and fills
+ * msg (free it with wire_msg_clear), 0 if more bytes are needed, or -1 with
+ * error set if the stream is malformed; after -1 the stream is unusable.
+ */
+int wire_decoder_next(struct wire_decoder *d, struct wire_msg *msg,
+		      GError **error);
+
+void wire_msg_clear(struct wire_msg *msg);
+
+/* For ay bodies: a pointer into the message and its length. */
+const guint8 *wire_msg_bytes(const struct wire_msg *msg, gsize *len);
