@@ -1,0 +1,21 @@
+#!/bin/sh
+# Install what tricklefs needs to build, run and test on Debian 12.
+# Does nothing if everything is already there; needs root otherwise.
+set -eu
+pkgs="gcc libc6-dev pkg-config meson ninja-build libfuse3-dev fuse3
+libglib2.0-dev libssh2-1-dev openssh-server openssh-client procps psmisc"
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "run as root (or install these yourself):$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
