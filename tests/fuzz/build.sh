@@ -1,0 +1,36 @@
+#!/bin/sh
+# Build the libFuzzer target for utils/wire.c, and a standalone replayer
+# that also writes the seed corpus.
+#
+#   tests/fuzz/build.sh OUTDIR
+#   G_SLICE=always-malloc OUTDIR/fuzz-wire -max_total_time=240 \
+#       OUTDIR/corpus tests/fuzz/corpus
+#
+# OUTDIR/corpus starts out with the generated seeds; libFuzzer adds the
+# inputs it finds there.  Replay a crash with OUTDIR/fuzz-wire CRASHFILE
+# (or OUTDIR/fuzz-wire-standalone CRASHFILE, under gdb).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${1:?usage: $0 OUTDIR}
+CC=${CC:-clang-14}
+
+mkdir -p "$out"
+glib_cflags=$(pkg-config --cflags glib-2.0)
+glib_libs=$(pkg-config --libs glib-2.0)
+common="-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I$top/utils"
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+
+# shellcheck disable=SC2086
+$CC $common $san -fsanitize=fuzzer $glib_cflags \
+	"$top/utils/wire.c" "$here/fuzz-wire.c" $glib_libs \
+	-o "$out/fuzz-wire"
+# shellcheck disable=SC2086
+$CC $common $san -DSTANDALONE $glib_cflags \
+	"$top/utils/wire.c" "$here/fuzz-wire.c" $glib_libs \
+	-o "$out/fuzz-wire-standalone"
+
+"$out/fuzz-wire-standalone" --make-corpus "$out/corpus"
+"$out/fuzz-wire-standalone" "$out/corpus" "$here/corpus"
+echo "built $out/fuzz-wire; seeds in $out/corpus"
