@@ -1,25 +1,24 @@
 /*
  * link_ssh.c - a link over an SSH exec channel, with libssh2.
  *
- * Nothing here blocks.  GSocketClient makes the TCP connection; from then
- * on one GSource watches the socket in the directions libssh2 asks for and
- * runs a state machine: handshake, host key check, authentication,
- * channel, exec, then the pump that moves bytes.  In non-blocking mode a
- * libssh2 call returns LIBSSH2_ERROR_EAGAIN until it completes and must be
- * repeated with the same arguments, so every state simply retries its call
- * on the next wake-up.
+ * Nothing here blocks.  GSocketClient makes the TCP connection; then one
+ * GSource watches the socket in the directions libssh2 asks for and runs
+ * a state machine: handshake and host key check, authentication, channel,
+ * exec, then the pump.  A non-blocking libssh2 call answers EAGAIN until
+ * it completes and must be repeated with the same arguments, so each
+ * state just retries its call on the next wake-up.
  *
  * libssh2 keeps at most one half-sent packet, and only the call that
- * started it can finish it: any other sending call meanwhile answers
- * EAGAIN.  So the pump always offers both its write and its read (either
- * may own the packet), and the two calls that build their packet on the
- * stack (keepalive, EOF) are only made while the socket has room.
+ * started it can finish it (any other sending call answers EAGAIN).  So
+ * the pump always offers both its write and its read, either of which
+ * may own that packet, and the two calls that build their packet on the
+ * stack (keepalive, EOF) are made only while the socket has room.
  *
  * Callbacks may re-enter (link_write, link_close_write) or free the link.
- * Every entry point holds s->busy; link_free() while busy only marks the
- * link, and the outermost entry point frees it on the way out.  link_write
- * never calls libssh2: it asks the GSource to run, which also batches
- * small writes into fewer packets.
+ * Every entry point holds s->busy; link_free() while busy tears down and
+ * marks the link, and the outermost entry point frees it on the way out.
+ * link_write() never calls libssh2 itself: it makes the GSource run,
+ * which also gathers small writes into fewer packets.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -34,8 +33,8 @@
 
 #include "link.h"
 
-/* libssh2 1.10 offers weak algorithms too; ask only for these, in this
- * order, and only those this libssh2 knows (1.10: no GCM, no etm MACs). */
+/* libssh2 1.10 still offers weak algorithms: ask for these only, in this
+ * order, leaving out what this libssh2 lacks (1.10: GCM, etm MACs). */
 #define WANT_KEX "curve25519-sha256,curve25519-sha256@libssh.org," \
 	"ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521," \
 	"diffie-hellman-group16-sha512,diffie-hellman-group14-sha256"
@@ -45,7 +44,8 @@
 	"hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
 
 #define CLOSE_GRACE	5		/* s from EOF to the exit status */
-#define READ_BUDGET	(8u << 20)	/* bytes per dispatch, then yield */
+#define LINGER_MS	1000		/* from an exit status to EOF */
+#define PUMP_BUDGET	(8u << 20)	/* bytes per dispatch, then yield */
 
 static const struct keytype {
 	int		 hostkey;	/* LIBSSH2_HOSTKEY_TYPE_* */
@@ -53,19 +53,18 @@ static const struct keytype {
 	const char	*name;
 } keytypes[] = {
 	{ LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519,
-	  "ssh-ed25519" },
+	    "ssh-ed25519" },
 	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_256, LIBSSH2_KNOWNHOST_KEY_ECDSA_256,
-	  "ecdsa-sha2-nistp256" },
+	    "ecdsa-sha2-nistp256" },
 	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_384,
-	  "ecdsa-sha2-nistp384" },
+	    "ecdsa-sha2-nistp384" },
 	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_KNOWNHOST_KEY_ECDSA_521,
-	  "ecdsa-sha2-nistp521" },
+	    "ecdsa-sha2-nistp521" },
 };
 
 enum state {
 	S_CONNECT,	/* TCP, in GSocketClient */
-	S_HANDSHAKE,	/* banner, key exchange; then the host key check */
-	S_AUTHLIST,	/* which methods the server takes */
+	S_HANDSHAKE,	/* banner, key exchange, host key check */
 	S_AUTH,		/* agent identities, then key files */
 	S_OPEN,		/* session channel */
 	S_EXEC,
@@ -75,71 +74,62 @@ enum state {
 };
 
 static const char *const doing[] = {
-	[S_CONNECT] = "connecting",
-	[S_HANDSHAKE] = "in the SSH handshake",
-	[S_AUTHLIST] = "authenticating",
-	[S_AUTH] = "authenticating",
-	[S_OPEN] = "opening a channel",
-	[S_EXEC] = "starting the node command",
+	"connecting", "in the SSH handshake", "authenticating",
+	"opening a channel", "starting the node command",
 };
 
-enum { WAIT, NEXT };	/* what a state step says: wait for I/O, go on */
+enum { WAIT, NEXT };	/* a state step: wait for the socket, or go on */
 
 struct link_ssh {
 	struct link	 base;		/* first: a link_ssh is a link */
 	char		*host, *user, *identity, *known_hosts, *command;
-	int		 port;
-	char		*where;		/* "host:port" for messages */
+	char		*where;		/* "host:port", for messages */
 	char		*khname;	/* the name known_hosts uses */
+	int		 port;
 	guint		 connect_timeout, keepalive;
 
 	enum state	 state;
-	GError		*early;		/* failed in link_ssh_new: report soon */
+	int		 busy;		/* entry points under way */
+	gboolean	 freed;		/* link_free() came while busy */
+	GError		*early;		/* failed in link_ssh_new() */
 	GCancellable	*cancel;
 	GSocketConnection *conn;
 	int		 fd;
 	GSource		*io;		/* the socket, and "run again" */
 	gpointer	 io_tag;
-	guint		 deadline;	/* set-up, or the wait for exit status */
+	guint		 deadline;	/* set-up; then the wait for exit */
 	guint		 ka;		/* keepalive tick */
 	gint64		 last_rx;	/* when bytes last came in */
 	gboolean	 sock_dead;	/* tearing down: no more socket I/O */
-	gboolean	 kexed;
 
 	LIBSSH2_SESSION	*ssh;
+	gboolean	 kexed;
 	LIBSSH2_KNOWNHOSTS *kh;
 	GPtrArray	*revoked;	/* base64 keys of @revoked lines */
+	char		*peer;		/* "host:port (type SHA256:...)" */
 	LIBSSH2_AGENT	*agent;
 	gboolean	 agent_done;
 	struct libssh2_agent_publickey *agent_id, *agent_prev;
 	GPtrArray	*keyfiles;	/* private keys to try, in order */
 	guint		 keyfile_next;
-	GString		*tried;		/* for the "no key accepted" message */
+	GString		*tried;		/* for "no key was accepted" */
 	LIBSSH2_CHANNEL	*chan;
-	char		*peer;		/* "host:port (type SHA256:...)" */
 
+	gboolean	 want_eof, eof_sent;
+	gboolean	 want_out;	/* EOF waits for room in the socket */
 	GString		*errline;	/* stderr: the line so far */
 	char		*tail[3];	/* stderr: the last lines, a ring */
 	guint		 tail_next;
-	gboolean	 want_eof, eof_sent;
-	gboolean	 want_out;	/* EOF waits for room in the socket */
-	int		 busy;
-	gboolean	 freed;		/* link_free() came while busy */
 	guchar		 buf[65536];
 };
 
-static void run(struct link_ssh *);
+static gboolean deadline_passed(gpointer);
+static gboolean keepalive_tick(gpointer);
 
 static gboolean
 gone(struct link_ssh *s)
 {
 	return s->freed || s->state == S_DOWN;
-}
-
-static void
-enter(struct link_ssh *s)
-{
-	s->busy++;
 }
 
 static void
@@ -151,8 +141,8 @@ release(struct link_ssh *s)
 		g_free(s->tail[i]);
 	g_clear_error(&s->early);
 	g_clear_object(&s->cancel);
-	g_clear_pointer(&s->revoked, g_ptr_array_unref);
-	g_clear_pointer(&s->keyfiles, g_ptr_array_unref);
+	g_ptr_array_unref(s->revoked);
+	g_ptr_array_unref(s->keyfiles);
 	g_string_free(s->tried, TRUE);
 	g_string_free(s->errline, TRUE);
 	g_free(s->host);
@@ -164,6 +154,12 @@ release(struct link_ssh *s)
 	g_free(s->khname);
 	g_free(s->peer);
 	g_free(s);
+}
+
+static void
+enter(struct link_ssh *s)
+{
+	s->busy++;
 }
 
 static void
@@ -181,27 +177,25 @@ teardown(struct link_ssh *s)
 		g_cancellable_cancel(s->cancel);
 	g_clear_handle_id(&s->deadline, g_source_remove);
 	g_clear_handle_id(&s->ka, g_source_remove);
-	if (s->io) {
+	if (s->io)
 		g_source_destroy(s->io);
-		g_clear_pointer(&s->io, g_source_unref);
-	}
+	g_clear_pointer(&s->io, g_source_unref);
 	if (s->ssh) {
-		/* One try at a polite goodbye; then make every socket call
-		 * fail, so freeing the channel cannot answer EAGAIN (which
-		 * would leak it) or wait for the peer. */
+		/* One try at a goodbye; then every socket call fails, so
+		 * freeing the channel can neither wait for the peer nor
+		 * answer EAGAIN (and leak). */
 		if (s->kexed)
-			(void)libssh2_session_disconnect(s->ssh,
-			    "tricklefs: link closed");
+			libssh2_session_disconnect(s->ssh, "link closed");
 		s->sock_dead = TRUE;
 		if (s->chan)
-			(void)libssh2_channel_free(s->chan);
+			libssh2_channel_free(s->chan);
 		if (s->agent) {
 			libssh2_agent_disconnect(s->agent);
 			libssh2_agent_free(s->agent);
 		}
 		if (s->kh)
 			libssh2_knownhost_free(s->kh);
-		if (libssh2_session_free(s->ssh) != 0)
+		if (libssh2_session_free(s->ssh))
 			g_debug("%s: libssh2_session_free failed", s->where);
 		s->chan = NULL;
 		s->agent = NULL;
@@ -212,7 +206,7 @@ teardown(struct link_ssh *s)
 	s->fd = -1;
 }
 
-/* Report the link down: the last thing to happen to it. */
+/* The link is down: the last thing that happens to it. */
 static void
 go_down(struct link_ssh *s, GError *e)
 {
@@ -238,34 +232,32 @@ fail(struct link_ssh *s, int code, const char *fmt, ...)
 	g_free(msg);
 }
 
-/* A libssh2 call failed while the link was doing what. */
+/* Errors after which the session is of no more use. */
+static gboolean
+broken(int rc)
+{
+	return rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
+	    rc == LIBSSH2_ERROR_SOCKET_RECV ||
+	    rc == LIBSSH2_ERROR_SOCKET_SEND ||
+	    rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
+	    rc == LIBSSH2_ERROR_DECRYPT || rc == LIBSSH2_ERROR_PROTO ||
+	    rc == LIBSSH2_ERROR_TIMEOUT;
+}
+
+/* A libssh2 call failed with rc while the link was doing what. */
 static void
 fail_ssh(struct link_ssh *s, int rc, const char *what)
 {
 	char *msg = NULL;
 
 	libssh2_session_last_error(s->ssh, &msg, NULL, 0);
-	switch (rc) {
-	case LIBSSH2_ERROR_SOCKET_DISCONNECT:
-	case LIBSSH2_ERROR_SOCKET_RECV:
-	case LIBSSH2_ERROR_SOCKET_SEND:
-		fail(s, G_IO_ERROR_CONNECTION_CLOSED,
-		    "%s: the connection broke while %s (%s)", s->where, what,
-		    msg);
-		break;
-	case LIBSSH2_ERROR_KEX_FAILURE:
-		fail(s, G_IO_ERROR_NOT_SUPPORTED, "%s: no key exchange, host "
-		    "key type or cipher in common while %s (%s)", s->where,
-		    what, msg);
-		break;
-	default:
-		fail(s, G_IO_ERROR_FAILED, "%s: failed while %s: %s "
-		    "(libssh2 error %d)", s->where, what, msg, rc);
-	}
+	fail(s, broken(rc) ? G_IO_ERROR_CONNECTION_CLOSED : G_IO_ERROR_FAILED,
+	    "%s: %s while %s: %s (libssh2 error %d)", s->where, broken(rc) ?
+	    "connection lost" : "failed", what, msg, rc);
 }
 
 /*
- * Session set-up, before any I/O.
+ * Setting up the session, before any I/O.
  */
 
 static LIBSSH2_RECV_FUNC(sock_recv)
@@ -275,8 +267,7 @@ static LIBSSH2_RECV_FUNC(sock_recv)
 
 	if (s->sock_dead)
 		return -ENOTCONN;
-	n = recv(socket, buffer, length, flags);
-	if (n < 0)
+	if ((n = recv(socket, buffer, length, flags)) < 0)
 		return -errno;
 	if (n > 0)
 		s->last_rx = g_get_monotonic_time();
@@ -294,14 +285,14 @@ static LIBSSH2_SEND_FUNC(sock_send)
 	return n < 0 ? -errno : n;
 }
 
-/* Ask for the wanted methods this libssh2 supports, in our order. */
+/* Ask for the wanted methods this libssh2 has, in our order. */
 static gboolean
 pin(struct link_ssh *s, int method, const char *want, GError **error)
 {
 	g_auto(GStrv) w = g_strsplit(want, ",", -1);
 	g_autoptr(GString) list = g_string_new(NULL);
 	const char **algs = NULL;
-	int i, j, n, rc;
+	int i, j, n;
 
 	n = libssh2_session_supported_algs(s->ssh, method, &algs);
 	for (i = 0; w[i]; i++)
@@ -311,20 +302,20 @@ pin(struct link_ssh *s, int method, const char *want, GError **error)
 				    list->len ? "," : "", w[i]);
 	if (n > 0)
 		libssh2_free(s->ssh, algs);
-	if (list->len == 0 ||
-	    (rc = libssh2_session_method_pref(s->ssh, method, list->str))) {
+	if (!list->len ||
+	    libssh2_session_method_pref(s->ssh, method, list->str)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-		    "%s: this libssh2 supports none of %s", s->where, want);
+		    "%s: this libssh2 has none of %s", s->where, want);
 		return FALSE;
 	}
-	g_debug("%s: method %d: %s", s->where, method, list->str);
+	g_debug("%s: methods %d: %s", s->where, method, list->str);
 	return TRUE;
 }
 
 /*
- * Read known_hosts ourselves: libssh2_knownhost_readfile() stops at the
- * first line it cannot parse.  @revoked keys are remembered and refused;
- * @cert-authority lines cannot be used by libssh2 and are skipped.
+ * libssh2_knownhost_readfile() stops at the first line it cannot parse:
+ * feed it line by line.  @revoked keys are kept to be refused;
+ * @cert-authority is beyond libssh2 and skipped.
  */
 static void
 read_known_hosts(struct link_ssh *s)
@@ -332,10 +323,10 @@ read_known_hosts(struct link_ssh *s)
 	g_autofree char *text = NULL;
 	g_autoptr(GError) e = NULL;
 	char *line, *next;
-	guint no = 0;
+	guint no = 0, i, n;
 
 	if (!g_file_get_contents(s->known_hosts, &text, NULL, &e)) {
-		g_debug("%s", e->message);
+		g_debug("%s", e->message);	/* then every host is unknown */
 		return;
 	}
 	for (line = text; line; line = next) {
@@ -347,38 +338,25 @@ read_known_hosts(struct link_ssh *s)
 			continue;
 		if (g_str_has_prefix(line, "@revoked")) {
 			g_auto(GStrv) f = g_strsplit_set(line, " \t", -1);
-			guint i, n = 0;
 
-			for (i = 0; f[i]; i++)	/* marker hosts type key */
+			/* "@revoked hosts type key": keep the key */
+			for (i = n = 0; f[i]; i++)
 				if (*f[i] && ++n == 4)
 					g_ptr_array_add(s->revoked,
 					    g_strdup(f[i]));
-			continue;
-		}
-		if (*line == '@' || libssh2_knownhost_readline(s->kh, line,
-		    strlen(line), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
+		} else if (*line == '@' || libssh2_knownhost_readline(s->kh,
+		    line, strlen(line), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
 			g_debug("%s:%u: skipped a line libssh2 cannot use",
 			    s->known_hosts, no);
 	}
-}
-
-/* Is there a key of this type for our host?  A check with a key that
- * cannot match answers MISMATCH if so. */
-static gboolean
-type_known(struct link_ssh *s, const struct keytype *kt)
-{
-	return libssh2_knownhost_checkp(s->kh, s->khname, -1, "?", 1,
-	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-	    kt->known, NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
 }
 
 static gboolean
 session_new(struct link_ssh *s, GError **error)
 {
 	static gsize once;
-	g_autoptr(GString) hostkeys = g_string_new(NULL);
-	int pass;
-	guint i;
+	g_autoptr(GString) hk = g_string_new(NULL);
+	guint pass, i;
 
 	if (g_once_init_enter(&once))
 		g_once_init_leave(&once, libssh2_init(0) == 0 ? 1 : 2);
@@ -395,32 +373,90 @@ session_new(struct link_ssh *s, GError **error)
 	    (void *)sock_send);
 	read_known_hosts(s);
 
-	/* Offer first the host key types known_hosts has for this host,
-	 * as ssh does: else a server preferring another type would look
-	 * unknown. */
+	/* As ssh does, prefer the key types known_hosts has for this host
+	 * (a check with a key that cannot match says MISMATCH then): else
+	 * a server offering another type first would look unknown. */
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < G_N_ELEMENTS(keytypes); i++)
-			if (type_known(s, &keytypes[i]) == (pass == 0))
-				g_string_append_printf(hostkeys, "%s%s",
-				    hostkeys->len ? "," : "",
-				    keytypes[i].name);
-
-	if (!pin(s, LIBSSH2_METHOD_KEX, WANT_KEX, error) ||
-	    !pin(s, LIBSSH2_METHOD_HOSTKEY, hostkeys->str, error) ||
-	    !pin(s, LIBSSH2_METHOD_CRYPT_CS, WANT_CIPHER, error) ||
-	    !pin(s, LIBSSH2_METHOD_CRYPT_SC, WANT_CIPHER, error) ||
-	    !pin(s, LIBSSH2_METHOD_MAC_CS, WANT_MAC, error) ||
-	    !pin(s, LIBSSH2_METHOD_MAC_SC, WANT_MAC, error))
-		return FALSE;
-	return TRUE;
+			if ((libssh2_knownhost_checkp(s->kh, s->khname, -1,
+			    "?", 1, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+			    LIBSSH2_KNOWNHOST_KEYENC_RAW | keytypes[i].known,
+			    NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) == !pass)
+				g_string_append_printf(hk, "%s%s",
+				    hk->len ? "," : "", keytypes[i].name);
+	return pin(s, LIBSSH2_METHOD_KEX, WANT_KEX, error) &&
+	    pin(s, LIBSSH2_METHOD_HOSTKEY, hk->str, error) &&
+	    pin(s, LIBSSH2_METHOD_CRYPT_CS, WANT_CIPHER, error) &&
+	    pin(s, LIBSSH2_METHOD_CRYPT_SC, WANT_CIPHER, error) &&
+	    pin(s, LIBSSH2_METHOD_MAC_CS, WANT_MAC, error) &&
+	    pin(s, LIBSSH2_METHOD_MAC_SC, WANT_MAC, error);
 }
 
 /*
- * The states, in order.  Each returns NEXT when its state changed and
- * the next may run now, WAIT otherwise (EAGAIN, or the link went down).
+ * The states, in order.  Each step returns NEXT when the state changed
+ * and the next step may run now, else WAIT (EAGAIN, or the link is down).
  */
 
-static gboolean hostkey_ok(struct link_ssh *);
+/* Only a host key known_hosts holds for this host:port goes further. */
+static gboolean
+hostkey_ok(struct link_ssh *s)
+{
+	const struct keytype *kt = NULL;
+	const char *key, *hash;
+	g_autofree char *fp = NULL, *b64 = NULL;
+	size_t len;
+	int type;
+	guint i;
+
+	key = libssh2_session_hostkey(s->ssh, &len, &type);
+	hash = libssh2_hostkey_hash(s->ssh, LIBSSH2_HOSTKEY_HASH_SHA256);
+	for (i = 0; i < G_N_ELEMENTS(keytypes); i++)
+		if (keytypes[i].hostkey == type)
+			kt = &keytypes[i];
+	if (!key || !hash || !kt) {
+		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: no usable host "
+		    "key from the server", s->where);
+		return FALSE;
+	}
+	fp = g_base64_encode((const guchar *)hash, 32);
+	g_strdelimit(fp, "=", '\0');	/* ssh shows it unpadded */
+	s->peer = g_strdup_printf("%s (%s SHA256:%s)", s->where, kt->name,
+	    fp);
+	b64 = g_base64_encode((const guchar *)key, len);
+	for (i = 0; i < s->revoked->len; i++)
+		if (strcmp(b64, s->revoked->pdata[i]) == 0) {
+			fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: its host "
+			    "key %s SHA256:%s is @revoked in %s; refusing to "
+			    "connect", s->where, kt->name, fp, s->known_hosts);
+			return FALSE;
+		}
+
+	/* khname is "[host]:port" unless port 22: given the port itself,
+	 * checkp() would also take a plain "host" line, which ssh won't. */
+	switch (libssh2_knownhost_checkp(s->kh, s->khname, -1, key, len,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+	    kt->known, NULL)) {
+	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+		return TRUE;
+	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: WARNING: REMOTE "
+		    "HOST IDENTIFICATION HAS CHANGED! Its host key %s "
+		    "SHA256:%s does NOT match the key for %s in %s. Someone "
+		    "could be eavesdropping (man-in-the-middle), or the host "
+		    "key was changed. Refusing to connect.", s->where,
+		    kt->name, fp, s->khname, s->known_hosts);
+		return FALSE;
+	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: unknown host: its "
+		    "host key %s SHA256:%s is not in %s (as %s); refusing to "
+		    "connect. If the fingerprint is right, add the key.",
+		    s->where, kt->name, fp, s->known_hosts, s->khname);
+		return FALSE;
+	default:
+		fail_ssh(s, LIBSSH2_ERROR_KNOWN_HOSTS, "checking the host key");
+		return FALSE;
+	}
+}
 
 static int
 do_handshake(struct link_ssh *s)
@@ -437,168 +473,39 @@ do_handshake(struct link_ssh *s)
 	s->kexed = TRUE;
 	if (!hostkey_ok(s))	/* nothing goes to an unverified host */
 		return WAIT;
-	s->state = S_AUTHLIST;
-	return NEXT;
-}
-
-/* Only a host key known_hosts holds for this host:port gets further. */
-static gboolean
-hostkey_ok(struct link_ssh *s)
-{
-	const struct keytype *kt = NULL;
-	const char *key, *hash;
-	struct libssh2_knownhost *ext = NULL;
-	g_autofree char *fp = NULL, *b64 = NULL;
-	size_t len;
-	int type, rc;
-	guint i;
-
-	key = libssh2_session_hostkey(s->ssh, &len, &type);
-	hash = libssh2_hostkey_hash(s->ssh, LIBSSH2_HOSTKEY_HASH_SHA256);
-	for (i = 0; i < G_N_ELEMENTS(keytypes); i++)
-		if (keytypes[i].hostkey == type)
-			kt = &keytypes[i];
-	if (!key || !hash || !kt) {
-		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: cannot get the "
-		    "server's host key, refusing to go on", s->where);
-		return FALSE;
-	}
-	fp = g_base64_encode((const guchar *)hash, 32);
-	g_strdelimit(fp, "=", '\0');	/* OpenSSH prints it unpadded */
-	s->peer = g_strdup_printf("%s (%s SHA256:%s)", s->where, kt->name,
-	    fp);
-	b64 = g_base64_encode((const guchar *)key, len);
-	for (i = 0; i < s->revoked->len; i++)
-		if (strcmp(b64, s->revoked->pdata[i]) == 0) {
-			fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: the host "
-			    "key %s SHA256:%s is marked @revoked in %s; "
-			    "refusing to connect", s->where, kt->name, fp,
-			    s->known_hosts);
-			return FALSE;
-		}
-
-	/* Build "[host]:port" ourselves: given a port, checkp() would
-	 * also accept a plain "host" line, which ssh does not. */
-	rc = libssh2_knownhost_checkp(s->kh, s->khname, -1, key, len,
-	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-	    kt->known, &ext);
-	switch (rc) {
-	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-		return TRUE;
-	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: WARNING: REMOTE "
-		    "HOST IDENTIFICATION HAS CHANGED! The host key %s "
-		    "SHA256:%s does NOT match the one for %s in %s. Someone "
-		    "could be eavesdropping on you (man-in-the-middle), or "
-		    "the host key has just been changed. Refusing to "
-		    "connect.", s->where, kt->name, fp, s->khname,
-		    s->known_hosts);
-		return FALSE;
-	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: unknown host: its "
-		    "key %s SHA256:%s is not in %s (as %s); refusing to "
-		    "connect. If the fingerprint is right, add the key, e.g. "
-		    "with ssh-keyscan.", s->where, kt->name, fp,
-		    s->known_hosts, s->khname);
-		return FALSE;
-	default:
-		fail_ssh(s, rc, "checking the host key");
-		return FALSE;
-	}
-}
-
-/* Errors after which the session is no use for another key. */
-static gboolean
-broken(int rc)
-{
-	return rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
-	    rc == LIBSSH2_ERROR_SOCKET_RECV || rc == LIBSSH2_ERROR_SOCKET_SEND ||
-	    rc == LIBSSH2_ERROR_SOCKET_TIMEOUT || rc == LIBSSH2_ERROR_DECRYPT ||
-	    rc == LIBSSH2_ERROR_PROTO || rc == LIBSSH2_ERROR_TIMEOUT;
-}
-
-static int
-do_authlist(struct link_ssh *s)
-{
-	static const char *const defaults[] = {
-		"id_ed25519", "id_ecdsa", "id_rsa"
-	};
-	const char *methods;
-	g_auto(GStrv) m = NULL;
-	guint i;
-
-	methods = libssh2_userauth_list(s->ssh, s->user, strlen(s->user));
-	if (!methods) {
-		if (libssh2_userauth_authenticated(s->ssh)) {
-			s->state = S_OPEN;	/* "none" was enough */
-			return NEXT;
-		}
-		if (libssh2_session_last_errno(s->ssh) == LIBSSH2_ERROR_EAGAIN)
-			return WAIT;
-		fail_ssh(s, libssh2_session_last_errno(s->ssh),
-		    "asking for authentication methods");
-		return WAIT;
-	}
-	m = g_strsplit(methods, ",", -1);
-	if (!g_strv_contains((const char *const *)m, "publickey")) {
-		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: the server takes "
-		    "only %s for %s; tricklefs logs in with keys", s->where,
-		    methods, s->user);
-		return WAIT;
-	}
-	if (s->identity)
-		g_ptr_array_add(s->keyfiles, g_strdup(s->identity));
-	else
-		for (i = 0; i < G_N_ELEMENTS(defaults); i++) {
-			char *f = g_build_filename(g_get_home_dir(), ".ssh",
-			    defaults[i], NULL);
-
-			if (g_file_test(f, G_FILE_TEST_EXISTS))
-				g_ptr_array_add(s->keyfiles, f);
-			else
-				g_free(f);
-		}
-	s->agent_done = s->identity || !g_getenv("SSH_AUTH_SOCK");
 	s->state = S_AUTH;
 	return NEXT;
 }
 
-/* The agent's identities, one at a time.  TRUE when logged in. */
+/* The agent's identities in turn; FALSE with *rc == 0 once all failed. */
 static gboolean
 auth_agent(struct link_ssh *s, int *rc)
 {
 	char *msg = NULL;
 
-	if (!s->agent) {
-		/* Local socket: these two calls are quick even though
-		 * libssh2 makes them blocking. */
-		if (!(s->agent = libssh2_agent_init(s->ssh)) ||
-		    libssh2_agent_connect(s->agent) ||
-		    libssh2_agent_list_identities(s->agent)) {
-			libssh2_session_last_error(s->ssh, &msg, NULL, 0);
-			g_string_append_printf(s->tried, "ssh-agent (%s); ",
-			    msg);
-			s->agent_done = TRUE;
-			return FALSE;
-		}
+	/* A local socket, so blocking (as libssh2 does it) is brief. */
+	if (!s->agent && (!(s->agent = libssh2_agent_init(s->ssh)) ||
+	    libssh2_agent_connect(s->agent) ||
+	    libssh2_agent_list_identities(s->agent))) {
+		libssh2_session_last_error(s->ssh, &msg, NULL, 0);
+		g_string_append_printf(s->tried, "ssh-agent (%s); ", msg);
+		s->agent_done = TRUE;
+		return FALSE;
 	}
 	for (;;) {
-		if (!s->agent_id) {
-			if (libssh2_agent_get_identity(s->agent, &s->agent_id,
-			    s->agent_prev)) {
-				s->agent_done = TRUE;	/* end, or error */
-				return FALSE;
-			}
+		if (!s->agent_id && libssh2_agent_get_identity(s->agent,
+		    &s->agent_id, s->agent_prev)) {
+			s->agent_done = TRUE;	/* the end, or an error */
+			return FALSE;
 		}
 		*rc = libssh2_agent_userauth(s->agent, s->user, s->agent_id);
-		if (*rc == 0)
-			return TRUE;
-		if (*rc == LIBSSH2_ERROR_EAGAIN || broken(*rc))
-			return FALSE;
+		if (*rc == 0 || *rc == LIBSSH2_ERROR_EAGAIN || broken(*rc))
+			return *rc == 0;
 		g_string_append_printf(s->tried, "agent key \"%s\"; ",
 		    s->agent_id->comment ? s->agent_id->comment : "");
 		s->agent_prev = s->agent_id;
 		s->agent_id = NULL;
+		*rc = 0;
 	}
 }
 
@@ -606,19 +513,21 @@ static int
 do_auth(struct link_ssh *s)
 {
 	char *msg = NULL;
+	const char *key;
 	int rc = 0;
 
 	if (!s->agent_done && auth_agent(s, &rc))
 		goto ok;
-	while (!(rc == LIBSSH2_ERROR_EAGAIN || broken(rc)) &&
-	    s->keyfile_next < s->keyfiles->len) {
-		const char *key = s->keyfiles->pdata[s->keyfile_next];
-		g_autofree char *pub = g_strconcat(key, ".pub", NULL);
+	for (; !rc && s->keyfile_next < s->keyfiles->len; s->keyfile_next++) {
+		g_autofree char *pub = NULL;
 
-		/* Without a .pub, libssh2 derives the public key. */
+		key = s->keyfiles->pdata[s->keyfile_next];
+		pub = g_strconcat(key, ".pub", NULL);
+		/* Without a .pub file, libssh2 derives the public key. */
 		rc = libssh2_userauth_publickey_fromfile_ex(s->ssh, s->user,
-		    strlen(s->user), g_file_test(pub, G_FILE_TEST_EXISTS) ?
-		    pub : NULL, key, NULL);
+		    (unsigned)strlen(s->user),
+		    g_file_test(pub, G_FILE_TEST_EXISTS) ? pub : NULL, key,
+		    NULL);
 		if (rc == 0)
 			goto ok;
 		if (rc == LIBSSH2_ERROR_EAGAIN || broken(rc))
@@ -626,24 +535,25 @@ do_auth(struct link_ssh *s)
 		libssh2_session_last_error(s->ssh, &msg, NULL, 0);
 		g_string_append_printf(s->tried, "%s (%s); ", key,
 		    rc == LIBSSH2_ERROR_FILE ? msg : "refused");
-		s->keyfile_next++;
+		rc = 0;
 	}
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return WAIT;
 	if (s->tried->len)
 		g_string_truncate(s->tried, s->tried->len - 2);
-	if (broken(rc)) {
+	else
+		g_string_assign(s->tried, "nothing (no agent, no identity, "
+		    "no ~/.ssh/id_{ed25519,ecdsa,rsa})");
+	if (rc) {
 		libssh2_session_last_error(s->ssh, &msg, NULL, 0);
-		fail(s, G_IO_ERROR_CONNECTION_CLOSED, "%s: the connection "
-		    "broke while authenticating as %s (%s); tried: %s",
-		    s->where, s->user, msg, s->tried->len ? s->tried->str :
-		    "nothing yet");
-		return WAIT;
+		fail(s, G_IO_ERROR_CONNECTION_CLOSED, "%s: connection lost "
+		    "while authenticating as %s (%s); tried: %s", s->where,
+		    s->user, msg, s->tried->str);
+	} else {
+		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: no key was "
+		    "accepted for %s; tried: %s", s->where, s->user,
+		    s->tried->str);
 	}
-	fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: no key was accepted for "
-	    "%s; tried: %s", s->where, s->user, s->tried->len ?
-	    s->tried->str : "nothing (no agent, no ~/.ssh/id_* key, no "
-	    "identity given)");
 	return WAIT;
 ok:
 	s->state = S_OPEN;
@@ -656,16 +566,14 @@ do_open(struct link_ssh *s)
 	int rc;
 
 	if (!(s->chan = libssh2_channel_open_session(s->ssh))) {
-		rc = libssh2_session_last_errno(s->ssh);
-		if (rc != LIBSSH2_ERROR_EAGAIN)
+		if ((rc = libssh2_session_last_errno(s->ssh)) !=
+		    LIBSSH2_ERROR_EAGAIN)
 			fail_ssh(s, rc, "opening a session channel");
 		return WAIT;
 	}
 	s->state = S_EXEC;
 	return NEXT;
 }
-
-static gboolean keepalive_tick(gpointer);
 
 static int
 do_exec(struct link_ssh *s)
@@ -676,14 +584,13 @@ do_exec(struct link_ssh *s)
 	    LIBSSH2_ERROR_EAGAIN)
 		return WAIT;
 	if (rc) {
-		fail_ssh(s, rc, "asking the server to run the node command");
+		fail_ssh(s, rc, "starting the node command");
 		return WAIT;
 	}
 	s->state = S_UP;
 	g_clear_handle_id(&s->deadline, g_source_remove);
-	/* libssh2 sends a keepalive only if its own interval (at least
-	 * 2 s, counted in whole seconds) has passed: keep it below ours,
-	 * so every tick sends one. */
+	/* libssh2 sends a keepalive only once its own interval (2 s at
+	 * least, in whole seconds) has passed: keep that below ours. */
 	libssh2_keepalive_config(s->ssh, 1, 2);
 	s->last_rx = g_get_monotonic_time();
 	s->ka = g_timeout_add_seconds(s->keepalive, keepalive_tick, s);
@@ -696,8 +603,8 @@ do_exec(struct link_ssh *s)
  * The pump.
  */
 
-/* Room in the socket for a small packet?  For libssh2 calls that build
- * their packet on the stack and could not finish a half-sent one. */
+/* Room in the socket, and no half-sent packet?  Then libssh2 calls that
+ * build their packet on the stack (and so could not finish it) may go. */
 static gboolean
 sock_writable(struct link_ssh *s)
 {
@@ -709,7 +616,7 @@ sock_writable(struct link_ssh *s)
 }
 
 static void
-pump_out(struct link_ssh *s)
+pump_out(struct link_ssh *s, gsize *moved)
 {
 	struct link *l = &s->base;
 	ssize_t n;
@@ -719,18 +626,18 @@ pump_out(struct link_ssh *s)
 		n = libssh2_channel_write(s->chan,
 		    (const char *)l->out->data + l->out_off, link_pending(l));
 		if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
-			return;		/* socket full, or no window */
+			return;		/* socket full, or window shut */
 		if (n < 0) {
-			fail_ssh(s, n, "sending to the node");
+			fail_ssh(s, (int)n, "sending to the node");
 			return;
 		}
+		*moved += n;
 		link_consumed(l, n);	/* may call back, even free us */
 		if (gone(s))
 			return;
 	}
-	if (!s->want_eof || s->eof_sent)
-		return;
-	if (!(s->want_out = !sock_writable(s))) {
+	if (s->want_eof && !s->eof_sent &&
+	    !(s->want_out = !sock_writable(s))) {
 		if ((rc = libssh2_channel_send_eof(s->chan)) == 0)
 			s->eof_sent = TRUE;
 		else if (rc != LIBSSH2_ERROR_EAGAIN)
@@ -738,16 +645,17 @@ pump_out(struct link_ssh *s)
 	}
 }
 
-/* One whole stderr line: pass it on, and keep it for the exit message. */
+/* A whole stderr line: pass it on, and keep it for the exit message. */
 static void
 stderr_line(struct link_ssh *s)
 {
+	GString *e = s->errline;
 	char *line;
 
-	if (s->errline->len && s->errline->str[s->errline->len - 1] == '\r')
-		g_string_truncate(s->errline, s->errline->len - 1);
-	line = g_strdup(s->errline->str);
-	g_string_truncate(s->errline, 0);
+	if (e->len && e->str[e->len - 1] == '\r')
+		g_string_truncate(e, e->len - 1);
+	line = g_strdup(e->str);
+	g_string_truncate(e, 0);
 	g_free(s->tail[s->tail_next]);
 	s->tail[s->tail_next] = line;
 	s->tail_next = (s->tail_next + 1) % G_N_ELEMENTS(s->tail);
@@ -765,41 +673,47 @@ stderr_bytes(struct link_ssh *s, const char *p, gsize n)
 		nl = memchr(p, '\n', n);
 		k = nl ? (gsize)(nl - p) : n;
 		g_string_append_len(s->errline, p, k);
-		p += k;
-		n -= k;
-		if (nl) {
-			p++;
-			n--;
-		}
+		p += k + !!nl;
+		n -= k + !!nl;
 		if (nl || s->errline->len >= 4096)	/* no endless lines */
 			stderr_line(s);
 	}
 }
 
-static void
-pump_in(struct link_ssh *s)
+/* Has the node's exit status or signal come?  (1.10 cannot tell "exit
+ * status 0" from "none yet".) */
+static gboolean
+exited(struct link_ssh *s)
 {
-	gsize total = 0;
+	char *sig = NULL;
+
+	if (libssh2_channel_get_exit_status(s->chan))
+		return TRUE;
+	libssh2_channel_get_exit_signal(s->chan, &sig, NULL, NULL, NULL,
+	    NULL, NULL);
+	if (sig)
+		libssh2_free(s->ssh, sig);
+	return sig != NULL;
+}
+
+static void
+pump_in(struct link_ssh *s, gsize *moved)
+{
 	ssize_t n;
 	int ext;
 
 	for (ext = 0; ext <= 1; ext++)
-		for (;;) {
-			if (total >= READ_BUDGET) {
-				/* Let the rest of the program run. */
-				g_source_set_ready_time(s->io, 0);
-				return;
-			}
+		while (*moved < PUMP_BUDGET) {
 			n = libssh2_channel_read_ex(s->chan, ext ?
 			    SSH_EXTENDED_DATA_STDERR : 0, (char *)s->buf,
 			    sizeof(s->buf));
 			if (n == LIBSSH2_ERROR_EAGAIN || n == 0)
 				break;
 			if (n < 0) {
-				fail_ssh(s, n, "receiving from the node");
+				fail_ssh(s, (int)n, "receiving from the node");
 				return;
 			}
-			total += n;
+			*moved += n;
 			if (ext)
 				stderr_bytes(s, (const char *)s->buf, n);
 			else if (s->base.cb.data)
@@ -807,84 +721,123 @@ pump_in(struct link_ssh *s)
 			if (gone(s))
 				return;
 		}
-	/* EOF counts once every byte of both streams has been read. */
+	/* libssh2 says EOF once both streams are read to the end. */
 	if (libssh2_channel_eof(s->chan)) {
 		if (s->errline->len)
 			stderr_line(s);
-		if (gone(s))
-			return;
-		s->state = S_CLOSING;
+		if (!gone(s))
+			s->state = S_CLOSING;
+	} else if (!s->deadline && exited(s)) {
+		/* The node is gone but something it left (a worker) holds
+		 * its output open: give the output in flight a moment. */
+		s->deadline = g_timeout_add(LINGER_MS, deadline_passed, s);
 	}
 }
 
-static gboolean deadline_passed(gpointer);
+/* Could the pump go on without the socket waking it?  Reading can queue
+ * the other stream's packets or open the send window, and then leave the
+ * socket with nothing to say. */
+static gboolean
+more_to_do(struct link_ssh *s)
+{
+	if (libssh2_session_block_directions(s->ssh) &
+	    LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		return FALSE;	/* a half-sent packet: wait for room */
+	return libssh2_poll_channel_read(s->chan, 1) ||
+	    (link_pending(&s->base) > 0 &&
+	    libssh2_channel_window_write(s->chan) > 0);
+}
 
 static int
 do_pump(struct link_ssh *s)
 {
-	/* Both, always: either may own libssh2's half-sent packet. */
-	pump_out(s);
-	if (!gone(s))
-		pump_in(s);
-	if (s->state != S_CLOSING || gone(s))
-		return WAIT;
+	gsize moved = 0, before;
+	gboolean spare = TRUE;
+
+	/* Again while more_to_do() says so, but not twice in a row without
+	 * moving a byte. */
+	for (;;) {
+		before = moved;
+		pump_out(s, &moved);
+		if (!gone(s))
+			pump_in(s, &moved);
+		if (gone(s))
+			return WAIT;
+		if (s->state != S_UP)
+			break;
+		if (moved >= PUMP_BUDGET) {	/* let the others run */
+			g_source_set_ready_time(s->io, 0);
+			return WAIT;
+		}
+		if (moved > before)
+			spare = TRUE;
+		else if (!spare)
+			return WAIT;
+		else
+			spare = FALSE;
+		if (!more_to_do(s))
+			return WAIT;
+	}
+	g_clear_handle_id(&s->deadline, g_source_remove);
 	s->deadline = g_timeout_add_seconds(CLOSE_GRACE, deadline_passed, s);
 	return NEXT;
 }
 
-/* The node's output ended: wait for the channel to close, then say how
- * the command ended. */
-static int
-do_closing(struct link_ssh *s)
+/* Tell how the node command ended, with its last stderr lines if it
+ * failed; rc is how the wait for the channel to close ended. */
+static void
+report_exit(struct link_ssh *s, int rc)
 {
 	g_autoptr(GString) m = g_string_new(NULL);
+	const char *sep = "; its last words: ", *t;
 	char *sig = NULL;
-	const char *sep = "; its last words: ";
-	int rc, status;
+	int status;
 	guint i;
 
-	if ((rc = libssh2_channel_wait_closed(s->chan)) ==
-	    LIBSSH2_ERROR_EAGAIN)
-		return WAIT;
 	status = libssh2_channel_get_exit_status(s->chan);
 	libssh2_channel_get_exit_signal(s->chan, &sig, NULL, NULL, NULL,
 	    NULL, NULL);
-	g_string_printf(m, "%s: node command ", s->where);
 	if (sig)
-		g_string_append_printf(m, "was killed by signal SIG%s", sig);
+		g_string_printf(m, "%s: node command was killed by signal "
+		    "SIG%s", s->where, sig);
 	else
-		g_string_append_printf(m, "exited with status %d%s", status,
-		    status == 127 ? " (command not found?)" :
+		g_string_printf(m, "%s: node command exited with status %d%s",
+		    s->where, status, status == 127 ? " (not found?)" :
 		    status == 126 ? " (not executable?)" : "");
-	if (sig || status) {
-		for (i = 0; i < G_N_ELEMENTS(s->tail); i++) {
-			const char *t = s->tail[(s->tail_next + i) %
-			    G_N_ELEMENTS(s->tail)];
-
-			if (t) {
-				g_string_append_printf(m, "%s\"%s\"", sep, t);
-				sep = " / ";
-			}
+	for (i = 0; (sig || status) && i < G_N_ELEMENTS(s->tail); i++)
+		if ((t = s->tail[(s->tail_next + i) % G_N_ELEMENTS(s->tail)])) {
+			g_string_append_printf(m, "%s\"%s\"", sep, t);
+			sep = " / ";
 		}
-	}
 	if (rc)
-		g_string_append(m, " (the connection ended before the "
-		    "channel closed)");
+		g_string_append(m, " (connection lost before the channel "
+		    "closed)");
 	if (sig)
 		libssh2_free(s->ssh, sig);
-	fail(s, sig || status || rc ? G_IO_ERROR_FAILED :
-	    G_IO_ERROR_CLOSED, "%s", m->str);
+	fail(s, sig || status || rc ? G_IO_ERROR_FAILED : G_IO_ERROR_CLOSED,
+	    "%s", m->str);
+}
+
+/* The node's output ended: wait for the channel to close (its exit
+ * status comes by then). */
+static int
+do_closing(struct link_ssh *s)
+{
+	int rc;
+
+	if ((rc = libssh2_channel_wait_closed(s->chan)) !=
+	    LIBSSH2_ERROR_EAGAIN)
+		report_exit(s, rc);
 	return WAIT;
 }
 
 /*
- * Driving it.
+ * Driving it all.
  */
 
-/* Watch the socket in the directions libssh2 waits for.  Once up, wait
- * for input too, the peer's data being unannounced; but not while a
- * packet is half sent, or a readable socket the pump cannot drain until
- * that packet is out would spin. */
+/* Watch the socket in the directions libssh2 waits for.  Once up, also
+ * for input, which comes unannounced; but not while a packet is half
+ * sent, as the pump cannot drain a readable socket until it is out. */
 static void
 set_poll(struct link_ssh *s)
 {
@@ -895,7 +848,7 @@ set_poll(struct link_ssh *s)
 		c |= G_IO_IN;
 	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
 		c |= G_IO_OUT;
-	if (s->state >= S_UP && !(dir & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+	else if (s->state >= S_UP)
 		c |= G_IO_IN;
 	if (s->state == S_UP && s->want_out)
 		c |= G_IO_OUT;
@@ -907,11 +860,10 @@ run(struct link_ssh *s)
 {
 	int r;
 
-	enter(s);
+	s->busy++;
 	do {
 		switch (s->state) {
 		case S_HANDSHAKE:	r = do_handshake(s); break;
-		case S_AUTHLIST:	r = do_authlist(s); break;
 		case S_AUTH:		r = do_auth(s); break;
 		case S_OPEN:		r = do_open(s); break;
 		case S_EXEC:		r = do_exec(s); break;
@@ -950,12 +902,13 @@ connected(GObject *client, GAsyncResult *res, gpointer data)
 
 	c = g_socket_client_connect_finish(G_SOCKET_CLIENT(client), res, &e);
 	if (!c && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		return;		/* torn down; s may be freed */
+		return;		/* torn down: s may be freed */
 	enter(s);
 	if (!c) {
 		fail(s, e->domain == G_IO_ERROR ? e->code : G_IO_ERROR_FAILED,
 		    "%s: cannot connect: %s", s->where, e->message);
-		goto out;
+		leave(s);
+		return;
 	}
 	s->conn = c;
 	sock = g_socket_connection_get_socket(c);
@@ -970,10 +923,11 @@ connected(GObject *client, GAsyncResult *res, gpointer data)
 	g_source_attach(s->io, NULL);
 	s->state = S_HANDSHAKE;
 	run(s);
-out:
 	leave(s);
 }
 
+/* The set-up took too long; or the node exited but its output stays
+ * open, or the reverse; or link_ssh_new() failed and says so now. */
 static gboolean
 deadline_passed(gpointer data)
 {
@@ -983,6 +937,11 @@ deadline_passed(gpointer data)
 	enter(s);
 	if (s->early) {
 		go_down(s, g_steal_pointer(&s->early));
+	} else if (s->state == S_UP) {	/* exited, output held open */
+		if (s->errline->len)
+			stderr_line(s);
+		if (!gone(s))
+			report_exit(s, 0);
 	} else if (s->state == S_CLOSING) {
 		fail(s, G_IO_ERROR_FAILED, "%s: the node command closed its "
 		    "output but did not exit within %d s", s->where,
@@ -1002,16 +961,16 @@ keepalive_tick(gpointer data)
 	gint64 quiet = g_get_monotonic_time() - s->last_rx;
 	int rc, next;
 
-	/* Three missed answers; libssh2 sends at most every 2 s. */
+	/* Down after three unanswered keepalives (libssh2 sends at most
+	 * every 2 s).  Answers to them are all that counts: any bytes. */
 	enter(s);
-	if (quiet > (gint64)3 * MAX(s->keepalive, 2) * G_USEC_PER_SEC) {
+	if (quiet > (gint64)3 * MAX(s->keepalive, 2) * G_USEC_PER_SEC)
 		fail(s, G_IO_ERROR_TIMED_OUT, "%s: no answer from %s for %d s",
 		    s->where, s->host, (int)(quiet / G_USEC_PER_SEC));
-	} else if (s->state == S_UP && sock_writable(s)) {
-		rc = libssh2_keepalive_send(s->ssh, &next);
-		if (rc && rc != LIBSSH2_ERROR_EAGAIN)
-			fail_ssh(s, rc, "sending a keepalive");
-	}
+	else if (s->state == S_UP && sock_writable(s) &&
+	    (rc = libssh2_keepalive_send(s->ssh, &next)) &&
+	    rc != LIBSSH2_ERROR_EAGAIN)
+		fail_ssh(s, rc, "sending a keepalive");
 	leave(s);
 	return G_SOURCE_CONTINUE;	/* teardown removes it */
 }
@@ -1032,9 +991,7 @@ ssh_kick(struct link *l)
 static void
 ssh_close_write(struct link *l)
 {
-	struct link_ssh *s = (struct link_ssh *)l;
-
-	s->want_eof = TRUE;
+	((struct link_ssh *)l)->want_eof = TRUE;
 	ssh_kick(l);
 }
 
@@ -1049,6 +1006,31 @@ ssh_destroy(struct link *l)
 		s->freed = TRUE;	/* the outermost entry point frees */
 	else
 		release(s);
+}
+
+/* The private keys to try: the identity given, else those of ssh's
+ * defaults that exist, after the agent if there is one. */
+static void
+keyfiles(struct link_ssh *s)
+{
+	static const char *const defaults[] = {
+		"id_ed25519", "id_ecdsa", "id_rsa",
+	};
+	const char *sock = g_getenv("SSH_AUTH_SOCK");
+	char *f;
+	guint i;
+
+	if (s->identity)
+		g_ptr_array_add(s->keyfiles, g_strdup(s->identity));
+	for (i = 0; !s->identity && i < G_N_ELEMENTS(defaults); i++) {
+		f = g_build_filename(g_get_home_dir(), ".ssh", defaults[i],
+		    NULL);
+		if (g_file_test(f, G_FILE_TEST_EXISTS))
+			g_ptr_array_add(s->keyfiles, f);
+		else
+			g_free(f);
+	}
+	s->agent_done = s->identity || !sock || !*sock;
 }
 
 static const struct link_class ssh_class = {
@@ -1076,7 +1058,7 @@ link_ssh_new(const struct link_ssh_options *opt,
 	s->connect_timeout = opt->connect_timeout ? opt->connect_timeout : 15;
 	s->keepalive = opt->keepalive_interval ? opt->keepalive_interval : 15;
 	s->fd = -1;
-	/* ssh's own forms: "[::1]:2222", known_hosts "[h]:p" unless 22. */
+	/* As ssh writes them: "[::1]:22"; in known_hosts "[h]:p", "h" if 22. */
 	s->where = g_strdup_printf(strchr(s->host, ':') ? "[%s]:%d" : "%s:%d",
 	    s->host, s->port);
 	s->khname = s->port == 22 ? g_strdup(s->host) :
@@ -1085,24 +1067,23 @@ link_ssh_new(const struct link_ssh_options *opt,
 	s->keyfiles = g_ptr_array_new_with_free_func(g_free);
 	s->tried = g_string_new(NULL);
 	s->errline = g_string_new(NULL);
+	keyfiles(s);
 
-	/* Errors now are reported from the main loop, as link.h promises
-	 * callbacks only from there. */
-	if (!*s->host || !s->command || !*s->command)
+	/* Callbacks come from the main loop only: report errors from there. */
+	if (!*s->host || !s->command || !*s->command || s->port > 65535)
 		s->early = g_error_new(G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-		    "%s: no host or no node command given", s->where);
+		    "%s: no host, no node command, or a bad port", s->where);
 	else
 		session_new(s, &s->early);
 	if (s->early) {
 		s->deadline = g_idle_add(deadline_passed, s);
 		return &s->base;
 	}
-
 	s->state = S_CONNECT;
 	s->cancel = g_cancellable_new();
 	client = g_socket_client_new();
 	g_socket_client_set_enable_proxy(client, FALSE);
-	addr = g_network_address_new(s->host, s->port);
+	addr = g_network_address_new(s->host, (guint16)s->port);
 	g_socket_client_connect_async(client, addr, s->cancel, connected, s);
 	s->deadline = g_timeout_add(s->connect_timeout * 1000,
 	    deadline_passed, s);

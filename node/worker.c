@@ -13,7 +13,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -109,26 +109,32 @@ open_output(const char *dir, const char *name)
 	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
-/* Run an injected program as a child with the call's output files. */
+/* Run an injected program as a child with the call's output files.  It
+ * dies with the VM, as a function would. */
 static void
 run_program(const char *prog, char **argv, int out, int err,
 	    guint8 *state, int *code, char **detail)
 {
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int rc, status;
+	int status;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
-	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	posix_spawn_file_actions_adddup2(&fa, err, 2);
-	rc = posix_spawn(&pid, prog, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(devnull, STDIN_FILENO);
+		dup2(out, STDOUT_FILENO);
+		dup2(err, STDERR_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execve(prog, argv, environ);
+		dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0],
+			g_strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0) {
 		*state = CALL_FAILED;
 		*code = -1;
 		*detail = g_strdup_printf("cannot run %s: %s", argv[0],
-					  g_strerror(rc));
+					  g_strerror(errno));
 		return;
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -210,6 +216,10 @@ worker_main(int fd)
 	g_autoptr(GByteArray) out = g_byte_array_new();
 	guint8 buf[64 * 1024];
 
+	/* A VM does not outlive its node, even one killed outright. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	libs = g_ptr_array_new();
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
