@@ -6,7 +6,10 @@
  * a state machine: handshake and host key check, authentication, channel,
  * exec, then the pump.  A non-blocking libssh2 call answers EAGAIN until
  * it completes and must be repeated with the same arguments, so each
- * state just retries its call on the next wake-up.
+ * state just retries its call on the next wake-up.  Which host keys to
+ * trust is ssh_knownhosts.c's business, logging in ssh_auth.c's, and
+ * which algorithms to speak ssh_methods.c's; this file connects, drives
+ * the states and moves the bytes.
  *
  * libssh2 keeps at most one half-sent packet, and only the call that
  * started it can finish it (any other sending call answers EAGAIN).  So
@@ -32,35 +35,14 @@
 #include <libssh2.h>
 
 #include "link.h"
-
-/* libssh2 1.10 still offers weak algorithms: ask for these only, in this
- * order, leaving out what this libssh2 lacks (1.10: GCM, etm MACs). */
-#define WANT_KEX "curve25519-sha256,curve25519-sha256@libssh.org," \
-	"ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521," \
-	"diffie-hellman-group16-sha512,diffie-hellman-group14-sha256"
-#define WANT_CIPHER "aes256-gcm@openssh.com,aes128-gcm@openssh.com," \
-	"aes128-ctr,aes192-ctr,aes256-ctr"
-#define WANT_MAC "hmac-sha2-256-etm@openssh.com," \
-	"hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
+#include "ssh_auth.h"
+#include "ssh_error.h"
+#include "ssh_knownhosts.h"
+#include "ssh_methods.h"
 
 #define CLOSE_GRACE	5		/* s from EOF to the exit status */
 #define LINGER_MS	1000		/* from an exit status to EOF */
 #define PUMP_BUDGET	(8u << 20)	/* bytes per dispatch, then yield */
-
-static const struct keytype {
-	int		 hostkey;	/* LIBSSH2_HOSTKEY_TYPE_* */
-	int		 known;		/* LIBSSH2_KNOWNHOST_KEY_* */
-	const char	*name;
-} keytypes[] = {
-	{ LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519,
-	    "ssh-ed25519" },
-	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_256, LIBSSH2_KNOWNHOST_KEY_ECDSA_256,
-	    "ecdsa-sha2-nistp256" },
-	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_384,
-	    "ecdsa-sha2-nistp384" },
-	{ LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_KNOWNHOST_KEY_ECDSA_521,
-	    "ecdsa-sha2-nistp521" },
-};
 
 enum state {
 	S_CONNECT,	/* TCP, in GSocketClient */
@@ -82,9 +64,8 @@ enum { WAIT, NEXT };	/* a state step: wait for the socket, or go on */
 
 struct link_ssh {
 	struct link	 base;		/* first: a link_ssh is a link */
-	char		*host, *user, *identity, *known_hosts, *command;
+	char		*host, *command;
 	char		*where;		/* "host:port", for messages */
-	char		*khname;	/* the name known_hosts uses */
 	int		 port;
 	guint		 connect_timeout, keepalive;
 
@@ -104,15 +85,9 @@ struct link_ssh {
 
 	LIBSSH2_SESSION	*ssh;
 	gboolean	 kexed;
-	LIBSSH2_KNOWNHOSTS *kh;
-	GPtrArray	*revoked;	/* base64 keys of @revoked lines */
+	struct ssh_knownhosts *kh;	/* whose host keys we trust */
 	char		*peer;		/* "host:port (type SHA256:...)" */
-	LIBSSH2_AGENT	*agent;
-	gboolean	 agent_done;
-	struct libssh2_agent_publickey *agent_id, *agent_prev;
-	GPtrArray	*keyfiles;	/* private keys to try, in order */
-	guint		 keyfile_next;
-	GString		*tried;		/* for "no key was accepted" */
+	struct ssh_auth	*auth;
 	LIBSSH2_CHANNEL	*chan;
 
 	gboolean	 want_eof, eof_sent;
@@ -141,17 +116,10 @@ release(struct link_ssh *s)
 		g_free(s->tail[i]);
 	g_clear_error(&s->early);
 	g_clear_object(&s->cancel);
-	g_ptr_array_unref(s->revoked);
-	g_ptr_array_unref(s->keyfiles);
-	g_string_free(s->tried, TRUE);
 	g_string_free(s->errline, TRUE);
 	g_free(s->host);
-	g_free(s->user);
-	g_free(s->identity);
-	g_free(s->known_hosts);
 	g_free(s->command);
 	g_free(s->where);
-	g_free(s->khname);
 	g_free(s->peer);
 	g_free(s);
 }
@@ -189,17 +157,12 @@ teardown(struct link_ssh *s)
 		s->sock_dead = TRUE;
 		if (s->chan)
 			libssh2_channel_free(s->chan);
-		if (s->agent) {
-			libssh2_agent_disconnect(s->agent);
-			libssh2_agent_free(s->agent);
-		}
-		if (s->kh)
-			libssh2_knownhost_free(s->kh);
+		/* Both hold memory of the session: free them before it. */
+		g_clear_pointer(&s->auth, ssh_auth_free);
+		g_clear_pointer(&s->kh, ssh_knownhosts_free);
 		if (libssh2_session_free(s->ssh))
 			g_debug("%s: libssh2_session_free failed", s->where);
 		s->chan = NULL;
-		s->agent = NULL;
-		s->kh = NULL;
 		s->ssh = NULL;
 	}
 	g_clear_object(&s->conn);
@@ -232,28 +195,11 @@ fail(struct link_ssh *s, int code, const char *fmt, ...)
 	g_free(msg);
 }
 
-/* Errors after which the session is of no more use. */
-static gboolean
-broken(int rc)
-{
-	return rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
-	    rc == LIBSSH2_ERROR_SOCKET_RECV ||
-	    rc == LIBSSH2_ERROR_SOCKET_SEND ||
-	    rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
-	    rc == LIBSSH2_ERROR_DECRYPT || rc == LIBSSH2_ERROR_PROTO ||
-	    rc == LIBSSH2_ERROR_TIMEOUT;
-}
-
 /* A libssh2 call failed with rc while the link was doing what. */
 static void
 fail_ssh(struct link_ssh *s, int rc, const char *what)
 {
-	char *msg = NULL;
-
-	libssh2_session_last_error(s->ssh, &msg, NULL, 0);
-	fail(s, broken(rc) ? G_IO_ERROR_CONNECTION_CLOSED : G_IO_ERROR_FAILED,
-	    "%s: %s while %s: %s (libssh2 error %d)", s->where, broken(rc) ?
-	    "connection lost" : "failed", what, msg, rc);
+	go_down(s, ssh_error_new(s->ssh, rc, s->where, what));
 }
 
 /*
@@ -285,83 +231,20 @@ static LIBSSH2_SEND_FUNC(sock_send)
 	return n < 0 ? -errno : n;
 }
 
-/* Ask for the wanted methods this libssh2 has, in our order. */
 static gboolean
-pin(struct link_ssh *s, int method, const char *want, GError **error)
-{
-	g_auto(GStrv) w = g_strsplit(want, ",", -1);
-	g_autoptr(GString) list = g_string_new(NULL);
-	const char **algs = NULL;
-	int i, j, n;
-
-	n = libssh2_session_supported_algs(s->ssh, method, &algs);
-	for (i = 0; w[i]; i++)
-		for (j = 0; j < n; j++)
-			if (strcmp(w[i], algs[j]) == 0)
-				g_string_append_printf(list, "%s%s",
-				    list->len ? "," : "", w[i]);
-	if (n > 0)
-		libssh2_free(s->ssh, algs);
-	if (!list->len ||
-	    libssh2_session_method_pref(s->ssh, method, list->str)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-		    "%s: this libssh2 has none of %s", s->where, want);
-		return FALSE;
-	}
-	g_debug("%s: methods %d: %s", s->where, method, list->str);
-	return TRUE;
-}
-
-/*
- * libssh2_knownhost_readfile() stops at the first line it cannot parse:
- * feed it line by line.  @revoked keys are kept to be refused;
- * @cert-authority is beyond libssh2 and skipped.
- */
-static void
-read_known_hosts(struct link_ssh *s)
-{
-	g_autofree char *text = NULL;
-	g_autoptr(GError) e = NULL;
-	char *line, *next;
-	guint no = 0, i, n;
-
-	if (!g_file_get_contents(s->known_hosts, &text, NULL, &e)) {
-		g_debug("%s", e->message);	/* then every host is unknown */
-		return;
-	}
-	for (line = text; line; line = next) {
-		if ((next = strchr(line, '\n')))
-			*next++ = '\0';
-		no++;
-		g_strstrip(line);
-		if (*line == '\0' || *line == '#')
-			continue;
-		if (g_str_has_prefix(line, "@revoked")) {
-			g_auto(GStrv) f = g_strsplit_set(line, " \t", -1);
-
-			/* "@revoked hosts type key": keep the key */
-			for (i = n = 0; f[i]; i++)
-				if (*f[i] && ++n == 4)
-					g_ptr_array_add(s->revoked,
-					    g_strdup(f[i]));
-		} else if (*line == '@' || libssh2_knownhost_readline(s->kh,
-		    line, strlen(line), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
-			g_debug("%s:%u: skipped a line libssh2 cannot use",
-			    s->known_hosts, no);
-	}
-}
-
-static gboolean
-session_new(struct link_ssh *s, GError **error)
+session_new(struct link_ssh *s, const struct link_ssh_options *opt,
+	    GError **error)
 {
 	static gsize once;
-	g_autoptr(GString) hk = g_string_new(NULL);
-	guint pass, i;
+	g_autofree char *known_hosts = NULL, *hostkeys = NULL;
 
+	known_hosts = opt->known_hosts ? g_strdup(opt->known_hosts) :
+	    g_build_filename(g_get_home_dir(), ".ssh", "known_hosts", NULL);
 	if (g_once_init_enter(&once))
 		g_once_init_leave(&once, libssh2_init(0) == 0 ? 1 : 2);
 	if (once != 1 || !(s->ssh = libssh2_session_init_ex(NULL, NULL, NULL,
-	    s)) || !(s->kh = libssh2_knownhost_init(s->ssh))) {
+	    s)) || !(s->kh = ssh_knownhosts_load(s->ssh, known_hosts, s->host,
+	    s->port))) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 		    "%s: cannot set up libssh2", s->where);
 		return FALSE;
@@ -371,25 +254,11 @@ session_new(struct link_ssh *s, GError **error)
 	    (void *)sock_recv);
 	libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND,
 	    (void *)sock_send);
-	read_known_hosts(s);
+	s->auth = ssh_auth_new(s->ssh, opt->user ? opt->user :
+	    g_get_user_name(), opt->identity);
 
-	/* As ssh does, prefer the key types known_hosts has for this host
-	 * (a check with a key that cannot match says MISMATCH then): else
-	 * a server offering another type first would look unknown. */
-	for (pass = 0; pass < 2; pass++)
-		for (i = 0; i < G_N_ELEMENTS(keytypes); i++)
-			if ((libssh2_knownhost_checkp(s->kh, s->khname, -1,
-			    "?", 1, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-			    LIBSSH2_KNOWNHOST_KEYENC_RAW | keytypes[i].known,
-			    NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) == !pass)
-				g_string_append_printf(hk, "%s%s",
-				    hk->len ? "," : "", keytypes[i].name);
-	return pin(s, LIBSSH2_METHOD_KEX, WANT_KEX, error) &&
-	    pin(s, LIBSSH2_METHOD_HOSTKEY, hk->str, error) &&
-	    pin(s, LIBSSH2_METHOD_CRYPT_CS, WANT_CIPHER, error) &&
-	    pin(s, LIBSSH2_METHOD_CRYPT_SC, WANT_CIPHER, error) &&
-	    pin(s, LIBSSH2_METHOD_MAC_CS, WANT_MAC, error) &&
-	    pin(s, LIBSSH2_METHOD_MAC_SC, WANT_MAC, error);
+	hostkeys = ssh_knownhosts_key_types(s->kh);
+	return ssh_methods_pin(s->ssh, hostkeys, s->where, error);
 }
 
 /*
@@ -397,70 +266,10 @@ session_new(struct link_ssh *s, GError **error)
  * and the next step may run now, else WAIT (EAGAIN, or the link is down).
  */
 
-/* Only a host key known_hosts holds for this host:port goes further. */
-static gboolean
-hostkey_ok(struct link_ssh *s)
-{
-	const struct keytype *kt = NULL;
-	const char *key, *hash;
-	g_autofree char *fp = NULL, *b64 = NULL;
-	size_t len;
-	int type;
-	guint i;
-
-	key = libssh2_session_hostkey(s->ssh, &len, &type);
-	hash = libssh2_hostkey_hash(s->ssh, LIBSSH2_HOSTKEY_HASH_SHA256);
-	for (i = 0; i < G_N_ELEMENTS(keytypes); i++)
-		if (keytypes[i].hostkey == type)
-			kt = &keytypes[i];
-	if (!key || !hash || !kt) {
-		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: no usable host "
-		    "key from the server", s->where);
-		return FALSE;
-	}
-	fp = g_base64_encode((const guchar *)hash, 32);
-	g_strdelimit(fp, "=", '\0');	/* ssh shows it unpadded */
-	s->peer = g_strdup_printf("%s (%s SHA256:%s)", s->where, kt->name,
-	    fp);
-	b64 = g_base64_encode((const guchar *)key, len);
-	for (i = 0; i < s->revoked->len; i++)
-		if (strcmp(b64, s->revoked->pdata[i]) == 0) {
-			fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: its host "
-			    "key %s SHA256:%s is @revoked in %s; refusing to "
-			    "connect", s->where, kt->name, fp, s->known_hosts);
-			return FALSE;
-		}
-
-	/* khname is "[host]:port" unless port 22: given the port itself,
-	 * checkp() would also take a plain "host" line, which ssh won't. */
-	switch (libssh2_knownhost_checkp(s->kh, s->khname, -1, key, len,
-	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-	    kt->known, NULL)) {
-	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-		return TRUE;
-	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: WARNING: REMOTE "
-		    "HOST IDENTIFICATION HAS CHANGED! Its host key %s "
-		    "SHA256:%s does NOT match the key for %s in %s. Someone "
-		    "could be eavesdropping (man-in-the-middle), or the host "
-		    "key was changed. Refusing to connect.", s->where,
-		    kt->name, fp, s->khname, s->known_hosts);
-		return FALSE;
-	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: unknown host: its "
-		    "host key %s SHA256:%s is not in %s (as %s); refusing to "
-		    "connect. If the fingerprint is right, add the key.",
-		    s->where, kt->name, fp, s->known_hosts, s->khname);
-		return FALSE;
-	default:
-		fail_ssh(s, LIBSSH2_ERROR_KNOWN_HOSTS, "checking the host key");
-		return FALSE;
-	}
-}
-
 static int
 do_handshake(struct link_ssh *s)
 {
+	GError *e = NULL;
 	int rc;
 
 	if ((rc = libssh2_session_handshake(s->ssh, s->fd)) ==
@@ -471,91 +280,29 @@ do_handshake(struct link_ssh *s)
 		return WAIT;
 	}
 	s->kexed = TRUE;
-	if (!hostkey_ok(s))	/* nothing goes to an unverified host */
+	/* Nothing goes to an unverified host, not even the user name. */
+	if (!ssh_knownhosts_check(s->kh, s->where, &s->peer, &e)) {
+		go_down(s, e);
 		return WAIT;
+	}
 	s->state = S_AUTH;
 	return NEXT;
-}
-
-/* The agent's identities in turn; FALSE with *rc == 0 once all failed. */
-static gboolean
-auth_agent(struct link_ssh *s, int *rc)
-{
-	char *msg = NULL;
-
-	/* A local socket, so blocking (as libssh2 does it) is brief. */
-	if (!s->agent && (!(s->agent = libssh2_agent_init(s->ssh)) ||
-	    libssh2_agent_connect(s->agent) ||
-	    libssh2_agent_list_identities(s->agent))) {
-		libssh2_session_last_error(s->ssh, &msg, NULL, 0);
-		g_string_append_printf(s->tried, "ssh-agent (%s); ", msg);
-		s->agent_done = TRUE;
-		return FALSE;
-	}
-	for (;;) {
-		if (!s->agent_id && libssh2_agent_get_identity(s->agent,
-		    &s->agent_id, s->agent_prev)) {
-			s->agent_done = TRUE;	/* the end, or an error */
-			return FALSE;
-		}
-		*rc = libssh2_agent_userauth(s->agent, s->user, s->agent_id);
-		if (*rc == 0 || *rc == LIBSSH2_ERROR_EAGAIN || broken(*rc))
-			return *rc == 0;
-		g_string_append_printf(s->tried, "agent key \"%s\"; ",
-		    s->agent_id->comment ? s->agent_id->comment : "");
-		s->agent_prev = s->agent_id;
-		s->agent_id = NULL;
-		*rc = 0;
-	}
 }
 
 static int
 do_auth(struct link_ssh *s)
 {
-	char *msg = NULL;
-	const char *key;
-	int rc = 0;
+	GError *e = NULL;
 
-	if (!s->agent_done && auth_agent(s, &rc))
-		goto ok;
-	for (; !rc && s->keyfile_next < s->keyfiles->len; s->keyfile_next++) {
-		g_autofree char *pub = NULL;
-
-		key = s->keyfiles->pdata[s->keyfile_next];
-		pub = g_strconcat(key, ".pub", NULL);
-		/* Without a .pub file, libssh2 derives the public key. */
-		rc = libssh2_userauth_publickey_fromfile_ex(s->ssh, s->user,
-		    (unsigned)strlen(s->user),
-		    g_file_test(pub, G_FILE_TEST_EXISTS) ? pub : NULL, key,
-		    NULL);
-		if (rc == 0)
-			goto ok;
-		if (rc == LIBSSH2_ERROR_EAGAIN || broken(rc))
-			break;
-		libssh2_session_last_error(s->ssh, &msg, NULL, 0);
-		g_string_append_printf(s->tried, "%s (%s); ", key,
-		    rc == LIBSSH2_ERROR_FILE ? msg : "refused");
-		rc = 0;
-	}
-	if (rc == LIBSSH2_ERROR_EAGAIN)
+	switch (ssh_auth_step(s->auth, s->where, &e)) {
+	case SSH_AUTH_AGAIN:
 		return WAIT;
-	if (s->tried->len)
-		g_string_truncate(s->tried, s->tried->len - 2);
-	else
-		g_string_assign(s->tried, "nothing (no agent, no identity, "
-		    "no ~/.ssh/id_{ed25519,ecdsa,rsa})");
-	if (rc) {
-		libssh2_session_last_error(s->ssh, &msg, NULL, 0);
-		fail(s, G_IO_ERROR_CONNECTION_CLOSED, "%s: connection lost "
-		    "while authenticating as %s (%s); tried: %s", s->where,
-		    s->user, msg, s->tried->str);
-	} else {
-		fail(s, G_IO_ERROR_PERMISSION_DENIED, "%s: no key was "
-		    "accepted for %s; tried: %s", s->where, s->user,
-		    s->tried->str);
+	case SSH_AUTH_FAILED:
+		go_down(s, e);
+		return WAIT;
+	case SSH_AUTH_DONE:
+		break;
 	}
-	return WAIT;
-ok:
 	s->state = S_OPEN;
 	return NEXT;
 }
@@ -1008,31 +755,6 @@ ssh_destroy(struct link *l)
 		release(s);
 }
 
-/* The private keys to try: the identity given, else those of ssh's
- * defaults that exist, after the agent if there is one. */
-static void
-keyfiles(struct link_ssh *s)
-{
-	static const char *const defaults[] = {
-		"id_ed25519", "id_ecdsa", "id_rsa",
-	};
-	const char *sock = g_getenv("SSH_AUTH_SOCK");
-	char *f;
-	guint i;
-
-	if (s->identity)
-		g_ptr_array_add(s->keyfiles, g_strdup(s->identity));
-	for (i = 0; !s->identity && i < G_N_ELEMENTS(defaults); i++) {
-		f = g_build_filename(g_get_home_dir(), ".ssh", defaults[i],
-		    NULL);
-		if (g_file_test(f, G_FILE_TEST_EXISTS))
-			g_ptr_array_add(s->keyfiles, f);
-		else
-			g_free(f);
-	}
-	s->agent_done = s->identity || !sock || !*sock;
-}
-
 static const struct link_class ssh_class = {
 	.kick = ssh_kick,
 	.close_write = ssh_close_write,
@@ -1050,31 +772,21 @@ link_ssh_new(const struct link_ssh_options *opt,
 	link_init(&s->base, &ssh_class, cb, user);
 	s->host = g_strdup(opt->host ? opt->host : "");
 	s->port = opt->port > 0 ? opt->port : 22;
-	s->user = g_strdup(opt->user ? opt->user : g_get_user_name());
-	s->identity = g_strdup(opt->identity);
-	s->known_hosts = opt->known_hosts ? g_strdup(opt->known_hosts) :
-	    g_build_filename(g_get_home_dir(), ".ssh", "known_hosts", NULL);
 	s->command = g_strdup(opt->command);
 	s->connect_timeout = opt->connect_timeout ? opt->connect_timeout : 15;
 	s->keepalive = opt->keepalive_interval ? opt->keepalive_interval : 15;
 	s->fd = -1;
-	/* As ssh writes them: "[::1]:22"; in known_hosts "[h]:p", "h" if 22. */
+	/* As ssh writes them: "[::1]:22". */
 	s->where = g_strdup_printf(strchr(s->host, ':') ? "[%s]:%d" : "%s:%d",
 	    s->host, s->port);
-	s->khname = s->port == 22 ? g_strdup(s->host) :
-	    g_strdup_printf("[%s]:%d", s->host, s->port);
-	s->revoked = g_ptr_array_new_with_free_func(g_free);
-	s->keyfiles = g_ptr_array_new_with_free_func(g_free);
-	s->tried = g_string_new(NULL);
 	s->errline = g_string_new(NULL);
-	keyfiles(s);
 
 	/* Callbacks come from the main loop only: report errors from there. */
 	if (!*s->host || !s->command || !*s->command || s->port > 65535)
 		s->early = g_error_new(G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 		    "%s: no host, no node command, or a bad port", s->where);
 	else
-		session_new(s, &s->early);
+		session_new(s, opt, &s->early);
 	if (s->early) {
 		s->deadline = g_idle_add(deadline_passed, s);
 		return &s->base;
