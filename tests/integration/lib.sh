@@ -1,0 +1,408 @@
+# tests/integration/lib.sh - shared by every integration test (bash).
+#
+#	TEST_TIMEOUT=60		# optional, seconds, before sourcing
+#	. "$(dirname "$0")/lib.sh"
+#	mount_local 2
+#	id=$(fork local0 "foo 10") || fail "fork"
+#	expect_eq "foo 10" 20 "$(result local0 "$id")"
+#
+# Each test mounts for real under $T (a private temp dir), runs under a
+# timeout, and cleans up in an EXIT trap: it unmounts what it mounted and
+# kills, by PID, only processes it started.  Exit 77 means "skipped".
+#
+# Variables: TRICKLEFS TRICKLE_NODE BASIC_SO (meson passes them; by hand
+# they default to the build/ tree), T (temp dir), M (mount point), LOG
+# (tricklefs log file), FS_PID (the mounted tricklefs daemon).
+
+set -u
+set -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRCROOT=$(cd "$HERE/../.." && pwd)
+TEST_NAME=$(basename "$0")
+
+# Run the whole test under a timeout (by hand as well as under meson; keep
+# meson's timeout longer so that ours fires first and the trap cleans up).
+if [ -z "${_TFS_TIMED:-}" ] && command -v timeout >/dev/null; then
+	export _TFS_TIMED=1
+	exec timeout -k 30 "${TEST_TIMEOUT:-90}" bash "$0" "$@"
+fi
+
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+[ -c /dev/fuse ] || skip "no /dev/fuse"
+command -v fusermount3 >/dev/null || skip "no fusermount3"
+[ "$(id -u)" = 0 ] || [ -u "$(command -v fusermount3)" ] ||
+	skip "not root and fusermount3 is not setuid"
+
+TRICKLEFS=${TRICKLEFS:-$SRCROOT/build/fs/tricklefs}
+TRICKLE_NODE=${TRICKLE_NODE:-$SRCROOT/build/node/trickle-node}
+BASIC_SO=${BASIC_SO:-$SRCROOT/build/examples/basic.so}
+for _f in "$TRICKLEFS" "$TRICKLE_NODE" "$BASIC_SO"; do
+	[ -e "$_f" ] || { echo "ERROR: $_f not built" >&2; exit 99; }
+done
+TRICKLE_NODE=$(readlink -f "$TRICKLE_NODE")
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/tricklefs-$TEST_NAME.XXXXXX") || exit 99
+M=$T/mnt
+LOG=$T/tricklefs.log
+ERR=$T/mount.err
+NODE_DIR=$T/node		# --dir of SSH nodes
+mkdir -p "$M" "$T/run"
+# Local nodes keep their session directory under $XDG_RUNTIME_DIR.
+export XDG_RUNTIME_DIR=$T/run
+
+MAIN_PID=$BASHPID
+FS_PID=
+MOUNTS=()		# mount points we mounted
+FS_PIDS=()		# tricklefs daemons, as PID:STARTTIME
+SEEN_NODES=()		# trickle-node processes seen, as PID:STARTTIME
+BG_PIDS=()		# our own background jobs
+CLEANUP_HOOKS=()	# extra commands for cleanup (e.g. sshd_stop)
+
+# ---------------------------------------------------------------- processes
+
+# Field N (from 3, the state) of /proc/PID/stat, after the comm field.
+_stat_field() {
+	local s a
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	a=($s)
+	echo "${a[$(($2 - 3))]}"
+}
+ppid_of() { _stat_field "$1" 4; }
+starttime_of() { _stat_field "$1" 22; }
+
+# Is PID:STARTTIME still the same live process (not a zombie)?
+alive() {
+	local pid=${1%%:*} st=${1#*:}
+	[ "$(starttime_of "$pid")" = "$st" ] || return 1
+	[ "$(_stat_field "$pid" 3)" != Z ]
+}
+
+# Is $1 a descendant of (or equal to) one of the PIDs $2...?
+descends_from() {
+	local p=$1 a
+	shift
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		for a in "$@"; do [ "$p" = "$a" ] && return 0; done
+		p=$(ppid_of "$p") || return 1
+	done
+	return 1
+}
+
+# trickle-node processes (nodes and VM workers) below the given PIDs, as
+# PID:STARTTIME, one per line.  Other people's mounts on this machine run
+# the same binary, so pgrep alone is not enough: ancestry decides.
+nodes_under() {
+	local p
+	for p in $(pgrep -x trickle-node); do
+		descends_from "$p" "$@" && echo "$p:$(starttime_of "$p")"
+	done
+	return 0
+}
+
+# The trickle-node processes of this test: below our tricklefs daemons
+# (local nodes), below our sshd (SSH nodes), or run with --dir $NODE_DIR
+# (SSH nodes, even orphaned).  Remembered in SEEN_NODES for cleanup.
+our_nodes() {
+	local roots=() e p
+	for e in "${FS_PIDS[@]}"; do alive "$e" && roots+=("${e%%:*}"); done
+	[ -n "${SSHD_PID:-}" ] && roots+=("$SSHD_PID")
+	roots+=(${EXTRA_SSHD_PIDS:-})
+	{
+		[ ${#roots[@]} -gt 0 ] && nodes_under "${roots[@]}"
+		for p in $(pgrep -f -- "--dir $NODE_DIR"); do
+			[ "$(readlink -f "/proc/$p/exe" 2>/dev/null)" = "$TRICKLE_NODE" ] &&
+			    echo "$p:$(starttime_of "$p")"
+		done
+	} | sort -u | while read -r e; do
+		alive "$e" && echo "$e"
+	done
+}
+
+# Remember the current node processes (for the unmount checks and cleanup).
+note_nodes() {
+	local e
+	for e in $(our_nodes); do SEEN_NODES+=("$e"); done
+}
+
+# How many of the PIDs are waiting for an answer from a FUSE daemon.
+blocked_in_fuse() {
+	local p n=0
+	for p in "$@"; do
+		[ "$(cat "/proc/$p/wchan" 2>/dev/null)" = request_wait_answer ] && n=$((n + 1))
+	done
+	echo $n
+}
+
+# ---------------------------------------------------------------- failing
+
+diagnostics() {
+	echo "---- $TEST_NAME: diagnostics" >&2
+	if [ -f "$LOG" ]; then
+		echo "---- tricklefs log ($LOG):" >&2
+		tail -n 100 "$LOG" | sed 's/^/  log: /' >&2
+	fi
+	if [ -s "$ERR" ]; then
+		echo "---- tricklefs stderr:" >&2
+		sed 's/^/  err: /' "$ERR" >&2
+	fi
+	if is_mounted "$M"; then
+		echo "---- ls -R $M:" >&2
+		timeout 5 ls -lR "$M" 2>&1 | head -n 60 | sed 's/^/  ls: /' >&2
+	fi
+	if [ -n "${SSHD_LOG:-}" ] && [ -f "$SSHD_LOG" ]; then
+		echo "---- sshd log:" >&2
+		tail -n 40 "$SSHD_LOG" | sed 's/^/  sshd: /' >&2
+	fi
+}
+
+# fail MESSAGE: print it and the diagnostics, end the test (cleanup runs).
+# Inside a $(...) subshell it only prints and exits that subshell: write
+# x=$(helper) || fail "...".
+fail() {
+	echo "FAIL: $TEST_NAME: $*" >&2
+	[ "$BASHPID" = "$MAIN_PID" ] && diagnostics
+	exit 1
+}
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+# expect_match WHAT REGEX ACTUAL (grep -E)
+expect_match() {
+	grep -Eq -- "$2" <<<"$3" || fail "$1: '$3' does not match /$2/"
+}
+
+# expect_ls DIR NAME...: DIR lists exactly these names (any order).
+expect_ls() {
+	local dir=$1 want got
+	shift
+	want=$(printf '%s\n' "$@" | sed '/^$/d' | sort | tr '\n' ' ')
+	got=$(timeout 10 ls -A "$dir" | sort | tr '\n' ' ') || fail "ls $dir failed"
+	[ "$want" = "$got" ] || fail "ls $dir: expected '$want', got '$got'"
+}
+
+# wait_for [-t SECONDS] CMD...: poll CMD until it succeeds (default 10 s).
+wait_for() {
+	local t=10 end
+	[ "$1" = -t ] && { t=$2; shift 2; }
+	end=$(($(date +%s%N) + t * 1000000000))
+	until "$@"; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.05
+	done
+}
+
+# Milliseconds since the epoch, for timing.
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# ---------------------------------------------------------------- mounting
+
+is_mounted() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts
+}
+
+# The tricklefs daemon serving mount point $1.
+_fs_pid_of() {
+	local p exe
+	exe=$(readlink -f "$TRICKLEFS")
+	for p in $(pgrep -f -- " $1\$"); do
+		[ "$(readlink -f "/proc/$p/exe" 2>/dev/null)" = "$exe" ] &&
+		    [ "$(_stat_field "$p" 3)" != Z ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# tfs_mount ARG...: run tricklefs ARG... (without -f: it returns once
+# mounted).  Its stderr goes to $ERR.  Returns tricklefs's exit status.
+tfs_mount() {
+	local mp=${!#} rc
+	MOUNTS+=("$mp")
+	"$TRICKLEFS" "$@" 2>"$ERR"
+	rc=$?
+	[ $rc = 0 ] || return $rc
+	is_mounted "$mp" || fail "tricklefs exited 0 but $mp is not mounted"
+	FS_PID=$(_fs_pid_of "$mp") || fail "no tricklefs process for $mp"
+	FS_PIDS+=("$FS_PID:$(starttime_of "$FS_PID")")
+	note_nodes
+	return 0
+}
+
+# Split "[NODE...] [-o OPTS]" into NODES=() and OPTS.
+_split_args() {
+	NODES=()
+	OPTS=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-o) OPTS=${OPTS:+$OPTS,}$2; shift 2 ;;
+		-o*) OPTS=${OPTS:+$OPTS,}${1#-o}; shift ;;
+		*) NODES+=("$1"); shift ;;
+		esac
+	done
+}
+
+# mount_local N [[-o] OPTS]: N local VMs local0... on $M.
+mount_local() {
+	local n=$1
+	shift
+	[ $# -gt 0 ] && [ "$1" != -o ] && set -- -o "$@"
+	_split_args "$@"
+	tfs_mount -o "local=$n,logfile=$LOG${OPTS:+,$OPTS}" "$M" ||
+		fail "mounting local=$n failed: $(cat "$ERR")"
+}
+
+# The -o list for an SSH mount of the test sshd.  Options given later on
+# the command line (e.g. known_hosts=) override these.
+ssh_opts() {
+	echo "identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$TRICKLE_NODE --dir $NODE_DIR,logfile=$LOG,connect_timeout=10"
+}
+
+# try_mount_ssh NODE... [-o OPTS]: returns tricklefs's exit status.
+try_mount_ssh() {
+	_split_args "$@"
+	tfs_mount -o "$(ssh_opts)${OPTS:+,$OPTS}" "${NODES[@]}" "$M"
+}
+
+# mount_ssh NODE... [-o OPTS]: mount, or fail the test.
+mount_ssh() {
+	try_mount_ssh "$@" || fail "mounting ${NODES[*]} failed: $(cat "$ERR")"
+}
+
+# Start the test sshd (tests/sshd.sh); skip without sshd.
+start_sshd() {
+	. "$SRCROOT/tests/sshd.sh" || skip "tests/sshd.sh missing"
+	sshd_require
+	CLEANUP_HOOKS+=(sshd_stop)
+	TEST_TMPDIR=$T sshd_start || fail "sshd_start failed"
+}
+
+# A second sshd (another "host"), after start_sshd: SSHD2_PORT.  Our key
+# is authorized on both, SSHD_KNOWN_HOSTS then holds both hosts' keys, and
+# SSHD_* describe the second one (sshd_stop stops that, _stop_sshd1 the
+# first).
+start_sshd2() {
+	local pid1=$SSHD_PID dir1=$SSHD_DIR port1=$SSHD_PORT key1=$SSHD_KEY
+	local kh1=$SSHD_KNOWN_HOSTS
+	SSHD1_PID=$pid1 SSHD1_DIR=$dir1
+	CLEANUP_HOOKS=(sshd_stop _stop_sshd1 "${CLEANUP_HOOKS[@]/sshd_stop}")
+	EXTRA_SSHD_PIDS=$pid1
+	TEST_TMPDIR=$T sshd_start || fail "second sshd_start failed"
+	SSHD2_PORT=$SSHD_PORT
+	cat "$key1.pub" >>"$SSHD_DIR/authorized_keys"
+	cat "$kh1" "$SSHD_KNOWN_HOSTS" >"$T/known_hosts.both"
+	SSHD_KNOWN_HOSTS=$T/known_hosts.both
+	SSHD_KEY=$key1
+	SSHD_PORT=$port1
+}
+_stop_sshd1() {
+	SSHD_PID=$SSHD1_PID SSHD_DIR=$SSHD1_DIR
+	sshd_stop
+}
+
+# unmount [MOUNTPOINT]: fusermount3 -u and wait until the daemon is gone.
+unmount() {
+	local mp=${1:-$M} e
+	fusermount3 -u "$mp" || fail "fusermount3 -u $mp failed"
+	for e in "${FS_PIDS[@]}"; do
+		wait_for -t 15 eval "! alive $e" ||
+			fail "tricklefs ${e%%:*} still running 15 s after unmount"
+	done
+	is_mounted "$mp" && fail "$mp still mounted after fusermount3 -u"
+	return 0
+}
+
+# After unmount: every node process seen is gone, and (unless told
+# --processes-only) no node session directory with its injected files is
+# left behind.
+expect_no_nodes() {
+	local e left
+	note_nodes
+	[ ${#SEEN_NODES[@]} -gt 0 ] || fail "no trickle-node process was ever seen"
+	for e in "${SEEN_NODES[@]}"; do
+		wait_for -t 10 eval "! alive $e" ||
+			fail "trickle-node ${e%%:*} ($(tr '\0' ' ' </proc/${e%%:*}/cmdline)) still running after unmount"
+	done
+	left=$(our_nodes)
+	[ -z "$left" ] || fail "trickle-node processes left: $left"
+	[ "${1:-}" = --processes-only ] && return 0
+	left=$(find "$T/run" "$NODE_DIR" -mindepth 2 2>/dev/null | head -n 20)
+	[ -z "$left" ] || fail "node files left after unmount: $left"
+}
+
+# ---------------------------------------------------------------- calls
+
+# fork VM LINE: the clone idiom; prints the new call id.
+fork() {
+	local id
+	exec 3<>"$M/$1/calls/new" || return 1
+	printf '%s\n' "$2" >&3 || { exec 3>&-; return 1; }
+	read -r id <&3 || { exec 3>&-; echo "fork: no id for '$2'" >&2; return 1; }
+	exec 3>&-
+	echo "$id"
+}
+
+# result VM ID: cat the call's result (blocks until it ends; bounded).
+result() {
+	timeout 30 cat "$M/$1/calls/$2/result"
+}
+
+# call VM LINE: fork and print the result; fails with the call.
+call() {
+	local id
+	id=$(fork "$1" "$2") || { echo "call: fork '$2' failed" >&2; return 1; }
+	result "$1" "$id"
+}
+
+# status VM ID: the call's status file.
+status() {
+	timeout 10 cat "$M/$1/calls/$2/status"
+}
+
+# inject VM FILE: cp FILE into VM/inject/, or fail the test.
+inject() {
+	cp "$2" "$M/$1/inject/" || fail "cp $2 $1/inject/ failed"
+}
+
+# ---------------------------------------------------------------- cleanup
+
+cleanup() {
+	local rc=$? mp e i
+	trap - EXIT INT TERM HUP
+	trap '' PIPE
+	set +e
+	for e in "${BG_PIDS[@]}"; do kill "$e" 2>/dev/null; done
+	for mp in "${MOUNTS[@]}"; do
+		is_mounted "$mp" || continue
+		fusermount3 -u "$mp" 2>/dev/null || fusermount3 -uz "$mp"
+	done
+	# Our daemons exit once unmounted; after 10 s, kill them by PID.
+	for e in "${FS_PIDS[@]}"; do
+		for i in $(seq 1 200); do alive "$e" || break; sleep 0.05; done
+		alive "$e" && { echo "cleanup: killing tricklefs ${e%%:*}" >&2; kill -KILL "${e%%:*}"; }
+	done
+	for e in "${SEEN_NODES[@]}" $(our_nodes); do
+		for i in $(seq 1 100); do alive "$e" || break; sleep 0.05; done
+		alive "$e" && { echo "cleanup: killing trickle-node ${e%%:*}" >&2; kill -KILL "${e%%:*}"; }
+	done
+	# Anything still running from our temp dir is ours.
+	for e in $(pgrep -f "^$T/"); do kill -KILL "$e" 2>/dev/null; done
+	for e in "${BG_PIDS[@]}"; do wait "$e" 2>/dev/null; done
+	for e in "${CLEANUP_HOOKS[@]}"; do [ -n "$e" ] && $e; done
+	# Never rm -rf into a mount that is still there.
+	for mp in "${MOUNTS[@]}"; do
+		is_mounted "$mp" && { echo "cleanup: $mp still mounted, keeping $T" >&2; exit 1; }
+	done
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'echo "$TEST_NAME: interrupted" >&2; exit 124' INT TERM HUP
+# A closed stdout (| head) must not kill us without the cleanup.
+trap 'exit 141' PIPE

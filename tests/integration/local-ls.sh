@@ -1,0 +1,25 @@
+#!/bin/bash
+# The tree of a mount with several VMs: local0..local3, each with calls/
+# (holding "new") and inject/; every VM is its own.
+. "$(dirname "$0")/lib.sh"
+
+mount_local 4
+expect_ls "$M" local0 local1 local2 local3
+for vm in local0 local1 local2 local3; do
+	expect_ls "$M/$vm" calls inject
+	expect_ls "$M/$vm/calls" new
+	expect_ls "$M/$vm/inject"
+	[ -d "$M/$vm/calls" ] && [ -d "$M/$vm/inject" ] && [ -f "$M/$vm/calls/new" ] ||
+		fail "$vm: wrong file types"
+done
+[ -e "$M/local4" ] && fail "local4 exists"
+mkdir "$M/local4" 2>/dev/null && fail "mkdir in the root succeeded"
+
+# Injecting into one VM does not show in another.
+inject local2 "$BASIC_SO"
+expect_ls "$M/local2/inject" basic.so
+expect_ls "$M/local1/inject"
+expect_eq "local2 foo" 6 "$(call local2 "foo 3")"
+id=$(fork local1 "foo 3") || fail "fork on local1"
+result local1 "$id" >/dev/null 2>&1 && fail "foo works on local1 where nothing was injected"
+expect_ls "$M/local1/calls" "$id" new
