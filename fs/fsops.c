@@ -251,6 +251,11 @@ tfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_ASYNC_READ;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Big reads and writes: a join of a large result costs one round
+	 * trip to the node per MiB, not per 128 KiB.  (libfuse derives the
+	 * kernel's max_pages from max_write.) */
+	conn->max_write = 1 << 20;
+	conn->max_read = 0;
 	conn->max_background = 1024;
 	conn->congestion_threshold = 768;
 }

@@ -19,9 +19,16 @@ struct joiner {
 	off_t off;
 };
 
-/* A read of a call's stream waiting for the node's DATA. */
+/*
+ * A read of a call's stream waiting for the node's DATA.  A large FUSE read
+ * goes out as several WIRE_READs at once, so that one round trip is paid
+ * per FUSE read rather than per chunk.
+ */
 struct pending_read {
 	fuse_req_t req;
+	guint parts, waiting;
+	int err;
+	GBytes **chunks;
 };
 
 static void
@@ -227,15 +234,49 @@ vm_down(struct vm *vm, const char *why)
 }
 
 static void
+finish_read(struct pending_read *r)
+{
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	guint i;
+
+	/* Up to the first short chunk: that is where the stream ends. */
+	for (i = 0; !r->err && i < r->parts; i++) {
+		gsize len;
+		const void *p = g_bytes_get_data(r->chunks[i], &len);
+
+		g_byte_array_append(out, p, len);
+		if (len < WIRE_CHUNK)
+			break;
+	}
+	if (r->err)
+		fuse_reply_err(r->req, r->err);
+	else
+		fuse_reply_buf(r->req, (const char *)out->data, out->len);
+	for (i = 0; i < r->parts; i++)
+		if (r->chunks[i])
+			g_bytes_unref(r->chunks[i]);
+	g_free(r->chunks);
+	g_free(r);
+}
+
+struct read_part {
+	struct pending_read *r;
+	guint index;
+};
+
+static void
 on_data(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 {
-	struct pending_read *r = data;
+	struct read_part *p = data;
+	struct pending_read *r = p->r;
 
-	if (err)
-		fuse_reply_err(r->req, err);
-	else
-		fuse_reply_buf(r->req, (const char *)bytes, len);
-	g_free(r);
+	if (err && !r->err)
+		r->err = err;
+	else if (!err)
+		r->chunks[p->index] = g_bytes_new(bytes, len);
+	g_free(p);
+	if (--r->waiting == 0)
+		finish_read(r);
 }
 
 void
@@ -244,6 +285,7 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 {
 	struct host *h = c->vm->host;
 	struct pending_read *r;
+	guint i;
 
 	if (h->state == HOST_DOWN) {
 		fuse_reply_err(req, EIO);
@@ -251,10 +293,20 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	}
 	r = g_new0(struct pending_read, 1);
 	r->req = req;
-	host_request(h, WIRE_READ, c->vm->index, 0,
-		     g_variant_new("(uytu)", c->id, (guint8)stream,
-				   (guint64)off, (guint32)MIN(size, WIRE_CHUNK)),
-		     on_data, r);
+	r->parts = MAX(1, (size + WIRE_CHUNK - 1) / WIRE_CHUNK);
+	r->waiting = r->parts;
+	r->chunks = g_new0(GBytes *, r->parts);
+	for (i = 0; i < r->parts; i++) {
+		struct read_part *p = g_new(struct read_part, 1);
+		guint32 want = MIN(size - (size_t)i * WIRE_CHUNK, WIRE_CHUNK);
+
+		p->r = r;
+		p->index = i;
+		host_request(h, WIRE_READ, c->vm->index, 0,
+			     g_variant_new("(uytu)", c->id, (guint8)stream,
+					   (guint64)off + (guint64)i * WIRE_CHUNK,
+					   want), on_data, p);
+	}
 }
 
 struct injected *

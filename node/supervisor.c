@@ -460,6 +460,33 @@ on_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * Remove the session's files without making the client wait: a mount with
+ * tens of thousands of calls has as many directories to delete.  The files
+ * are moved out of the way first, then a detached child deletes them.
+ */
+static void
+remove_later(const char *dir)
+{
+	g_autofree char *trash = g_strconcat(dir, ".trash", NULL);
+	const char *victim = rename(dir, trash) == 0 ? trash : dir;
+	pid_t pid = fork();
+
+	if (pid != 0) {
+		if (pid < 0)
+			rm_rf(victim);
+		return;
+	}
+	/* Let go of the channel so that the client sees us end now. */
+	setsid();
+	for (int fd = 0; fd < 3; fd++)
+		dup2(open("/dev/null", O_RDWR), fd);
+	close_range(3, ~0U, 0);
+	if (fork() == 0)
+		rm_rf(victim);
+	_exit(0);
+}
+
 static void
 node_finish(struct node *n)
 {
@@ -471,7 +498,7 @@ node_finish(struct node *n)
 	g_ptr_array_set_size(n->vms, 0);
 	g_hash_table_remove_all(n->xfers);
 	if (n->shutdown) {
-		rm_rf(n->dir);
+		remove_later(n->dir);
 	} else {
 		/* The client vanished without saying goodbye: keep the calls'
 		 * output for whoever comes back for it. */
