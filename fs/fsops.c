@@ -13,6 +13,7 @@
  *   VM/calls/N/ and files    I_CALL, I_ARGS ... I_STDERR (id = call id)
  */
 #include "tfs.h"
+#include "fsdata.h"
 
 #include <errno.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 enum ikind {
 	I_ROOT, I_VM, I_INJECT, I_INJFILE, I_CALLS, I_NEW, I_CALL,
 	I_ARGS, I_STATUS, I_RESULT, I_STDOUT, I_STDERR,
+	I_DATA,			/* id: fsdata's path id, 0 = data/ */
+	I_KIND_MAX
 };
 
 struct inode {
@@ -28,6 +31,7 @@ struct inode {
 	struct vm *vm;
 	struct call *call;
 	struct injected *inj;
+	guint32 data_id;
 };
 
 /* Names inside a call directory, in listing order. */
@@ -73,9 +77,18 @@ decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in)
 		return TRUE;
 	}
 	in->kind = ino >> 56;
-	if (in->kind < I_VM || in->kind > I_STDERR || slot >= fs->vms->len)
+	if (in->kind < I_VM || in->kind >= I_KIND_MAX)
 		return FALSE;
-	in->vm = fs->vms->pdata[slot];
+	if (slot == ALL_SLOT && fs->all)
+		in->vm = fs->all;
+	else if (slot < fs->vms->len)
+		in->vm = fs->vms->pdata[slot];
+	else
+		return FALSE;
+	if (in->kind == I_DATA) {
+		in->data_id = id;
+		return TRUE;
+	}
 	if (in->kind == I_INJFILE) {
 		in->inj = g_hash_table_lookup(in->vm->injected_ids,
 					      GUINT_TO_POINTER(id));
@@ -91,7 +104,8 @@ decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in)
 static fuse_ino_t
 inode_ino(const struct inode *in)
 {
-	guint32 id = in->call ? in->call->id : in->inj ? in->inj->id : 0;
+	guint32 id = in->call ? in->call->id : in->inj ? in->inj->id
+				    : in->data_id;
 
 	return make_ino(in->kind, in->vm, id);
 }
@@ -117,6 +131,7 @@ fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
 	case I_INJECT:
 	case I_CALLS:
 	case I_CALL:
+	case I_DATA:		/* data/ itself; below it, fsdata answers */
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 		break;
@@ -148,6 +163,8 @@ fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
 	case I_STDERR:
 		st->st_mode = S_IFREG | 0444;
 		st->st_size = c->err_size;
+		break;
+	case I_KIND_MAX:
 		break;
 	}
 }
@@ -195,6 +212,11 @@ find_child(struct tfs *fs, const struct inode *parent, const char *name,
 	child->vm = parent->vm;
 	switch (parent->kind) {
 	case I_ROOT:
+		if (strcmp(name, ".all") == 0) {
+			child->kind = I_VM;
+			child->vm = fs->all;
+			return TRUE;
+		}
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *vm = fs->vms->pdata[i];
 			if (strcmp(vm->name, name) == 0) {
@@ -209,6 +231,8 @@ find_child(struct tfs *fs, const struct inode *parent, const char *name,
 			child->kind = I_INJECT;
 		else if (strcmp(name, "calls") == 0)
 			child->kind = I_CALLS;
+		else if (strcmp(name, "data") == 0)
+			child->kind = I_DATA;
 		else
 			return FALSE;
 		return TRUE;
@@ -268,6 +292,8 @@ tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
+	else if (p.kind == I_DATA)
+		data_lookup(req, p.vm, p.data_id, name);
 	else if (!find_child(fs, &p, name, &c))
 		fuse_reply_err(req, ENOENT);
 	else
@@ -285,6 +311,10 @@ tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (in.kind == I_DATA && in.data_id) {
+		data_getattr(req, in.vm, in.data_id);
+		return;
+	}
 	fill_attr(fs, &in, &st);
 	fuse_reply_attr(req, &st, attr_timeout(&in));
 }
@@ -299,6 +329,10 @@ tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 
 	if (!decode_ino(fs, ino, &in)) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (in.kind == I_DATA && in.data_id) {
+		data_setattr(req, in.vm, in.data_id, attr, to_set, fi);
 		return;
 	}
 	/* Shells truncate what they redirect into (> calls/new), and cp
@@ -360,6 +394,7 @@ list_dir(struct tfs *fs, const struct inode *in, GArray *a)
 	dir_add(a, "..", FUSE_ROOT_ID, S_IFDIR);
 	switch (in->kind) {
 	case I_ROOT:
+		dir_add(a, ".all", make_ino(I_VM, fs->all, 0), S_IFDIR);
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *vm = fs->vms->pdata[i];
 			dir_add(a, vm->name, make_ino(I_VM, vm, 0), S_IFDIR);
@@ -368,6 +403,7 @@ list_dir(struct tfs *fs, const struct inode *in, GArray *a)
 	case I_VM:
 		dir_add(a, "inject", make_ino(I_INJECT, in->vm, 0), S_IFDIR);
 		dir_add(a, "calls", make_ino(I_CALLS, in->vm, 0), S_IFDIR);
+		dir_add(a, "data", make_ino(I_DATA, in->vm, 0), S_IFDIR);
 		break;
 	case I_INJECT:
 		g_hash_table_iter_init(&it, in->vm->injected);
@@ -421,6 +457,10 @@ tfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (in.kind == I_DATA) {
+		data_opendir(req, in.vm, in.data_id, fi);
+		return;
+	}
 	d = g_new0(struct dir_handle, 1);
 	d->h.type = H_DIR;
 	d->ents = g_array_new(FALSE, FALSE, sizeof(struct dirent_ent));
@@ -435,10 +475,15 @@ tfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	    struct fuse_file_info *fi)
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
-	g_autofree char *buf = g_malloc(size);
+	g_autofree char *buf = NULL;
 	size_t used = 0;
 	guint i;
 
+	if (d->h.type == H_DATA_DIR) {
+		data_readdir(req, size, off, fi);
+		return;
+	}
+	buf = g_malloc(size);
 	for (i = off; i < d->ents->len; i++) {
 		struct dirent_ent *e = &g_array_index(d->ents,
 						      struct dirent_ent, i);
@@ -457,6 +502,10 @@ tfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 
+	if (d->h.type == H_DATA_DIR) {
+		data_releasedir(req, fi);
+		return;
+	}
 	g_array_unref(d->ents);
 	g_free(d);
 	fuse_reply_err(req, 0);
@@ -475,6 +524,13 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (in.kind == I_NEW) {
 		calls_new_open(req, in.vm, fi);
+		return;
+	}
+	if (in.kind == I_DATA) {
+		if (in.data_id)
+			data_open(req, in.vm, in.data_id, fi);
+		else
+			fuse_reply_err(req, EISDIR);
 		return;
 	}
 	if (in.kind == I_INJFILE) {
@@ -514,9 +570,14 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	g_autofree char *text = NULL;
 	struct inode in;
 
-	if (fi->fh && ((struct handle *)(uintptr_t)fi->fh)->type ==
-	    H_CALLS_NEW) {
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	if (h && h->type == H_CALLS_NEW) {
 		calls_new_read(req, size, fi);
+		return;
+	}
+	if (h && h->type == H_DATA) {
+		data_read(req, size, off, fi);
 		return;
 	}
 	if (!decode_ino(fs, ino, &in)) {
@@ -558,6 +619,8 @@ tfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		calls_new_write(req, buf, size, fi);
 	else if (h->type == H_INJECT)
 		inject_write(req, buf, size, off, fi);
+	else if (h->type == H_DATA)
+		data_write(req, buf, size, off, fi);
 	else
 		fuse_reply_err(req, EBADF);
 }
@@ -582,6 +645,8 @@ tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		inject_release(req, fi);
 	else if (h && h->type == H_CALLS_NEW)
 		calls_new_release(req, fi);
+	else if (h && h->type == H_DATA)
+		data_release(req, fi);
 	else
 		fuse_reply_err(req, 0);
 }
@@ -595,6 +660,8 @@ tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
+	else if (p.kind == I_DATA)
+		data_create(req, p.vm, p.data_id, name, mode, fi);
 	else if (p.kind != I_INJECT)
 		fuse_reply_err(req, EPERM);
 	else
@@ -609,10 +676,61 @@ tfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
+	else if (p.kind == I_DATA)
+		data_unlink(req, p.vm, p.data_id, name);
 	else if (p.kind != I_INJECT)
 		fuse_reply_err(req, EPERM);
 	else
 		inject_unlink(req, p.vm, name);
+}
+
+static void
+tfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct inode p;
+
+	if (!decode_ino(req_fs(req), parent, &p))
+		fuse_reply_err(req, ENOENT);
+	else if (p.kind == I_DATA)
+		data_mknod_dir(req, p.vm, p.data_id, name, mode);
+	else
+		fuse_reply_err(req, EPERM);
+}
+
+static void
+tfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct inode p;
+
+	if (!decode_ino(req_fs(req), parent, &p))
+		fuse_reply_err(req, ENOENT);
+	else if (p.kind == I_DATA)
+		data_rmdir(req, p.vm, p.data_id, name);
+	else
+		fuse_reply_err(req, EPERM);
+}
+
+static void
+tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+	   fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct tfs *fs = req_fs(req);
+	struct inode p, np;
+
+	if (!decode_ino(fs, parent, &p) || !decode_ino(fs, newparent, &np))
+		fuse_reply_err(req, ENOENT);
+	else if (flags)
+		fuse_reply_err(req, EINVAL);
+	else if (p.kind != I_DATA || np.kind != I_DATA || p.vm != np.vm)
+		fuse_reply_err(req, EXDEV);
+	else
+		data_rename(req, p.vm, p.data_id, name, np.data_id, newname);
+}
+
+fuse_ino_t
+fsops_data_ino(struct vm *vm, guint32 id)
+{
+	return make_ino(I_DATA, vm, id);
 }
 
 /* Called back from inject_create to describe the new file. */
@@ -644,4 +762,7 @@ const struct fuse_lowlevel_ops tfs_ops = {
 	.release = tfs_release,
 	.create = tfs_create,
 	.unlink = tfs_unlink,
+	.mkdir = tfs_mkdir,
+	.rmdir = tfs_rmdir,
+	.rename = tfs_rename,
 };

@@ -105,6 +105,8 @@ free_all(struct tfs *fs)
 	for (i = 0; i < fs->hosts->len; i++)
 		host_free(fs->hosts->pdata[i]);
 	g_ptr_array_unref(fs->hosts);
+	if (fs->all)
+		vm_free(fs->all);
 	g_ptr_array_unref(fs->vms);
 	g_clear_pointer(&fs->loop, g_main_loop_unref);
 	g_free(fs->opt.identity);

@@ -263,5 +263,7 @@ parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 		return FALSE;
 	}
 	add_local(fs);
+	fs->all = vm_new(NULL, ".all");
+	fs->all->slot = ALL_SLOT;
 	return TRUE;
 }

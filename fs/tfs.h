@@ -41,6 +41,7 @@ struct tfs {
 	struct tfs_options opt;
 	GPtrArray *hosts;		/* struct host * */
 	GPtrArray *vms;			/* struct vm *, the root directory */
+	struct vm *all;			/* .all: acts on every VM */
 	struct fuse_session *se;
 	GMainLoop *loop;
 	uid_t uid;
@@ -113,7 +114,11 @@ struct vm {
 	GHashTable *injected_ids;	/* id -> struct injected * */
 	guint32 last_injected;
 	time_t created;
+	struct fsdata *data;		/* data/ paths (fsdata.c) */
 };
+
+/* The slot of the .all pseudo-VM in inode numbers. */
+#define ALL_SLOT 0xffffffu
 
 /* host.c */
 struct host *host_new(struct tfs *fs, const char *label, gboolean local);
@@ -163,7 +168,9 @@ void fsops_reply_create(fuse_req_t req, struct vm *vm, struct injected *inj,
 
 /* fsinject.c, fscalls.c: the per-directory parts of the ops.  Every open
  * file's fi->fh points at a struct that starts with a struct handle. */
-enum handle_type { H_INJECT = 1, H_CALLS_NEW, H_DIR };
+enum handle_type {
+	H_INJECT = 1, H_CALLS_NEW, H_DIR, H_DATA, H_DATA_DIR, H_DONE, H_CTL,
+};
 struct handle {
 	enum handle_type type;
 };

@@ -7,6 +7,7 @@
  * it.  Ctrl-C interrupts it at once and leaves the call alone.
  */
 #include "tfs.h"
+#include "fsdata.h"
 
 #include <errno.h>
 #include <string.h>
@@ -53,7 +54,7 @@ vm_new(struct host *h, const char *name)
 	struct vm *vm = g_new0(struct vm, 1);
 
 	vm->host = h;
-	vm->index = h->vms->len;
+	vm->index = h ? h->vms->len : 0;
 	vm->name = g_strdup(name);
 	vm->state = VM_STARTING;
 	vm->detail = g_strdup("");
@@ -63,7 +64,9 @@ vm_new(struct host *h, const char *name)
 	vm->injected_ids = g_hash_table_new_full(NULL, NULL, NULL,
 		(GDestroyNotify)injected_free);
 	vm->created = time(NULL);
-	g_ptr_array_add(h->vms, vm);
+	vm->data = fsdata_new();
+	if (h)
+		g_ptr_array_add(h->vms, vm);
 	return vm;
 }
 
@@ -88,6 +91,7 @@ vm_free(struct vm *vm)
 	g_hash_table_unref(vm->calls);
 	g_hash_table_unref(vm->injected);
 	g_hash_table_unref(vm->injected_ids);
+	fsdata_free(vm->data);
 	g_free(vm->name);
 	g_free(vm->detail);
 	g_free(vm);

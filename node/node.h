@@ -44,6 +44,11 @@ gboolean vmnode_uninstall(struct vmnode *vm, const char *name,
 /* The file holding a call's stream, or NULL if there is no such call. */
 char *vmnode_call_file(struct vmnode *vm, guint32 id, guint stream);
 
+const char *vmnode_data_dir(struct vmnode *vm);
+
+/* datafs.c: WIRE_FSOP on a VM's data directory */
+void datafs_op(struct node *n, struct vmnode *vm, struct wire_msg *m);
+
 /* store.c */
 gboolean rm_rf(const char *path);
 gboolean valid_file_name(const char *name, GError **error);

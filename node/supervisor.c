@@ -408,6 +408,9 @@ dispatch(struct node *n, struct wire_msg *m)
 	case WIRE_READ:
 		do_read(n, vm, m);
 		break;
+	case WIRE_FSOP:
+		datafs_op(n, vm, m);
+		break;
 	default:
 		g_warning("unexpected %s from the client",
 			  wire_type_name(m->type));

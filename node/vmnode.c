@@ -96,8 +96,8 @@ pump(struct vmnode *vm)
 		prog = g_build_filename(vm->inject_dir, c->argv[0], NULL);
 	g_byte_array_set_size(f, 0);
 	wire_encode(f, WIRE_W_RUN, vm->index, c->id,
-		    g_variant_new("(ss^as)", dir, prog ? prog : "",
-				  c->argv));
+		    g_variant_new("(ss^as^as)", dir, prog ? prog : "",
+				  c->argv, (char *[]){ NULL }));
 	fdstream_write(vm->ws, f->data, f->len);
 	send_call_state(vm, c->id, CALL_RUNNING, 0, "");
 }
@@ -349,6 +349,12 @@ vmnode_free(struct vmnode *vm)
 	g_free(vm->calls_dir);
 	g_free(vm->data_dir);
 	g_free(vm);
+}
+
+const char *
+vmnode_data_dir(struct vmnode *vm)
+{
+	return vm->data_dir;
 }
 
 const char *

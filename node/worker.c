@@ -184,7 +184,7 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	int code = -1, ofd, efd;
 	trickle_fn fn = NULL;
 
-	g_variant_get(m->body, "(&s&s^a&s)", &dir, &prog, &cargv);
+	g_variant_get(m->body, "(&s&s^a&s@as)", &dir, &prog, &cargv, NULL);
 	argv = g_strdupv((char **)cargv);
 	ofd = open_output(dir, "stdout");
 	efd = open_output(dir, "stderr");

@@ -30,8 +30,22 @@ static const struct {
 	[WIRE_LOG] = {"LOG", "(us)"},
 	[WIRE_W_LOAD] = {"W_LOAD", "s"},
 	[WIRE_W_LOADED] = {"W_LOADED", "(is)"},
-	[WIRE_W_RUN] = {"W_RUN", "(ssas)"},
+	[WIRE_W_RUN] = {"W_RUN", "(ssasas)"},
 	[WIRE_W_DONE] = {"W_DONE", "(yis)"},
+	[WIRE_FSOP] = {"FSOP", "(ysstuay)"},
+	[WIRE_CANCEL] = {"CANCEL", "u"},
+	[WIRE_FORGET] = {"FORGET", "u"},
+	[WIRE_RESTART] = {"RESTART", "()"},
+	[WIRE_INFO] = {"INFO", "()"},
+	[WIRE_OBJ_DESTROY] = {"OBJ_DESTROY", "u"},
+	[WIRE_STAT] = {"STAT", "(uttu)"},
+	[WIRE_LIST] = {"LIST", "(a(sutt)b)"},
+	[WIRE_TEXT] = {"TEXT", "s"},
+	[WIRE_FUNCS] = {"FUNCS", "a(sss)"},
+	[WIRE_OBJECTS] = {"OBJECTS", "a(uss)"},
+	[WIRE_W_OBJECTS] = {"W_OBJECTS", "a(uss)"},
+	[WIRE_W_DESTROY] = {"W_DESTROY", "u"},
+	[WIRE_W_DESTROYED] = {"W_DESTROYED", "(uis)"},
 };
 
 static const char *const call_states[CALL_STATE_MAX] = {
@@ -39,6 +53,7 @@ static const char *const call_states[CALL_STATE_MAX] = {
 	[CALL_RUNNING] = "running",
 	[CALL_DONE] = "done",
 	[CALL_FAILED] = "failed",
+	[CALL_CANCELLED] = "cancelled",
 };
 
 static const char *const vm_states[VM_STATE_MAX] = {

@@ -51,8 +51,38 @@ enum wire_type {
 	/* node supervisor <-> worker */
 	WIRE_W_LOAD,		/* s      load this file (shared object) */
 	WIRE_W_LOADED,		/* (is)   errno, message */
-	WIRE_W_RUN,		/* (ssas) call directory, program or "", argv */
+	WIRE_W_RUN,		/* (ssasas) call directory, program or "",
+				 *   argv, environment ("NAME=VALUE") */
 	WIRE_W_DONE,		/* (yis)  state, exit code, detail */
+
+	/* client -> node, each answered as noted */
+	WIRE_FSOP,		/* (ysstuay) enum wire_fsop, path, second path,
+				 *   offset, mode or count, bytes; paths are
+				 *   relative to the VM's data directory.
+				 *   STAT and LIST answer with those types,
+				 *   READ with DATA, the others with REPLY */
+	WIRE_CANCEL,		/* u      call id; REPLY */
+	WIRE_FORGET,		/* u      an ended call's id: remove its files;
+				 *        REPLY */
+	WIRE_RESTART,		/* ()     a fresh VM; REPLY */
+	WIRE_INFO,		/* ()     TEXT: "key: value" lines */
+	WIRE_OBJ_DESTROY,	/* u      object id; REPLY once destroyed */
+
+	/* node -> client */
+	WIRE_STAT,		/* (uttu) mode, size, mtime, nlink */
+	WIRE_LIST,		/* (a(sutt)b) entries (name, mode, size,
+				 *   mtime) from the offset asked, more? */
+	WIRE_TEXT,		/* s */
+	WIRE_FUNCS,		/* a(sss) every callable name of a VM: name,
+				 *   where from ("built-in", "basic.so",
+				 *   "program"), doc; sent when it changes */
+	WIRE_OBJECTS,		/* a(uss) live objects of a VM: id, class,
+				 *   description; sent when they change */
+
+	/* worker -> supervisor, supervisor -> worker */
+	WIRE_W_OBJECTS,		/* a(uss) as WIRE_OBJECTS, after each call */
+	WIRE_W_DESTROY,		/* u      destroy an object */
+	WIRE_W_DESTROYED,	/* (uis)  object id, errno, message */
 
 	WIRE_TYPE_MAX
 };
@@ -69,7 +99,25 @@ enum wire_call_state {
 	CALL_RUNNING,
 	CALL_DONE,
 	CALL_FAILED,
+	CALL_CANCELLED,
 	CALL_STATE_MAX
+};
+
+/* Operations of WIRE_FSOP on a VM's data directory. */
+enum wire_fsop {
+	FS_STAT = 0,		/* path */
+	FS_LIST,		/* path, offset = first entry wanted */
+	FS_READ,		/* path, offset, count */
+	FS_WRITE,		/* path, offset, bytes */
+	FS_CREATE,		/* path, mode: create or truncate to 0 */
+	FS_TRUNCATE,		/* path, offset = new size */
+	FS_UNLINK,		/* path */
+	FS_MKDIR,		/* path, mode */
+	FS_RMDIR,		/* path */
+	FS_RENAME,		/* path -> second path */
+	FS_CHMOD,		/* path, mode */
+	FS_SETMTIME,		/* path, offset = seconds since the epoch */
+	FS_OP_MAX
 };
 
 /* VM states as sent in WIRE_VM_STATE. */

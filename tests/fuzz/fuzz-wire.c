@@ -157,7 +157,7 @@ take_apart(const struct wire_msg *m)
 		sink += u1;
 		break;
 	case WIRE_W_RUN:
-		g_variant_get(m->body, "(&s&s^a&s)", &s, &s2, &argv);
+		g_variant_get(m->body, "(&s&s^a&s@as)", &s, &s2, &argv, NULL);
 		use_string(s);
 		use_string(s2);
 		CHECK(argv);
@@ -372,7 +372,7 @@ make_corpus(const char *dir)
 	bodies[WIRE_LOG] = g_variant_new("(us)", G_LOG_LEVEL_WARNING, "hm");
 	bodies[WIRE_W_LOAD] = g_variant_new_string("/vm0/libx.so");
 	bodies[WIRE_W_LOADED] = g_variant_new("(is)", 0, "");
-	bodies[WIRE_W_RUN] = g_variant_new("(ss^as)", "/c/7", "", argv);
+	bodies[WIRE_W_RUN] = g_variant_new("(ss^as^as)", "/c/7", "", argv, argv);
 	bodies[WIRE_W_DONE] = g_variant_new("(yis)", CALL_DONE, 0, "");
 
 	for (guint t = 1; t < WIRE_TYPE_MAX; t++) {

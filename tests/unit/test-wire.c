@@ -68,9 +68,28 @@ static const struct {
 	{WIRE_W_LOAD, "'/var/lib/trickle/vm0/libfoo.so'"},
 	{WIRE_W_LOADED, "(0, '')"},
 	{WIRE_W_LOADED, "(-8, 'Exec format error')"},
-	{WIRE_W_RUN, "('/tmp/call-1', '', ['prog', '', 'a b', '\u4e2d\u6587'])"},
-	{WIRE_W_RUN, "('/tmp/call-2', '/bin/\u00e9 x', ['x', '\"q\"'])"},
-	{WIRE_W_RUN, "('', '', @as [])"},
+	{WIRE_W_RUN, "('/tmp/call-1', '', ['prog', '', 'a b', '\u4e2d\u6587'], ['A=1', 'B='])"},
+	{WIRE_W_RUN, "('/tmp/call-2', '/bin/\u00e9 x', ['x', '\"q\"'], @as [])"},
+	{WIRE_W_RUN, "('', '', @as [], @as [])"},
+	{WIRE_FSOP, "(byte 0, 'names', '', uint64 0, uint32 0, @ay [])"},
+	{WIRE_FSOP, "(byte 4, 'dir/new file', '', uint64 0, uint32 420, @ay [])"},
+	{WIRE_FSOP, "(byte 3, 'x', '', uint64 1099511627776, uint32 0, [byte 0, 1, 255])"},
+	{WIRE_FSOP, "(byte 9, 'a', 'b/c', uint64 0, uint32 0, @ay [])"},
+	{WIRE_CANCEL, "uint32 7"},
+	{WIRE_FORGET, "uint32 4294967295"},
+	{WIRE_RESTART, "()"},
+	{WIRE_INFO, "()"},
+	{WIRE_OBJ_DESTROY, "uint32 3"},
+	{WIRE_STAT, "(uint32 33188, uint64 12, uint64 1795283870, uint32 1)"},
+	{WIRE_LIST, "([('names', uint32 33188, uint64 12, uint64 1), ('d', 16877, 0, 2)], false)"},
+	{WIRE_LIST, "(@a(sutt) [], true)"},
+	{WIRE_TEXT, "'loadavg: 0.00 0.01 0.05\\n'"},
+	{WIRE_FUNCS, "[('echo', 'built-in', 'print the arguments'), ('foo', 'basic.so', '')]"},
+	{WIRE_FUNCS, "@a(sss) []"},
+	{WIRE_OBJECTS, "[(uint32 3, 'Stack', '[A B]')]"},
+	{WIRE_W_OBJECTS, "@a(uss) []"},
+	{WIRE_W_DESTROY, "uint32 3"},
+	{WIRE_W_DESTROYED, "(uint32 3, 0, '')"},
 	{WIRE_W_DONE, "(byte 2, 0, '')"},
 	{WIRE_W_DONE, "(byte 3, 139, 'killed by signal 11')"},
 };
@@ -350,7 +369,8 @@ test_roundtrip_accessors(void)
 	g_assert_true(wire_encode(out, WIRE_CALL, 2, 77,
 				  g_variant_new_strv(argv, -1)));
 	g_assert_true(wire_encode(out, WIRE_W_RUN, 2, 77,
-				  g_variant_new("(ss^as)", "/c/77", "", argv)));
+				  g_variant_new("(ss^as^as)", "/c/77", "", argv,
+						argv)));
 	g_assert_true(wire_encode(out, WIRE_READ, 2, 78,
 				  g_variant_new("(uytu)", 77, WIRE_STDERR,
 						(guint64)1 << 40, WIRE_CHUNK)));
@@ -370,8 +390,8 @@ test_roundtrip_accessors(void)
 	g_assert_cmpstrv(av, argv);
 	g_clear_pointer(&av, g_free);
 
-	g_variant_get(((struct got *)got->pdata[1])->body, "(&s&s^a&s)", &s,
-		      &s2, &av);
+	g_variant_get(((struct got *)got->pdata[1])->body, "(&s&s^a&s@as)", &s,
+		      &s2, &av, NULL);
 	g_assert_cmpstr(s, ==, "/c/77");
 	g_assert_cmpstr(s2, ==, "");
 	g_assert_cmpstrv(av, argv);
@@ -717,7 +737,7 @@ test_truncated(void)
 	g_autoptr(GByteArray) f = g_byte_array_new();
 
 	wire_encode(f, WIRE_W_RUN, 3, 9,
-		    g_variant_new_parsed("('/c', '', ['a', '', 'ccc'])"));
+		    g_variant_new_parsed("('/c', '', ['a', '', 'ccc'], @as [])"));
 	wire_encode_bytes(f, WIRE_DATA, 0, 0, NULL, 0);
 	for (guint cut = 0; cut < f->len; cut++) {
 		struct wire_decoder d;

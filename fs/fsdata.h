@@ -1,0 +1,56 @@
+/*
+ * fsdata.h - VM/data/ (the VM's working directory on its node) and
+ * .all/data/ (the same operations on every VM).
+ *
+ * Names under data/ are paths on the node: fsdata keeps, per VM, a table
+ * from inode id to path (id 0 is data/ itself), and every operation is a
+ * WIRE_FSOP request answered when the node replies (bounded by
+ * reply_timeout).  Reads and writes stream in chunks: no file is ever held
+ * whole.  For the .all pseudo-VM (vm->host == NULL) changes go to every VM
+ * and are answered when all have answered; reads and listings come from
+ * the first VM that is up.
+ *
+ * fsops.c calls these for inodes of kind I_DATA, passing the id part.
+ */
+#pragma once
+
+#include "tfs.h"
+
+struct fsdata;			/* per-VM path table, in vm->data */
+
+struct fsdata *fsdata_new(void);
+void fsdata_free(struct fsdata *d);
+
+/* The kernel may cache data/ attributes this long (seconds). */
+#define DATA_TIMEOUT 1.0
+
+void data_lookup(fuse_req_t req, struct vm *vm, guint32 parent,
+		 const char *name);
+void data_getattr(fuse_req_t req, struct vm *vm, guint32 id);
+void data_setattr(fuse_req_t req, struct vm *vm, guint32 id,
+		  struct stat *attr, int to_set, struct fuse_file_info *fi);
+void data_opendir(fuse_req_t req, struct vm *vm, guint32 id,
+		  struct fuse_file_info *fi);
+void data_readdir(fuse_req_t req, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void data_releasedir(fuse_req_t req, struct fuse_file_info *fi);
+void data_open(fuse_req_t req, struct vm *vm, guint32 id,
+	       struct fuse_file_info *fi);
+void data_create(fuse_req_t req, struct vm *vm, guint32 parent,
+		 const char *name, mode_t mode, struct fuse_file_info *fi);
+void data_read(fuse_req_t req, size_t size, off_t off,
+	       struct fuse_file_info *fi);
+void data_write(fuse_req_t req, const char *buf, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void data_release(fuse_req_t req, struct fuse_file_info *fi);
+void data_mknod_dir(fuse_req_t req, struct vm *vm, guint32 parent,
+		    const char *name, mode_t mode);	/* mkdir */
+void data_unlink(fuse_req_t req, struct vm *vm, guint32 parent,
+		 const char *name);
+void data_rmdir(fuse_req_t req, struct vm *vm, guint32 parent,
+		const char *name);
+void data_rename(fuse_req_t req, struct vm *vm, guint32 parent,
+		 const char *name, guint32 newparent, const char *newname);
+
+/* For fsops.c: the inode number of data id id of vm. */
+fuse_ino_t fsops_data_ino(struct vm *vm, guint32 id);
