@@ -15,6 +15,7 @@
 
 struct calls_handle {
 	struct handle h;
+	struct tfs *fs;
 	struct vm *vm;
 	GString *partial;	/* a line not yet ended */
 	GString *ids;		/* "N\n" for each fork, not yet read */
@@ -26,6 +27,7 @@ calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
 	struct calls_handle *c = g_new0(struct calls_handle, 1);
 
 	c->h.type = H_CALLS_NEW;
+	c->fs = fuse_req_userdata(req);
 	c->vm = vm;
 	c->partial = g_string_new(NULL);
 	c->ids = g_string_new(NULL);
@@ -35,11 +37,57 @@ calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* The VM an "@NAME" first word picks, or NULL. */
+static struct vm *
+vm_named(struct tfs *fs, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < fs->vms->len; i++)
+		if (strcmp(((struct vm *)fs->vms->pdata[i])->name, name) == 0)
+			return fs->vms->pdata[i];
+	return NULL;
+}
+
+/*
+ * Fork one parsed line.  On a VM, that is one call, and its id is read
+ * back.  On .all, the line goes to every VM, or with a first word "@VM"
+ * to that VM only (the paper's fork(vmlist, funclist, arglist) is a batch
+ * of such lines), and each fork reads back as "VM/ID".
+ */
+static void
+fork_line(struct calls_handle *c, char **argv, const char *line)
+{
+	struct tfs *fs = c->fs;
+	struct call *call;
+	guint i;
+
+	if (c->vm->host) {
+		call = vm_fork(c->vm, argv, line);
+		g_string_append_printf(c->ids, "%u\n", call->id);
+		return;
+	}
+	if (argv[0][0] == '@') {
+		const char *rest = line + strcspn(line, " \t");
+
+		call = vm_fork(vm_named(fs, argv[0] + 1), argv + 1,
+			       rest + strspn(rest, " \t"));
+		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
+				       call->id);
+		return;
+	}
+	for (i = 0; i < fs->vms->len; i++) {
+		call = vm_fork(fs->vms->pdata[i], argv, line);
+		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
+				       call->id);
+	}
+}
+
 /* Parse every complete line of text first: one malformed line fails the
  * write and forks nothing from it. */
 static gboolean
-parse_lines(struct vm *vm, const char *text, gsize len, GPtrArray *argvs,
-	    GPtrArray *lines)
+parse_lines(struct tfs *fs, struct vm *vm, const char *text, gsize len,
+	    GPtrArray *argvs, GPtrArray *lines)
 {
 	const char *p = text, *end = text + len;
 
@@ -56,6 +104,13 @@ parse_lines(struct vm *vm, const char *text, gsize len, GPtrArray *argvs,
 		if (!g_shell_parse_argv(line, NULL, &argv, &error)) {
 			g_warning("%s: calls/new: bad line \"%s\": %s",
 				  vm->name, line, error->message);
+			return FALSE;
+		}
+		if (!vm->host && argv[0][0] == '@' &&
+		    (!argv[1] || !vm_named(fs, argv[0] + 1))) {
+			g_warning(".all: calls/new: bad line \"%s\": %s", line,
+				  argv[1] ? "no such VM" : "no call after it");
+			g_strfreev(argv);
 			return FALSE;
 		}
 		g_ptr_array_add(argvs, argv);
@@ -92,18 +147,15 @@ calls_new_write(fuse_req_t req, const char *buf, size_t size,
 		return;
 	}
 	whole = last_nl - c->partial->str + 1;
-	if (!parse_lines(c->vm, c->partial->str, whole, argvs, lines)) {
+	if (!parse_lines(c->fs, c->vm, c->partial->str, whole, argvs, lines)) {
 		/* Drop this write's text, keep what came before it. */
 		g_string_truncate(c->partial, c->partial->len - size);
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
 	g_string_erase(c->partial, 0, whole);
-	for (i = 0; i < argvs->len; i++) {
-		struct call *call = vm_fork(c->vm, argvs->pdata[i],
-					    lines->pdata[i]);
-		g_string_append_printf(c->ids, "%u\n", call->id);
-	}
+	for (i = 0; i < argvs->len; i++)
+		fork_line(c, argvs->pdata[i], lines->pdata[i]);
 	fuse_reply_write(req, size);
 }
 
@@ -131,11 +183,11 @@ calls_new_release(fuse_req_t req, struct fuse_file_info *fi)
 			g_ptr_array_new_with_free_func(g_free);
 		guint i;
 
-		if (parse_lines(c->vm, c->partial->str, c->partial->len,
-				argvs, lines))
+		if (parse_lines(c->fs, c->vm, c->partial->str,
+				c->partial->len, argvs, lines))
 			for (i = 0; i < argvs->len; i++)
-				vm_fork(c->vm, argvs->pdata[i],
-					lines->pdata[i]);
+				fork_line(c, argvs->pdata[i],
+					  lines->pdata[i]);
 	}
 	g_string_free(c->partial, TRUE);
 	g_string_free(c->ids, TRUE);

@@ -1,11 +1,16 @@
 /*
- * fsinject.c - VM/inject/: cp a file in to install it, rm it to remove it.
+ * fsinject.c - VM/inject/ and .all/inject/: cp a file in to install it, rm
+ * it to remove it.
  *
  * The bytes stream to the node as they are written (INJECT_DATA), held
  * back by the link's flow control, so a file of any size passes through
  * in bounded memory.  The node decides what the file is only when it is
  * complete, so the verdict comes back on close(): flush waits for it, and
  * a refused file fails the cp there.  Obvious junk fails the first write.
+ *
+ * A handle carries one transfer per VM it installs into: one for VM/inject/,
+ * one for every VM that is not down for .all/inject/.  The cp succeeds only
+ * if every VM accepts the file.
  */
 #include "tfs.h"
 
@@ -14,51 +19,99 @@
 
 enum phase { X_OPEN, X_COMMITTING, X_DONE };
 
+/* The file's way to one VM. */
+struct xfer {
+	struct vm *vm;
+	struct injected *inj;	/* its entry in that VM's inject/ */
+	guint32 tag;
+};
+
 struct inject_handle {
 	struct handle h;
-	struct vm *vm;
-	struct injected *inj;
-	guint32 tag;
+	struct vm *vm;		/* where it was opened: a VM or .all */
+	struct injected *inj;	/* the entry there */
+	GArray *xfers;		/* struct xfer */
 	guint64 written;	/* bytes so far: the offset of the next write */
 	int error;		/* sticky: the transfer is refused */
 	gboolean told;		/* a write already failed with error */
 	enum phase phase;
+	guint verdicts;		/* still to come */
 	GList *flushes;		/* fuse_req_t waiting for the verdict */
 	gboolean released;	/* free once the verdict is in */
 };
 
 static void
-handle_free(struct inject_handle *x)
+unref_entry(struct vm *vm, struct injected *inj)
 {
-	struct injected *inj = x->inj;
-
 	/* A refused or abandoned first copy leaves no name behind. */
 	if (--inj->writers == 0 && !inj->installed)
-		vm_injected_remove(x->vm, inj);
+		vm_injected_remove(vm, inj);
+}
+
+static void
+handle_free(struct inject_handle *x)
+{
+	guint i;
+
+	for (i = 0; i < x->xfers->len; i++) {
+		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
+		unref_entry(t->vm, t->inj);
+	}
+	if (x->vm->host == NULL)
+		unref_entry(x->vm, x->inj);
+	g_array_unref(x->xfers);
 	g_free(x);
 }
 
+static void
+add_xfer(struct inject_handle *x, struct vm *vm, const char *name,
+	 mode_t mode)
+{
+	struct xfer t = { vm, vm_injected_add(vm, name, mode),
+			  host_next_tag(vm->host) };
+
+	t.inj->writers++;
+	g_array_append_val(x->xfers, t);
+	host_send(vm->host, WIRE_INJECT_BEGIN, vm->index, t.tag,
+		  g_variant_new("(su)", name, (guint32)mode));
+}
+
+/* A handle with transfers to every VM it reaches, or NULL (replied). */
 static struct inject_handle *
 begin(struct tfs *fs, fuse_req_t req, struct vm *vm, const char *name,
       mode_t mode)
 {
-	struct host *h = vm->host;
 	struct inject_handle *x;
+	guint i;
 
-	if (h->state == HOST_DOWN) {
-		g_warning("%s: cannot inject %s: %s", vm->name, name,
-			  h->down_reason);
-		fuse_reply_err(req, EHOSTDOWN);
-		return NULL;
-	}
 	x = g_new0(struct inject_handle, 1);
 	x->h.type = H_INJECT;
 	x->vm = vm;
-	x->inj = vm_injected_add(vm, name, mode);
-	x->inj->writers++;
-	x->tag = host_next_tag(h);
-	host_send(h, WIRE_INJECT_BEGIN, vm->index, x->tag,
-		  g_variant_new("(su)", name, (guint32)mode));
+	x->xfers = g_array_new(FALSE, FALSE, sizeof(struct xfer));
+	if (vm->host) {
+		if (vm->host->state != HOST_DOWN)
+			add_xfer(x, vm, name, mode);
+	} else {
+		for (i = 0; i < fs->vms->len; i++) {
+			struct vm *v = fs->vms->pdata[i];
+			if (v->host->state != HOST_DOWN)
+				add_xfer(x, v, name, mode);
+		}
+	}
+	if (x->xfers->len == 0) {
+		g_warning("%s: cannot inject %s: %s", vm->name, name,
+			  vm->host ? vm->host->down_reason : "no VM is up");
+		g_array_unref(x->xfers);
+		g_free(x);
+		fuse_reply_err(req, EHOSTDOWN);
+		return NULL;
+	}
+	if (vm->host) {
+		x->inj = g_array_index(x->xfers, struct xfer, 0).inj;
+	} else {
+		x->inj = vm_injected_add(vm, name, mode);
+		x->inj->writers++;
+	}
 	return x;
 }
 
@@ -109,43 +162,67 @@ plausible_start(const char *buf, size_t size)
 	return size < 4 && (buf[0] == '\177' || buf[0] == '#');
 }
 
+static int
+check_write(struct inject_handle *x, const char *buf, size_t size, off_t off)
+{
+	guint i;
+
+	if (x->phase != X_OPEN)
+		return EBADF;
+	for (i = 0; i < x->xfers->len; i++)
+		if (g_array_index(x->xfers, struct xfer, i).vm->host->state ==
+		    HOST_DOWN)
+			return EHOSTDOWN;
+	if ((guint64)off != x->written) {
+		g_warning("%s: inject/%s: write at offset %lld, expected %llu:"
+			  " files are installed whole, written front to back",
+			  x->vm->name, x->inj->name, (long long)off,
+			  (unsigned long long)x->written);
+		return ESPIPE;
+	}
+	if (off == 0 && size > 0 && !plausible_start(buf, size)) {
+		g_warning("%s: refusing inject/%s: not an ELF shared object, "
+			  "ELF program or #! script", x->vm->name,
+			  x->inj->name);
+		return ENOEXEC;
+	}
+	return 0;
+}
+
 void
 inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
 	struct inject_handle *x = (struct inject_handle *)(uintptr_t)fi->fh;
-	struct host *h = x->vm->host;
+	struct host *slowest = NULL;
 	size_t done;
+	guint i;
 
-	if (!x->error && x->phase != X_OPEN)
-		x->error = EBADF;
-	if (!x->error && h->state == HOST_DOWN)
-		x->error = EHOSTDOWN;
-	if (!x->error && (guint64)off != x->written) {
-		g_warning("%s: inject/%s: write at offset %lld, expected %llu:"
-			  " files are installed whole, written front to back",
-			  x->vm->name, x->inj->name, (long long)off,
-			  (unsigned long long)x->written);
-		x->error = ESPIPE;
-	}
-	if (!x->error && off == 0 && size > 0 && !plausible_start(buf, size)) {
-		g_warning("%s: refusing inject/%s: not an ELF shared object, "
-			  "ELF program or #! script", x->vm->name,
-			  x->inj->name);
-		x->error = ENOEXEC;
-	}
+	if (!x->error)
+		x->error = check_write(x, buf, size, off);
 	if (x->error) {
 		x->told = TRUE;
 		fuse_reply_err(req, x->error);
 		return;
 	}
-	for (done = 0; done < size; done += WIRE_CHUNK)
-		host_send_bytes(h, WIRE_INJECT_DATA, x->vm->index, x->tag,
-				buf + done, MIN(size - done, WIRE_CHUNK));
+	for (i = 0; i < x->xfers->len; i++) {
+		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
+		struct host *h = t->vm->host;
+
+		for (done = 0; done < size; done += WIRE_CHUNK)
+			host_send_bytes(h, WIRE_INJECT_DATA, t->vm->index,
+					t->tag, buf + done,
+					MIN(size - done, WIRE_CHUNK));
+		if (!t->inj->installed)
+			t->inj->size = x->written + size;
+		if (!slowest || (h->link && h->link->throttled))
+			slowest = h;
+	}
 	x->written += size;
 	if (!x->inj->installed)
 		x->inj->size = x->written;
-	host_reply_write(h, req, size);
+	/* Go at the pace of the slowest link. */
+	host_reply_write(slowest, req, size);
 }
 
 static void
@@ -158,18 +235,43 @@ reply_flushes(struct inject_handle *x)
 	g_clear_pointer(&x->flushes, g_list_free);
 }
 
+struct verdict {
+	struct inject_handle *x;
+	struct xfer *t;
+};
+
+static void verdict_counted(struct inject_handle *x);
+
 static void
 on_verdict(void *data, int err, const char *msg, const guint8 *bytes,
 	   gsize len)
 {
-	struct inject_handle *x = data;
+	struct verdict *v = data;
+	struct inject_handle *x = v->x;
+	struct xfer *t = v->t;
 
-	x->phase = X_DONE;
-	x->error = err;
+	g_free(v);
 	if (err) {
-		g_warning("%s: refusing inject/%s: %s", x->vm->name,
-			  x->inj->name, msg);
+		g_warning("%s: refusing inject/%s: %s", t->vm->name,
+			  t->inj->name, msg);
+		if (!x->error)
+			x->error = err;
 	} else {
+		t->inj->installed = TRUE;
+		t->inj->size = x->written;
+		t->inj->mtime = time(NULL);
+	}
+	verdict_counted(x);
+}
+
+/* One more VM has answered; all have once the count falls to zero. */
+static void
+verdict_counted(struct inject_handle *x)
+{
+	if (--x->verdicts)
+		return;
+	x->phase = X_DONE;
+	if (!x->error && !x->vm->host) {
 		x->inj->installed = TRUE;
 		x->inj->size = x->written;
 		x->inj->mtime = time(NULL);
@@ -179,17 +281,28 @@ on_verdict(void *data, int err, const char *msg, const guint8 *bytes,
 		handle_free(x);
 }
 
+static void
+abort_all(struct inject_handle *x)
+{
+	guint i;
+
+	for (i = 0; i < x->xfers->len; i++) {
+		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
+		host_send(t->vm->host, WIRE_INJECT_ABORT, t->vm->index, t->tag,
+			  NULL);
+	}
+}
+
 void
 inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct inject_handle *x = (struct inject_handle *)(uintptr_t)fi->fh;
-	struct host *h = x->vm->host;
+	guint i;
 
 	switch (x->phase) {
 	case X_OPEN:
 		if (x->error) {
-			host_send(h, WIRE_INJECT_ABORT, x->vm->index, x->tag,
-				  NULL);
+			abort_all(x);
 			x->phase = X_DONE;
 			/* Once is enough: cp already reported the write. */
 			fuse_reply_err(req, x->told ? 0 : x->error);
@@ -197,8 +310,19 @@ inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 		}
 		x->phase = X_COMMITTING;
 		x->flushes = g_list_append(x->flushes, req);
-		host_request(h, WIRE_INJECT_END, x->vm->index, x->tag, NULL,
-			     on_verdict, x);
+		/* One more than the requests, so that a request answered at
+		 * once (host down) cannot finish the count mid-loop. */
+		x->verdicts = x->xfers->len + 1;
+		for (i = 0; i < x->xfers->len; i++) {
+			struct verdict *v = g_new(struct verdict, 1);
+
+			v->x = x;
+			v->t = &g_array_index(x->xfers, struct xfer, i);
+			host_request(v->t->vm->host, WIRE_INJECT_END,
+				     v->t->vm->index, v->t->tag, NULL,
+				     on_verdict, v);
+		}
+		verdict_counted(x);
 		return;
 	case X_COMMITTING:
 		x->flushes = g_list_append(x->flushes, req);
@@ -215,8 +339,7 @@ inject_release(fuse_req_t req, struct fuse_file_info *fi)
 	struct inject_handle *x = (struct inject_handle *)(uintptr_t)fi->fh;
 
 	if (x->phase == X_OPEN)
-		host_send(x->vm->host, WIRE_INJECT_ABORT, x->vm->index, x->tag,
-			  NULL);
+		abort_all(x);
 	if (x->phase == X_COMMITTING)
 		x->released = TRUE;
 	else
@@ -224,35 +347,82 @@ inject_release(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* rm: uninstall from one VM, or from every VM for .all. */
 struct unlink_op {
 	fuse_req_t req;
-	struct vm *vm;
+	struct vm *vm;		/* where rm was run */
 	char *name;
+	guint waiting;
+	int err;
 };
+
+static void
+forget_name(struct vm *vm, const char *name)
+{
+	struct injected *inj = g_hash_table_lookup(vm->injected, name);
+
+	if (inj && inj->writers == 0)
+		vm_injected_remove(vm, inj);
+	else if (inj)
+		inj->installed = FALSE;
+}
+
+struct unlink_part {
+	struct unlink_op *u;
+	struct vm *vm;
+};
+
+static void unlink_counted(struct unlink_op *u);
 
 static void
 on_unlinked(void *data, int err, const char *msg, const guint8 *bytes,
 	    gsize len)
 {
-	struct unlink_op *u = data;
-	struct injected *inj = g_hash_table_lookup(u->vm->injected, u->name);
+	struct unlink_part *p = data;
+	struct unlink_op *u = p->u;
 
-	if (err && err != ENOENT)
-		g_warning("%s: rm inject/%s: %s", u->vm->name, u->name, msg);
-	else if (inj && inj->writers == 0)
-		vm_injected_remove(u->vm, inj);
-	else if (inj)
-		inj->installed = FALSE;
-	fuse_reply_err(u->req, err == ENOENT ? 0 : err);
+	if (err && err != ENOENT) {
+		g_warning("%s: rm inject/%s: %s", p->vm->name, u->name, msg);
+		if (!u->err)
+			u->err = err;
+	} else {
+		forget_name(p->vm, u->name);
+	}
+	g_free(p);
+	unlink_counted(u);
+}
+
+static void
+unlink_counted(struct unlink_op *u)
+{
+	if (--u->waiting)
+		return;
+	if (!u->err && !u->vm->host)
+		forget_name(u->vm, u->name);
+	fuse_reply_err(u->req, u->err);
 	g_free(u->name);
 	g_free(u);
+}
+
+static void
+unlink_on(struct unlink_op *u, struct vm *vm)
+{
+	struct unlink_part *p = g_new(struct unlink_part, 1);
+
+	p->u = u;
+	p->vm = vm;
+	u->waiting++;
+	host_request(vm->host, WIRE_UNINJECT, vm->index, 0,
+		     g_variant_new_string(u->name), on_unlinked, p);
 }
 
 void
 inject_unlink(fuse_req_t req, struct vm *vm, const char *name)
 {
+	struct tfs *fs = fuse_req_userdata(req);
 	struct injected *inj = g_hash_table_lookup(vm->injected, name);
 	struct unlink_op *u;
+	guint i;
 
 	if (!inj) {
 		fuse_reply_err(req, ENOENT);
@@ -266,6 +436,16 @@ inject_unlink(fuse_req_t req, struct vm *vm, const char *name)
 	u->req = req;
 	u->vm = vm;
 	u->name = g_strdup(name);
-	host_request(vm->host, WIRE_UNINJECT, vm->index, 0,
-		     g_variant_new_string(name), on_unlinked, u);
+	/* Hold the count up while requests go out: one may answer at once. */
+	u->waiting = 1;
+	if (vm->host) {
+		unlink_on(u, vm);
+	} else {
+		for (i = 0; i < fs->vms->len; i++) {
+			struct vm *v = fs->vms->pdata[i];
+			if (g_hash_table_contains(v->injected, name))
+				unlink_on(u, v);
+		}
+	}
+	unlink_counted(u);
 }

@@ -16,13 +16,18 @@
 #include "fsdata.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 enum ikind {
-	I_ROOT, I_VM, I_INJECT, I_INJFILE, I_CALLS, I_NEW, I_CALL,
-	I_ARGS, I_STATUS, I_RESULT, I_STDOUT, I_STDERR,
+	I_ROOT, I_VM, I_INJECT, I_INJFILE, I_CALLS, I_NEW,
 	I_DATA,			/* id: fsdata's path id, 0 = data/ */
+	I_FUNCS, I_FUNC,	/* id: vm_func_id() */
+	I_OBJECTS, I_OBJECT,	/* id: the object's id on the VM */
+	I_INFO, I_CTL, I_DONE,
+	/* in a call directory, id = the call's id */
+	I_CALL, I_ARGS, I_STATUS, I_RESULT, I_STDOUT, I_STDERR, I_CALLCTL,
 	I_KIND_MAX
 };
 
@@ -31,7 +36,22 @@ struct inode {
 	struct vm *vm;
 	struct call *call;
 	struct injected *inj;
-	guint32 data_id;
+	guint32 id;		/* data, function and object ids */
+};
+
+/* Names inside a VM directory, in listing order; .all has some. */
+static const struct {
+	const char *name;
+	enum ikind kind;
+	gboolean in_all;
+} vm_files[] = {
+	{ "calls", I_CALLS, TRUE },
+	{ "ctl", I_CTL, FALSE },
+	{ "data", I_DATA, TRUE },
+	{ "functions", I_FUNCS, FALSE },
+	{ "info", I_INFO, FALSE },
+	{ "inject", I_INJECT, TRUE },
+	{ "objects", I_OBJECTS, FALSE },
 };
 
 /* Names inside a call directory, in listing order. */
@@ -40,6 +60,7 @@ static const struct {
 	enum ikind kind;
 } call_files[] = {
 	{ "args", I_ARGS },
+	{ "ctl", I_CALLCTL },
 	{ "status", I_STATUS },
 	{ "result", I_RESULT },
 	{ "stdout", I_STDOUT },
@@ -79,16 +100,26 @@ decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in)
 	in->kind = ino >> 56;
 	if (in->kind < I_VM || in->kind >= I_KIND_MAX)
 		return FALSE;
+	if (in->kind == I_DONE)
+		return TRUE;
 	if (slot == ALL_SLOT && fs->all)
 		in->vm = fs->all;
 	else if (slot < fs->vms->len)
 		in->vm = fs->vms->pdata[slot];
 	else
 		return FALSE;
-	if (in->kind == I_DATA) {
-		in->data_id = id;
-		return TRUE;
+	in->id = id;
+	switch (in->kind) {
+	case I_FUNC:
+		return vm_func(in->vm, id, NULL, NULL, NULL);
+	case I_OBJECT:
+		return vm_object(in->vm, id, NULL, NULL);
+	default:
+		break;
 	}
+	/* .all has no calls of its own, nor info or ctl */
+	if (!in->vm->host && in->kind >= I_FUNCS)
+		return FALSE;
 	if (in->kind == I_INJFILE) {
 		in->inj = g_hash_table_lookup(in->vm->injected_ids,
 					      GUINT_TO_POINTER(id));
@@ -105,8 +136,10 @@ static fuse_ino_t
 inode_ino(const struct inode *in)
 {
 	guint32 id = in->call ? in->call->id : in->inj ? in->inj->id
-				    : in->data_id;
+				    : in->id;
 
+	if (in->kind == I_DONE)
+		return ((fuse_ino_t)I_DONE << 56);
 	return make_ino(in->kind, in->vm, id);
 }
 
@@ -123,6 +156,7 @@ fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
 	st->st_nlink = 1;
 	st->st_mtime = st->st_ctime = st->st_atime =
 		in->vm ? in->vm->created : fs->started;
+	g_autofree char *text = NULL;
 	if (c)
 		st->st_mtime = st->st_ctime = st->st_atime = c->changed;
 	switch (in->kind) {
@@ -131,6 +165,8 @@ fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
 	case I_INJECT:
 	case I_CALLS:
 	case I_CALL:
+	case I_FUNCS:
+	case I_OBJECTS:
 	case I_DATA:		/* data/ itself; below it, fsdata answers */
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
@@ -164,6 +200,24 @@ fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
 		st->st_mode = S_IFREG | 0444;
 		st->st_size = c->err_size;
 		break;
+	case I_FUNC:
+		st->st_mode = S_IFREG | 0444;
+		text = func_text(in->vm, in->id);
+		st->st_size = strlen(text);
+		break;
+	case I_OBJECT:
+		st->st_mode = S_IFREG | 0444;
+		text = object_text(in->vm, in->id);
+		st->st_size = strlen(text);
+		break;
+	case I_INFO:
+	case I_DONE:
+		st->st_mode = S_IFREG | 0444;
+		break;
+	case I_CTL:
+	case I_CALLCTL:
+		st->st_mode = S_IFREG | 0200;
+		break;
 	case I_KIND_MAX:
 		break;
 	}
@@ -178,6 +232,9 @@ attr_timeout(const struct inode *in)
 	case I_INJECT:
 	case I_CALLS:
 	case I_NEW:
+	case I_FUNCS:
+	case I_OBJECTS:
+	case I_CTL:
 		return STATIC_TIMEOUT;
 	default:
 		return LIVE_TIMEOUT;
@@ -194,8 +251,8 @@ reply_entry(fuse_req_t req, const struct inode *in)
 	fill_attr(req_fs(req), in, &e.attr);
 	e.attr_timeout = attr_timeout(in);
 	/* A call directory, once there, stays; injected names come and go. */
-	e.entry_timeout = in->kind == I_INJFILE ? LIVE_TIMEOUT
-						: STATIC_TIMEOUT;
+	e.entry_timeout = in->kind == I_INJFILE || in->kind == I_FUNC ||
+			  in->kind == I_OBJECT ? LIVE_TIMEOUT : STATIC_TIMEOUT;
 	fuse_reply_entry(req, &e);
 }
 
@@ -217,6 +274,10 @@ find_child(struct tfs *fs, const struct inode *parent, const char *name,
 			child->vm = fs->all;
 			return TRUE;
 		}
+		if (strcmp(name, ".done") == 0) {
+			child->kind = I_DONE;
+			return TRUE;
+		}
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *vm = fs->vms->pdata[i];
 			if (strcmp(vm->name, name) == 0) {
@@ -227,15 +288,25 @@ find_child(struct tfs *fs, const struct inode *parent, const char *name,
 		}
 		return FALSE;
 	case I_VM:
-		if (strcmp(name, "inject") == 0)
-			child->kind = I_INJECT;
-		else if (strcmp(name, "calls") == 0)
-			child->kind = I_CALLS;
-		else if (strcmp(name, "data") == 0)
-			child->kind = I_DATA;
-		else
+		for (i = 0; i < G_N_ELEMENTS(vm_files); i++) {
+			if (strcmp(vm_files[i].name, name) != 0 ||
+			    (!parent->vm->host && !vm_files[i].in_all))
+				continue;
+			child->kind = vm_files[i].kind;
+			return TRUE;
+		}
+		return FALSE;
+	case I_FUNCS:
+		child->kind = I_FUNC;
+		child->id = vm_func_id(parent->vm, name);
+		return child->id != 0;
+	case I_OBJECTS:
+		id = g_ascii_strtoull(name, &end, 10);
+		if (*end || end == name || id > G_MAXUINT32)
 			return FALSE;
-		return TRUE;
+		child->kind = I_OBJECT;
+		child->id = id;
+		return vm_object(parent->vm, id, NULL, NULL);
 	case I_INJECT:
 		child->kind = I_INJFILE;
 		child->inj = g_hash_table_lookup(parent->vm->injected, name);
@@ -293,7 +364,7 @@ tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
 	else if (p.kind == I_DATA)
-		data_lookup(req, p.vm, p.data_id, name);
+		data_lookup(req, p.vm, p.id, name);
 	else if (!find_child(fs, &p, name, &c))
 		fuse_reply_err(req, ENOENT);
 	else
@@ -311,8 +382,8 @@ tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (in.kind == I_DATA && in.data_id) {
-		data_getattr(req, in.vm, in.data_id);
+	if (in.kind == I_DATA && in.id) {
+		data_getattr(req, in.vm, in.id);
 		return;
 	}
 	fill_attr(fs, &in, &st);
@@ -331,8 +402,8 @@ tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (in.kind == I_DATA && in.data_id) {
-		data_setattr(req, in.vm, in.data_id, attr, to_set, fi);
+	if (in.kind == I_DATA && in.id) {
+		data_setattr(req, in.vm, in.id, attr, to_set, fi);
 		return;
 	}
 	/* Shells truncate what they redirect into (> calls/new), and cp
@@ -395,15 +466,47 @@ list_dir(struct tfs *fs, const struct inode *in, GArray *a)
 	switch (in->kind) {
 	case I_ROOT:
 		dir_add(a, ".all", make_ino(I_VM, fs->all, 0), S_IFDIR);
+		dir_add(a, ".done", (fuse_ino_t)I_DONE << 56, S_IFREG);
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *vm = fs->vms->pdata[i];
 			dir_add(a, vm->name, make_ino(I_VM, vm, 0), S_IFDIR);
 		}
 		break;
 	case I_VM:
-		dir_add(a, "inject", make_ino(I_INJECT, in->vm, 0), S_IFDIR);
-		dir_add(a, "calls", make_ino(I_CALLS, in->vm, 0), S_IFDIR);
-		dir_add(a, "data", make_ino(I_DATA, in->vm, 0), S_IFDIR);
+		for (i = 0; i < G_N_ELEMENTS(vm_files); i++)
+			if (in->vm->host || vm_files[i].in_all)
+				dir_add(a, vm_files[i].name,
+					make_ino(vm_files[i].kind, in->vm, 0),
+					vm_files[i].kind == I_CTL ||
+					vm_files[i].kind == I_INFO ? S_IFREG
+								   : S_IFDIR);
+		break;
+	case I_FUNCS:
+		if (in->vm->funcs) {
+			GVariantIter vi;
+			const char *fname;
+
+			g_variant_iter_init(&vi, in->vm->funcs);
+			while (g_variant_iter_next(&vi, "(&s&s&s)", &fname,
+						   NULL, NULL))
+				dir_add(a, fname, make_ino(I_FUNC, in->vm,
+					vm_func_id(in->vm, fname)), S_IFREG);
+		}
+		break;
+	case I_OBJECTS:
+		if (in->vm->objects) {
+			GVariantIter vi;
+			guint32 oid;
+			char oname[16];
+
+			g_variant_iter_init(&vi, in->vm->objects);
+			while (g_variant_iter_next(&vi, "(u&s&s)", &oid, NULL,
+						   NULL)) {
+				g_snprintf(oname, sizeof(oname), "%u", oid);
+				dir_add(a, oname, make_ino(I_OBJECT, in->vm,
+							   oid), S_IFREG);
+			}
+		}
 		break;
 	case I_INJECT:
 		g_hash_table_iter_init(&it, in->vm->injected);
@@ -458,7 +561,7 @@ tfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (in.kind == I_DATA) {
-		data_opendir(req, in.vm, in.data_id, fi);
+		data_opendir(req, in.vm, in.id, fi);
 		return;
 	}
 	d = g_new0(struct dir_handle, 1);
@@ -526,9 +629,23 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		calls_new_open(req, in.vm, fi);
 		return;
 	}
+	if (in.kind == I_CTL || in.kind == I_CALLCTL) {
+		if (acc == O_RDONLY)
+			fuse_reply_err(req, EACCES);
+		else
+			ctl_open(req, in.vm, in.call ? in.call->id : 0, fi);
+		return;
+	}
+	if (in.kind == I_DONE) {
+		if (acc != O_RDONLY)
+			fuse_reply_err(req, EACCES);
+		else
+			done_open(fs, req, fi);
+		return;
+	}
 	if (in.kind == I_DATA) {
-		if (in.data_id)
-			data_open(req, in.vm, in.data_id, fi);
+		if (in.id)
+			data_open(req, in.vm, in.id, fi);
 		else
 			fuse_reply_err(req, EISDIR);
 		return;
@@ -580,6 +697,10 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		data_read(req, size, off, fi);
 		return;
 	}
+	if (h && h->type == H_DONE) {
+		done_read(req, size, fi);
+		return;
+	}
 	if (!decode_ino(fs, ino, &in)) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -602,6 +723,17 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	case I_STDERR:
 		call_read(in.call, WIRE_STDERR, req, size, off);
 		break;
+	case I_INFO:
+		vm_info_read(in.vm, req, size, off);
+		break;
+	case I_FUNC:
+		text = func_text(in.vm, in.id);
+		reply_text(req, text, size, off);
+		break;
+	case I_OBJECT:
+		text = object_text(in.vm, in.id);
+		reply_text(req, text, size, off);
+		break;
 	default:
 		fuse_reply_err(req, EISDIR);
 	}
@@ -621,6 +753,8 @@ tfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		inject_write(req, buf, size, off, fi);
 	else if (h->type == H_DATA)
 		data_write(req, buf, size, off, fi);
+	else if (h->type == H_CTL)
+		ctl_write(req, buf, size, fi);
 	else
 		fuse_reply_err(req, EBADF);
 }
@@ -647,6 +781,10 @@ tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		calls_new_release(req, fi);
 	else if (h && h->type == H_DATA)
 		data_release(req, fi);
+	else if (h && h->type == H_CTL)
+		ctl_release(req, fi);
+	else if (h && h->type == H_DONE)
+		done_release(req, fi);
 	else
 		fuse_reply_err(req, 0);
 }
@@ -661,7 +799,7 @@ tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
 	else if (p.kind == I_DATA)
-		data_create(req, p.vm, p.data_id, name, mode, fi);
+		data_create(req, p.vm, p.id, name, mode, fi);
 	else if (p.kind != I_INJECT)
 		fuse_reply_err(req, EPERM);
 	else
@@ -677,7 +815,9 @@ tfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
 	else if (p.kind == I_DATA)
-		data_unlink(req, p.vm, p.data_id, name);
+		data_unlink(req, p.vm, p.id, name);
+	else if (p.kind == I_OBJECTS)
+		object_destroy(req, p.vm, g_ascii_strtoull(name, NULL, 10));
 	else if (p.kind != I_INJECT)
 		fuse_reply_err(req, EPERM);
 	else
@@ -692,7 +832,7 @@ tfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	if (!decode_ino(req_fs(req), parent, &p))
 		fuse_reply_err(req, ENOENT);
 	else if (p.kind == I_DATA)
-		data_mknod_dir(req, p.vm, p.data_id, name, mode);
+		data_mknod_dir(req, p.vm, p.id, name, mode);
 	else
 		fuse_reply_err(req, EPERM);
 }
@@ -705,7 +845,9 @@ tfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!decode_ino(req_fs(req), parent, &p))
 		fuse_reply_err(req, ENOENT);
 	else if (p.kind == I_DATA)
-		data_rmdir(req, p.vm, p.data_id, name);
+		data_rmdir(req, p.vm, p.id, name);
+	else if (p.kind == I_CALLS && p.vm->host)
+		call_forget(req, p.vm, g_ascii_strtoull(name, NULL, 10));
 	else
 		fuse_reply_err(req, EPERM);
 }
@@ -724,7 +866,23 @@ tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	else if (p.kind != I_DATA || np.kind != I_DATA || p.vm != np.vm)
 		fuse_reply_err(req, EXDEV);
 	else
-		data_rename(req, p.vm, p.data_id, name, np.data_id, newname);
+		data_rename(req, p.vm, p.id, name, np.id, newname);
+}
+
+static void
+tfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+	 struct fuse_pollhandle *ph)
+{
+	struct inode in;
+
+	if (!decode_ino(req_fs(req), ino, &in) || in.kind != I_RESULT) {
+		/* Everything else is always ready. */
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLIN | POLLRDNORM | POLLOUT);
+		return;
+	}
+	call_poll(in.call, req, ph);
 }
 
 fuse_ino_t
@@ -765,4 +923,5 @@ const struct fuse_lowlevel_ops tfs_ops = {
 	.mkdir = tfs_mkdir,
 	.rmdir = tfs_rmdir,
 	.rename = tfs_rename,
+	.poll = tfs_poll,
 };

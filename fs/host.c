@@ -41,6 +41,7 @@ host_send(struct host *h, guint type, guint vm, guint32 tag, GVariant *body)
 	g_byte_array_set_size(h->frame, 0);
 	if (!wire_encode(h->frame, type, vm, tag, body) || !h->link)
 		return;
+	h->bytes_out += h->frame->len;
 	link_write(h->link, h->frame->data, h->frame->len);
 }
 
@@ -52,6 +53,7 @@ host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
 		return;
 	g_byte_array_set_size(h->frame, 0);
 	wire_encode_bytes(h->frame, type, vm, tag, data, len);
+	h->bytes_out += h->frame->len;
 	link_write(h->link, h->frame->data, h->frame->len);
 }
 
@@ -183,8 +185,18 @@ dispatch(struct host *h, struct wire_msg *m)
 			state = CALL_FAILED;
 		vm_call_state(vm, m->tag, state, s, code, out, err);
 		break;
+	case WIRE_FUNCS:
+		if ((vm = msg_vm(h, m)))
+			vm_set_funcs(vm, m->body);
+		break;
+	case WIRE_OBJECTS:
+		if ((vm = msg_vm(h, m)))
+			vm_set_objects(vm, m->body);
+		break;
 	case WIRE_REPLY:
 	case WIRE_DATA:
+	case WIRE_STAT:
+	case WIRE_LIST:
 		r = g_hash_table_lookup(h->requests, GUINT_TO_POINTER(m->tag));
 		if (!r) {
 			g_debug("%s: late %s %u", h->label,
@@ -194,6 +206,11 @@ dispatch(struct host *h, struct wire_msg *m)
 		if (m->type == WIRE_DATA) {
 			const guint8 *b = wire_msg_bytes(m, &len);
 			request_finish(r, 0, NULL, b, len);
+		} else if (m->type != WIRE_REPLY) {
+			/* The body, serialized: see request_done_fn. */
+			request_finish(r, 0, wire_type_name(m->type),
+				       g_variant_get_data(m->body),
+				       g_variant_get_size(m->body));
 		} else {
 			g_variant_get(m->body, "(i&s)", &code, &s);
 			request_finish(r, errno_from_node(code), s, NULL, 0);
@@ -228,6 +245,7 @@ on_data(void *user, const guint8 *data, gsize len)
 	int r;
 
 	h->last_heard = g_get_monotonic_time();
+	h->bytes_in += len;
 	wire_decoder_feed(&h->dec, data, len);
 	while (h->state != HOST_DOWN &&
 	       (r = wire_decoder_next(&h->dec, &m, &error)) == 1) {

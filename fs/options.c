@@ -27,6 +27,7 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("ServerAliveInterval=%d", alive_interval),
 	OPT("ServerAliveCountMax=%d", alive_count),
 	OPT("logfile=%s", logfile),
+	OPT("timeout=%d", timeout),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -56,6 +57,8 @@ usage(const char *prog)
 "    -o ServerAliveCountMax=N  node down after N silent intervals (3)\n"
 "    -o logfile=FILE        log here (default: stderr with -f, else "
 "syslog)\n"
+"    -o timeout=S           calls fail after S s unless their line sets\n"
+"                           TRICKLE_TIMEOUT (default: no limit)\n"
 "\n", prog);
 }
 
@@ -244,7 +247,8 @@ parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	o->foreground = co->foreground;
 	o->debug = co->debug;
 	if (o->reply_timeout <= 0 || o->connect_timeout <= 0 ||
-	    o->alive_interval <= 0 || o->alive_count <= 0 || o->local < 0) {
+	    o->alive_interval <= 0 || o->alive_count <= 0 || o->local < 0 ||
+	    o->timeout < 0) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "timeouts, intervals and counts must be positive");
 		return FALSE;

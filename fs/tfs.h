@@ -32,6 +32,7 @@ struct tfs_options {
 	int connect_timeout;
 	int alive_interval;		/* ServerAliveInterval */
 	int alive_count;		/* ServerAliveCountMax */
+	int timeout;			/* default TRICKLE_TIMEOUT of calls */
 	char *logfile;
 	int foreground;
 	int debug;
@@ -48,11 +49,16 @@ struct tfs {
 	gid_t gid;
 	time_t started;
 	gboolean stopping;		/* unmounting: quiet about hosts ending */
+	GList *done_readers;		/* open .done files (fsdone.c) */
 };
 
 enum host_state { HOST_CONNECTING, HOST_UP, HOST_DOWN };
 
-/* A request to the node waiting for its REPLY or DATA. */
+/* A request to the node waiting for its REPLY, DATA, STAT or LIST.  done
+ * gets err and msg from a REPLY; for DATA err 0, msg NULL and the bytes;
+ * for STAT and LIST err 0, msg the type's name (wire_type_name()) and
+ * bytes the body as a serialized GVariant in normal form, valid only
+ * during the call. */
 struct request;
 typedef void (*request_done_fn)(void *data, int err, const char *msg,
 				const guint8 *bytes, gsize len);
@@ -76,6 +82,7 @@ struct host {
 	GQueue held_writes;		/* fuse_req_t held back by flow control */
 	guint ping_timer;
 	gint64 last_heard;
+	guint64 bytes_out, bytes_in;	/* through the link, for info */
 };
 
 struct injected {
@@ -98,6 +105,7 @@ struct call {
 	guint64 out_size, err_size;
 	time_t created, changed;
 	GList *joiners;			/* struct joiner *, blocked reads */
+	GList *pollers;			/* struct fuse_pollhandle * */
 };
 
 struct vm {
@@ -115,6 +123,11 @@ struct vm {
 	guint32 last_injected;
 	time_t created;
 	struct fsdata *data;		/* data/ paths (fsdata.c) */
+	GVariant *funcs;		/* a(sss) name, origin, doc (node) */
+	GHashTable *func_ids;		/* name -> id, stable for inodes */
+	GPtrArray *func_names;		/* id - 1 -> name */
+	GVariant *objects;		/* a(uss) id, class, description */
+	guint ended[CALL_STATE_MAX];	/* calls that ended, by state */
 };
 
 /* The slot of the .all pseudo-VM in inode numbers. */
@@ -152,6 +165,7 @@ void vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 		   int code, guint64 out, guint64 err);
 void vm_down(struct vm *vm, const char *why);
 char *call_status_text(const struct call *c);
+gboolean call_ended(const struct call *c);
 /* Reply to a read of result now or when the call ends. */
 void call_join(struct call *c, fuse_req_t req, size_t size, off_t off);
 /* Read size bytes at off of a call's stream from the node into req. */
@@ -159,7 +173,36 @@ void call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	       off_t off);
 struct injected *vm_injected_add(struct vm *vm, const char *name,
 				 mode_t mode);
+void vm_set_funcs(struct vm *vm, GVariant *funcs);
+/* The id of a function name for inode numbers, 0 if the VM has none. */
+guint32 vm_func_id(struct vm *vm, const char *name);
+/* Origin and doc of a function by id; FALSE if the VM has no such. */
+gboolean vm_func(struct vm *vm, guint32 id, const char **name,
+		 const char **origin, const char **doc);
+void vm_set_objects(struct vm *vm, GVariant *objects);
+gboolean vm_object(struct vm *vm, guint32 id, const char **cls,
+		   const char **desc);
 void vm_injected_remove(struct vm *vm, struct injected *inj);
+
+/* fsvm.c */
+void vm_info_read(struct vm *vm, fuse_req_t req, size_t size, off_t off);
+void ctl_open(fuse_req_t req, struct vm *vm, guint32 call,
+	      struct fuse_file_info *fi);
+void ctl_write(fuse_req_t req, const char *buf, size_t size,
+	       struct fuse_file_info *fi);
+void ctl_release(fuse_req_t req, struct fuse_file_info *fi);
+void call_forget(fuse_req_t req, struct vm *vm, guint32 id);
+void object_destroy(fuse_req_t req, struct vm *vm, guint32 id);
+char *func_text(struct vm *vm, guint32 id);
+char *object_text(struct vm *vm, guint32 id);
+
+/* fsdone.c */
+void done_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi);
+void done_read(fuse_req_t req, size_t size, struct fuse_file_info *fi);
+void done_release(fuse_req_t req, struct fuse_file_info *fi);
+void done_announce(struct call *c);
+void call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph);
+void call_notify_pollers(struct call *c);
 
 /* fsops.c */
 extern const struct fuse_lowlevel_ops tfs_ops;

@@ -43,6 +43,7 @@ static void
 call_free(struct call *c)
 {
 	g_assert(!c->joiners);
+	g_list_free_full(c->pollers, (GDestroyNotify)fuse_pollhandle_destroy);
 	g_free(c->args);
 	g_free(c->detail);
 	g_free(c);
@@ -65,6 +66,8 @@ vm_new(struct host *h, const char *name)
 		(GDestroyNotify)injected_free);
 	vm->created = time(NULL);
 	vm->data = fsdata_new();
+	vm->func_ids = g_hash_table_new(g_str_hash, g_str_equal);
+	vm->func_names = g_ptr_array_new_with_free_func(g_free);
 	if (h)
 		g_ptr_array_add(h->vms, vm);
 	return vm;
@@ -92,6 +95,10 @@ vm_free(struct vm *vm)
 	g_hash_table_unref(vm->injected);
 	g_hash_table_unref(vm->injected_ids);
 	fsdata_free(vm->data);
+	g_hash_table_unref(vm->func_ids);
+	g_ptr_array_unref(vm->func_names);
+	g_clear_pointer(&vm->funcs, g_variant_unref);
+	g_clear_pointer(&vm->objects, g_variant_unref);
 	g_free(vm->name);
 	g_free(vm->detail);
 	g_free(vm);
@@ -122,6 +129,35 @@ set_state(struct call *c, guint state, const char *detail)
 	c->changed = time(NULL);
 }
 
+/* Does a leading NAME=VALUE word of argv set name? */
+static gboolean
+sets_option(char **argv, const char *name)
+{
+	gsize n = strlen(name);
+
+	for (; *argv && strchr(*argv, '='); argv++)
+		if (strncmp(*argv, name, n) == 0 && (*argv)[n] == '=')
+			return TRUE;
+	return FALSE;
+}
+
+static void
+send_call(struct vm *vm, guint32 id, char **argv)
+{
+	int timeout = vm->host->fs->opt.timeout;
+	g_autoptr(GPtrArray) v = g_ptr_array_new_with_free_func(g_free);
+
+	/* -o timeout=S: the default for lines that do not say. */
+	if (timeout > 0 && !sets_option(argv, "TRICKLE_TIMEOUT"))
+		g_ptr_array_add(v, g_strdup_printf("TRICKLE_TIMEOUT=%d",
+						   timeout));
+	for (; *argv; argv++)
+		g_ptr_array_add(v, g_strdup(*argv));
+	g_ptr_array_add(v, NULL);
+	host_send(vm->host, WIRE_CALL, vm->index, id,
+		  g_variant_new_strv((const char *const *)v->pdata, -1));
+}
+
 struct call *
 vm_fork(struct vm *vm, char **argv, const char *line)
 {
@@ -139,8 +175,7 @@ vm_fork(struct vm *vm, char **argv, const char *line)
 		set_state(c, CALL_FAILED, why);
 		return c;
 	}
-	host_send(vm->host, WIRE_CALL, vm->index, c->id,
-		  g_variant_new_strv((const char *const *)argv, -1));
+	send_call(vm, c->id, argv);
 	return c;
 }
 
@@ -154,10 +189,10 @@ join_interrupted(fuse_req_t req, void *data)
 	g_free(j);
 }
 
-static gboolean
+gboolean
 call_ended(const struct call *c)
 {
-	return c->state == CALL_DONE || c->state == CALL_FAILED;
+	return c->state >= CALL_DONE;
 }
 
 void
@@ -166,7 +201,7 @@ call_join(struct call *c, fuse_req_t req, size_t size, off_t off)
 	struct joiner *j;
 
 	if (call_ended(c)) {
-		if (c->state == CALL_FAILED)
+		if (c->state != CALL_DONE)
 			fuse_reply_err(req, EIO);
 		else
 			call_read(c, WIRE_STDOUT, req, size, off);
@@ -200,6 +235,17 @@ wake_joiners(struct call *c)
 	g_list_free(js);
 }
 
+/* Everything that waits for a call's end hears of it: joins, pollers, and
+ * readers of .done. */
+static void
+call_ended_now(struct call *c)
+{
+	c->vm->ended[c->state]++;
+	wake_joiners(c);
+	call_notify_pollers(c);
+	done_announce(c);
+}
+
 void
 vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 	      int code, guint64 out, guint64 err)
@@ -213,7 +259,7 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 	c->out_size = out;
 	c->err_size = err;
 	if (call_ended(c))
-		wake_joiners(c);
+		call_ended_now(c);
 }
 
 void
@@ -233,7 +279,7 @@ vm_down(struct vm *vm, const char *why)
 		if (call_ended(c))
 			continue;
 		set_state(c, CALL_FAILED, detail);
-		wake_joiners(c);
+		call_ended_now(c);
 	}
 }
 
@@ -335,4 +381,84 @@ vm_injected_remove(struct vm *vm, struct injected *inj)
 {
 	g_hash_table_remove(vm->injected, inj->name);
 	g_hash_table_remove(vm->injected_ids, GUINT_TO_POINTER(inj->id));
+}
+
+void
+vm_set_funcs(struct vm *vm, GVariant *funcs)
+{
+	GVariantIter it;
+	const char *name;
+
+	g_clear_pointer(&vm->funcs, g_variant_unref);
+	vm->funcs = g_variant_ref(funcs);
+	g_variant_iter_init(&it, funcs);
+	while (g_variant_iter_next(&it, "(&s&s&s)", &name, NULL, NULL)) {
+		if (g_hash_table_contains(vm->func_ids, name))
+			continue;
+		g_ptr_array_add(vm->func_names, g_strdup(name));
+		g_hash_table_insert(vm->func_ids,
+				    vm->func_names->pdata[vm->func_names->len - 1],
+				    GUINT_TO_POINTER(vm->func_names->len));
+	}
+}
+
+guint32
+vm_func_id(struct vm *vm, const char *name)
+{
+	guint32 id = GPOINTER_TO_UINT(g_hash_table_lookup(vm->func_ids, name));
+
+	return id && vm_func(vm, id, NULL, NULL, NULL) ? id : 0;
+}
+
+gboolean
+vm_func(struct vm *vm, guint32 id, const char **name, const char **origin,
+	const char **doc)
+{
+	GVariantIter it;
+	const char *n, *o, *d;
+
+	if (!vm->funcs || id == 0 || id > vm->func_names->len)
+		return FALSE;
+	g_variant_iter_init(&it, vm->funcs);
+	while (g_variant_iter_next(&it, "(&s&s&s)", &n, &o, &d)) {
+		if (strcmp(n, vm->func_names->pdata[id - 1]) != 0)
+			continue;
+		if (name)
+			*name = n;
+		if (origin)
+			*origin = o;
+		if (doc)
+			*doc = d;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+void
+vm_set_objects(struct vm *vm, GVariant *objects)
+{
+	g_clear_pointer(&vm->objects, g_variant_unref);
+	vm->objects = g_variant_ref(objects);
+}
+
+gboolean
+vm_object(struct vm *vm, guint32 id, const char **cls, const char **desc)
+{
+	GVariantIter it;
+	const char *c, *d;
+	guint32 i;
+
+	if (!vm->objects)
+		return FALSE;
+	g_variant_iter_init(&it, vm->objects);
+	while (g_variant_iter_next(&it, "(u&s&s)", &i, &c, &d)) {
+		if (i != id)
+			continue;
+		if (cls)
+			*cls = c;
+		if (desc)
+			*desc = d;
+		return TRUE;
+	}
+	return FALSE;
 }

@@ -1,0 +1,140 @@
+/*
+ * fsdone.c - waiting for any call: MOUNT/.done and poll(2) on result.
+ *
+ * Each open of .done is a stream of the calls that end after it was
+ * opened, one line each ("VM/N done", "VM/N failed exit 3"); a read with
+ * nothing to say waits, without a thread, for the next call to end, and
+ * Ctrl-C interrupts it.  result files answer poll(2): readable once the
+ * call has ended, so a client can wait on many at once.
+ */
+#include "tfs.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+struct done_handle {
+	struct handle h;
+	struct tfs *fs;
+	GString *lines;		/* announced, not yet read */
+	fuse_req_t waiting;	/* a read parked until the next line */
+	size_t size;
+};
+
+static void
+done_interrupted(fuse_req_t req, void *data)
+{
+	struct done_handle *d = data;
+
+	if (d->waiting == req) {
+		d->waiting = NULL;
+		fuse_reply_err(req, EINTR);
+	}
+}
+
+static void
+done_reply(struct done_handle *d, fuse_req_t req, size_t size)
+{
+	size_t n = MIN(size, d->lines->len);
+
+	fuse_reply_buf(req, d->lines->str, n);
+	g_string_erase(d->lines, 0, n);
+}
+
+void
+done_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct done_handle *d = g_new0(struct done_handle, 1);
+
+	d->h.type = H_DONE;
+	d->fs = fs;
+	d->lines = g_string_new(NULL);
+	fs->done_readers = g_list_prepend(fs->done_readers, d);
+	fi->fh = (uintptr_t)d;
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	fuse_reply_open(req, fi);
+}
+
+void
+done_read(fuse_req_t req, size_t size, struct fuse_file_info *fi)
+{
+	struct done_handle *d = (struct done_handle *)(uintptr_t)fi->fh;
+
+	if (d->lines->len) {
+		done_reply(d, req, size);
+		return;
+	}
+	if (d->waiting) {
+		/* One reader at a time per open file; a second gets EBUSY
+		 * rather than waiting behind the first. */
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	d->waiting = req;
+	d->size = size;
+	fuse_req_interrupt_func(req, done_interrupted, d);
+}
+
+void
+done_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct done_handle *d = (struct done_handle *)(uintptr_t)fi->fh;
+
+	d->fs->done_readers = g_list_remove(d->fs->done_readers, d);
+	if (d->waiting)
+		fuse_reply_err(d->waiting, EINTR);
+	g_string_free(d->lines, TRUE);
+	g_free(d);
+	fuse_reply_err(req, 0);
+}
+
+void
+done_announce(struct call *c)
+{
+	struct host *h = c->vm->host;
+	g_autofree char *status = NULL;
+	GList *l;
+
+	if (!h || !h->fs->done_readers)
+		return;
+	status = call_status_text(c);
+	for (l = h->fs->done_readers; l; l = l->next) {
+		struct done_handle *d = l->data;
+		fuse_req_t req;
+
+		g_string_append_printf(d->lines, "%s/%u %s", c->vm->name,
+				       c->id, status);
+		if ((req = d->waiting)) {
+			d->waiting = NULL;
+			fuse_req_interrupt_func(req, NULL, NULL);
+			done_reply(d, req, d->size);
+		}
+	}
+}
+
+void
+call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph)
+{
+	if (call_ended(c)) {
+		if (ph)
+			fuse_pollhandle_destroy(ph);
+		fuse_reply_poll(req, POLLIN | POLLRDNORM);
+		return;
+	}
+	if (ph)
+		c->pollers = g_list_prepend(c->pollers, ph);
+	fuse_reply_poll(req, 0);
+}
+
+void
+call_notify_pollers(struct call *c)
+{
+	GList *l;
+
+	for (l = c->pollers; l; l = l->next) {
+		fuse_lowlevel_notify_poll(l->data);
+		fuse_pollhandle_destroy(l->data);
+	}
+	g_clear_pointer(&c->pollers, g_list_free);
+}

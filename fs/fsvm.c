@@ -1,0 +1,308 @@
+/*
+ * fsvm.c - the files that show and steer a VM: info, ctl, calls/N/ctl,
+ * functions/, objects/, and rmdir of a finished call.
+ *
+ * What the node pushes (functions, objects, call states) is answered from
+ * here without asking it, so a hung node never hangs ls or cat of them;
+ * commands (restart, cancel, destroy, forget) and info's node half are
+ * requests with the usual deadline.
+ */
+#include "tfs.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct ctl_handle {
+	struct handle h;
+	struct vm *vm;
+	guint32 call;		/* 0: the VM's own ctl */
+	GString *partial;
+};
+
+/* A FUSE request waiting on one node request. */
+struct pending {
+	fuse_req_t req;
+	struct vm *vm;
+	guint32 id;
+	size_t size;		/* for writes: what to acknowledge */
+	gboolean write;		/* answer with a write count, else 0 */
+	off_t off;		/* for info: the read's offset */
+	char *what;
+};
+
+static void
+pending_free(struct pending *p)
+{
+	g_free(p->what);
+	g_free(p);
+}
+
+static struct pending *
+pending_new(fuse_req_t req, struct vm *vm, guint32 id, const char *what)
+{
+	struct pending *p = g_new0(struct pending, 1);
+
+	p->req = req;
+	p->vm = vm;
+	p->id = id;
+	p->what = g_strdup(what);
+	return p;
+}
+
+static void
+count_calls(struct vm *vm, guint *queued, guint *running)
+{
+	GHashTableIter it;
+	gpointer val;
+
+	*queued = *running = 0;
+	g_hash_table_iter_init(&it, vm->calls);
+	while (g_hash_table_iter_next(&it, NULL, &val)) {
+		struct call *c = val;
+		if (c->state == CALL_QUEUED)
+			(*queued)++;
+		else if (c->state == CALL_RUNNING)
+			(*running)++;
+	}
+}
+
+/* The half of info the mount knows by itself. */
+static GString *
+info_local(struct vm *vm)
+{
+	struct host *h = vm->host;
+	GString *s = g_string_new(NULL);
+	guint queued, running;
+
+	count_calls(vm, &queued, &running);
+	g_string_append_printf(s, "vm: %s\n", vm->name);
+	g_string_append_printf(s, "host: %s%s%s%s\n", h->label,
+			       h->node_name ? " (" : "",
+			       h->node_name ? h->node_name : "",
+			       h->node_name ? ")" : "");
+	if (h->state == HOST_DOWN)
+		g_string_append_printf(s, "state: down: %s\n", h->down_reason);
+	else if (h->state == HOST_CONNECTING)
+		g_string_append(s, "state: starting\n");
+	else if (vm->state == VM_RESTARTING)
+		g_string_append_printf(s, "state: restarting (%s)\n",
+				       vm->detail);
+	else
+		g_string_append_printf(s, "state: %s%s%s\n",
+				       wire_vm_state_name(vm->state),
+				       vm->state == VM_DOWN ? ": " : "",
+				       vm->state == VM_DOWN ? vm->detail : "");
+	g_string_append_printf(s, "pid: %u\n", vm->pid);
+	g_string_append_printf(s, "calls queued: %u\ncalls running: %u\n",
+			       queued, running);
+	g_string_append_printf(s, "calls done: %u\ncalls failed: %u\n"
+			       "calls cancelled: %u\n", vm->ended[CALL_DONE],
+			       vm->ended[CALL_FAILED],
+			       vm->ended[CALL_CANCELLED]);
+	g_string_append_printf(s, "bytes sent: %" G_GUINT64_FORMAT "\n"
+			       "bytes received: %" G_GUINT64_FORMAT "\n",
+			       h->bytes_out, h->bytes_in);
+	g_string_append_printf(s, "mounted: %lld s ago\n",
+			       (long long)(time(NULL) - vm->created));
+	return s;
+}
+
+static void
+reply_slice(fuse_req_t req, const GString *s, size_t size, off_t off)
+{
+	if ((size_t)off >= s->len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, s->str + off, MIN(size, s->len - off));
+}
+
+static void
+on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
+{
+	struct pending *p = data;
+	g_autoptr(GString) s = info_local(p->vm);
+
+	if (err)
+		g_string_append_printf(s, "node: %s\n", msg ? msg :
+				       g_strerror(err));
+	else
+		g_string_append_len(s, (const char *)bytes, len);
+	reply_slice(p->req, s, p->size, p->off);
+	pending_free(p);
+}
+
+void
+vm_info_read(struct vm *vm, fuse_req_t req, size_t size, off_t off)
+{
+	struct pending *p;
+
+	if (vm->host->state != HOST_UP) {
+		g_autoptr(GString) s = info_local(vm);
+		reply_slice(req, s, size, off);
+		return;
+	}
+	p = pending_new(req, vm, 0, "info");
+	p->size = size;
+	p->off = off;
+	host_request(vm->host, WIRE_INFO, vm->index, 0, NULL, on_info, p);
+}
+
+/* Answers of commands: the write that carried the command gets the
+ * node's verdict. */
+static void
+on_command(void *data, int err, const char *msg, const guint8 *bytes,
+	   gsize len)
+{
+	struct pending *p = data;
+
+	if (err) {
+		g_warning("%s: %s: %s", p->vm->name, p->what,
+			  msg && *msg ? msg : g_strerror(err));
+		fuse_reply_err(p->req, err);
+	} else if (p->write) {
+		fuse_reply_write(p->req, p->size);
+	} else {
+		fuse_reply_err(p->req, 0);
+	}
+	pending_free(p);
+}
+
+void
+ctl_open(fuse_req_t req, struct vm *vm, guint32 call,
+	 struct fuse_file_info *fi)
+{
+	struct ctl_handle *c = g_new0(struct ctl_handle, 1);
+
+	c->h.type = H_CTL;
+	c->vm = vm;
+	c->call = call;
+	c->partial = g_string_new(NULL);
+	fi->fh = (uintptr_t)c;
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	fuse_reply_open(req, fi);
+}
+
+/* One command per write: "restart" for a VM, "cancel" for a call. */
+void
+ctl_write(fuse_req_t req, const char *buf, size_t size,
+	  struct fuse_file_info *fi)
+{
+	struct ctl_handle *c = (struct ctl_handle *)(uintptr_t)fi->fh;
+	g_autofree char *cmd = g_strstrip(g_strndup(buf, size));
+	struct host *h = c->vm->host;
+	struct pending *p;
+
+	if (!h) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (c->call && strcmp(cmd, "cancel") == 0) {
+		struct call *call = vm_call(c->vm, c->call);
+
+		if (!call || call_ended(call)) {
+			fuse_reply_err(req, call ? EALREADY : ENOENT);
+			return;
+		}
+		p = pending_new(req, c->vm, c->call, "cancel");
+		p->size = size;
+		p->write = TRUE;
+		host_request(h, WIRE_CANCEL, c->vm->index, 0,
+			     g_variant_new_uint32(c->call), on_command, p);
+	} else if (!c->call && strcmp(cmd, "restart") == 0) {
+		p = pending_new(req, c->vm, 0, "restart");
+		p->size = size;
+		p->write = TRUE;
+		host_request(h, WIRE_RESTART, c->vm->index, 0, NULL,
+			     on_command, p);
+	} else {
+		g_warning("%s: unknown command \"%s\" (%s)", c->vm->name, cmd,
+			  c->call ? "a call's ctl takes: cancel"
+				  : "a VM's ctl takes: restart");
+		fuse_reply_err(req, EINVAL);
+	}
+}
+
+void
+ctl_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct ctl_handle *c = (struct ctl_handle *)(uintptr_t)fi->fh;
+
+	g_string_free(c->partial, TRUE);
+	g_free(c);
+	fuse_reply_err(req, 0);
+}
+
+static void
+on_forgotten(void *data, int err, const char *msg, const guint8 *bytes,
+	     gsize len)
+{
+	struct pending *p = data;
+	struct call *c = vm_call(p->vm, p->id);
+
+	/* Gone on the node, or the node is gone: either way forget it. */
+	if (!err || err == ENOENT || err == EHOSTDOWN || err == EIO) {
+		if (c && !c->joiners)
+			g_hash_table_remove(p->vm->calls,
+					    GUINT_TO_POINTER(p->id));
+		err = 0;
+	}
+	fuse_reply_err(p->req, err);
+	pending_free(p);
+}
+
+/* rmdir calls/N: forget a call that has ended, here and on the node. */
+void
+call_forget(fuse_req_t req, struct vm *vm, guint32 id)
+{
+	struct call *c = vm_call(vm, id);
+
+	if (!c) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!call_ended(c) || c->joiners) {
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	host_request(vm->host, WIRE_FORGET, vm->index, 0,
+		     g_variant_new_uint32(id), on_forgotten,
+		     pending_new(req, vm, id, "forget"));
+}
+
+void
+object_destroy(fuse_req_t req, struct vm *vm, guint32 id)
+{
+	if (!vm_object(vm, id, NULL, NULL)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	host_request(vm->host, WIRE_OBJ_DESTROY, vm->index, 0,
+		     g_variant_new_uint32(id), on_command,
+		     pending_new(req, vm, id, "destroy"));
+}
+
+char *
+func_text(struct vm *vm, guint32 id)
+{
+	const char *name, *origin, *doc;
+
+	if (!vm_func(vm, id, &name, &origin, &doc))
+		return g_strdup("");
+	return g_strdup_printf("%s: %s%s%s\n", name, origin, *doc ? ": " : "",
+			       doc);
+}
+
+char *
+object_text(struct vm *vm, guint32 id)
+{
+	const char *cls, *desc;
+
+	if (!vm_object(vm, id, &cls, &desc))
+		return g_strdup("");
+	/* Its own words if it has a describe callback, else what Python
+	 * would print for an object without __str__. */
+	if (*desc)
+		return g_strdup_printf("%s\n", desc);
+	return g_strdup_printf("<%s @%u>\n", cls, id);
+}
