@@ -21,8 +21,13 @@ struct fsdata;			/* per-VM path table, in vm->data */
 struct fsdata *fsdata_new(void);
 void fsdata_free(struct fsdata *d);
 
-/* The kernel may cache data/ attributes this long (seconds). */
-#define DATA_TIMEOUT 1.0
+/*
+ * The kernel may cache data/ names and attributes this long (seconds).
+ * None: calls change the files under the mount's feet, and a cached size
+ * would cut short a read of a file that grew, or a cached name hide one
+ * that a call replaced by a directory.  Every path walk asks the node.
+ */
+#define DATA_TIMEOUT 0.0
 
 void data_lookup(fuse_req_t req, struct vm *vm, guint32 parent,
 		 const char *name);
@@ -51,6 +56,13 @@ void data_rmdir(fuse_req_t req, struct vm *vm, guint32 parent,
 		const char *name);
 void data_rename(fuse_req_t req, struct vm *vm, guint32 parent,
 		 const char *name, guint32 newparent, const char *newname);
+
+/*
+ * The kernel forgets nlookup lookups of data id id (FUSE forget and
+ * forget_multi; no reply).  Ids live while the kernel holds them: without
+ * this the table only grows, by one entry per path ever looked up.
+ */
+void data_forget(struct vm *vm, guint32 id, guint64 nlookup);
 
 /* For fsops.c: the inode number of data id id of vm. */
 fuse_ino_t fsops_data_ino(struct vm *vm, guint32 id);
