@@ -16,6 +16,7 @@
 #include "trickle.h"
 
 /* foo N: twice N */
+TRICKLE_DOC(foo, "foo N: twice N");
 int
 foo(int argc, char **argv)
 {
