@@ -17,6 +17,7 @@ static gboolean opt_worker;
 static char *opt_check;
 static char *opt_dir;
 static gboolean opt_version;
+static gint64 opt_first_object;
 
 /* One plain line per message on stderr, which tricklefs logs with the
  * host's name in front. */
@@ -49,6 +50,8 @@ static const GOptionEntry entries[] = {
 	  NULL, NULL },
 	{ "check-load", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
 	  &opt_check, NULL, NULL },
+	{ "first-object", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT64,
+	  &opt_first_object, NULL, NULL },
 	{ NULL }
 };
 
@@ -75,7 +78,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (opt_worker)
-		return worker_main(3);
+		return worker_main(3, (guint32)CLAMP(opt_first_object, 0,
+							 G_MAXUINT32 - 1));
 	if (opt_check)
 		return worker_check_load(opt_check);
 	dir = opt_dir ? g_strdup(opt_dir)

@@ -4,6 +4,12 @@
  * The worker is deliberately simple and blocking: one request at a time
  * from the supervisor, answered when done.  Calls write straight into
  * files in their call directory, so output never passes through here.
+ *
+ * A call's name is looked up among injected programs (the supervisor says
+ * which in W_RUN), then the functions of injected shared objects (the
+ * latest loaded first), then the built-ins.  The call's own environment
+ * (leading NAME=VALUE words) is set in the worker for its duration, so
+ * functions see it with getenv() and programs inherit it.
  */
 #include "worker.h"
 #include "wire.h"
@@ -12,25 +18,44 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
 
 typedef int (*trickle_fn)(int argc, char **argv);
 
+/* How often output buffered by an in-process function is flushed into
+ * the call's files, so that it can be watched while the call runs. */
+#define FLUSH_INTERVAL_US (G_USEC_PER_SEC / 4)
+
 struct lib {
 	char *path;
 	void *handle;
 };
 
+/* A variable the running call set, and what it was before. */
+struct saved_var {
+	char *name;
+	char *old;			/* NULL: it was not set */
+};
+
 static GPtrArray *libs;		/* struct lib *, in load order */
 static int devnull = -1;
 static int logfd = -1;		/* the supervisor's stderr, for our own messages */
+static GPtrArray *saved_vars;	/* struct saved_var *, of the running call */
+static GVariant *objects_sent;	/* the W_OBJECTS last sent */
+
+static GMutex flush_lock;
+static GCond flush_cond;
+static gboolean flushing;	/* a function runs: flush its stdio */
 
 char *
 signal_description(int sig)
@@ -61,12 +86,15 @@ send_frame(int fd, GByteArray *frame)
  * Find NAME among the functions the injected objects define themselves.
  * dlsym() also searches an object's dependencies, which would make every
  * libc function (exit, abort, system...) callable by name: refuse those.
+ * TRICKLE_DOC() strings are data, not functions.
  */
 static trickle_fn
 lookup(const char *name)
 {
 	guint i;
 
+	if (g_str_has_prefix(name, "trickle_doc_"))
+		return NULL;
 	for (i = libs->len; i-- > 0;) {
 		struct lib *l = libs->pdata[i];
 		Dl_info info;
@@ -76,6 +104,104 @@ lookup(const char *name)
 		    strcmp(info.dli_fname, l->path) == 0)
 			return (trickle_fn)sym;
 	}
+	return NULL;
+}
+
+/* Built-ins. */
+
+static int
+builtin_echo(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		printf("%s%s", i > 1 ? " " : "", argv[i]);
+	printf("\n");
+	return 0;
+}
+
+static int
+builtin_sleep(int argc, char **argv)
+{
+	struct timespec ts;
+	char *end = NULL;
+	double s = 0;
+
+	if (argc == 2)
+		s = g_ascii_strtod(argv[1], &end);
+	if (argc != 2 || !end || end == argv[1] || *end || !isfinite(s) ||
+	    s < 0 || s > 1e9) {
+		fprintf(stderr, "usage: sleep SECONDS (a number, fractions "
+			"allowed)\n");
+		return 2;
+	}
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec >= 1000000000L)
+		ts.tv_nsec = 999999999L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+static gboolean
+is_identifier(const char *s)
+{
+	if (!(g_ascii_isalpha(*s) || *s == '_'))
+		return FALSE;
+	for (s++; *s; s++)
+		if (!(g_ascii_isalnum(*s) || *s == '_'))
+			return FALSE;
+	return TRUE;
+}
+
+/* setenv NAME [VALUE...]: the words of VALUE joined by spaces.  The
+ * supervisor records it too, for the next worker after a restart. */
+static int
+builtin_setenv(int argc, char **argv)
+{
+	g_autofree char *value = NULL;
+	guint i;
+
+	if (argc < 2 || !is_identifier(argv[1])) {
+		fprintf(stderr, "usage: setenv NAME VALUE (NAME a letter or "
+			"_ then letters, digits, _)\n");
+		return 2;
+	}
+	value = g_strjoinv(" ", argv + 2);
+	if (setenv(argv[1], value, 1) < 0) {
+		fprintf(stderr, "setenv: %s\n", strerror(errno));
+		return 1;
+	}
+	/* "NAME=x setenv NAME y" leaves y, not the value from before. */
+	for (i = saved_vars->len; i-- > 0;) {
+		struct saved_var *v = saved_vars->pdata[i];
+
+		if (strcmp(v->name, argv[1]) == 0)
+			g_ptr_array_remove_index(saved_vars, i);
+	}
+	return 0;
+}
+
+const struct builtin_info worker_builtins[] = {
+	{ "echo", "echo ARG...: print the arguments, separated by spaces" },
+	{ "exec", "exec PROGRAM ARG...: run a program installed on the "
+		  "node (found in PATH)" },
+	{ "setenv", "setenv NAME VALUE: set an environment variable for the "
+		    "later calls of this VM" },
+	{ "sleep", "sleep SECONDS: wait (fractions allowed)" },
+	{ NULL, NULL }
+};
+
+static trickle_fn
+builtin(const char *name)
+{
+	if (strcmp(name, "echo") == 0)
+		return builtin_echo;
+	if (strcmp(name, "sleep") == 0)
+		return builtin_sleep;
+	if (strcmp(name, "setenv") == 0)
+		return builtin_setenv;
 	return NULL;
 }
 
@@ -109,8 +235,63 @@ open_output(const char *dir, const char *name)
 	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
-/* Run an injected program as a child with the call's output files.  It
- * dies with the VM, as a function would. */
+static void
+saved_var_free(struct saved_var *v)
+{
+	g_free(v->name);
+	g_free(v->old);
+	g_free(v);
+}
+
+/* Set the call's NAME=VALUE list (the supervisor checked the names). */
+static void
+set_call_env(char **env)
+{
+	for (; *env; env++) {
+		const char *eq = strchr(*env, '=');
+		g_autofree char *name = NULL;
+		struct saved_var *v;
+		guint i;
+
+		if (!eq || eq == *env)
+			continue;
+		name = g_strndup(*env, eq - *env);
+		for (i = 0; i < saved_vars->len; i++)
+			if (strcmp(((struct saved_var *)
+				    saved_vars->pdata[i])->name, name) == 0)
+				break;
+		if (i == saved_vars->len) {
+			v = g_new0(struct saved_var, 1);
+			v->name = g_strdup(name);
+			v->old = g_strdup(getenv(name));
+			g_ptr_array_add(saved_vars, v);
+		}
+		setenv(name, eq + 1, 1);
+	}
+}
+
+static void
+restore_env(void)
+{
+	guint i;
+
+	for (i = saved_vars->len; i-- > 0;) {
+		struct saved_var *v = saved_vars->pdata[i];
+
+		if (v->old)
+			setenv(v->name, v->old, 1);
+		else
+			unsetenv(v->name);
+	}
+	g_ptr_array_set_size(saved_vars, 0);
+}
+
+/*
+ * Run a program as a child with the call's output files: an injected one
+ * (prog is its path) or, for the exec built-in, one found in PATH (prog
+ * is NULL, argv[0] is looked up).  It dies with the VM, as a function
+ * would.
+ */
 static void
 run_program(const char *prog, char **argv, int out, int err,
 	    guint8 *state, int *code, char **detail)
@@ -125,10 +306,13 @@ run_program(const char *prog, char **argv, int out, int err,
 		dup2(out, STDOUT_FILENO);
 		dup2(err, STDERR_FILENO);
 		signal(SIGPIPE, SIG_DFL);
-		execve(prog, argv, environ);
+		if (prog)
+			execve(prog, argv, environ);
+		else
+			execvp(argv[0], argv);
 		dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0],
-			g_strerror(errno));
-		_exit(127);
+			strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
 	}
 	if (pid < 0) {
 		*state = CALL_FAILED;
@@ -151,6 +335,44 @@ run_program(const char *prog, char **argv, int out, int err,
 	}
 }
 
+/*
+ * Flush what a running function has buffered in stdio every
+ * FLUSH_INTERVAL_US, so that its output reaches the call's files (and
+ * tail -f) while it runs even when stdout is fully buffered.  stdio locks
+ * its streams, and the fds are only switched while flushing is off.
+ */
+static gpointer
+flusher(gpointer data)
+{
+	g_mutex_lock(&flush_lock);
+	for (;;) {
+		gint64 end;
+
+		if (!flushing) {
+			g_cond_wait(&flush_cond, &flush_lock);
+			continue;
+		}
+		end = g_get_monotonic_time() + FLUSH_INTERVAL_US;
+		while (flushing &&
+		       g_cond_wait_until(&flush_cond, &flush_lock, end))
+			;
+		if (flushing) {
+			fflush(stdout);
+			fflush(stderr);
+		}
+	}
+	return NULL;
+}
+
+static void
+set_flushing(gboolean on)
+{
+	g_mutex_lock(&flush_lock);
+	flushing = on;
+	g_cond_signal(&flush_cond);
+	g_mutex_unlock(&flush_lock);
+}
+
 static void
 run_function(trickle_fn fn, char **argv, int out, int err,
 	     guint8 *state, int *code, char **detail)
@@ -162,7 +384,9 @@ run_function(trickle_fn fn, char **argv, int out, int err,
 	dup2(out, STDOUT_FILENO);
 	dup2(err, STDERR_FILENO);
 	optind = 0;		/* functions shaped like main use getopt */
+	set_flushing(TRUE);
 	*code = fn(argc, argv);
+	set_flushing(FALSE);
 	fflush(stdout);
 	fflush(stderr);
 	dup2(devnull, STDOUT_FILENO);
@@ -173,21 +397,49 @@ run_function(trickle_fn fn, char **argv, int out, int err,
 	*detail = *code ? g_strdup_printf("exit %d", *code) : g_strdup("");
 }
 
+/* After each call and destroy: the objects, if the list changed. */
+static void
+send_objects(int fd, GByteArray *out, guint vm)
+{
+	GVariant *list;
+
+	if (!objects_maybe_changed())
+		return;
+	list = g_variant_ref_sink(objects_list());
+	if (objects_sent && g_variant_equal(list, objects_sent)) {
+		g_variant_unref(list);
+		return;
+	}
+	if (!objects_sent && g_variant_n_children(list) == 0) {
+		g_variant_unref(list);
+		return;		/* the supervisor starts from none */
+	}
+	if (objects_sent)
+		g_variant_unref(objects_sent);
+	objects_sent = list;
+	wire_encode(out, WIRE_W_OBJECTS, vm, 0, list);
+	send_frame(fd, out);
+}
+
 static void
 do_run(int fd, GByteArray *out, const struct wire_msg *m)
 {
 	const char *dir, *prog;
 	g_autofree const char **cargv = NULL;
+	g_autofree const char **cenv = NULL;
 	g_auto(GStrv) argv = NULL;
+	g_auto(GStrv) env = NULL;
 	g_autofree char *detail = NULL;
 	guint8 state = CALL_FAILED;
 	int code = -1, ofd, efd;
 	trickle_fn fn = NULL;
 
-	g_variant_get(m->body, "(&s&s^a&s@as)", &dir, &prog, &cargv, NULL);
+	g_variant_get(m->body, "(&s&s^a&s^a&s)", &dir, &prog, &cargv, &cenv);
 	argv = g_strdupv((char **)cargv);
+	env = g_strdupv((char **)cenv);
 	ofd = open_output(dir, "stdout");
 	efd = open_output(dir, "stderr");
+	set_call_env(env);
 	if (ofd < 0 || efd < 0) {
 		detail = g_strdup_printf("cannot create output in %s: %s",
 					 dir, g_strerror(errno));
@@ -195,22 +447,50 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 		detail = g_strdup("empty call");
 	} else if (*prog) {
 		run_program(prog, argv, ofd, efd, &state, &code, &detail);
-	} else if ((fn = lookup(argv[0]))) {
+	} else if ((fn = lookup(argv[0])) || (fn = builtin(argv[0]))) {
 		run_function(fn, argv, ofd, efd, &state, &code, &detail);
+	} else if (strcmp(argv[0], "exec") == 0) {
+		if (!argv[1]) {
+			dprintf(efd, "usage: exec PROGRAM [ARG...]\n");
+			code = 2;
+			detail = g_strdup("exit 2");
+		} else {
+			run_program(NULL, argv + 1, ofd, efd, &state, &code,
+				    &detail);
+		}
 	} else {
 		detail = g_strdup_printf("function not found: %s", argv[0]);
 	}
+	restore_env();
 	if (ofd >= 0)
 		close(ofd);
 	if (efd >= 0)
 		close(efd);
+	/* Objects first: once the call is seen to end, its objects are
+	 * listed. */
+	send_objects(fd, out, m->vm);
 	wire_encode(out, WIRE_W_DONE, m->vm, m->tag,
 		    g_variant_new("(yis)", state, code, detail));
 	send_frame(fd, out);
 }
 
+static void
+do_destroy(int fd, GByteArray *out, const struct wire_msg *m)
+{
+	guint32 id = g_variant_get_uint32(m->body);
+	int err = objects_destroy_id(id);
+
+	fflush(stdout);
+	fflush(stderr);
+	send_objects(fd, out, m->vm);
+	wire_encode(out, WIRE_W_DESTROYED, m->vm, m->tag,
+		    g_variant_new("(uis)", id, err,
+				  err ? "no such object" : ""));
+	send_frame(fd, out);
+}
+
 int
-worker_main(int fd)
+worker_main(int fd, guint32 first_object)
 {
 	struct wire_decoder dec;
 	g_autoptr(GByteArray) out = g_byte_array_new();
@@ -222,10 +502,14 @@ worker_main(int fd)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	libs = g_ptr_array_new();
+	saved_vars = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)saved_var_free);
+	objects_init(first_object);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	logfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
+	g_thread_unref(g_thread_new("flusher", flusher, NULL));
 	wire_decoder_init(&dec);
 	for (;;) {
 		struct wire_msg m;
@@ -243,6 +527,8 @@ worker_main(int fd)
 				do_load(fd, out, &m);
 			else if (m.type == WIRE_W_RUN)
 				do_run(fd, out, &m);
+			else if (m.type == WIRE_W_DESTROY)
+				do_destroy(fd, out, &m);
 			else
 				g_warning("worker: unexpected %s",
 					  wire_type_name(m.type));
