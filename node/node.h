@@ -22,6 +22,7 @@ struct node {
 	GMainLoop *loop;
 	gboolean said_hello;
 	gboolean shutdown;		/* the client asked us to end */
+	gint64 started;			/* monotonic, for INFO */
 };
 
 /* supervisor.c */
@@ -43,6 +44,17 @@ gboolean vmnode_uninstall(struct vmnode *vm, const char *name,
 			  GError **error);
 /* The file holding a call's stream, or NULL if there is no such call. */
 char *vmnode_call_file(struct vmnode *vm, guint32 id, guint stream);
+/* WIRE_CANCEL: answers the request tag itself (for a running call, once
+ * the call has ended and its CALL_STATE is out). */
+void vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id);
+/* WIRE_FORGET: 0 or an errno, with a message for the REPLY. */
+int vmnode_forget(struct vmnode *vm, guint32 id, const char **why);
+/* WIRE_RESTART: answered once the new worker is up. */
+void vmnode_restart(struct vmnode *vm, guint32 tag);
+/* WIRE_OBJ_DESTROY: answered once the worker has destroyed it. */
+void vmnode_destroy_object(struct vmnode *vm, guint32 tag, guint32 id);
+/* The VM's lines of WIRE_INFO. */
+void vmnode_info(struct vmnode *vm, GString *s);
 
 const char *vmnode_data_dir(struct vmnode *vm);
 

@@ -356,6 +356,58 @@ do_uninject(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		reply(n, m->vm, m->tag, 0, "");
 }
 
+/* "MemTotal:  16303832 kB" -> MiB, or -1. */
+static gint64
+meminfo_mib(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	guint64 kb;
+
+	if (!p || (p != text && p[-1] != '\n'))
+		return -1;
+	p += strlen(key);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	kb = g_ascii_strtoull(p, NULL, 10);
+	return (gint64)(kb / 1024);
+}
+
+static void
+do_info(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autofree char *load = NULL;
+	g_autofree char *mem = NULL;
+	double l1, l5, l15;
+
+	g_string_append_printf(s, "host: %s\n", g_get_host_name());
+	g_string_append_printf(s, "cores: %u\n", g_get_num_processors());
+	if (g_file_get_contents("/proc/loadavg", &load, NULL, NULL) &&
+	    sscanf(load, "%lf %lf %lf", &l1, &l5, &l15) == 3)
+		g_string_append_printf(s, "loadavg: %.2f %.2f %.2f\n", l1, l5,
+				       l15);
+	if (g_file_get_contents("/proc/meminfo", &mem, NULL, NULL)) {
+		gint64 total = meminfo_mib(mem, "MemTotal:");
+		gint64 avail = meminfo_mib(mem, "MemAvailable:");
+
+		if (total >= 0)
+			g_string_append_printf(s, "memory total: %"
+					       G_GINT64_FORMAT " MiB\n", total);
+		if (avail >= 0)
+			g_string_append_printf(s, "memory available: %"
+					       G_GINT64_FORMAT " MiB\n", avail);
+	}
+	g_string_append_printf(s, "node uptime: %" G_GINT64_FORMAT " s\n",
+			       (g_get_monotonic_time() - n->started) /
+			       G_USEC_PER_SEC);
+	g_string_append_printf(s, "node version: %s (protocol %d)\n",
+			       TRICKLE_VERSION, WIRE_PROTO_VERSION);
+	g_string_append_printf(s, "node pid: %d\n", (int)getpid());
+	vmnode_info(vm, s);
+	node_send(n, WIRE_TEXT, m->vm, m->tag,
+		  g_variant_new_string(s->str));
+}
+
 static void
 dispatch(struct node *n, struct wire_msg *m)
 {
@@ -410,6 +462,26 @@ dispatch(struct node *n, struct wire_msg *m)
 		break;
 	case WIRE_FSOP:
 		datafs_op(n, vm, m);
+		break;
+	case WIRE_CANCEL:
+		vmnode_cancel(vm, m->tag, g_variant_get_uint32(m->body));
+		break;
+	case WIRE_FORGET: {
+		const char *why;
+		int err = vmnode_forget(vm, g_variant_get_uint32(m->body),
+					&why);
+		reply(n, m->vm, m->tag, err, why);
+		break;
+	}
+	case WIRE_RESTART:
+		vmnode_restart(vm, m->tag);
+		break;
+	case WIRE_INFO:
+		do_info(n, vm, m);
+		break;
+	case WIRE_OBJ_DESTROY:
+		vmnode_destroy_object(vm, m->tag,
+				      g_variant_get_uint32(m->body));
 		break;
 	default:
 		g_warning("unexpected %s from the client",
@@ -529,6 +601,7 @@ node_run(const char *basedir)
 		return 1;
 	}
 	n.dir = tmpl;
+	n.started = g_get_monotonic_time();
 	n.self = g_file_read_link("/proc/self/exe", NULL);
 	/* Our stdout carries frames: keep stray writes away from it. */
 	in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);

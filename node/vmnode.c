@@ -6,11 +6,20 @@
  * loaded into the worker in the order they came; when the worker dies
  * (a call crashed, or a replaced library must be unloaded) a new one is
  * started and loads them all again before it takes the next call.
+ *
+ * A running call is stopped (cancelled, timed out, or its VM restarted)
+ * by stopping its worker: SIGTERM to the worker's process group, which
+ * holds the programs it runs too, then SIGKILL after STOP_GRACE_MS.  The
+ * call ends with the reason it was stopped for rather than the signal,
+ * and the worker comes back as after a crash.  What the worker may say
+ * about the call in between is ignored.
  */
 #include "node.h"
+#include "elfsyms.h"
 #include "worker.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,9 +27,26 @@
 #include <unistd.h>
 #include <gio/gio.h>
 
+#define STOP_GRACE_MS 2000
+#define TICK_MS 500			/* live output sizes */
+/* Keep a FUNCS body well inside WIRE_MAX_BODY. */
+#define FUNCS_BUDGET (WIRE_MAX_BODY - 16 * 1024)
+
+enum stop_reason {
+	STOP_NONE = 0,
+	STOP_CANCEL,
+	STOP_TIMEOUT,
+	STOP_RESTART,
+};
+
 struct ncall {
 	guint32 id;
-	char **argv;
+	char **argv;			/* without the environment words */
+	char **env;			/* NAME=VALUE for this call only */
+	guint timeout_ms;		/* TRICKLE_TIMEOUT; 0: none */
+	enum stop_reason stop;		/* why it is being stopped */
+	GArray *cancels;		/* guint32 CANCEL tags to answer */
+	gboolean setenv;		/* the built-in: record it if done */
 };
 
 struct vmnode {
@@ -35,12 +61,27 @@ struct vmnode {
 	guint restart_timer;
 	guint crashes;			/* in a row, for back-off */
 	gboolean restart_pending;	/* once the running call ends */
-	gint64 started;
+	gboolean stopping;		/* SIGTERM sent, the worker is ending */
+	guint kill_timer;		/* SIGKILL after the grace period */
+	gint64 started;			/* the worker, monotonic */
+	guint restarts;			/* workers started after the first */
 
 	GQueue queue;			/* struct ncall *, waiting */
 	struct ncall *running;
+	guint call_timer;		/* its TRICKLE_TIMEOUT */
+	guint tick_timer;		/* its output sizes */
+	guint64 sent_out, sent_err;	/* the sizes last sent for it */
+
 	GPtrArray *libs;		/* names of shared objects, in order */
 	GHashTable *programs;		/* names of injected programs */
+	GHashTable *lib_funcs;		/* lib name -> GPtrArray elf_func */
+	GVariant *funcs_sent;		/* the last FUNCS */
+
+	GPtrArray *env;			/* "NAME=VALUE" from setenv calls */
+	GArray *restart_tags;		/* RESTARTs answered once up again */
+	GArray *destroy_tags;		/* OBJ_DESTROYs sent to the worker */
+	GVariant *objects;		/* the last OBJECTS sent (a(uss)) */
+	guint32 next_object;		/* first id for the next worker */
 };
 
 static void spawn_worker(struct vmnode *vm);
@@ -50,7 +91,27 @@ static void
 ncall_free(struct ncall *c)
 {
 	g_strfreev(c->argv);
+	g_strfreev(c->env);
+	if (c->cancels)
+		g_array_unref(c->cancels);
 	g_free(c);
+}
+
+static void
+reply(struct vmnode *vm, guint32 tag, int err, const char *msg)
+{
+	node_send(vm->node, WIRE_REPLY, vm->index, tag,
+		  g_variant_new("(is)", err, msg));
+}
+
+static void
+reply_all(struct vmnode *vm, GArray *tags, int err, const char *msg)
+{
+	guint i;
+
+	for (i = 0; i < tags->len; i++)
+		reply(vm, g_array_index(tags, guint32, i), err, msg);
+	g_array_set_size(tags, 0);
 }
 
 static void
@@ -73,10 +134,196 @@ static void
 send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
 		const char *detail)
 {
+	guint64 out = file_size(vm->calls_dir, id, "stdout");
+	guint64 err = file_size(vm->calls_dir, id, "stderr");
+
+	if (vm->running && vm->running->id == id) {
+		vm->sent_out = out;
+		vm->sent_err = err;
+	}
 	node_send(vm->node, WIRE_CALL_STATE, vm->index, id,
-		  g_variant_new("(ysitt)", state, detail, code,
-				file_size(vm->calls_dir, id, "stdout"),
-				file_size(vm->calls_dir, id, "stderr")));
+		  g_variant_new("(ysitt)", state, detail, code, out, err));
+}
+
+/* Signal the worker's process group (its programs too). */
+static void
+signal_worker(struct vmnode *vm, int sig)
+{
+	if (vm->pid && kill(-vm->pid, sig) < 0)
+		kill(vm->pid, sig);
+}
+
+/* Functions. */
+
+/* Where a call of name goes: an injected program, the latest shared
+ * object defining it, or a built-in; NULL if nothing answers to it. */
+static const char *
+func_origin(struct vmnode *vm, const char *name)
+{
+	const struct builtin_info *b;
+	guint i, j;
+
+	if (g_hash_table_contains(vm->programs, name))
+		return "program";
+	for (i = vm->libs->len; i-- > 0;) {
+		GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs,
+						    vm->libs->pdata[i]);
+
+		for (j = 0; fs && j < fs->len; j++)
+			if (strcmp(((struct elf_func *)fs->pdata[j])->name,
+				   name) == 0)
+				return vm->libs->pdata[i];
+	}
+	for (b = worker_builtins; b->name; b++)
+		if (strcmp(b->name, name) == 0)
+			return "built-in";
+	return NULL;
+}
+
+struct func_entry {
+	const char *origin;
+	const char *doc;
+};
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every name a call can use, once, with where a call of it goes. */
+static GVariant *
+build_funcs(struct vmnode *vm)
+{
+	g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash,
+		g_str_equal, NULL, g_free);
+	g_autofree const char **names = NULL;
+	const struct builtin_info *b;
+	GVariantBuilder vb;
+	GHashTableIter it;
+	gpointer key;
+	gsize size = 0;
+	guint i, j, n;
+
+	/* Lowest precedence first: later entries replace earlier ones. */
+	for (b = worker_builtins; b->name; b++) {
+		struct func_entry *e = g_new(struct func_entry, 1);
+
+		e->origin = "built-in";
+		e->doc = b->doc;
+		g_hash_table_insert(t, (char *)b->name, e);
+	}
+	for (i = 0; i < vm->libs->len; i++) {
+		GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs,
+						    vm->libs->pdata[i]);
+
+		for (j = 0; fs && j < fs->len; j++) {
+			struct elf_func *f = fs->pdata[j];
+			struct func_entry *e = g_new(struct func_entry, 1);
+
+			e->origin = vm->libs->pdata[i];
+			e->doc = f->doc;
+			g_hash_table_insert(t, f->name, e);
+		}
+	}
+	g_hash_table_iter_init(&it, vm->programs);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		struct func_entry *e = g_new(struct func_entry, 1);
+
+		e->origin = "program";
+		e->doc = "";
+		g_hash_table_insert(t, key, e);
+	}
+	names = (const char **)g_hash_table_get_keys_as_array(t, &n);
+	qsort(names, n, sizeof(*names), cmp_names);
+	g_variant_builder_init(&vb, G_VARIANT_TYPE("a(sss)"));
+	for (i = 0; i < n; i++) {
+		struct func_entry *e = g_hash_table_lookup(t, names[i]);
+
+		size += 16 + strlen(names[i]) + strlen(e->origin) +
+			strlen(e->doc);
+		if (size > FUNCS_BUDGET) {
+			g_warning("vm%u: %u functions, listing the first %u",
+				  vm->index, n, i);
+			break;
+		}
+		g_variant_builder_add(&vb, "(sss)", names[i], e->origin,
+				      e->doc);
+	}
+	return g_variant_builder_end(&vb);
+}
+
+/* WIRE_FUNCS to the client if the set changed since it was last sent. */
+static void
+send_funcs(struct vmnode *vm)
+{
+	GVariant *f = g_variant_ref_sink(build_funcs(vm));
+
+	if (vm->funcs_sent && g_variant_equal(f, vm->funcs_sent)) {
+		g_variant_unref(f);
+		return;
+	}
+	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
+	vm->funcs_sent = f;
+	node_send(vm->node, WIRE_FUNCS, vm->index, 0, f);
+}
+
+/* Calls. */
+
+static gboolean
+on_tick(gpointer data)
+{
+	struct vmnode *vm = data;
+	struct ncall *c = vm->running;
+	guint64 out, err;
+
+	if (!c) {
+		vm->tick_timer = 0;
+		return G_SOURCE_REMOVE;
+	}
+	out = file_size(vm->calls_dir, c->id, "stdout");
+	err = file_size(vm->calls_dir, c->id, "stderr");
+	if (out != vm->sent_out || err != vm->sent_err)
+		send_call_state(vm, c->id, CALL_RUNNING, 0, "");
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+kill_cb(gpointer data)
+{
+	struct vmnode *vm = data;
+
+	vm->kill_timer = 0;
+	g_message("vm%u: worker %d still there after %d ms, killing it",
+		  vm->index, vm->pid, STOP_GRACE_MS);
+	signal_worker(vm, SIGKILL);
+	return G_SOURCE_REMOVE;
+}
+
+/* End the worker now, and with it whatever it runs. */
+static void
+stop_worker(struct vmnode *vm)
+{
+	if (!vm->pid || vm->stopping)
+		return;
+	vm->stopping = TRUE;
+	signal_worker(vm, SIGTERM);
+	vm->kill_timer = g_timeout_add(STOP_GRACE_MS, kill_cb, vm);
+}
+
+static gboolean
+on_call_timeout(gpointer data)
+{
+	struct vmnode *vm = data;
+
+	vm->call_timer = 0;
+	if (vm->running && vm->running->stop == STOP_NONE) {
+		g_message("vm%u: call %u timed out", vm->index,
+			  vm->running->id);
+		vm->running->stop = STOP_TIMEOUT;
+		stop_worker(vm);
+	}
+	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -87,19 +334,48 @@ pump(struct vmnode *vm)
 	g_autofree char *prog = NULL;
 	GByteArray *f = vm->node->frame;
 
-	if (vm->running || !vm->ws || vm->restart_pending ||
+	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
 	    !(c = g_queue_pop_head(&vm->queue)))
 		return;
 	vm->running = c;
 	dir = g_strdup_printf("%s/%u", vm->calls_dir, c->id);
-	if (c->argv[0] && g_hash_table_contains(vm->programs, c->argv[0]))
+	if (g_hash_table_contains(vm->programs, c->argv[0]))
 		prog = g_build_filename(vm->inject_dir, c->argv[0], NULL);
+	c->setenv = strcmp(c->argv[0], "setenv") == 0 &&
+		    g_strcmp0(func_origin(vm, "setenv"), "built-in") == 0;
 	g_byte_array_set_size(f, 0);
 	wire_encode(f, WIRE_W_RUN, vm->index, c->id,
 		    g_variant_new("(ss^as^as)", dir, prog ? prog : "",
-				  c->argv, (char *[]){ NULL }));
+				  c->argv, c->env));
 	fdstream_write(vm->ws, f->data, f->len);
 	send_call_state(vm, c->id, CALL_RUNNING, 0, "");
+	if (c->timeout_ms)
+		vm->call_timer = g_timeout_add(c->timeout_ms, on_call_timeout,
+					       vm);
+	vm->tick_timer = g_timeout_add(TICK_MS, on_tick, vm);
+}
+
+/* A setenv built-in that succeeded: the next worker gets it too. */
+static void
+record_setenv(struct vmnode *vm, char **argv)
+{
+	g_autofree char *value = NULL;
+	gsize n;
+	guint i;
+
+	if (!argv[1])
+		return;
+	value = g_strjoinv(" ", argv + 2);
+	n = strlen(argv[1]);
+	for (i = 0; i < vm->env->len; i++) {
+		const char *e = vm->env->pdata[i];
+
+		if (strncmp(e, argv[1], n) == 0 && e[n] == '=') {
+			g_ptr_array_remove_index(vm->env, i);
+			break;
+		}
+	}
+	g_ptr_array_add(vm->env, g_strdup_printf("%s=%s", argv[1], value));
 }
 
 static void
@@ -109,16 +385,77 @@ finish_running(struct vmnode *vm, guint state, int code, const char *detail)
 
 	if (!c)
 		return;
-	vm->running = NULL;
+	if (vm->call_timer)
+		g_source_remove(vm->call_timer);
+	if (vm->tick_timer)
+		g_source_remove(vm->tick_timer);
+	vm->call_timer = vm->tick_timer = 0;
+	if (state == CALL_DONE && c->setenv)
+		record_setenv(vm, c->argv);
 	send_call_state(vm, c->id, state, code, detail);
+	vm->running = NULL;
+	if (c->cancels)
+		reply_all(vm, c->cancels, 0, "");
 	ncall_free(c);
 }
+
+/* Objects. */
+
+/* The VM's objects are now list (a(uss), consumed if floating): keep it
+ * and tell the client. */
+static void
+set_objects(struct vmnode *vm, GVariant *list)
+{
+	GVariantIter it;
+	guint32 id;
+
+	list = g_variant_ref_sink(list);
+	g_variant_iter_init(&it, list);
+	while (g_variant_iter_next(&it, "(u&s&s)", &id, NULL, NULL))
+		if (id >= vm->next_object && id < G_MAXUINT32)
+			vm->next_object = id + 1;
+	g_clear_pointer(&vm->objects, g_variant_unref);
+	vm->objects = list;
+	node_send(vm->node, WIRE_OBJECTS, vm->index, 0, list);
+}
+
+static gboolean
+has_object(struct vmnode *vm, guint32 id)
+{
+	GVariantIter it;
+	guint32 i;
+
+	if (!vm->objects)
+		return FALSE;
+	g_variant_iter_init(&it, vm->objects);
+	while (g_variant_iter_next(&it, "(u&s&s)", &i, NULL, NULL))
+		if (i == id)
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+remove_tag(GArray *tags, guint32 tag)
+{
+	guint i;
+
+	for (i = 0; i < tags->len; i++) {
+		if (g_array_index(tags, guint32, i) == tag) {
+			g_array_remove_index(tags, i);
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/* The worker. */
 
 static void
 on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 {
 	const char *detail;
 	guint8 state;
+	guint32 id;
 	int code;
 
 	switch (m->type) {
@@ -134,6 +471,8 @@ on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 				  vm->index, m->tag);
 			break;
 		}
+		if (vm->running->stop != STOP_NONE)
+			break;	/* too late: it ends when the worker does */
 		g_variant_get(m->body, "(yi&s)", &state, &code, &detail);
 		vm->crashes = 0;
 		finish_running(vm, state == CALL_DONE ? CALL_DONE
@@ -142,6 +481,14 @@ on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 			restart(vm);
 		else
 			pump(vm);
+		break;
+	case WIRE_W_OBJECTS:
+		set_objects(vm, m->body);
+		break;
+	case WIRE_W_DESTROYED:
+		g_variant_get(m->body, "(ui&s)", &id, &code, &detail);
+		if (remove_tag(vm->destroy_tags, m->tag))
+			reply(vm, m->tag, code, detail);
 		break;
 	default:
 		g_warning("vm%u: unexpected %s from worker", vm->index,
@@ -164,7 +511,7 @@ on_worker_data(void *user, const guint8 *data, gsize len)
 	}
 	if (error) {
 		g_warning("vm%u: worker: %s", vm->index, error->message);
-		kill(-vm->pid, SIGKILL);
+		signal_worker(vm, SIGKILL);
 	}
 }
 
@@ -189,17 +536,42 @@ restart_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* The state, exit code and detail a stopped call ends with. */
+static void
+stopped_state(enum stop_reason why, guint *state, const char **detail)
+{
+	switch (why) {
+	case STOP_CANCEL:
+		*state = CALL_CANCELLED;
+		*detail = "";
+		break;
+	case STOP_TIMEOUT:
+		*state = CALL_FAILED;
+		*detail = "timeout";
+		break;
+	default:
+		*state = CALL_FAILED;
+		*detail = "restarted";
+		break;
+	}
+}
+
 static void
 on_worker_exit(GPid pid, int status, gpointer data)
 {
 	struct vmnode *vm = data;
 	g_autofree char *why = NULL;
+	gboolean asked = vm->stopping || vm->restart_pending;
 	guint delay;
 
 	vm->child_watch = 0;
 	g_spawn_close_pid(pid);
 	/* Its programs die with it: calls never outlive their VM. */
 	kill(-pid, SIGKILL);
+	if (vm->kill_timer)
+		g_source_remove(vm->kill_timer);
+	vm->kill_timer = 0;
+	vm->stopping = FALSE;
 	if (WIFSIGNALED(status))
 		why = signal_description(WTERMSIG(status));
 	else
@@ -212,17 +584,30 @@ on_worker_exit(GPid pid, int status, gpointer data)
 		return;
 	g_message("vm%u: worker %d ended (%s)%s", vm->index, pid, why,
 		  vm->running ? " during a call" : "");
-	finish_running(vm, CALL_FAILED,
-		       WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-					   : WEXITSTATUS(status), why);
+	if (vm->running && vm->running->stop != STOP_NONE) {
+		guint state;
+		const char *detail;
+
+		stopped_state(vm->running->stop, &state, &detail);
+		finish_running(vm, state, -1, detail);
+	} else {
+		finish_running(vm, CALL_FAILED,
+			       WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+						   : WEXITSTATUS(status), why);
+	}
+	/* Objects die with their worker; so does any destroy under way. */
+	if (vm->objects && g_variant_n_children(vm->objects) > 0)
+		set_objects(vm, g_variant_new("a(uss)", NULL));
+	reply_all(vm, vm->destroy_tags, 0, "");
 	/* Back off when it dies over and over, e.g. a library whose
-	 * constructor crashes, instead of spinning. */
-	if (g_get_monotonic_time() - vm->started < G_USEC_PER_SEC)
+	 * constructor crashes, instead of spinning; not when we ended it. */
+	if (!asked && g_get_monotonic_time() - vm->started < G_USEC_PER_SEC)
 		vm->crashes++;
 	else
 		vm->crashes = 0;
 	delay = vm->crashes ? MIN(100u << MIN(vm->crashes, 6u), 5000u) : 0;
 	send_vm_state(vm, VM_RESTARTING, why);
+	vm->restarts++;
 	vm->restart_timer = g_timeout_add(delay, restart_cb, vm);
 }
 
@@ -249,14 +634,26 @@ spawn_worker(struct vmnode *vm)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *index = g_strdup_printf("%u", vm->index);
+	g_autofree char *first = g_strdup_printf("--first-object=%u",
+						 vm->next_object);
 	g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "TRICKLE_VM",
 					      index, TRUE);
-	char *argv[] = { vm->node->self, "--worker", NULL };
+	char *argv[] = { vm->node->self, "--worker", first, NULL };
 	int sv[2], target = 3;
 	guint i;
 
+	/* What setenv calls set, in the order they did. */
+	for (i = 0; i < vm->env->len; i++) {
+		const char *e = vm->env->pdata[i];
+		g_autofree char *name = g_strndup(e, strchr(e, '=') - e);
+
+		envp = g_environ_setenv(envp, name, strchr(e, '=') + 1, TRUE);
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		send_vm_state(vm, VM_DOWN, g_strerror(errno));
+		int err = errno;
+
+		send_vm_state(vm, VM_DOWN, g_strerror(err));
+		reply_all(vm, vm->restart_tags, err, g_strerror(err));
 		return;
 	}
 	if (!g_spawn_async_with_pipes_and_fds(vm->data_dir,
@@ -270,6 +667,7 @@ spawn_worker(struct vmnode *vm)
 		g_warning("vm%u: cannot start worker: %s", vm->index,
 			  error->message);
 		send_vm_state(vm, VM_DOWN, error->message);
+		reply_all(vm, vm->restart_tags, EIO, error->message);
 		return;
 	}
 	close(sv[1]);
@@ -280,6 +678,7 @@ spawn_worker(struct vmnode *vm)
 	for (i = 0; i < vm->libs->len; i++)
 		load(vm, vm->libs->pdata[i]);
 	send_vm_state(vm, VM_UP, "");
+	reply_all(vm, vm->restart_tags, 0, "");
 	pump(vm);
 }
 
@@ -289,7 +688,7 @@ restart(struct vmnode *vm)
 {
 	vm->restart_pending = TRUE;
 	if (!vm->running && vm->pid)
-		kill(-vm->pid, SIGKILL);
+		signal_worker(vm, SIGKILL);
 }
 
 struct vmnode *
@@ -307,6 +706,12 @@ vmnode_new(struct node *n, guint index, GError **error)
 	vm->libs = g_ptr_array_new_with_free_func(g_free);
 	vm->programs = g_hash_table_new_full(g_str_hash, g_str_equal,
 					     g_free, NULL);
+	vm->lib_funcs = g_hash_table_new_full(g_str_hash, g_str_equal,
+		g_free, (GDestroyNotify)g_ptr_array_unref);
+	vm->env = g_ptr_array_new_with_free_func(g_free);
+	vm->restart_tags = g_array_new(FALSE, FALSE, sizeof(guint32));
+	vm->destroy_tags = g_array_new(FALSE, FALSE, sizeof(guint32));
+	vm->next_object = 1;
 	g_queue_init(&vm->queue);
 	for (d = (const char *const[]){ vm->inject_dir, vm->calls_dir,
 					vm->data_dir, NULL }; *d; d++) {
@@ -320,6 +725,7 @@ vmnode_new(struct node *n, guint index, GError **error)
 		}
 	}
 	spawn_worker(vm);
+	send_funcs(vm);
 	return vm;
 }
 
@@ -332,8 +738,14 @@ vmnode_free(struct vmnode *vm)
 		g_source_remove(vm->child_watch);
 	if (vm->restart_timer)
 		g_source_remove(vm->restart_timer);
+	if (vm->kill_timer)
+		g_source_remove(vm->kill_timer);
+	if (vm->call_timer)
+		g_source_remove(vm->call_timer);
+	if (vm->tick_timer)
+		g_source_remove(vm->tick_timer);
 	if (vm->pid) {
-		kill(-vm->pid, SIGKILL);
+		signal_worker(vm, SIGKILL);
 		waitpid(vm->pid, NULL, 0);
 		g_spawn_close_pid(vm->pid);
 		wire_decoder_clear(&vm->dec);
@@ -344,6 +756,12 @@ vmnode_free(struct vmnode *vm)
 	g_queue_clear_full(&vm->queue, (GDestroyNotify)ncall_free);
 	g_ptr_array_unref(vm->libs);
 	g_hash_table_unref(vm->programs);
+	g_hash_table_unref(vm->lib_funcs);
+	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
+	g_clear_pointer(&vm->objects, g_variant_unref);
+	g_ptr_array_unref(vm->env);
+	g_array_unref(vm->restart_tags);
+	g_array_unref(vm->destroy_tags);
 	g_free(vm->dir);
 	g_free(vm->inject_dir);
 	g_free(vm->calls_dir);
@@ -363,12 +781,66 @@ vmnode_inject_dir(struct vmnode *vm)
 	return vm->inject_dir;
 }
 
+/* NAME=VALUE with NAME a shell identifier: environment, as in a shell. */
+static gboolean
+is_assignment(const char *w)
+{
+	const char *p = w;
+
+	if (!(g_ascii_isalpha(*p) || *p == '_'))
+		return FALSE;
+	for (p++; g_ascii_isalnum(*p) || *p == '_'; p++)
+		;
+	return *p == '=';
+}
+
+/*
+ * Take the leading NAME=VALUE words off argv into c->env, and the
+ * TRICKLE_ ones, the call's options, into c.  FALSE with why if an
+ * option is unknown or its value is not valid.
+ */
+static gboolean
+parse_call(struct ncall *c, char **argv, char **why)
+{
+	g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+	char **a;
+
+	for (a = argv; *a && is_assignment(*a); a++) {
+		const char *value = strchr(*a, '=') + 1;
+
+		if (!g_str_has_prefix(*a, "TRICKLE_")) {
+			g_ptr_array_add(env, g_strdup(*a));
+		} else if (g_str_has_prefix(*a, "TRICKLE_TIMEOUT=")) {
+			char *end = NULL;
+			double s = g_ascii_strtod(value, &end);
+
+			if (end == value || *end || !isfinite(s) || s < 0) {
+				*why = g_strdup_printf("bad call option %s "
+					"(seconds wanted)", *a);
+				return FALSE;
+			}
+			/* 0: no time limit, as with timeout(1). */
+			c->timeout_ms = s == 0 ? 0
+				: (guint)MIN(MAX(ceil(s * 1000), 1), G_MAXINT);
+		} else {
+			*why = g_strdup_printf("unknown call option %.*s",
+					       (int)(value - 1 - *a), *a);
+			return FALSE;
+		}
+	}
+	g_ptr_array_add(env, NULL);
+	c->env = (char **)g_ptr_array_free(g_steal_pointer(&env), FALSE);
+	c->argv = g_strdupv(a);
+	return TRUE;
+}
+
 void
 vmnode_call(struct vmnode *vm, guint32 id, char **argv)
 {
 	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
 	g_autofree char *args = g_strjoinv(" ", argv);
 	g_autofree char *argsfile = g_build_filename(dir, "args", NULL);
+	g_autofree char *why = NULL;
 	struct ncall *c;
 	const char *const *f;
 
@@ -386,9 +858,142 @@ vmnode_call(struct vmnode *vm, guint32 id, char **argv)
 	}
 	c = g_new0(struct ncall, 1);
 	c->id = id;
-	c->argv = g_strdupv(argv);
+	if (!parse_call(c, argv, &why) || !c->argv[0]) {
+		send_call_state(vm, id, CALL_FAILED, -1,
+				why ? why : "empty call");
+		ncall_free(c);
+		return;
+	}
 	g_queue_push_tail(&vm->queue, c);
 	pump(vm);
+}
+
+static gint
+has_id(gconstpointer call, gconstpointer id)
+{
+	return ((const struct ncall *)call)->id != GPOINTER_TO_UINT(id);
+}
+
+static gboolean
+call_exists(struct vmnode *vm, guint32 id)
+{
+	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
+
+	return g_file_test(dir, G_FILE_TEST_IS_DIR);
+}
+
+void
+vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id)
+{
+	GList *l = g_queue_find_custom(&vm->queue, GUINT_TO_POINTER(id),
+				       has_id);
+	struct ncall *c;
+
+	if (l) {
+		c = l->data;
+		g_queue_delete_link(&vm->queue, l);
+		send_call_state(vm, id, CALL_CANCELLED, -1, "");
+		ncall_free(c);
+		reply(vm, tag, 0, "");
+		return;
+	}
+	c = vm->running;
+	if (c && c->id == id) {
+		/* Answered once it has ended, after its CALL_STATE. */
+		if (!c->cancels)
+			c->cancels = g_array_new(FALSE, FALSE,
+						 sizeof(guint32));
+		g_array_append_val(c->cancels, tag);
+		if (c->stop == STOP_NONE) {
+			g_message("vm%u: cancelling call %u", vm->index, id);
+			c->stop = STOP_CANCEL;
+		}
+		stop_worker(vm);
+		return;
+	}
+	if (call_exists(vm, id))
+		reply(vm, tag, EALREADY, "the call has already ended");
+	else
+		reply(vm, tag, ENOENT, "no such call");
+}
+
+int
+vmnode_forget(struct vmnode *vm, guint32 id, const char **why)
+{
+	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
+
+	if ((vm->running && vm->running->id == id) ||
+	    g_queue_find_custom(&vm->queue, GUINT_TO_POINTER(id), has_id)) {
+		*why = "the call has not ended";
+		return EBUSY;
+	}
+	if (!call_exists(vm, id)) {
+		*why = "no such call";
+		return ENOENT;
+	}
+	if (!rm_rf(dir)) {
+		*why = "cannot remove the call's files";
+		return EIO;
+	}
+	*why = "";
+	return 0;
+}
+
+void
+vmnode_restart(struct vmnode *vm, guint32 tag)
+{
+	g_array_append_val(vm->restart_tags, tag);
+	g_message("vm%u: restart asked for", vm->index);
+	if (vm->running && vm->running->stop == STOP_NONE)
+		vm->running->stop = STOP_RESTART;
+	if (vm->pid) {
+		stop_worker(vm);
+	} else {
+		/* Between workers: start the next one now, without the
+		 * back-off of a crash loop.  Down: try again. */
+		if (vm->restart_timer)
+			g_source_remove(vm->restart_timer);
+		vm->restart_timer = 0;
+		vm->crashes = 0;
+		spawn_worker(vm);
+	}
+}
+
+void
+vmnode_destroy_object(struct vmnode *vm, guint32 tag, guint32 id)
+{
+	GByteArray *f = vm->node->frame;
+
+	if (!vm->ws || vm->stopping || !has_object(vm, id)) {
+		reply(vm, tag, ENOENT, "no such object");
+		return;
+	}
+	/* The worker takes it after the running call, in order. */
+	g_array_append_val(vm->destroy_tags, tag);
+	g_byte_array_set_size(f, 0);
+	wire_encode(f, WIRE_W_DESTROY, vm->index, tag,
+		    g_variant_new_uint32(id));
+	fdstream_write(vm->ws, f->data, f->len);
+}
+
+void
+vmnode_info(struct vmnode *vm, GString *s)
+{
+	g_string_append_printf(s, "vm: %u\n", vm->index);
+	if (vm->pid) {
+		g_string_append_printf(s, "worker pid: %d\n", vm->pid);
+		g_string_append_printf(s, "vm uptime: %" G_GINT64_FORMAT
+				       " s\n", (g_get_monotonic_time() -
+						vm->started) / G_USEC_PER_SEC);
+	} else {
+		g_string_append(s, "worker pid: none\n");
+		g_string_append(s, "vm uptime: 0 s\n");
+	}
+	g_string_append_printf(s, "calls queued: %u\n",
+			       g_queue_get_length(&vm->queue));
+	g_string_append_printf(s, "calls running: %u\n",
+			       vm->running ? 1u : 0u);
+	g_string_append_printf(s, "restarts: %u\n", vm->restarts);
 }
 
 void
@@ -405,9 +1010,20 @@ vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind)
 		}
 	}
 	g_hash_table_remove(vm->programs, name);
+	g_hash_table_remove(vm->lib_funcs, name);
 	if (kind == INJECT_PROGRAM) {
 		g_hash_table_add(vm->programs, g_strdup(name));
 	} else {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *path = g_build_filename(vm->inject_dir, name,
+							 NULL);
+		GPtrArray *fs = elfsyms_functions(path, &error);
+
+		if (!fs)
+			g_warning("vm%u: cannot list the functions of %s: %s",
+				  vm->index, name, error->message);
+		else
+			g_hash_table_insert(vm->lib_funcs, g_strdup(name), fs);
 		g_ptr_array_add(vm->libs, g_strdup(name));
 		if (vm->ws && !replaced)
 			load(vm, name);
@@ -419,6 +1035,7 @@ vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind)
 			  name);
 		restart(vm);
 	}
+	send_funcs(vm);
 }
 
 gboolean
@@ -432,8 +1049,11 @@ vmnode_uninstall(struct vmnode *vm, const char *name, GError **error)
 			    "%s: %s", name, g_strerror(errno));
 		return FALSE;
 	}
-	if (g_hash_table_remove(vm->programs, name))
+	g_hash_table_remove(vm->lib_funcs, name);
+	if (g_hash_table_remove(vm->programs, name)) {
+		send_funcs(vm);
 		return TRUE;
+	}
 	for (i = 0; i < vm->libs->len; i++) {
 		if (strcmp(vm->libs->pdata[i], name) == 0) {
 			g_ptr_array_remove_index(vm->libs, i);
@@ -443,6 +1063,7 @@ vmnode_uninstall(struct vmnode *vm, const char *name, GError **error)
 			break;
 		}
 	}
+	send_funcs(vm);
 	return TRUE;
 }
 
