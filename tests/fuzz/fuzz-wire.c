@@ -171,6 +171,79 @@ take_apart(const struct wire_msg *m)
 		use_string(wire_call_state_name(y));
 		sink += (gsize)i;
 		break;
+	case WIRE_FSOP: {
+		GVariant *bytes;
+
+		g_variant_get(m->body, "(y&s&stu@ay)", &y, &s, &s2, &t1, &u1,
+			      &bytes);
+		use_string(s);
+		use_string(s2);
+		p = g_variant_get_fixed_array(bytes, &n, 1);
+		if (n)
+			sink += p[0] + p[n - 1];
+		sink += y + t1 + u1;
+		g_variant_unref(bytes);
+		break;
+	}
+	case WIRE_CANCEL:
+	case WIRE_FORGET:
+	case WIRE_OBJ_DESTROY:
+	case WIRE_W_DESTROY:
+		sink += g_variant_get_uint32(m->body);
+		break;
+	case WIRE_RESTART:
+	case WIRE_INFO:
+		g_variant_get(m->body, "()");
+		break;
+	case WIRE_STAT:
+		g_variant_get(m->body, "(uttu)", &u1, &t1, &t2, &u2);
+		sink += u1 + t1 + t2 + u2;
+		break;
+	case WIRE_LIST: {
+		GVariantIter *it;
+		gboolean more;
+
+		g_variant_get(m->body, "(a(sutt)b)", &it, &more);
+		while (g_variant_iter_next(it, "(&sutt)", &s, &u1, &t1, &t2)) {
+			use_string(s);
+			sink += u1 + t1 + t2;
+		}
+		g_variant_iter_free(it);
+		sink += more;
+		break;
+	}
+	case WIRE_TEXT:
+		use_string(g_variant_get_string(m->body, NULL));
+		break;
+	case WIRE_FUNCS: {
+		GVariantIter it;
+		const char *s3;
+
+		g_variant_iter_init(&it, m->body);
+		while (g_variant_iter_next(&it, "(&s&s&s)", &s, &s2, &s3)) {
+			use_string(s);
+			use_string(s2);
+			use_string(s3);
+		}
+		break;
+	}
+	case WIRE_OBJECTS:
+	case WIRE_W_OBJECTS: {
+		GVariantIter it;
+
+		g_variant_iter_init(&it, m->body);
+		while (g_variant_iter_next(&it, "(u&s&s)", &u1, &s, &s2)) {
+			use_string(s);
+			use_string(s2);
+			sink += u1;
+		}
+		break;
+	}
+	case WIRE_W_DESTROYED:
+		g_variant_get(m->body, "(ui&s)", &u1, &i, &s);
+		use_string(s);
+		sink += u1 + (gsize)i;
+		break;
 	default:
 		/* The decoder let through a type it does not know. */
 		CHECK(!"unknown type decoded");
@@ -374,6 +447,28 @@ make_corpus(const char *dir)
 	bodies[WIRE_W_LOADED] = g_variant_new("(is)", 0, "");
 	bodies[WIRE_W_RUN] = g_variant_new("(ss^as^as)", "/c/7", "", argv, argv);
 	bodies[WIRE_W_DONE] = g_variant_new("(yis)", CALL_DONE, 0, "");
+	bodies[WIRE_FSOP] = g_variant_new("(ysstu@ay)", FS_WRITE, "dir/f",
+		"", (guint64)12, 0644, g_variant_new_fixed_array(
+			G_VARIANT_TYPE_BYTE, chunk, 30, 1));
+	bodies[WIRE_CANCEL] = g_variant_new_uint32(7);
+	bodies[WIRE_FORGET] = g_variant_new_uint32(8);
+	bodies[WIRE_OBJ_DESTROY] = g_variant_new_uint32(3);
+	bodies[WIRE_STAT] = g_variant_new("(uttu)", 0100644, (guint64)12,
+					  (guint64)1700000000, 1);
+	bodies[WIRE_LIST] = g_variant_new_parsed(
+		"([('a', uint32 33188, uint64 1, uint64 2), "
+		"('sub', 16877, 0, 3)], true)");
+	bodies[WIRE_TEXT] = g_variant_new_string("cores: 8\nloadavg: 0.1 "
+						 "0.2 0.3\n");
+	bodies[WIRE_FUNCS] = g_variant_new_parsed(
+		"[('echo', 'built-in', 'echo ARG...: print them'), "
+		"('foo', 'basic.so', ''), ('hello', 'program', '')]");
+	bodies[WIRE_OBJECTS] = g_variant_new_parsed(
+		"[(uint32 1, 'Stack', '[a b]'), (2, 'Stack', '')]");
+	bodies[WIRE_W_OBJECTS] = g_variant_new_parsed("@a(uss) []");
+	bodies[WIRE_W_DESTROY] = g_variant_new_uint32(3);
+	bodies[WIRE_W_DESTROYED] = g_variant_new("(uis)", 3, 2,
+						 "no such object");
 
 	for (guint t = 1; t < WIRE_TYPE_MAX; t++) {
 		g_autoptr(GByteArray) one = g_byte_array_new();
