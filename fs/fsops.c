@@ -869,6 +869,35 @@ tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		data_rename(req, p.vm, p.id, name, np.id, newname);
 }
 
+/* Only data/ inodes are counted (fsdata's path table); the rest are
+ * computed and need no forgetting. */
+static void
+forget_one(struct tfs *fs, fuse_ino_t ino, guint64 nlookup)
+{
+	struct inode in;
+
+	if (decode_ino(fs, ino, &in) && in.kind == I_DATA && in.id)
+		data_forget(in.vm, in.id, nlookup);
+}
+
+static void
+tfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(req_fs(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void
+tfs_forget_multi(fuse_req_t req, size_t count,
+		 struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		forget_one(req_fs(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
 static void
 tfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	 struct fuse_pollhandle *ph)
@@ -924,4 +953,6 @@ const struct fuse_lowlevel_ops tfs_ops = {
 	.rmdir = tfs_rmdir,
 	.rename = tfs_rename,
 	.poll = tfs_poll,
+	.forget = tfs_forget,
+	.forget_multi = tfs_forget_multi,
 };
