@@ -116,6 +116,29 @@ reply_slice(fuse_req_t req, const GString *s, size_t size, off_t off)
 		fuse_reply_buf(req, s->str + off, MIN(size, s->len - off));
 }
 
+/* The node's lines, but for keys the mount has already said better (the
+ * VM's name, its host, the calls it counts). */
+static void
+append_new_keys(GString *s, const char *text, gsize len)
+{
+	g_autofree char *copy = g_strndup(text, len);
+	g_auto(GStrv) lines = g_strsplit(copy, "\n", -1);
+	char **l;
+
+	for (l = lines; *l; l++) {
+		const char *colon = strchr(*l, ':');
+		g_autofree char *key = NULL;
+
+		if (!colon)
+			continue;
+		key = g_strdup_printf("\n%.*s:", (int)(colon - *l), *l);
+		if (strstr(s->str, key) || strncmp(s->str, key + 1,
+						   strlen(key + 1)) == 0)
+			continue;
+		g_string_append_printf(s, "%s\n", *l);
+	}
+}
+
 static void
 on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 {
@@ -126,7 +149,7 @@ on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 		g_string_append_printf(s, "node: %s\n", msg ? msg :
 				       g_strerror(err));
 	else
-		g_string_append_len(s, (const char *)bytes, len);
+		append_new_keys(s, (const char *)bytes, len);
 	reply_slice(p->req, s, p->size, p->off);
 	pending_free(p);
 }

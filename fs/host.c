@@ -197,6 +197,7 @@ dispatch(struct host *h, struct wire_msg *m)
 	case WIRE_DATA:
 	case WIRE_STAT:
 	case WIRE_LIST:
+	case WIRE_TEXT:
 		r = g_hash_table_lookup(h->requests, GUINT_TO_POINTER(m->tag));
 		if (!r) {
 			g_debug("%s: late %s %u", h->label,
@@ -206,6 +207,9 @@ dispatch(struct host *h, struct wire_msg *m)
 		if (m->type == WIRE_DATA) {
 			const guint8 *b = wire_msg_bytes(m, &len);
 			request_finish(r, 0, NULL, b, len);
+		} else if (m->type == WIRE_TEXT) {
+			s = g_variant_get_string(m->body, &len);
+			request_finish(r, 0, NULL, (const guint8 *)s, len);
 		} else if (m->type != WIRE_REPLY) {
 			/* The body, serialized: see request_done_fn. */
 			request_finish(r, 0, wire_type_name(m->type),

@@ -27,6 +27,10 @@ struct joiner {
  */
 struct pending_read {
 	fuse_req_t req;
+	struct vm *vm;
+	guint32 call;
+	guint stream;
+	off_t off;
 	guint parts, waiting;
 	int err;
 	GBytes **chunks;
@@ -283,6 +287,23 @@ vm_down(struct vm *vm, const char *why)
 	}
 }
 
+/*
+ * A read reached this far into a stream: its size is at least that.  The
+ * node's size updates come every half second; without this a reader
+ * that got ahead of them (tail -f) would see the file shrink.
+ */
+static void
+saw_size(struct call *c, guint stream, guint64 end)
+{
+	guint64 *size;
+
+	if (!c)
+		return;
+	size = stream == WIRE_STDERR ? &c->err_size : &c->out_size;
+	if (end > *size)
+		*size = end;
+}
+
 static void
 finish_read(struct pending_read *r)
 {
@@ -302,6 +323,9 @@ finish_read(struct pending_read *r)
 		fuse_reply_err(r->req, r->err);
 	else
 		fuse_reply_buf(r->req, (const char *)out->data, out->len);
+	if (!r->err)
+		saw_size(vm_call(r->vm, r->call), r->stream,
+			 r->off + out->len);
 	for (i = 0; i < r->parts; i++)
 		if (r->chunks[i])
 			g_bytes_unref(r->chunks[i]);
@@ -343,6 +367,10 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	}
 	r = g_new0(struct pending_read, 1);
 	r->req = req;
+	r->vm = c->vm;
+	r->call = c->id;
+	r->stream = stream;
+	r->off = off;
 	r->parts = MAX(1, (size + WIRE_CHUNK - 1) / WIRE_CHUNK);
 	r->waiting = r->parts;
 	r->chunks = g_new0(GBytes *, r->parts);
