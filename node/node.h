@@ -32,23 +32,15 @@ void node_send(struct node *n, guint type, guint vm, guint32 tag,
 void node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 
-/* vmnode.c */
+/* vmnode.c: a VM's worker process and what is injected into it */
 struct vmnode *vmnode_new(struct node *n, guint index, GError **error);
 void vmnode_free(struct vmnode *vm);
 const char *vmnode_inject_dir(struct vmnode *vm);
-void vmnode_call(struct vmnode *vm, guint32 id, char **argv);
 /* The file is in inject/ under name and passed its checks. */
 void vmnode_install(struct vmnode *vm, const char *name,
 		    enum inject_kind kind);
 gboolean vmnode_uninstall(struct vmnode *vm, const char *name,
 			  GError **error);
-/* The file holding a call's stream, or NULL if there is no such call. */
-char *vmnode_call_file(struct vmnode *vm, guint32 id, guint stream);
-/* WIRE_CANCEL: answers the request tag itself (for a running call, once
- * the call has ended and its CALL_STATE is out). */
-void vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id);
-/* WIRE_FORGET: 0 or an errno, with a message for the REPLY. */
-int vmnode_forget(struct vmnode *vm, guint32 id, const char **why);
 /* WIRE_RESTART: answered once the new worker is up. */
 void vmnode_restart(struct vmnode *vm, guint32 tag);
 /* WIRE_OBJ_DESTROY: answered once the worker has destroyed it. */
@@ -57,6 +49,16 @@ void vmnode_destroy_object(struct vmnode *vm, guint32 tag, guint32 id);
 void vmnode_info(struct vmnode *vm, GString *s);
 
 const char *vmnode_data_dir(struct vmnode *vm);
+
+/* vmcalls.c: a VM's calls */
+void vmnode_call(struct vmnode *vm, guint32 id, char **argv);
+/* The file holding a call's stream, or NULL if there is no such call. */
+char *vmnode_call_file(struct vmnode *vm, guint32 id, guint stream);
+/* WIRE_CANCEL: answers the request tag itself (for a running call, once
+ * the call has ended and its CALL_STATE is out). */
+void vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id);
+/* WIRE_FORGET: 0 or an errno, with a message for the REPLY. */
+int vmnode_forget(struct vmnode *vm, guint32 id, const char **why);
 
 /* datafs.c: WIRE_FSOP on a VM's data directory */
 void datafs_op(struct node *n, struct vmnode *vm, struct wire_msg *m);

@@ -1,116 +1,51 @@
 /*
- * vmnode.c - one VM on the node side: its directory, its worker process
- * and its queue of calls.
+ * vmnode.c - one VM on the node side: its directories, its worker
+ * process, what is injected into it and the functions that makes, and
+ * the objects its worker holds.  Its calls are in vmcalls.c.
  *
- * The VM runs one call at a time, in order.  Injected shared objects are
- * loaded into the worker in the order they came; when the worker dies
- * (a call crashed, or a replaced library must be unloaded) a new one is
- * started and loads them all again before it takes the next call.
+ * Injected shared objects are loaded into the worker in the order they
+ * came; when the worker dies (a call crashed, or a replaced library must
+ * be unloaded) a new one is started and loads them all again before it
+ * takes the next call.  A worker that keeps dying at once is started
+ * again after a growing delay rather than in a loop.
  *
- * A running call is stopped (cancelled, timed out, or its VM restarted)
- * by stopping its worker: SIGTERM to the worker's process group, which
- * holds the programs it runs too, then SIGKILL after STOP_GRACE_MS.  The
- * call ends with the reason it was stopped for rather than the signal,
- * and the worker comes back as after a crash.  What the worker may say
- * about the call in between is ignored.
+ * The worker is stopped (a call cancelled or timed out, the VM
+ * restarted) with SIGTERM to its process group, which holds the programs
+ * it runs too, then SIGKILL after STOP_GRACE_MS.
  */
-#include "node.h"
+#include "vmnode_priv.h"
 #include "elfsyms.h"
 #include "worker.h"
 
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <gio/gio.h>
 
 #define STOP_GRACE_MS 2000
-#define TICK_MS 500			/* live output sizes */
 /* Keep a FUNCS body well inside WIRE_MAX_BODY. */
 #define FUNCS_BUDGET (WIRE_MAX_BODY - 16 * 1024)
-
-enum stop_reason {
-	STOP_NONE = 0,
-	STOP_CANCEL,
-	STOP_TIMEOUT,
-	STOP_RESTART,
-};
-
-struct ncall {
-	guint32 id;
-	char **argv;			/* without the environment words */
-	char **env;			/* NAME=VALUE for this call only */
-	guint timeout_ms;		/* TRICKLE_TIMEOUT; 0: none */
-	enum stop_reason stop;		/* why it is being stopped */
-	GArray *cancels;		/* guint32 CANCEL tags to answer */
-	gboolean setenv;		/* the built-in: record it if done */
-};
-
-struct vmnode {
-	struct node *node;
-	guint index;
-	char *dir, *inject_dir, *calls_dir, *data_dir;
-
-	GPid pid;			/* worker; 0 while there is none */
-	struct fdstream *ws;
-	struct wire_decoder dec;
-	guint child_watch;
-	guint restart_timer;
-	guint crashes;			/* in a row, for back-off */
-	gboolean restart_pending;	/* once the running call ends */
-	gboolean stopping;		/* SIGTERM sent, the worker is ending */
-	guint kill_timer;		/* SIGKILL after the grace period */
-	gint64 started;			/* the worker, monotonic */
-	guint restarts;			/* workers started after the first */
-
-	GQueue queue;			/* struct ncall *, waiting */
-	struct ncall *running;
-	guint call_timer;		/* its TRICKLE_TIMEOUT */
-	guint tick_timer;		/* its output sizes */
-	guint64 sent_out, sent_err;	/* the sizes last sent for it */
-
-	GPtrArray *libs;		/* names of shared objects, in order */
-	GHashTable *programs;		/* names of injected programs */
-	GHashTable *lib_funcs;		/* lib name -> GPtrArray elf_func */
-	GVariant *funcs_sent;		/* the last FUNCS */
-
-	GPtrArray *env;			/* "NAME=VALUE" from setenv calls */
-	GArray *restart_tags;		/* RESTARTs answered once up again */
-	GArray *destroy_tags;		/* OBJ_DESTROYs sent to the worker */
-	GVariant *objects;		/* the last OBJECTS sent (a(uss)) */
-	guint32 next_object;		/* first id for the next worker */
-};
 
 static void spawn_worker(struct vmnode *vm);
 static void restart(struct vmnode *vm);
 
-static void
-ncall_free(struct ncall *c)
-{
-	g_strfreev(c->argv);
-	g_strfreev(c->env);
-	if (c->cancels)
-		g_array_unref(c->cancels);
-	g_free(c);
-}
-
-static void
-reply(struct vmnode *vm, guint32 tag, int err, const char *msg)
+void
+vmnode_reply(struct vmnode *vm, guint32 tag, int err, const char *msg)
 {
 	node_send(vm->node, WIRE_REPLY, vm->index, tag,
 		  g_variant_new("(is)", err, msg));
 }
 
-static void
-reply_all(struct vmnode *vm, GArray *tags, int err, const char *msg)
+void
+vmnode_reply_all(struct vmnode *vm, GArray *tags, int err, const char *msg)
 {
 	guint i;
 
 	for (i = 0; i < tags->len; i++)
-		reply(vm, g_array_index(tags, guint32, i), err, msg);
+		vmnode_reply(vm, g_array_index(tags, guint32, i), err, msg);
 	g_array_set_size(tags, 0);
 }
 
@@ -121,44 +56,12 @@ send_vm_state(struct vmnode *vm, guint state, const char *detail)
 		  g_variant_new("(yus)", state, (guint32)vm->pid, detail));
 }
 
-static guint64
-file_size(const char *dir, guint32 id, const char *name)
-{
-	g_autofree char *p = g_strdup_printf("%s/%u/%s", dir, id, name);
-	struct stat st;
-
-	return stat(p, &st) == 0 ? (guint64)st.st_size : 0;
-}
-
-static void
-send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
-		const char *detail)
-{
-	guint64 out = file_size(vm->calls_dir, id, "stdout");
-	guint64 err = file_size(vm->calls_dir, id, "stderr");
-
-	if (vm->running && vm->running->id == id) {
-		vm->sent_out = out;
-		vm->sent_err = err;
-	}
-	node_send(vm->node, WIRE_CALL_STATE, vm->index, id,
-		  g_variant_new("(ysitt)", state, detail, code, out, err));
-}
-
-/* Signal the worker's process group (its programs too). */
-static void
-signal_worker(struct vmnode *vm, int sig)
-{
-	if (vm->pid && kill(-vm->pid, sig) < 0)
-		kill(vm->pid, sig);
-}
-
 /* Functions. */
 
 /* Where a call of name goes: an injected program, the latest shared
  * object defining it, or a built-in; NULL if nothing answers to it. */
-static const char *
-func_origin(struct vmnode *vm, const char *name)
+const char *
+vmnode_func_origin(struct vmnode *vm, const char *name)
 {
 	const struct builtin_info *b;
 	guint i, j;
@@ -268,137 +171,6 @@ send_funcs(struct vmnode *vm)
 	node_send(vm->node, WIRE_FUNCS, vm->index, 0, f);
 }
 
-/* Calls. */
-
-static gboolean
-on_tick(gpointer data)
-{
-	struct vmnode *vm = data;
-	struct ncall *c = vm->running;
-	guint64 out, err;
-
-	if (!c) {
-		vm->tick_timer = 0;
-		return G_SOURCE_REMOVE;
-	}
-	out = file_size(vm->calls_dir, c->id, "stdout");
-	err = file_size(vm->calls_dir, c->id, "stderr");
-	if (out != vm->sent_out || err != vm->sent_err)
-		send_call_state(vm, c->id, CALL_RUNNING, 0, "");
-	return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-kill_cb(gpointer data)
-{
-	struct vmnode *vm = data;
-
-	vm->kill_timer = 0;
-	g_message("vm%u: worker %d still there after %d ms, killing it",
-		  vm->index, vm->pid, STOP_GRACE_MS);
-	signal_worker(vm, SIGKILL);
-	return G_SOURCE_REMOVE;
-}
-
-/* End the worker now, and with it whatever it runs. */
-static void
-stop_worker(struct vmnode *vm)
-{
-	if (!vm->pid || vm->stopping)
-		return;
-	vm->stopping = TRUE;
-	signal_worker(vm, SIGTERM);
-	vm->kill_timer = g_timeout_add(STOP_GRACE_MS, kill_cb, vm);
-}
-
-static gboolean
-on_call_timeout(gpointer data)
-{
-	struct vmnode *vm = data;
-
-	vm->call_timer = 0;
-	if (vm->running && vm->running->stop == STOP_NONE) {
-		g_message("vm%u: call %u timed out", vm->index,
-			  vm->running->id);
-		vm->running->stop = STOP_TIMEOUT;
-		stop_worker(vm);
-	}
-	return G_SOURCE_REMOVE;
-}
-
-static void
-pump(struct vmnode *vm)
-{
-	struct ncall *c;
-	g_autofree char *dir = NULL;
-	g_autofree char *prog = NULL;
-	GByteArray *f = vm->node->frame;
-
-	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
-	    !(c = g_queue_pop_head(&vm->queue)))
-		return;
-	vm->running = c;
-	dir = g_strdup_printf("%s/%u", vm->calls_dir, c->id);
-	if (g_hash_table_contains(vm->programs, c->argv[0]))
-		prog = g_build_filename(vm->inject_dir, c->argv[0], NULL);
-	c->setenv = strcmp(c->argv[0], "setenv") == 0 &&
-		    g_strcmp0(func_origin(vm, "setenv"), "built-in") == 0;
-	g_byte_array_set_size(f, 0);
-	wire_encode(f, WIRE_W_RUN, vm->index, c->id,
-		    g_variant_new("(ss^as^as)", dir, prog ? prog : "",
-				  c->argv, c->env));
-	fdstream_write(vm->ws, f->data, f->len);
-	send_call_state(vm, c->id, CALL_RUNNING, 0, "");
-	if (c->timeout_ms)
-		vm->call_timer = g_timeout_add(c->timeout_ms, on_call_timeout,
-					       vm);
-	vm->tick_timer = g_timeout_add(TICK_MS, on_tick, vm);
-}
-
-/* A setenv built-in that succeeded: the next worker gets it too. */
-static void
-record_setenv(struct vmnode *vm, char **argv)
-{
-	g_autofree char *value = NULL;
-	gsize n;
-	guint i;
-
-	if (!argv[1])
-		return;
-	value = g_strjoinv(" ", argv + 2);
-	n = strlen(argv[1]);
-	for (i = 0; i < vm->env->len; i++) {
-		const char *e = vm->env->pdata[i];
-
-		if (strncmp(e, argv[1], n) == 0 && e[n] == '=') {
-			g_ptr_array_remove_index(vm->env, i);
-			break;
-		}
-	}
-	g_ptr_array_add(vm->env, g_strdup_printf("%s=%s", argv[1], value));
-}
-
-static void
-finish_running(struct vmnode *vm, guint state, int code, const char *detail)
-{
-	struct ncall *c = vm->running;
-
-	if (!c)
-		return;
-	if (vm->call_timer)
-		g_source_remove(vm->call_timer);
-	if (vm->tick_timer)
-		g_source_remove(vm->tick_timer);
-	vm->call_timer = vm->tick_timer = 0;
-	if (state == CALL_DONE && c->setenv)
-		record_setenv(vm, c->argv);
-	send_call_state(vm, c->id, state, code, detail);
-	vm->running = NULL;
-	if (c->cancels)
-		reply_all(vm, c->cancels, 0, "");
-	ncall_free(c);
-}
-
 /* Objects. */
 
 /* The VM's objects are now list (a(uss), consumed if floating): keep it
@@ -450,11 +222,41 @@ remove_tag(GArray *tags, guint32 tag)
 
 /* The worker. */
 
+/* Signal the worker's process group (its programs too). */
+static void
+signal_worker(struct vmnode *vm, int sig)
+{
+	if (vm->pid && kill(-vm->pid, sig) < 0)
+		kill(vm->pid, sig);
+}
+
+static gboolean
+kill_cb(gpointer data)
+{
+	struct vmnode *vm = data;
+
+	vm->kill_timer = 0;
+	g_message("vm%u: worker %d still there after %d ms, killing it",
+		  vm->index, vm->pid, STOP_GRACE_MS);
+	signal_worker(vm, SIGKILL);
+	return G_SOURCE_REMOVE;
+}
+
+/* End the worker now, and with it whatever it runs. */
+void
+vmnode_stop_worker(struct vmnode *vm)
+{
+	if (!vm->pid || vm->stopping)
+		return;
+	vm->stopping = TRUE;
+	signal_worker(vm, SIGTERM);
+	vm->kill_timer = g_timeout_add(STOP_GRACE_MS, kill_cb, vm);
+}
+
 static void
 on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 {
 	const char *detail;
-	guint8 state;
 	guint32 id;
 	int code;
 
@@ -466,21 +268,14 @@ on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 				  detail);
 		break;
 	case WIRE_W_DONE:
-		if (!vm->running || vm->running->id != m->tag) {
-			g_warning("vm%u: result for call %u not running",
-				  vm->index, m->tag);
+		if (!vmcalls_done(vm, m->tag, m->body))
 			break;
-		}
-		if (vm->running->stop != STOP_NONE)
-			break;	/* too late: it ends when the worker does */
-		g_variant_get(m->body, "(yi&s)", &state, &code, &detail);
+		/* A call got to its end: this worker is not crash-looping. */
 		vm->crashes = 0;
-		finish_running(vm, state == CALL_DONE ? CALL_DONE
-			       : CALL_FAILED, code, detail);
 		if (vm->restart_pending)
 			restart(vm);
 		else
-			pump(vm);
+			vmcalls_pump(vm);
 		break;
 	case WIRE_W_OBJECTS:
 		set_objects(vm, m->body);
@@ -488,7 +283,7 @@ on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 	case WIRE_W_DESTROYED:
 		g_variant_get(m->body, "(ui&s)", &id, &code, &detail);
 		if (remove_tag(vm->destroy_tags, m->tag))
-			reply(vm, m->tag, code, detail);
+			vmnode_reply(vm, m->tag, code, detail);
 		break;
 	default:
 		g_warning("vm%u: unexpected %s from worker", vm->index,
@@ -536,26 +331,6 @@ restart_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* The state, exit code and detail a stopped call ends with. */
-static void
-stopped_state(enum stop_reason why, guint *state, const char **detail)
-{
-	switch (why) {
-	case STOP_CANCEL:
-		*state = CALL_CANCELLED;
-		*detail = "";
-		break;
-	case STOP_TIMEOUT:
-		*state = CALL_FAILED;
-		*detail = "timeout";
-		break;
-	default:
-		*state = CALL_FAILED;
-		*detail = "restarted";
-		break;
-	}
-}
-
 static void
 on_worker_exit(GPid pid, int status, gpointer data)
 {
@@ -584,21 +359,11 @@ on_worker_exit(GPid pid, int status, gpointer data)
 		return;
 	g_message("vm%u: worker %d ended (%s)%s", vm->index, pid, why,
 		  vm->running ? " during a call" : "");
-	if (vm->running && vm->running->stop != STOP_NONE) {
-		guint state;
-		const char *detail;
-
-		stopped_state(vm->running->stop, &state, &detail);
-		finish_running(vm, state, -1, detail);
-	} else {
-		finish_running(vm, CALL_FAILED,
-			       WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-						   : WEXITSTATUS(status), why);
-	}
+	vmcalls_worker_ended(vm, status, why);
 	/* Objects die with their worker; so does any destroy under way. */
 	if (vm->objects && g_variant_n_children(vm->objects) > 0)
 		set_objects(vm, g_variant_new("a(uss)", NULL));
-	reply_all(vm, vm->destroy_tags, 0, "");
+	vmnode_reply_all(vm, vm->destroy_tags, 0, "");
 	/* Back off when it dies over and over, e.g. a library whose
 	 * constructor crashes, instead of spinning; not when we ended it. */
 	if (!asked && g_get_monotonic_time() - vm->started < G_USEC_PER_SEC)
@@ -653,7 +418,7 @@ spawn_worker(struct vmnode *vm)
 		int err = errno;
 
 		send_vm_state(vm, VM_DOWN, g_strerror(err));
-		reply_all(vm, vm->restart_tags, err, g_strerror(err));
+		vmnode_reply_all(vm, vm->restart_tags, err, g_strerror(err));
 		return;
 	}
 	if (!g_spawn_async_with_pipes_and_fds(vm->data_dir,
@@ -667,7 +432,7 @@ spawn_worker(struct vmnode *vm)
 		g_warning("vm%u: cannot start worker: %s", vm->index,
 			  error->message);
 		send_vm_state(vm, VM_DOWN, error->message);
-		reply_all(vm, vm->restart_tags, EIO, error->message);
+		vmnode_reply_all(vm, vm->restart_tags, EIO, error->message);
 		return;
 	}
 	close(sv[1]);
@@ -678,8 +443,8 @@ spawn_worker(struct vmnode *vm)
 	for (i = 0; i < vm->libs->len; i++)
 		load(vm, vm->libs->pdata[i]);
 	send_vm_state(vm, VM_UP, "");
-	reply_all(vm, vm->restart_tags, 0, "");
-	pump(vm);
+	vmnode_reply_all(vm, vm->restart_tags, 0, "");
+	vmcalls_pump(vm);
 }
 
 /* End the worker once it is idle; on_worker_exit starts the next one. */
@@ -740,10 +505,7 @@ vmnode_free(struct vmnode *vm)
 		g_source_remove(vm->restart_timer);
 	if (vm->kill_timer)
 		g_source_remove(vm->kill_timer);
-	if (vm->call_timer)
-		g_source_remove(vm->call_timer);
-	if (vm->tick_timer)
-		g_source_remove(vm->tick_timer);
+	vmcalls_clear(vm);
 	if (vm->pid) {
 		signal_worker(vm, SIGKILL);
 		waitpid(vm->pid, NULL, 0);
@@ -751,9 +513,6 @@ vmnode_free(struct vmnode *vm)
 		wire_decoder_clear(&vm->dec);
 	}
 	fdstream_free(vm->ws);
-	if (vm->running)
-		ncall_free(vm->running);
-	g_queue_clear_full(&vm->queue, (GDestroyNotify)ncall_free);
 	g_ptr_array_unref(vm->libs);
 	g_hash_table_unref(vm->programs);
 	g_hash_table_unref(vm->lib_funcs);
@@ -781,173 +540,14 @@ vmnode_inject_dir(struct vmnode *vm)
 	return vm->inject_dir;
 }
 
-/* NAME=VALUE with NAME a shell identifier: environment, as in a shell. */
-static gboolean
-is_assignment(const char *w)
-{
-	const char *p = w;
-
-	if (!(g_ascii_isalpha(*p) || *p == '_'))
-		return FALSE;
-	for (p++; g_ascii_isalnum(*p) || *p == '_'; p++)
-		;
-	return *p == '=';
-}
-
-/*
- * Take the leading NAME=VALUE words off argv into c->env, and the
- * TRICKLE_ ones, the call's options, into c.  FALSE with why if an
- * option is unknown or its value is not valid.
- */
-static gboolean
-parse_call(struct ncall *c, char **argv, char **why)
-{
-	g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
-	char **a;
-
-	for (a = argv; *a && is_assignment(*a); a++) {
-		const char *value = strchr(*a, '=') + 1;
-
-		if (!g_str_has_prefix(*a, "TRICKLE_")) {
-			g_ptr_array_add(env, g_strdup(*a));
-		} else if (g_str_has_prefix(*a, "TRICKLE_TIMEOUT=")) {
-			char *end = NULL;
-			double s = g_ascii_strtod(value, &end);
-
-			if (end == value || *end || !isfinite(s) || s < 0) {
-				*why = g_strdup_printf("bad call option %s "
-					"(seconds wanted)", *a);
-				return FALSE;
-			}
-			/* 0: no time limit, as with timeout(1). */
-			c->timeout_ms = s == 0 ? 0
-				: (guint)MIN(MAX(ceil(s * 1000), 1), G_MAXINT);
-		} else {
-			*why = g_strdup_printf("unknown call option %.*s",
-					       (int)(value - 1 - *a), *a);
-			return FALSE;
-		}
-	}
-	g_ptr_array_add(env, NULL);
-	c->env = (char **)g_ptr_array_free(g_steal_pointer(&env), FALSE);
-	c->argv = g_strdupv(a);
-	return TRUE;
-}
-
-void
-vmnode_call(struct vmnode *vm, guint32 id, char **argv)
-{
-	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
-	g_autofree char *args = g_strjoinv(" ", argv);
-	g_autofree char *argsfile = g_build_filename(dir, "args", NULL);
-	g_autofree char *why = NULL;
-	struct ncall *c;
-	const char *const *f;
-
-	if (g_mkdir_with_parents(dir, 0700) < 0 ||
-	    !g_file_set_contents(argsfile, args, -1, NULL)) {
-		send_call_state(vm, id, CALL_FAILED, -1, "cannot create the "
-				"call's directory on the node");
-		return;
-	}
-	/* The output files exist from the start: reading a queued call's
-	 * stdout gives nothing rather than an error. */
-	for (f = (const char *const[]){ "stdout", "stderr", NULL }; *f; f++) {
-		g_autofree char *p = g_build_filename(dir, *f, NULL);
-		g_file_set_contents(p, "", 0, NULL);
-	}
-	c = g_new0(struct ncall, 1);
-	c->id = id;
-	if (!parse_call(c, argv, &why) || !c->argv[0]) {
-		send_call_state(vm, id, CALL_FAILED, -1,
-				why ? why : "empty call");
-		ncall_free(c);
-		return;
-	}
-	g_queue_push_tail(&vm->queue, c);
-	pump(vm);
-}
-
-static gint
-has_id(gconstpointer call, gconstpointer id)
-{
-	return ((const struct ncall *)call)->id != GPOINTER_TO_UINT(id);
-}
-
-static gboolean
-call_exists(struct vmnode *vm, guint32 id)
-{
-	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
-
-	return g_file_test(dir, G_FILE_TEST_IS_DIR);
-}
-
-void
-vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id)
-{
-	GList *l = g_queue_find_custom(&vm->queue, GUINT_TO_POINTER(id),
-				       has_id);
-	struct ncall *c;
-
-	if (l) {
-		c = l->data;
-		g_queue_delete_link(&vm->queue, l);
-		send_call_state(vm, id, CALL_CANCELLED, -1, "");
-		ncall_free(c);
-		reply(vm, tag, 0, "");
-		return;
-	}
-	c = vm->running;
-	if (c && c->id == id) {
-		/* Answered once it has ended, after its CALL_STATE. */
-		if (!c->cancels)
-			c->cancels = g_array_new(FALSE, FALSE,
-						 sizeof(guint32));
-		g_array_append_val(c->cancels, tag);
-		if (c->stop == STOP_NONE) {
-			g_message("vm%u: cancelling call %u", vm->index, id);
-			c->stop = STOP_CANCEL;
-		}
-		stop_worker(vm);
-		return;
-	}
-	if (call_exists(vm, id))
-		reply(vm, tag, EALREADY, "the call has already ended");
-	else
-		reply(vm, tag, ENOENT, "no such call");
-}
-
-int
-vmnode_forget(struct vmnode *vm, guint32 id, const char **why)
-{
-	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
-
-	if ((vm->running && vm->running->id == id) ||
-	    g_queue_find_custom(&vm->queue, GUINT_TO_POINTER(id), has_id)) {
-		*why = "the call has not ended";
-		return EBUSY;
-	}
-	if (!call_exists(vm, id)) {
-		*why = "no such call";
-		return ENOENT;
-	}
-	if (!rm_rf(dir)) {
-		*why = "cannot remove the call's files";
-		return EIO;
-	}
-	*why = "";
-	return 0;
-}
-
 void
 vmnode_restart(struct vmnode *vm, guint32 tag)
 {
 	g_array_append_val(vm->restart_tags, tag);
 	g_message("vm%u: restart asked for", vm->index);
-	if (vm->running && vm->running->stop == STOP_NONE)
-		vm->running->stop = STOP_RESTART;
+	vmcalls_restarting(vm);
 	if (vm->pid) {
-		stop_worker(vm);
+		vmnode_stop_worker(vm);
 	} else {
 		/* Between workers: start the next one now, without the
 		 * back-off of a crash loop.  Down: try again. */
@@ -965,7 +565,7 @@ vmnode_destroy_object(struct vmnode *vm, guint32 tag, guint32 id)
 	GByteArray *f = vm->node->frame;
 
 	if (!vm->ws || vm->stopping || !has_object(vm, id)) {
-		reply(vm, tag, ENOENT, "no such object");
+		vmnode_reply(vm, tag, ENOENT, "no such object");
 		return;
 	}
 	/* The worker takes it after the running call, in order. */
@@ -1065,11 +665,4 @@ vmnode_uninstall(struct vmnode *vm, const char *name, GError **error)
 	}
 	send_funcs(vm);
 	return TRUE;
-}
-
-char *
-vmnode_call_file(struct vmnode *vm, guint32 id, guint stream)
-{
-	return g_strdup_printf("%s/%u/%s", vm->calls_dir, id,
-			       stream == WIRE_STDERR ? "stderr" : "stdout");
 }

@@ -1,0 +1,431 @@
+/*
+ * vmcalls.c - a VM's calls on the node side: their options and
+ * environment, their queue, handing them to the worker one at a time in
+ * order, their results, live output sizes, cancel, timeout and forget.
+ *
+ * A running call is stopped (cancelled, timed out, or its VM restarted)
+ * by stopping its worker (vmnode_stop_worker).  The call ends with the
+ * reason it was stopped for rather than the signal, and the worker comes
+ * back as after a crash.  What the worker may say about the call in
+ * between is ignored.
+ *
+ * Each call has a directory under calls/ holding its args, stdout and
+ * stderr; it stays after the call has ended, until forgotten.
+ */
+#include "vmnode_priv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define TICK_MS 500			/* live output sizes */
+
+enum stop_reason {
+	STOP_NONE = 0,
+	STOP_CANCEL,
+	STOP_TIMEOUT,
+	STOP_RESTART,
+};
+
+struct ncall {
+	guint32 id;
+	char **argv;			/* without the environment words */
+	char **env;			/* NAME=VALUE for this call only */
+	guint timeout_ms;		/* TRICKLE_TIMEOUT; 0: none */
+	enum stop_reason stop;		/* why it is being stopped */
+	GArray *cancels;		/* guint32 CANCEL tags to answer */
+	gboolean setenv;		/* the built-in: record it if done */
+};
+
+static void
+ncall_free(struct ncall *c)
+{
+	g_strfreev(c->argv);
+	g_strfreev(c->env);
+	if (c->cancels)
+		g_array_unref(c->cancels);
+	g_free(c);
+}
+
+static guint64
+file_size(const char *dir, guint32 id, const char *name)
+{
+	g_autofree char *p = g_strdup_printf("%s/%u/%s", dir, id, name);
+	struct stat st;
+
+	return stat(p, &st) == 0 ? (guint64)st.st_size : 0;
+}
+
+static void
+send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
+		const char *detail)
+{
+	guint64 out = file_size(vm->calls_dir, id, "stdout");
+	guint64 err = file_size(vm->calls_dir, id, "stderr");
+
+	if (vm->running && vm->running->id == id) {
+		vm->sent_out = out;
+		vm->sent_err = err;
+	}
+	node_send(vm->node, WIRE_CALL_STATE, vm->index, id,
+		  g_variant_new("(ysitt)", state, detail, code, out, err));
+}
+
+/* Running. */
+
+static gboolean
+on_tick(gpointer data)
+{
+	struct vmnode *vm = data;
+	struct ncall *c = vm->running;
+	guint64 out, err;
+
+	if (!c) {
+		vm->tick_timer = 0;
+		return G_SOURCE_REMOVE;
+	}
+	out = file_size(vm->calls_dir, c->id, "stdout");
+	err = file_size(vm->calls_dir, c->id, "stderr");
+	if (out != vm->sent_out || err != vm->sent_err)
+		send_call_state(vm, c->id, CALL_RUNNING, 0, "");
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_call_timeout(gpointer data)
+{
+	struct vmnode *vm = data;
+
+	vm->call_timer = 0;
+	if (vm->running && vm->running->stop == STOP_NONE) {
+		g_message("vm%u: call %u timed out", vm->index,
+			  vm->running->id);
+		vm->running->stop = STOP_TIMEOUT;
+		vmnode_stop_worker(vm);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+void
+vmcalls_pump(struct vmnode *vm)
+{
+	struct ncall *c;
+	g_autofree char *dir = NULL;
+	g_autofree char *prog = NULL;
+	GByteArray *f = vm->node->frame;
+
+	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
+	    !(c = g_queue_pop_head(&vm->queue)))
+		return;
+	vm->running = c;
+	dir = g_strdup_printf("%s/%u", vm->calls_dir, c->id);
+	if (g_hash_table_contains(vm->programs, c->argv[0]))
+		prog = g_build_filename(vm->inject_dir, c->argv[0], NULL);
+	c->setenv = strcmp(c->argv[0], "setenv") == 0 &&
+		    g_strcmp0(vmnode_func_origin(vm, "setenv"),
+			      "built-in") == 0;
+	g_byte_array_set_size(f, 0);
+	wire_encode(f, WIRE_W_RUN, vm->index, c->id,
+		    g_variant_new("(ss^as^as)", dir, prog ? prog : "",
+				  c->argv, c->env));
+	fdstream_write(vm->ws, f->data, f->len);
+	send_call_state(vm, c->id, CALL_RUNNING, 0, "");
+	if (c->timeout_ms)
+		vm->call_timer = g_timeout_add(c->timeout_ms, on_call_timeout,
+					       vm);
+	vm->tick_timer = g_timeout_add(TICK_MS, on_tick, vm);
+}
+
+/* Ending. */
+
+/* A setenv built-in that succeeded: the next worker gets it too. */
+static void
+record_setenv(struct vmnode *vm, char **argv)
+{
+	g_autofree char *value = NULL;
+	gsize n;
+	guint i;
+
+	if (!argv[1])
+		return;
+	value = g_strjoinv(" ", argv + 2);
+	n = strlen(argv[1]);
+	for (i = 0; i < vm->env->len; i++) {
+		const char *e = vm->env->pdata[i];
+
+		if (strncmp(e, argv[1], n) == 0 && e[n] == '=') {
+			g_ptr_array_remove_index(vm->env, i);
+			break;
+		}
+	}
+	g_ptr_array_add(vm->env, g_strdup_printf("%s=%s", argv[1], value));
+}
+
+static void
+finish_running(struct vmnode *vm, guint state, int code, const char *detail)
+{
+	struct ncall *c = vm->running;
+
+	if (!c)
+		return;
+	if (vm->call_timer)
+		g_source_remove(vm->call_timer);
+	if (vm->tick_timer)
+		g_source_remove(vm->tick_timer);
+	vm->call_timer = vm->tick_timer = 0;
+	if (state == CALL_DONE && c->setenv)
+		record_setenv(vm, c->argv);
+	send_call_state(vm, c->id, state, code, detail);
+	vm->running = NULL;
+	if (c->cancels)
+		vmnode_reply_all(vm, c->cancels, 0, "");
+	ncall_free(c);
+}
+
+gboolean
+vmcalls_done(struct vmnode *vm, guint32 id, GVariant *body)
+{
+	const char *detail;
+	guint8 state;
+	int code;
+
+	if (!vm->running || vm->running->id != id) {
+		g_warning("vm%u: result for call %u not running",
+			  vm->index, id);
+		return FALSE;
+	}
+	if (vm->running->stop != STOP_NONE)
+		return FALSE;	/* too late: it ends when the worker does */
+	g_variant_get(body, "(yi&s)", &state, &code, &detail);
+	finish_running(vm, state == CALL_DONE ? CALL_DONE : CALL_FAILED,
+		       code, detail);
+	return TRUE;
+}
+
+/* The state, exit code and detail a stopped call ends with. */
+static void
+stopped_state(enum stop_reason why, guint *state, const char **detail)
+{
+	switch (why) {
+	case STOP_CANCEL:
+		*state = CALL_CANCELLED;
+		*detail = "";
+		break;
+	case STOP_TIMEOUT:
+		*state = CALL_FAILED;
+		*detail = "timeout";
+		break;
+	default:
+		*state = CALL_FAILED;
+		*detail = "restarted";
+		break;
+	}
+}
+
+void
+vmcalls_worker_ended(struct vmnode *vm, int status, const char *why)
+{
+	if (vm->running && vm->running->stop != STOP_NONE) {
+		guint state;
+		const char *detail;
+
+		stopped_state(vm->running->stop, &state, &detail);
+		finish_running(vm, state, -1, detail);
+	} else {
+		finish_running(vm, CALL_FAILED,
+			       WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+						   : WEXITSTATUS(status), why);
+	}
+}
+
+void
+vmcalls_restarting(struct vmnode *vm)
+{
+	if (vm->running && vm->running->stop == STOP_NONE)
+		vm->running->stop = STOP_RESTART;
+}
+
+void
+vmcalls_clear(struct vmnode *vm)
+{
+	if (vm->call_timer)
+		g_source_remove(vm->call_timer);
+	if (vm->tick_timer)
+		g_source_remove(vm->tick_timer);
+	vm->call_timer = vm->tick_timer = 0;
+	if (vm->running)
+		ncall_free(vm->running);
+	vm->running = NULL;
+	g_queue_clear_full(&vm->queue, (GDestroyNotify)ncall_free);
+}
+
+/* Queueing. */
+
+/* NAME=VALUE with NAME a shell identifier: environment, as in a shell. */
+static gboolean
+is_assignment(const char *w)
+{
+	const char *p = w;
+
+	if (!(g_ascii_isalpha(*p) || *p == '_'))
+		return FALSE;
+	for (p++; g_ascii_isalnum(*p) || *p == '_'; p++)
+		;
+	return *p == '=';
+}
+
+/*
+ * Take the leading NAME=VALUE words off argv into c->env, and the
+ * TRICKLE_ ones, the call's options, into c.  FALSE with why if an
+ * option is unknown or its value is not valid.
+ */
+static gboolean
+parse_call(struct ncall *c, char **argv, char **why)
+{
+	g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+	char **a;
+
+	for (a = argv; *a && is_assignment(*a); a++) {
+		const char *value = strchr(*a, '=') + 1;
+
+		if (!g_str_has_prefix(*a, "TRICKLE_")) {
+			g_ptr_array_add(env, g_strdup(*a));
+		} else if (g_str_has_prefix(*a, "TRICKLE_TIMEOUT=")) {
+			char *end = NULL;
+			double s = g_ascii_strtod(value, &end);
+
+			if (end == value || *end || !isfinite(s) || s < 0) {
+				*why = g_strdup_printf("bad call option %s "
+					"(seconds wanted)", *a);
+				return FALSE;
+			}
+			/* 0: no time limit, as with timeout(1). */
+			c->timeout_ms = s == 0 ? 0
+				: (guint)MIN(MAX(ceil(s * 1000), 1), G_MAXINT);
+		} else {
+			*why = g_strdup_printf("unknown call option %.*s",
+					       (int)(value - 1 - *a), *a);
+			return FALSE;
+		}
+	}
+	g_ptr_array_add(env, NULL);
+	c->env = (char **)g_ptr_array_free(g_steal_pointer(&env), FALSE);
+	c->argv = g_strdupv(a);
+	return TRUE;
+}
+
+void
+vmnode_call(struct vmnode *vm, guint32 id, char **argv)
+{
+	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
+	g_autofree char *args = g_strjoinv(" ", argv);
+	g_autofree char *argsfile = g_build_filename(dir, "args", NULL);
+	g_autofree char *why = NULL;
+	struct ncall *c;
+	const char *const *f;
+
+	if (g_mkdir_with_parents(dir, 0700) < 0 ||
+	    !g_file_set_contents(argsfile, args, -1, NULL)) {
+		send_call_state(vm, id, CALL_FAILED, -1, "cannot create the "
+				"call's directory on the node");
+		return;
+	}
+	/* The output files exist from the start: reading a queued call's
+	 * stdout gives nothing rather than an error. */
+	for (f = (const char *const[]){ "stdout", "stderr", NULL }; *f; f++) {
+		g_autofree char *p = g_build_filename(dir, *f, NULL);
+		g_file_set_contents(p, "", 0, NULL);
+	}
+	c = g_new0(struct ncall, 1);
+	c->id = id;
+	if (!parse_call(c, argv, &why) || !c->argv[0]) {
+		send_call_state(vm, id, CALL_FAILED, -1,
+				why ? why : "empty call");
+		ncall_free(c);
+		return;
+	}
+	g_queue_push_tail(&vm->queue, c);
+	vmcalls_pump(vm);
+}
+
+/* Cancel and forget. */
+
+static gint
+has_id(gconstpointer call, gconstpointer id)
+{
+	return ((const struct ncall *)call)->id != GPOINTER_TO_UINT(id);
+}
+
+static gboolean
+call_exists(struct vmnode *vm, guint32 id)
+{
+	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
+
+	return g_file_test(dir, G_FILE_TEST_IS_DIR);
+}
+
+void
+vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id)
+{
+	GList *l = g_queue_find_custom(&vm->queue, GUINT_TO_POINTER(id),
+				       has_id);
+	struct ncall *c;
+
+	if (l) {
+		c = l->data;
+		g_queue_delete_link(&vm->queue, l);
+		send_call_state(vm, id, CALL_CANCELLED, -1, "");
+		ncall_free(c);
+		vmnode_reply(vm, tag, 0, "");
+		return;
+	}
+	c = vm->running;
+	if (c && c->id == id) {
+		/* Answered once it has ended, after its CALL_STATE. */
+		if (!c->cancels)
+			c->cancels = g_array_new(FALSE, FALSE,
+						 sizeof(guint32));
+		g_array_append_val(c->cancels, tag);
+		if (c->stop == STOP_NONE) {
+			g_message("vm%u: cancelling call %u", vm->index, id);
+			c->stop = STOP_CANCEL;
+		}
+		vmnode_stop_worker(vm);
+		return;
+	}
+	if (call_exists(vm, id))
+		vmnode_reply(vm, tag, EALREADY, "the call has already ended");
+	else
+		vmnode_reply(vm, tag, ENOENT, "no such call");
+}
+
+int
+vmnode_forget(struct vmnode *vm, guint32 id, const char **why)
+{
+	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
+
+	if ((vm->running && vm->running->id == id) ||
+	    g_queue_find_custom(&vm->queue, GUINT_TO_POINTER(id), has_id)) {
+		*why = "the call has not ended";
+		return EBUSY;
+	}
+	if (!call_exists(vm, id)) {
+		*why = "no such call";
+		return ENOENT;
+	}
+	if (!rm_rf(dir)) {
+		*why = "cannot remove the call's files";
+		return EIO;
+	}
+	*why = "";
+	return 0;
+}
+
+char *
+vmnode_call_file(struct vmnode *vm, guint32 id, guint stream)
+{
+	return g_strdup_printf("%s/%u/%s", vm->calls_dir, id,
+			       stream == WIRE_STDERR ? "stderr" : "stdout");
+}

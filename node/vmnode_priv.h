@@ -1,0 +1,77 @@
+/*
+ * vmnode_priv.h - what the two halves of a VM on the node side share:
+ * vmnode.c keeps its worker process going (and what it has loaded),
+ * vmcalls.c feeds it calls.  Nothing outside those two includes this;
+ * the rest of trickle-node goes through node.h.
+ */
+#pragma once
+
+#include "node.h"
+
+struct ncall;				/* a call: vmcalls.c only */
+
+struct vmnode {
+	struct node *node;
+	guint index;
+	char *dir, *inject_dir, *calls_dir, *data_dir;
+
+	/* The worker (vmnode.c). */
+	GPid pid;			/* worker; 0 while there is none */
+	struct fdstream *ws;
+	struct wire_decoder dec;
+	guint child_watch;
+	guint restart_timer;
+	guint crashes;			/* in a row, for back-off */
+	gboolean restart_pending;	/* once the running call ends */
+	gboolean stopping;		/* SIGTERM sent, the worker is ending */
+	guint kill_timer;		/* SIGKILL after the grace period */
+	gint64 started;			/* the worker, monotonic */
+	guint restarts;			/* workers started after the first */
+
+	/* Its calls (vmcalls.c). */
+	GQueue queue;			/* struct ncall *, waiting */
+	struct ncall *running;
+	guint call_timer;		/* its TRICKLE_TIMEOUT */
+	guint tick_timer;		/* its output sizes */
+	guint64 sent_out, sent_err;	/* the sizes last sent for it */
+
+	/* What is injected (vmnode.c). */
+	GPtrArray *libs;		/* names of shared objects, in order */
+	GHashTable *programs;		/* names of injected programs */
+	GHashTable *lib_funcs;		/* lib name -> GPtrArray elf_func */
+	GVariant *funcs_sent;		/* the last FUNCS */
+
+	GPtrArray *env;			/* "NAME=VALUE" from setenv calls */
+	GArray *restart_tags;		/* RESTARTs answered once up again */
+	GArray *destroy_tags;		/* OBJ_DESTROYs sent to the worker */
+	GVariant *objects;		/* the last OBJECTS sent (a(uss)) */
+	guint32 next_object;		/* first id for the next worker */
+};
+
+/* vmnode.c */
+/* WIRE_REPLY to request tag. */
+void vmnode_reply(struct vmnode *vm, guint32 tag, int err, const char *msg);
+/* The same to every tag in tags, which is emptied. */
+void vmnode_reply_all(struct vmnode *vm, GArray *tags, int err,
+		      const char *msg);
+/* SIGTERM the worker, SIGKILL after a grace period; its exit ends the
+ * running call with the reason the call was given. */
+void vmnode_stop_worker(struct vmnode *vm);
+/* Where a call of name goes: "program", a shared object's name or
+ * "built-in"; NULL if nothing answers to it. */
+const char *vmnode_func_origin(struct vmnode *vm, const char *name);
+
+/* vmcalls.c */
+/* Start the next queued call if the worker can take one now. */
+void vmcalls_pump(struct vmnode *vm);
+/* WIRE_W_DONE from the worker: TRUE if that ended the running call, so
+ * that the worker is free for the next one. */
+gboolean vmcalls_done(struct vmnode *vm, guint32 id, GVariant *body);
+/* The worker ended with status (why, in words): end the running call,
+ * with the reason it was stopped for if it was. */
+void vmcalls_worker_ended(struct vmnode *vm, int status, const char *why);
+/* A restart was asked for: the running call ends as restarted, unless
+ * it is already being stopped for something else. */
+void vmcalls_restarting(struct vmnode *vm);
+/* Drop every call and timer, without telling anyone (vmnode_free). */
+void vmcalls_clear(struct vmnode *vm);
