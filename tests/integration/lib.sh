@@ -261,7 +261,11 @@ mount_local() {
 # The -o list for an SSH mount of the test sshd.  Options given later on
 # the command line (e.g. known_hosts=) override these.
 ssh_opts() {
-	echo "identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$TRICKLE_NODE --dir $NODE_DIR,logfile=$LOG,connect_timeout=10"
+	# sshd does not pass our environment on: a sanitizer build's node
+	# needs its options on the command line.
+	local env=
+	[ -n "${ASAN_OPTIONS:-}" ] && env="env ASAN_OPTIONS=$ASAN_OPTIONS "
+	echo "identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$env$TRICKLE_NODE --dir $NODE_DIR,logfile=$LOG,connect_timeout=10"
 }
 
 # try_mount_ssh NODE... [-o OPTS]: returns tricklefs's exit status.
