@@ -215,6 +215,13 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			ctl_open(req, in.vm, in.call ? in.call->id : 0, fi);
 		return;
 	}
+	if (in.kind == I_INFO) {
+		if (acc != O_RDONLY)
+			fuse_reply_err(req, EACCES);
+		else
+			info_open(req, in.vm, fi);
+		return;
+	}
 	if (in.kind == I_DONE) {
 		if (acc != O_RDONLY)
 			fuse_reply_err(req, EACCES);
@@ -280,6 +287,10 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		done_read(req, size, fi);
 		return;
 	}
+	if (h && h->type == H_INFO) {
+		info_read(req, size, off, fi);
+		return;
+	}
 	if (!decode_ino(fs, ino, &in)) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -301,9 +312,6 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		break;
 	case I_STDERR:
 		call_read(in.call, WIRE_STDERR, req, size, off);
-		break;
-	case I_INFO:
-		vm_info_read(in.vm, req, size, off);
 		break;
 	case I_FUNC:
 		text = func_text(in.vm, in.id);
@@ -364,6 +372,8 @@ tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ctl_release(req, fi);
 	else if (h && h->type == H_DONE)
 		done_release(req, fi);
+	else if (h && h->type == H_INFO)
+		info_release(req, fi);
 	else
 		fuse_reply_err(req, 0);
 }

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <string.h>
 
+struct info_handle;
+
 struct ctl_handle {
 	struct handle h;
 	struct vm *vm;
@@ -27,6 +29,7 @@ struct pending {
 	size_t size;		/* for writes: what to acknowledge */
 	gboolean write;		/* answer with a write count, else 0 */
 	off_t off;		/* for info: the read's offset */
+	struct info_handle *handle;	/* for info: keep the text here */
 	char *what;
 };
 
@@ -139,11 +142,30 @@ append_new_keys(GString *s, const char *text, gsize len)
 	}
 }
 
+/* An open info file: the text is put together at the first read and kept,
+ * so that reading it through costs at most one request to the node. */
+struct info_handle {
+	struct handle h;
+	struct vm *vm;
+	GString *text;
+	guint inflight;		/* requests out; free after the last */
+	gboolean released;
+};
+
+static void
+info_free(struct info_handle *ih)
+{
+	if (ih->text)
+		g_string_free(ih->text, TRUE);
+	g_free(ih);
+}
+
 static void
 on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 {
 	struct pending *p = data;
-	g_autoptr(GString) s = info_local(p->vm);
+	struct info_handle *ih = p->handle;
+	GString *s = info_local(p->vm);
 
 	if (err)
 		g_string_append_printf(s, "node: %s\n", msg ? msg :
@@ -151,23 +173,63 @@ on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 	else
 		append_new_keys(s, (const char *)bytes, len);
 	reply_slice(p->req, s, p->size, p->off);
+	if (!ih->text)
+		ih->text = g_steal_pointer(&s);
+	if (s)
+		g_string_free(s, TRUE);
+	if (--ih->inflight == 0 && ih->released)
+		info_free(ih);
 	pending_free(p);
 }
 
 void
-vm_info_read(struct vm *vm, fuse_req_t req, size_t size, off_t off)
+info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
 {
+	struct info_handle *ih = g_new0(struct info_handle, 1);
+
+	ih->h.type = H_INFO;
+	ih->vm = vm;
+	fi->fh = (uintptr_t)ih;
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
+void
+info_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct info_handle *ih = (struct info_handle *)(uintptr_t)fi->fh;
+	struct vm *vm = ih->vm;
 	struct pending *p;
 
+	if (ih->text) {
+		reply_slice(req, ih->text, size, off);
+		return;
+	}
 	if (vm->host->state != HOST_UP) {
-		g_autoptr(GString) s = info_local(vm);
-		reply_slice(req, s, size, off);
+		ih->text = info_local(vm);
+		reply_slice(req, ih->text, size, off);
 		return;
 	}
 	p = pending_new(req, vm, 0, "info");
 	p->size = size;
 	p->off = off;
+	p->handle = ih;
+	ih->inflight++;
 	host_request(vm->host, WIRE_INFO, vm->index, 0, NULL, on_info, p);
+}
+
+void
+info_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct info_handle *ih = (struct info_handle *)(uintptr_t)fi->fh;
+
+	/* A reader killed mid-read leaves its request out: free on its
+	 * answer, not before. */
+	if (ih->inflight)
+		ih->released = TRUE;
+	else
+		info_free(ih);
+	fuse_reply_err(req, 0);
 }
 
 /* Answers of commands: the write that carried the command gets the

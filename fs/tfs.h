@@ -185,7 +185,10 @@ gboolean vm_object(struct vm *vm, guint32 id, const char **cls,
 void vm_injected_remove(struct vm *vm, struct injected *inj);
 
 /* fsvm.c */
-void vm_info_read(struct vm *vm, fuse_req_t req, size_t size, off_t off);
+void info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
+void info_read(fuse_req_t req, size_t size, off_t off,
+	       struct fuse_file_info *fi);
+void info_release(fuse_req_t req, struct fuse_file_info *fi);
 void ctl_open(fuse_req_t req, struct vm *vm, guint32 call,
 	      struct fuse_file_info *fi);
 void ctl_write(fuse_req_t req, const char *buf, size_t size,
@@ -213,6 +216,7 @@ void fsops_reply_create(fuse_req_t req, struct vm *vm, struct injected *inj,
  * file's fi->fh points at a struct that starts with a struct handle. */
 enum handle_type {
 	H_INJECT = 1, H_CALLS_NEW, H_DIR, H_DATA, H_DATA_DIR, H_DONE, H_CTL,
+	H_INFO,
 };
 struct handle {
 	enum handle_type type;

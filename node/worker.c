@@ -164,7 +164,7 @@ builtin_setenv(int argc, char **argv)
 	guint i;
 
 	if (argc < 2 || !is_identifier(argv[1])) {
-		fprintf(stderr, "usage: setenv NAME VALUE (NAME a letter or "
+		fprintf(stderr, "usage: setenv NAME [VALUE...] (NAME a letter or "
 			"_ then letters, digits, _)\n");
 		return 2;
 	}

@@ -124,6 +124,8 @@ join_any(int n, char **dirs)
 		perror(prog);
 		return 2;
 	}
+	for (i = 0; i < n; i++)
+		p[i].fd = -1;
 	for (i = 0; i < n; i++) {
 		p[i].fd = open_in(dirs[i], "result");
 		p[i].events = POLLIN;
@@ -141,8 +143,14 @@ join_any(int n, char **dirs)
 		r = 2;
 		goto out;
 	}
-	for (i = 0; i < n && !(p[i].revents & (POLLIN | POLLERR)); i++)
+	/* Whatever woke us (POLLIN, or an error the read will report). */
+	for (i = 0; i < n && !p[i].revents; i++)
 		;
+	if (i == n) {
+		fprintf(stderr, "%s: poll woke with nothing ready\n", prog);
+		r = 2;
+		goto out;
+	}
 	printf("%s\n", dirs[i]);
 	r = copy_result(dirs[i], p[i].fd);
 out:

@@ -1,0 +1,64 @@
+#!/bin/bash
+# rmdir VM/calls/N forgets an ended call and its output: gone from ls, its
+# files gone (ENOENT).  A queued or running call cannot be removed
+# (EBUSY); a missing one: ENOENT.  Nothing else (rm, rm -rf) removes
+# output.  Ids are not reused.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/model-lib.sh"
+
+mount_local 1
+V=local0
+inject $V "$BASIC_SO"
+a=$(fork $V "foo 1") || fail "fork"
+b=$(fork $V "fail 2") || fail "fork"
+expect_eq "a" 2 "$(result $V "$a")"
+result_fails $V "$b"
+expect_ls "$M/$V/calls" new "$a" "$b"
+
+# The node keeps each call's output under its session directory.
+node_calls=$(find "$T/run" -type d -path '*/vm0/calls' | head -n 1)
+[ -d "$node_calls/$a" ] || fail "no node directory for call $a under $T/run"
+rmdir "$M/$V/calls/$a" || fail "rmdir of a done call failed"
+[ -e "$node_calls/$a" ] && fail "the node still keeps call $a: $(ls "$node_calls/$a")"
+[ -d "$node_calls/$b" ] || fail "call $b's output on the node is gone too"
+expect_ls "$M/$V/calls" new "$b"
+[ -e "$M/$V/calls/$a" ] && fail "calls/$a still exists"
+err=$(cat "$M/$V/calls/$a/result" 2>&1) && fail "cat result of a removed call succeeded"
+expect_match "cat of a removed call" 'No such file or directory' "$err"
+rmdir "$M/$V/calls/$b" || fail "rmdir of a failed call failed"
+expect_ls "$M/$V/calls" new
+err=$(rmdir "$M/$V/calls/$b" 2>&1) && fail "second rmdir succeeded"
+expect_match "second rmdir" 'No such file or directory' "$err"
+err=$(rmdir "$M/$V/calls/999" 2>&1) && fail "rmdir of a missing call succeeded"
+expect_match "rmdir of a missing call" 'No such file or directory' "$err"
+
+# Running and queued calls: EBUSY, and they go on.
+c=$(fork $V "sleeper 2") || fail "fork"
+d=$(fork $V "foo 3") || fail "fork"
+wait_running $V "$c"
+err=$(rmdir "$M/$V/calls/$c" 2>&1) && fail "rmdir of a running call succeeded"
+expect_match "rmdir of a running call" 'Device or resource busy' "$err"
+err=$(rmdir "$M/$V/calls/$d" 2>&1) && fail "rmdir of a queued call succeeded"
+expect_match "rmdir of a queued call" 'Device or resource busy' "$err"
+expect_ls "$M/$V/calls" new "$c" "$d"
+expect_eq "the running call" "slept 2" "$(result $V "$c")"
+expect_eq "the queued call" 6 "$(result $V "$d")"
+rmdir "$M/$V/calls/$c" "$M/$V/calls/$d" || fail "rmdir after they ended failed"
+expect_ls "$M/$V/calls" new
+
+# The files of a call and calls/new are not removable (EPERM): rm -rf of
+# a call fails and leaves it whole.
+e=$(fork $V "foo 4") || fail "fork"
+expect_eq "e" 8 "$(result $V "$e")"
+err=$(rm -f "$M/$V/calls/$e/result" 2>&1) && fail "rm of a call's result succeeded"
+expect_match "rm of result" 'Operation not permitted' "$err"
+rm -rf "$M/$V/calls/$e" 2>/dev/null && fail "rm -rf of a call succeeded"
+expect_ls "$M/$V/calls/$e" args ctl result status stderr stdout
+expect_eq "result after rm -rf" 8 "$(result $V "$e")"
+rmdir "$M/$V/calls/new" 2>/dev/null && fail "rmdir calls/new succeeded"
+[ -e "$M/$V/calls/new" ] || fail "calls/new is gone"
+
+# Ids are not reused after a removal.
+f=$(fork $V "foo 5") || fail "fork"
+[ "$f" -gt "$e" ] || fail "id $f after removing calls up to $e"
+expect_eq "f" 10 "$(result $V "$f")"
