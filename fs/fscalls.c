@@ -11,7 +11,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define MAX_LINE (1 << 20)
+/* A call's line must fit in one frame to its node, with room to spare. */
+#define MAX_LINE (WIRE_MAX_BODY / 2)
 
 struct calls_handle {
 	struct handle h;
@@ -84,8 +85,8 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 }
 
 /* Parse every complete line of text first: one malformed line fails the
- * write and forks nothing from it. */
-static gboolean
+ * write and forks nothing from it.  0, or the errno for the write. */
+static int
 parse_lines(struct tfs *fs, struct vm *vm, const char *text, gsize len,
 	    GPtrArray *argvs, GPtrArray *lines)
 {
@@ -101,22 +102,27 @@ parse_lines(struct tfs *fs, struct vm *vm, const char *text, gsize len,
 		g_strstrip(line);
 		if (!*line)
 			continue;
+		if (strlen(line) > MAX_LINE) {
+			g_warning("%s: calls/new: a line of %zu bytes (at most "
+				  "%d)", vm->name, strlen(line), MAX_LINE);
+			return E2BIG;
+		}
 		if (!g_shell_parse_argv(line, NULL, &argv, &error)) {
 			g_warning("%s: calls/new: bad line \"%s\": %s",
 				  vm->name, line, error->message);
-			return FALSE;
+			return EINVAL;
 		}
 		if (!vm->host && argv[0][0] == '@' &&
 		    (!argv[1] || !vm_named(fs, argv[0] + 1))) {
 			g_warning(".all: calls/new: bad line \"%s\": %s", line,
 				  argv[1] ? "no such VM" : "no call after it");
 			g_strfreev(argv);
-			return FALSE;
+			return EINVAL;
 		}
 		g_ptr_array_add(argvs, argv);
 		g_ptr_array_add(lines, g_steal_pointer(&line));
 	}
-	return TRUE;
+	return 0;
 }
 
 void
@@ -130,6 +136,7 @@ calls_new_write(fuse_req_t req, const char *buf, size_t size,
 	const char *last_nl;
 	gsize whole;
 	guint i;
+	int err;
 
 	if (memchr(buf, '\0', size)) {
 		fuse_reply_err(req, EINVAL);
@@ -147,10 +154,11 @@ calls_new_write(fuse_req_t req, const char *buf, size_t size,
 		return;
 	}
 	whole = last_nl - c->partial->str + 1;
-	if (!parse_lines(c->fs, c->vm, c->partial->str, whole, argvs, lines)) {
+	err = parse_lines(c->fs, c->vm, c->partial->str, whole, argvs, lines);
+	if (err) {
 		/* Drop this write's text, keep what came before it. */
 		g_string_truncate(c->partial, c->partial->len - size);
-		fuse_reply_err(req, EINVAL);
+		fuse_reply_err(req, err);
 		return;
 	}
 	g_string_erase(c->partial, 0, whole);
@@ -184,7 +192,7 @@ calls_new_release(fuse_req_t req, struct fuse_file_info *fi)
 		guint i;
 
 		if (parse_lines(c->fs, c->vm, c->partial->str,
-				c->partial->len, argvs, lines))
+				c->partial->len, argvs, lines) == 0)
 			for (i = 0; i < argvs->len; i++)
 				fork_line(c, argvs->pdata[i],
 					  lines->pdata[i]);

@@ -71,6 +71,10 @@ done_read(fuse_req_t req, size_t size, struct fuse_file_info *fi)
 		fuse_reply_err(req, EBUSY);
 		return;
 	}
+	if (fuse_req_interrupted(req)) {
+		fuse_reply_err(req, EINTR);
+		return;
+	}
 	d->waiting = req;
 	d->size = size;
 	fuse_req_interrupt_func(req, done_interrupted, d);

@@ -166,6 +166,10 @@ tfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	buf = g_malloc(size);
+	if (off < 0 || (guint64)off >= d->ents->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
 	for (i = off; i < d->ents->len; i++) {
 		struct dirent_ent *e = &g_array_index(d->ents,
 						      struct dirent_ent, i);

@@ -170,7 +170,7 @@ on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 	if (err)
 		g_string_append_printf(s, "node: %s\n", msg ? msg :
 				       g_strerror(err));
-	else
+	else if (bytes)
 		append_new_keys(s, (const char *)bytes, len);
 	reply_slice(p->req, s, p->size, p->off);
 	if (!ih->text)

@@ -23,9 +23,11 @@ struct request {
 struct held_write {
 	fuse_req_t req;
 	size_t size;
+	gint64 since;
 };
 
 static void host_down(struct host *h, const char *why);
+static gboolean check_held(gpointer data);
 
 guint32
 host_next_tag(struct host *h)
@@ -35,14 +37,17 @@ host_next_tag(struct host *h)
 	return h->next_tag;
 }
 
-void
+gboolean
 host_send(struct host *h, guint type, guint vm, guint32 tag, GVariant *body)
 {
 	g_byte_array_set_size(h->frame, 0);
-	if (!wire_encode(h->frame, type, vm, tag, body) || !h->link)
-		return;
+	if (!wire_encode(h->frame, type, vm, tag, body))
+		return FALSE;
+	if (!h->link)
+		return TRUE;	/* down: the caller hears through host_down */
 	h->bytes_out += h->frame->len;
 	link_write(h->link, h->frame->data, h->frame->len);
+	return TRUE;
 }
 
 void
@@ -101,7 +106,11 @@ host_request(struct host *h, guint type, guint vm, guint32 tag,
 	r->timer = g_timeout_add_seconds(h->fs->opt.reply_timeout,
 					 request_timeout, r);
 	g_hash_table_insert(h->requests, GUINT_TO_POINTER(r->tag), r);
-	host_send(h, type, vm, r->tag, body);
+	/* A body too big for a frame never leaves: say so now rather than
+	 * after the timeout. */
+	if (!host_send(h, type, vm, r->tag, body))
+		request_finish(r, EMSGSIZE, "request too large for the wire",
+			       NULL, 0);
 	return r->tag;
 }
 
@@ -117,7 +126,10 @@ host_reply_write(struct host *h, fuse_req_t req, size_t size)
 	w = g_new(struct held_write, 1);
 	w->req = req;
 	w->size = size;
+	w->since = g_get_monotonic_time();
 	g_queue_push_tail(&h->held_writes, w);
+	if (!h->held_timer)
+		h->held_timer = g_timeout_add_seconds(1, check_held, h);
 }
 
 static void
@@ -132,6 +144,36 @@ release_writes(struct host *h, int err)
 			fuse_reply_write(w->req, w->size);
 		g_free(w);
 	}
+	if (h->held_timer)
+		g_source_remove(h->held_timer);
+	h->held_timer = 0;
+}
+
+/*
+ * A writer held back by flow control waits in the kernel where no signal
+ * reaches it: a node that stops taking bytes must not hold it longer than
+ * any other request.  The transfer it belonged to is then broken, and its
+ * close reports that.
+ */
+static gboolean
+check_held(gpointer data)
+{
+	struct host *h = data;
+	gint64 limit = (gint64)h->fs->opt.reply_timeout * G_USEC_PER_SEC;
+	struct held_write *w;
+
+	while ((w = g_queue_peek_head(&h->held_writes)) &&
+	       g_get_monotonic_time() - w->since > limit) {
+		g_queue_pop_head(&h->held_writes);
+		g_warning("%s: a write waited %d s for the node to take data",
+			  h->label, h->fs->opt.reply_timeout);
+		fuse_reply_err(w->req, ETIMEDOUT);
+		g_free(w);
+	}
+	if (!g_queue_is_empty(&h->held_writes))
+		return G_SOURCE_CONTINUE;
+	h->held_timer = 0;
+	return G_SOURCE_REMOVE;
 }
 
 static struct vm *
@@ -412,6 +454,16 @@ host_free(struct host *h)
 {
 	guint i;
 
+	/* Not inside a link callback here: end the link now, so that a node
+	 * still running is stopped (host_down would defer this to a loop
+	 * that no longer runs). */
+	if (h->link) {
+		struct link *l = g_steal_pointer(&h->link);
+
+		l->cb = detached_cb;
+		host_down(h, "unmounted");
+		link_free(l);
+	}
 	if (h->state != HOST_DOWN)
 		host_down(h, "unmounted");
 	for (i = 0; i < h->vms->len; i++)

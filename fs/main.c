@@ -175,6 +175,9 @@ stop:
 	t = g_timeout_add(100, tick, NULL);
 	run_until(&fs, hosts_gone, SHUTDOWN_WAIT_S);
 	g_source_remove(t);
+	/* Links of hosts that went down are freed from idle callbacks. */
+	while (g_main_context_iteration(NULL, FALSE))
+		;
 	if (!co.foreground)
 		daemon_ready(status ? 1 : 0);
 	free_all(&fs);

@@ -80,6 +80,7 @@ struct host {
 	GHashTable *requests;		/* tag -> struct request * */
 	guint32 next_tag;
 	GQueue held_writes;		/* fuse_req_t held back by flow control */
+	guint held_timer;		/* fails writes held too long */
 	guint ping_timer;
 	gint64 last_heard;
 	guint64 bytes_out, bytes_in;	/* through the link, for info */
@@ -137,8 +138,9 @@ struct vm {
 struct host *host_new(struct tfs *fs, const char *label, gboolean local);
 void host_start(struct host *h);
 void host_free(struct host *h);
-void host_send(struct host *h, guint type, guint vm, guint32 tag,
-	       GVariant *body);
+/* FALSE if the body does not fit in a frame (nothing is sent). */
+gboolean host_send(struct host *h, guint type, guint vm, guint32 tag,
+		   GVariant *body);
 void host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 /* Send a frame that the node answers with REPLY or DATA; done runs once,

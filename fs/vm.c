@@ -133,6 +133,8 @@ set_state(struct call *c, guint state, const char *detail)
 	c->changed = time(NULL);
 }
 
+static void call_ended_now(struct call *c);
+
 /* Does a leading NAME=VALUE word of argv set name? */
 static gboolean
 sets_option(char **argv, const char *name)
@@ -145,7 +147,7 @@ sets_option(char **argv, const char *name)
 	return FALSE;
 }
 
-static void
+static gboolean
 send_call(struct vm *vm, guint32 id, char **argv)
 {
 	int timeout = vm->host->fs->opt.timeout;
@@ -158,8 +160,8 @@ send_call(struct vm *vm, guint32 id, char **argv)
 	for (; *argv; argv++)
 		g_ptr_array_add(v, g_strdup(*argv));
 	g_ptr_array_add(v, NULL);
-	host_send(vm->host, WIRE_CALL, vm->index, id,
-		  g_variant_new_strv((const char *const *)v->pdata, -1));
+	return host_send(vm->host, WIRE_CALL, vm->index, id,
+			 g_variant_new_strv((const char *const *)v->pdata, -1));
 }
 
 struct call *
@@ -177,9 +179,13 @@ vm_fork(struct vm *vm, char **argv, const char *line)
 		g_autofree char *why = g_strdup_printf("node down: %s",
 			vm->host->down_reason);
 		set_state(c, CALL_FAILED, why);
+		call_ended_now(c);
 		return c;
 	}
-	send_call(vm, c->id, argv);
+	if (!send_call(vm, c->id, argv)) {
+		set_state(c, CALL_FAILED, "call too large for the wire");
+		call_ended_now(c);
+	}
 	return c;
 }
 
@@ -209,6 +215,12 @@ call_join(struct call *c, fuse_req_t req, size_t size, off_t off)
 			fuse_reply_err(req, EIO);
 		else
 			call_read(c, WIRE_STDOUT, req, size, off);
+		return;
+	}
+	/* An interrupt that came before this read was handled (libfuse
+	 * queues those): answer it here, not from inside libfuse. */
+	if (fuse_req_interrupted(req)) {
+		fuse_reply_err(req, EINTR);
 		return;
 	}
 	j = g_new0(struct joiner, 1);
@@ -344,6 +356,10 @@ on_data(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 	struct read_part *p = data;
 	struct pending_read *r = p->r;
 
+	/* A node that answers with more than asked (or not with DATA) is
+	 * broken; the reader gets EIO rather than a reply FUSE refuses. */
+	if (!err && ((!bytes && len) || len > WIRE_CHUNK))
+		err = EIO;
 	if (err && !r->err)
 		r->err = err;
 	else if (!err)
