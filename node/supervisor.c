@@ -7,12 +7,14 @@
  * bounded pieces and survives the connection that asked for it.
  */
 #include "node.h"
+#include "checkload.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <glib-unix.h>
 #include <gio/gio.h>
 
@@ -29,7 +31,7 @@ struct xfer {
 	mode_t mode;
 	int fd;
 	int error;			/* a write failed: refuse at the end */
-	GCancellable *check;		/* dlopen check under way */
+	struct check *check;		/* dlopen check under way */
 };
 
 static guint64
@@ -38,12 +40,18 @@ xfer_key(guint vm, guint32 tag)
 	return ((guint64)vm << 32) | tag;
 }
 
+static void reply(struct node *n, guint vm, guint32 tag, int err,
+		  const char *msg);
+
 static void
 xfer_free(struct xfer *x)
 {
-	if (x->check)
-		g_cancellable_cancel(x->check);
-	g_clear_object(&x->check);
+	/* An END waiting for its check still gets its answer. */
+	if (x->check) {
+		check_load_cancel(x->check);
+		reply(x->node, x->vm, x->tag, ECANCELED,
+		      "the transfer was abandoned");
+	}
 	if (x->fd >= 0)
 		close(x->fd);
 	if (x->part)
@@ -205,75 +213,35 @@ install(struct xfer *x, enum inject_kind kind)
 }
 
 static void
-on_check_done(GObject *src, GAsyncResult *res, gpointer data)
+on_check_done(void *data, gboolean ok, const char *why)
 {
-	GSubprocess *p = G_SUBPROCESS(src);
-	g_autoptr(GError) error = NULL;
-	g_autofree char *out = NULL;
 	struct xfer *x = data;
+	struct node *n = x->node;
 
-	if (!g_subprocess_communicate_utf8_finish(p, res, &out, NULL,
-						  &error)) {
-		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-			g_subprocess_force_exit(p);
-			g_object_unref(p);
-			return;		/* x is gone */
-		}
-		g_subprocess_force_exit(p);
-	}
-	g_clear_object(&x->check);
-	if (!error && g_subprocess_get_if_exited(p) &&
-	    g_subprocess_get_exit_status(p) == 0) {
+	x->check = NULL;
+	if (ok) {
 		install(x, INJECT_SHARED);
-	} else {
-		struct node *n = x->node;
-		g_autofree char *why = g_strstrip(g_strdup(out ? out :
-			error ? error->message : "the loader crashed"));
-
-		g_warning("vm%u: refusing %s: cannot be loaded: %s", x->vm,
-			  x->name, why);
-		reply(n, x->vm, x->tag, ENOEXEC, why);
-		g_hash_table_remove(n->xfers,
-				    GSIZE_TO_POINTER(xfer_key(x->vm, x->tag)));
+		return;
 	}
-	g_object_unref(p);
+	g_warning("vm%u: refusing %s: cannot be loaded: %s", x->vm, x->name,
+		  why);
+	reply(n, x->vm, x->tag, ENOEXEC, why);
+	g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(xfer_key(x->vm,
+								x->tag)));
 }
 
-static gboolean
-check_timeout(gpointer data)
-{
-	GSubprocess *p = data;
-
-	g_subprocess_force_exit(p);
-	return G_SOURCE_REMOVE;
-}
-
-/*
- * A shared object is loaded once in a throw-away process first: missing
- * libraries or symbols, or a constructor that crashes, refuse the cp
- * instead of breaking the VM.
- */
 static void
 check_load(struct xfer *x)
 {
 	g_autoptr(GError) error = NULL;
-	GSubprocess *p;
 
-	p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-			     G_SUBPROCESS_FLAGS_STDERR_MERGE, &error,
-			     x->node->self, "--check-load", x->part, NULL);
-	if (!p) {
+	x->check = check_load_start(x->node->self, x->part, CHECK_TIMEOUT_S,
+				    on_check_done, x, &error);
+	if (!x->check) {
 		reply(x->node, x->vm, x->tag, EIO, error->message);
 		g_hash_table_remove(x->node->xfers,
 				    GSIZE_TO_POINTER(xfer_key(x->vm, x->tag)));
-		return;
 	}
-	x->check = g_cancellable_new();
-	g_timeout_add_seconds_full(G_PRIORITY_DEFAULT, CHECK_TIMEOUT_S,
-				   check_timeout, g_object_ref(p),
-				   g_object_unref);
-	g_subprocess_communicate_utf8_async(p, NULL, x->check, on_check_done,
-					    x);
 }
 
 static void
@@ -323,14 +291,22 @@ do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
 	guint64 off;
 	g_autofree char *path = NULL;
 	g_autofree guint8 *buf = NULL;
+	struct stat st;
 	ssize_t got;
 	int fd;
 
 	g_variant_get(m->body, "(uytu)", &id, &stream, &off, &max);
 	path = vmnode_call_file(vm, id, stream);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* A call can put anything at that path: a FIFO would block the
+	 * whole node in open(), a symlink lead out of its directory. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
 	if (fd < 0) {
 		reply(n, m->vm, m->tag, errno, g_strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		reply(n, m->vm, m->tag, EINVAL, "not a regular file");
 		return;
 	}
 	max = MIN(max, WIRE_CHUNK);

@@ -321,6 +321,20 @@ static const struct fdstream_callbacks worker_cb = {
 	.closed = on_worker_closed,
 };
 
+static gboolean restart_cb(gpointer data);
+
+/* A worker that could not be started (no fds, no processes for now) is
+ * tried again, backing off, so that queued calls still run once it can. */
+static void
+retry_spawn(struct vmnode *vm)
+{
+	vm->crashes++;
+	if (!vm->restart_timer)
+		vm->restart_timer = g_timeout_add(
+			MIN(100u << MIN(vm->crashes, 6u), 5000u),
+			restart_cb, vm);
+}
+
 static gboolean
 restart_cb(gpointer data)
 {
@@ -419,6 +433,7 @@ spawn_worker(struct vmnode *vm)
 
 		send_vm_state(vm, VM_DOWN, g_strerror(err));
 		vmnode_reply_all(vm, vm->restart_tags, err, g_strerror(err));
+		retry_spawn(vm);
 		return;
 	}
 	if (!g_spawn_async_with_pipes_and_fds(vm->data_dir,
@@ -433,6 +448,7 @@ spawn_worker(struct vmnode *vm)
 			  error->message);
 		send_vm_state(vm, VM_DOWN, error->message);
 		vmnode_reply_all(vm, vm->restart_tags, EIO, error->message);
+		retry_spawn(vm);
 		return;
 	}
 	close(sv[1]);
@@ -451,8 +467,13 @@ spawn_worker(struct vmnode *vm)
 static void
 restart(struct vmnode *vm)
 {
+	/* No worker (between a crash and its restart): the next one loads
+	 * the current injected code anyway, so there is nothing to wait for.
+	 * Marking it pending here would stop every call from starting. */
+	if (!vm->pid)
+		return;
 	vm->restart_pending = TRUE;
-	if (!vm->running && vm->pid)
+	if (!vm->running)
 		signal_worker(vm, SIGKILL);
 }
 

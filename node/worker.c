@@ -495,12 +495,20 @@ worker_main(int fd, guint32 first_object)
 	struct wire_decoder dec;
 	g_autoptr(GByteArray) out = g_byte_array_new();
 	guint8 buf[64 * 1024];
+	int sock;
 
 	/* A VM does not outlive its node, even one killed outright. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	/* Programs the VM runs must not inherit the line to the supervisor
+	 * (fd 3 as spawned): one could read our next request, or forge an
+	 * answer.  Keep it close-on-exec, out of the low numbers. */
+	if ((sock = fcntl(fd, F_DUPFD_CLOEXEC, 10)) < 0)
+		return 2;
+	close(fd);
+	fd = sock;
 	libs = g_ptr_array_new();
 	saved_vars = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)saved_var_free);
