@@ -117,6 +117,7 @@ vmcalls_pump(struct vmnode *vm)
 	GByteArray *f = vm->node->frame;
 
 	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
+	    vm->draining ||
 	    !(c = g_queue_pop_head(&vm->queue)))
 		return;
 	vm->running = c;

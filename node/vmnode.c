@@ -365,6 +365,13 @@ on_worker_exit(GPid pid, int status, gpointer data)
 		why = signal_description(WTERMSIG(status));
 	else
 		why = g_strdup_printf("exit %d", WEXITSTATUS(status));
+	/* What it said before it went still counts: a call that finished
+	 * just before the end is done, not failed with the signal. */
+	if (vm->ws) {
+		vm->draining = TRUE;
+		fdstream_drain(vm->ws);
+		vm->draining = FALSE;
+	}
 	g_clear_pointer(&vm->ws, fdstream_free);
 	wire_decoder_clear(&vm->dec);
 	vm->pid = 0;

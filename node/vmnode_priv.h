@@ -23,6 +23,7 @@ struct vmnode {
 	guint restart_timer;
 	guint crashes;			/* in a row, for back-off */
 	gboolean restart_pending;	/* once the running call ends */
+	gboolean draining;		/* reading a dead worker's last words */
 	gboolean stopping;		/* SIGTERM sent, the worker is ending */
 	guint kill_timer;		/* SIGKILL after the grace period */
 	gint64 started;			/* the worker, monotonic */

@@ -173,3 +173,13 @@ fdstream_free(struct fdstream *s)
 	g_byte_array_unref(s->out);
 	g_free(s);
 }
+
+void
+fdstream_drain(struct fdstream *s)
+{
+	guint8 buf[64 * 1024];
+	ssize_t n;
+
+	while (!s->closed && (n = read(s->rfd, buf, sizeof(buf))) > 0)
+		s->cb.data(s->user, buf, n);
+}

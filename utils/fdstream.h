@@ -23,4 +23,6 @@ void fdstream_write(struct fdstream *s, const void *data, gsize len);
 gsize fdstream_pending(const struct fdstream *s);
 /* Write out what is queued, blocking for at most timeout_ms. */
 gboolean fdstream_flush(struct fdstream *s, int timeout_ms);
+/* Hand over whatever input is already there (the peer may be gone). */
+void fdstream_drain(struct fdstream *s);
 void fdstream_free(struct fdstream *s);
