@@ -199,6 +199,7 @@ data_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	}
 	op = op_new(req, f->vm, "write", g_strdup(path), write_done);
 	op->size = size;
+	op->file = f;
 	op->fanout = f->vm->host == NULL;
 	/* Chunk by chunk, to every target; the reply once all are written
 	 * is the flow control. */

@@ -87,6 +87,7 @@ op_free(struct op *op)
 		g_variant_unref(op->list);
 	g_free(op->buf);
 	g_free(op->lens);
+	g_free(op->rewound);
 	g_free(op);
 }
 
@@ -125,6 +126,27 @@ is_reply(const char *msg, guint type)
 	return msg && strcmp(msg, wire_type_name(type)) == 0;
 }
 
+/*
+ * An O_APPEND write moves the file's end on every target when it goes
+ * out (so that writes can follow each other); one that fails on a target
+ * takes that back, once, or the next append would leave a hole.
+ */
+static void
+unappend(struct op *op, struct part *p)
+{
+	struct data_file *f = op->file;
+
+	if (p->fsop != FS_WRITE || !f || !f->append ||
+	    p->index >= f->targets->len)
+		return;
+	if (!op->rewound)
+		op->rewound = g_new0(guint8, f->targets->len);
+	if (op->rewound[p->index])
+		return;
+	op->rewound[p->index] = 1;
+	f->ends[p->index] -= MIN(f->ends[p->index], op->size);
+}
+
 static void
 on_answer(void *data, int err, const char *msg, const guint8 *bytes,
 	  gsize len)
@@ -146,6 +168,7 @@ on_answer(void *data, int err, const char *msg, const guint8 *bytes,
 	}
 	if (err) {
 		op_fail(op, p->vm, err, msg);
+		unappend(op, p);
 		goto out;
 	}
 	switch (p->fsop) {

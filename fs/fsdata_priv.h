@@ -65,6 +65,7 @@ struct op {
 	char *buf;		/* a read's chunks, at index * WIRE_CHUNK */
 	guint32 *lens;		/* bytes each chunk got */
 	guint parts;
+	guint8 *rewound;	/* O_APPEND targets whose end was taken back */
 };
 
 static inline struct tfs *
