@@ -212,6 +212,22 @@ child_path(struct vm *vm, guint32 parent, const char *name, int *err)
 	return path;
 }
 
+/* An op on the entry name in directory parent, or NULL once the request
+ * has been answered with why there is none. */
+struct op *
+child_op(fuse_req_t req, struct vm *vm, guint32 parent, const char *name,
+	 const char *what, op_done_fn done)
+{
+	char *path;
+	int err;
+
+	if (!(path = child_path(vm, parent, name, &err))) {
+		fuse_reply_err(req, err);
+		return NULL;
+	}
+	return op_new(req, vm, what, path, done);
+}
+
 /* ------------------------------------------------------------ replies */
 
 static void
@@ -283,16 +299,11 @@ err_done(struct op *op)
 void
 data_lookup(fuse_req_t req, struct vm *vm, guint32 parent, const char *name)
 {
-	struct op *op;
-	char *path;
-	int err;
+	struct op *op = child_op(req, vm, parent, name, "lookup", entry_done);
 
-	if (!(path = child_path(vm, parent, name, &err))) {
-		fuse_reply_err(req, err);
+	if (!op)
 		return;
-	}
-	op = op_new(req, vm, "lookup", path, entry_done);
-	send_stat(op, path);
+	send_stat(op, op->path);
 	op_go(op);
 }
 
@@ -355,17 +366,12 @@ void
 data_mknod_dir(fuse_req_t req, struct vm *vm, guint32 parent,
 	       const char *name, mode_t mode)
 {
-	struct op *op;
-	char *path;
-	int err;
+	struct op *op = child_op(req, vm, parent, name, "mkdir", entry_done);
 
-	if (!(path = child_path(vm, parent, name, &err))) {
-		fuse_reply_err(req, err);
+	if (!op)
 		return;
-	}
-	op = op_new(req, vm, "mkdir", path, entry_done);
-	send_all(op, FS_MKDIR, path, NULL, 0, mode & 07777);
-	send_stat(op, path);
+	send_all(op, FS_MKDIR, op->path, NULL, 0, mode & 07777);
+	send_stat(op, op->path);
 	op_go(op);
 }
 
@@ -373,17 +379,13 @@ static void
 remove_name(fuse_req_t req, struct vm *vm, guint32 parent, const char *name,
 	    guint8 fsop)
 {
-	struct op *op;
-	char *path;
-	int err;
+	struct op *op = child_op(req, vm, parent, name,
+				 fsop == FS_RMDIR ? "rmdir" : "unlink",
+				 err_done);
 
-	if (!(path = child_path(vm, parent, name, &err))) {
-		fuse_reply_err(req, err);
+	if (!op)
 		return;
-	}
-	op = op_new(req, vm, fsop == FS_RMDIR ? "rmdir" : "unlink", path,
-		    err_done);
-	send_all(op, fsop, path, NULL, 0, 0);
+	send_all(op, fsop, op->path, NULL, 0, 0);
 	op_go(op);
 }
 

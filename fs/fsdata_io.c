@@ -97,22 +97,17 @@ void
 data_create(fuse_req_t req, struct vm *vm, guint32 parent, const char *name,
 	    mode_t mode, struct fuse_file_info *fi)
 {
+	struct op *op = child_op(req, vm, parent, name, "create", open_done);
 	struct data_file *f;
-	struct op *op;
-	char *path;
-	int err;
 
-	if (!(path = child_path(vm, parent, name, &err))) {
-		fuse_reply_err(req, err);
+	if (!op)
 		return;
-	}
 	f = file_new(req_fs(req), vm, (fi->flags & O_APPEND) != 0);
-	op = op_new(req, vm, "create", path, open_done);
 	op->create = TRUE;
 	op->fi = *fi;
 	op->file = f;
-	send_all(op, FS_CREATE, path, NULL, 0, mode & 07777);
-	send_stat(op, path);
+	send_all(op, FS_CREATE, op->path, NULL, 0, mode & 07777);
+	send_stat(op, op->path);
 	op_go(op);
 }
 

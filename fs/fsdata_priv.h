@@ -78,6 +78,8 @@ req_fs(fuse_req_t req)
 const char *path_of(struct vm *vm, guint32 id);
 guint32 id_of(struct vm *vm, const char *path);
 char *child_path(struct vm *vm, guint32 parent, const char *name, int *err);
+struct op *child_op(fuse_req_t req, struct vm *vm, guint32 parent,
+		    const char *name, const char *what, op_done_fn done);
 int reply_entry(struct op *op, struct fuse_file_info *fi);
 
 /* fsdata_op.c: which VMs an op goes to, and the op itself. */
