@@ -87,12 +87,14 @@ word_cmp(const void *a, const void *b)
 	return x->gen < y->gen ? -1 : x->gen > y->gen;
 }
 
+/* The vocabulary's words are kept here, and freed on the way out. */
+static struct wtable seen;
+
 /* The vocabulary, most frequent first. */
 static struct word *
 make_vocab(uint64_t seed)
 {
 	static const unsigned syl_weights[] = { 1, 1, 2, 2, 2, 2, 3, 3, 3, 4 };
-	struct wtable seen = { 0 };
 	struct word *v = calloc(VOCAB, sizeof(*v));
 	uint64_t s = seed ^ 0x766f636162756c61ULL;
 	char buf[64];
@@ -113,7 +115,7 @@ make_vocab(uint64_t seed)
 			return NULL;
 		if (e->count > 1)
 			continue;	/* already have it */
-		v[i].s = e->word;	/* owned by seen, which is never freed */
+		v[i].s = e->word;	/* owned by seen */
 		v[i].len = e->len;
 		v[i].gen = i;
 		i++;
@@ -298,5 +300,9 @@ main(int argc, char **argv)
 		}
 	}
 	printf("%ld files, %llu bytes in %s\n", nfiles, bytes, dir);
+	free(path);
+	free(cdf);
+	free(v);
+	wt_free(&seen);
 	return 0;
 }
