@@ -52,7 +52,8 @@ vm_named(struct tfs *fs, const char *name)
 
 /*
  * Fork one parsed line.  On a VM, that is one call, and its id is read
- * back.  On .all, the line goes to every VM, or with a first word "@VM"
+ * back.  On .any, the call waits here for the first free VM (anysched.c).
+ * On .all, the line goes to every VM, or with a first word "@VM"
  * to that VM only (the paper's fork(vmlist, funclist, arglist) is a batch
  * of such lines), and each fork reads back as "VM/ID".
  */
@@ -63,8 +64,9 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 	struct call *call;
 	guint i;
 
-	if (c->vm->host) {
-		call = vm_fork(c->vm, argv, line);
+	if (c->vm->host || c->vm == fs->any) {
+		call = c->vm->host ? vm_fork(c->vm, argv, line)
+				   : any_fork(fs, argv, line);
 		g_string_append_printf(c->ids, "%u\n", call->id);
 		return;
 	}
@@ -112,7 +114,7 @@ parse_lines(struct tfs *fs, struct vm *vm, const char *text, gsize len,
 				  vm->name, line, error->message);
 			return EINVAL;
 		}
-		if (!vm->host && argv[0][0] == '@' &&
+		if (vm == fs->all && argv[0][0] == '@' &&
 		    (!argv[1] || !vm_named(fs, argv[0] + 1))) {
 			g_warning(".all: calls/new: bad line \"%s\": %s", line,
 				  argv[1] ? "no such VM" : "no call after it");

@@ -96,14 +96,14 @@ done_release(fuse_req_t req, struct fuse_file_info *fi)
 void
 done_announce(struct call *c)
 {
-	struct host *h = c->vm->host;
+	struct tfs *fs = c->vm->fs;
 	g_autofree char *status = NULL;
 	GList *l;
 
-	if (!h || !h->fs->done_readers)
+	if (!fs->done_readers)
 		return;
 	status = call_status_text(c);
-	for (l = h->fs->done_readers; l; l = l->next) {
+	for (l = fs->done_readers; l; l = l->next) {
 		struct done_handle *d = l->data;
 		fuse_req_t req;
 

@@ -317,6 +317,10 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	case I_STDERR:
 		call_read(in.call, WIRE_STDERR, req, size, off);
 		break;
+	case I_CALLVM:
+		text = call_vm_text(in.call);
+		reply_text(req, text, size, off);
+		break;
 	case I_FUNC:
 		text = func_text(in.vm, in.id);
 		reply_text(req, text, size, off);
@@ -439,7 +443,7 @@ tfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 	else if (p.kind == I_DATA)
 		data_rmdir(req, p.vm, p.id, name);
-	else if (p.kind == I_CALLS && p.vm->host)
+	else if (p.kind == I_CALLS && p.vm != p.vm->fs->all)
 		call_forget(req, p.vm, g_ascii_strtoull(name, NULL, 10));
 	else
 		fuse_reply_err(req, EPERM);

@@ -278,10 +278,6 @@ ctl_write(fuse_req_t req, const char *buf, size_t size,
 	struct host *h = c->vm->host;
 	struct pending *p;
 
-	if (!h) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
 	if (c->call && strcmp(cmd, "cancel") == 0) {
 		struct call *call = vm_call(c->vm, c->call);
 
@@ -289,11 +285,25 @@ ctl_write(fuse_req_t req, const char *buf, size_t size,
 			fuse_reply_err(req, call ? EALREADY : ENOENT);
 			return;
 		}
-		p = pending_new(req, c->vm, c->call, "cancel");
+		/* A .any call still here just goes; once sent, it is the
+		 * VM's call that is cancelled. */
+		if (any_cancel_queued(call)) {
+			fuse_reply_write(req, size);
+			return;
+		}
+		if (call->real)
+			call = call->real;
+		if (!call->vm->host) {
+			fuse_reply_err(req, EALREADY);
+			return;
+		}
+		p = pending_new(req, call->vm, call->id, "cancel");
 		p->size = size;
 		p->write = TRUE;
-		host_request(h, WIRE_CANCEL, c->vm->index, 0,
-			     g_variant_new_uint32(c->call), on_command, p);
+		host_request(call->vm->host, WIRE_CANCEL, call->vm->index, 0,
+			     g_variant_new_uint32(call->id), on_command, p);
+	} else if (!h) {
+		fuse_reply_err(req, EPERM);
 	} else if (!c->call && strcmp(cmd, "restart") == 0) {
 		p = pending_new(req, c->vm, 0, "restart");
 		p->size = size;
@@ -325,9 +335,12 @@ on_forgotten(void *data, int err, const char *msg, const guint8 *bytes,
 	struct pending *p = data;
 	struct call *c = vm_call(p->vm, p->id);
 
-	/* Gone on the node, or the node is gone: either way forget it. */
+	/* Gone on the node, or the node is gone: either way forget it,
+	 * and the .any call it ran for with it. */
 	if (!err || err == ENOENT || err == EHOSTDOWN || err == EIO) {
-		if (c && !c->joiners)
+		if (c && c->any)
+			any_forgotten(c->any);
+		else if (c && !c->joiners)
 			g_hash_table_remove(p->vm->calls,
 					    GUINT_TO_POINTER(p->id));
 		err = 0;
@@ -348,6 +361,16 @@ call_forget(fuse_req_t req, struct vm *vm, guint32 id)
 	}
 	if (!call_ended(c) || c->joiners) {
 		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	/* .any/calls/N: the output to forget is on the VM it ran on. */
+	if (c->real) {
+		c = c->real;
+		vm = c->vm;
+		id = c->id;
+	} else if (!vm->host) {
+		any_forgotten(c);
+		fuse_reply_err(req, 0);
 		return;
 	}
 	host_request(vm->host, WIRE_FORGET, vm->index, 0,

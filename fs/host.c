@@ -217,6 +217,7 @@ dispatch(struct host *h, struct wire_msg *m)
 		vm->detail = g_strdup(s);
 		if (state == VM_RESTARTING)
 			g_message("%s: VM restarting after %s", vm->name, s);
+		any_kick(h->fs);
 		break;
 	case WIRE_CALL_STATE:
 		if (!(vm = msg_vm(h, m)))
@@ -228,8 +229,10 @@ dispatch(struct host *h, struct wire_msg *m)
 		vm_call_state(vm, m->tag, state, s, code, out, err);
 		break;
 	case WIRE_FUNCS:
-		if ((vm = msg_vm(h, m)))
+		if ((vm = msg_vm(h, m))) {
 			vm_set_funcs(vm, m->body);
+			any_kick(h->fs);
+		}
 		break;
 	case WIRE_OBJECTS:
 		if ((vm = msg_vm(h, m)))

@@ -3,11 +3,12 @@
  * inode.h).
  *
  *   /                        FUSE_ROOT_ID
- *   .all/, .done             a VM without a host (slot ALL_SLOT); I_DONE
+ *   .all/, .any/, .done      VMs without a host (slots ALL_SLOT, ANY_SLOT);
+ *                            I_DONE
  *   VM/                      I_VM
  *   VM/inject/ , VM/inject/X I_INJECT, I_INJFILE (id = injected id)
  *   VM/calls/ , VM/calls/new I_CALLS, I_NEW
- *   VM/calls/N/ and files    I_CALL ... I_CALLCTL (id = call id)
+ *   VM/calls/N/ and files    I_CALL ... I_CALLVM (id = call id)
  *   VM/data/...              I_DATA (id = fsdata path id)
  *   VM/functions/, objects/  I_FUNCS, I_FUNC, I_OBJECTS, I_OBJECT
  *   VM/info, VM/ctl          I_INFO, I_CTL
@@ -16,33 +17,85 @@
 
 #include <string.h>
 
-/* Names inside a VM directory, in listing order; .all has some. */
+/* Which directories have a name: VMs, .all, .any. */
+enum { ON_VM = 1, ON_ALL = 2, ON_ANY = 4 };
+
+/* Names inside a VM directory, in listing order. */
 static const struct {
 	const char *name;
 	enum ikind kind;
-	gboolean in_all;
+	unsigned on;
 } vm_files[] = {
-	{ "calls", I_CALLS, TRUE },
-	{ "ctl", I_CTL, FALSE },
-	{ "data", I_DATA, TRUE },
-	{ "functions", I_FUNCS, FALSE },
-	{ "info", I_INFO, FALSE },
-	{ "inject", I_INJECT, TRUE },
-	{ "objects", I_OBJECTS, FALSE },
+	{ "calls", I_CALLS, ON_VM | ON_ALL | ON_ANY },
+	{ "ctl", I_CTL, ON_VM },
+	{ "data", I_DATA, ON_VM | ON_ALL },
+	{ "functions", I_FUNCS, ON_VM },
+	{ "info", I_INFO, ON_VM },
+	{ "inject", I_INJECT, ON_VM | ON_ALL },
+	{ "objects", I_OBJECTS, ON_VM },
 };
 
 /* Names inside a call directory, in listing order. */
 static const struct {
 	const char *name;
 	enum ikind kind;
+	unsigned on;
 } call_files[] = {
-	{ "args", I_ARGS },
-	{ "ctl", I_CALLCTL },
-	{ "status", I_STATUS },
-	{ "result", I_RESULT },
-	{ "stdout", I_STDOUT },
-	{ "stderr", I_STDERR },
+	{ "args", I_ARGS, ON_VM | ON_ANY },
+	{ "ctl", I_CALLCTL, ON_VM | ON_ANY },
+	{ "status", I_STATUS, ON_VM | ON_ANY },
+	{ "result", I_RESULT, ON_VM | ON_ANY },
+	{ "stdout", I_STDOUT, ON_VM | ON_ANY },
+	{ "stderr", I_STDERR, ON_VM | ON_ANY },
+	{ "vm", I_CALLVM, ON_ANY },
 };
+
+static unsigned
+vm_is(const struct vm *vm)
+{
+	if (vm->host)
+		return ON_VM;
+	return vm == vm->fs->all ? ON_ALL : ON_ANY;
+}
+
+/* Does a directory like vm have inodes of this kind? */
+static gboolean
+vm_has_kind(const struct vm *vm, enum ikind kind)
+{
+	unsigned on = vm_is(vm);
+	guint i;
+
+	switch (kind) {
+	case I_VM:
+		return TRUE;
+	case I_NEW:
+		return TRUE;
+	case I_INJFILE:
+		return (on & (ON_VM | ON_ALL)) != 0;
+	case I_CALL:
+		return (on & (ON_VM | ON_ANY)) != 0;
+	default:
+		break;
+	}
+	for (i = 0; i < G_N_ELEMENTS(vm_files); i++)
+		if (vm_files[i].kind == kind)
+			return (vm_files[i].on & on) != 0;
+	for (i = 0; i < G_N_ELEMENTS(call_files); i++)
+		if (call_files[i].kind == kind)
+			return (call_files[i].on & on) != 0;
+	return on == ON_VM;	/* functions/ and objects/ entries */
+}
+
+/* The VM of an inode's slot, or NULL. */
+static struct vm *
+slot_vm(struct tfs *fs, guint slot)
+{
+	if (slot == ALL_SLOT)
+		return fs->all;
+	if (slot == ANY_SLOT)
+		return fs->any;
+	return slot < fs->vms->len ? fs->vms->pdata[slot] : NULL;
+}
 
 /* How long the kernel may keep what we tell it.  The tree's skeleton
  * never changes; calls' sizes and states do, all the time. */
@@ -71,11 +124,7 @@ decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in)
 		return FALSE;
 	if (in->kind == I_DONE)
 		return TRUE;
-	if (slot == ALL_SLOT && fs->all)
-		in->vm = fs->all;
-	else if (slot < fs->vms->len)
-		in->vm = fs->vms->pdata[slot];
-	else
+	if (!(in->vm = slot_vm(fs, slot)) || !vm_has_kind(in->vm, in->kind))
 		return FALSE;
 	in->id = id;
 	switch (in->kind) {
@@ -86,9 +135,6 @@ decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in)
 	default:
 		break;
 	}
-	/* .all has no calls of its own, nor info or ctl */
-	if (!in->vm->host && in->kind >= I_FUNCS)
-		return FALSE;
 	if (in->kind == I_INJFILE) {
 		in->inj = g_hash_table_lookup(in->vm->injected_ids,
 					      GUINT_TO_POINTER(id));
@@ -187,6 +233,11 @@ fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
 	case I_CALLCTL:
 		st->st_mode = S_IFREG | 0200;
 		break;
+	case I_CALLVM:
+		st->st_mode = S_IFREG | 0444;
+		text = call_vm_text(c);
+		st->st_size = strlen(text);
+		break;
 	case I_KIND_MAX:
 		break;
 	}
@@ -223,9 +274,9 @@ find_child(struct tfs *fs, const struct inode *parent, const char *name,
 	child->vm = parent->vm;
 	switch (parent->kind) {
 	case I_ROOT:
-		if (strcmp(name, ".all") == 0) {
+		if (strcmp(name, ".all") == 0 || strcmp(name, ".any") == 0) {
 			child->kind = I_VM;
-			child->vm = fs->all;
+			child->vm = name[2] == 'l' ? fs->all : fs->any;
 			return TRUE;
 		}
 		if (strcmp(name, ".done") == 0) {
@@ -244,7 +295,7 @@ find_child(struct tfs *fs, const struct inode *parent, const char *name,
 	case I_VM:
 		for (i = 0; i < G_N_ELEMENTS(vm_files); i++) {
 			if (strcmp(vm_files[i].name, name) != 0 ||
-			    (!parent->vm->host && !vm_files[i].in_all))
+			    !(vm_files[i].on & vm_is(parent->vm)))
 				continue;
 			child->kind = vm_files[i].kind;
 			return TRUE;
@@ -278,7 +329,8 @@ find_child(struct tfs *fs, const struct inode *parent, const char *name,
 		return child->call != NULL;
 	case I_CALL:
 		for (i = 0; i < G_N_ELEMENTS(call_files); i++) {
-			if (strcmp(call_files[i].name, name) == 0) {
+			if (strcmp(call_files[i].name, name) == 0 &&
+			    (call_files[i].on & vm_is(parent->vm))) {
 				child->kind = call_files[i].kind;
 				child->call = parent->call;
 				return TRUE;
@@ -322,6 +374,7 @@ list_dir(struct tfs *fs, const struct inode *in, GArray *a)
 	switch (in->kind) {
 	case I_ROOT:
 		dir_add(a, ".all", make_ino(I_VM, fs->all, 0), S_IFDIR);
+		dir_add(a, ".any", make_ino(I_VM, fs->any, 0), S_IFDIR);
 		dir_add(a, ".done", (fuse_ino_t)I_DONE << 56, S_IFREG);
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *vm = fs->vms->pdata[i];
@@ -330,7 +383,7 @@ list_dir(struct tfs *fs, const struct inode *in, GArray *a)
 		break;
 	case I_VM:
 		for (i = 0; i < G_N_ELEMENTS(vm_files); i++)
-			if (in->vm->host || vm_files[i].in_all)
+			if (vm_files[i].on & vm_is(in->vm))
 				dir_add(a, vm_files[i].name,
 					make_ino(vm_files[i].kind, in->vm, 0),
 					vm_files[i].kind == I_CTL ||
@@ -390,9 +443,10 @@ list_dir(struct tfs *fs, const struct inode *in, GArray *a)
 		break;
 	case I_CALL:
 		for (i = 0; i < G_N_ELEMENTS(call_files); i++)
-			dir_add(a, call_files[i].name,
-				make_ino(call_files[i].kind, in->vm,
-					 in->call->id), S_IFREG);
+			if (call_files[i].on & vm_is(in->vm))
+				dir_add(a, call_files[i].name,
+					make_ino(call_files[i].kind, in->vm,
+						 in->call->id), S_IFREG);
 		break;
 	default:
 		break;

@@ -18,6 +18,7 @@ enum ikind {
 	I_INFO, I_CTL, I_DONE,
 	/* in a call directory, id = the call's id */
 	I_CALL, I_ARGS, I_STATUS, I_RESULT, I_STDOUT, I_STDERR, I_CALLCTL,
+	I_CALLVM,		/* .any/calls/N/vm */
 	I_KIND_MAX
 };
 

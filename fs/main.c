@@ -107,6 +107,11 @@ free_all(struct tfs *fs)
 	g_ptr_array_unref(fs->hosts);
 	if (fs->all)
 		vm_free(fs->all);
+	while (!g_queue_is_empty(&fs->any_queue))
+		((struct call *)g_queue_pop_head(&fs->any_queue))->queued =
+			NULL;
+	if (fs->any)
+		vm_free(fs->any);
 	g_ptr_array_unref(fs->vms);
 	g_clear_pointer(&fs->loop, g_main_loop_unref);
 	g_free(fs->opt.identity);

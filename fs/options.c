@@ -28,6 +28,7 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("ServerAliveCountMax=%d", alive_count),
 	OPT("logfile=%s", logfile),
 	OPT("timeout=%d", timeout),
+	OPT("any_window=%d", any_window),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -59,6 +60,7 @@ usage(const char *prog)
 "syslog)\n"
 "    -o timeout=S           calls fail after S s unless their line sets\n"
 "                           TRICKLE_TIMEOUT (default: no limit)\n"
+"    -o any_window=N        .any sends a VM at most N calls at a time (2)\n"
 "\n", prog);
 }
 
@@ -169,7 +171,7 @@ add_nodes(struct tfs *fs, GPtrArray *words, GError **error)
 		}
 		h = host_for(fs, by_key, &ns);
 		name = unique_name(fs, ns.name ? ns.name : ns.host);
-		vm = vm_new(h, name);
+		vm = vm_new(fs, h, name);
 		vm->slot = fs->vms->len;
 		g_ptr_array_add(fs->vms, vm);
 		g_hash_table_add(explicit, vm->name);
@@ -193,7 +195,7 @@ add_local(struct tfs *fs)
 	for (i = 0; i < fs->opt.local; i++) {
 		g_autofree char *base = g_strdup_printf("local%d", i);
 		g_autofree char *name = unique_name(fs, base);
-		struct vm *vm = vm_new(h, name);
+		struct vm *vm = vm_new(fs, h, name);
 
 		vm->slot = fs->vms->len;
 		g_ptr_array_add(fs->vms, vm);
@@ -214,6 +216,7 @@ tfs_parse_args(struct tfs *fs, struct fuse_args *args,
 	o->connect_timeout = 15;
 	o->alive_interval = 15;
 	o->alive_count = 3;
+	o->any_window = 2;
 	words = g_ptr_array_new_with_free_func(g_free);
 	ok = parse(fs, args, co, error);
 	g_clear_pointer(&words, g_ptr_array_unref);
@@ -248,7 +251,7 @@ parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	o->debug = co->debug;
 	if (o->reply_timeout <= 0 || o->connect_timeout <= 0 ||
 	    o->alive_interval <= 0 || o->alive_count <= 0 || o->local < 0 ||
-	    o->timeout < 0) {
+	    o->timeout < 0 || o->any_window <= 0) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "timeouts, intervals and counts must be positive");
 		return FALSE;
@@ -267,7 +270,9 @@ parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 		return FALSE;
 	}
 	add_local(fs);
-	fs->all = vm_new(NULL, ".all");
+	fs->all = vm_new(fs, NULL, ".all");
 	fs->all->slot = ALL_SLOT;
+	fs->any = vm_new(fs, NULL, ".any");
+	fs->any->slot = ANY_SLOT;
 	return TRUE;
 }

@@ -33,6 +33,7 @@ struct tfs_options {
 	int alive_interval;		/* ServerAliveInterval */
 	int alive_count;		/* ServerAliveCountMax */
 	int timeout;			/* default TRICKLE_TIMEOUT of calls */
+	int any_window;			/* .any calls at a VM at once */
 	char *logfile;
 	int foreground;
 	int debug;
@@ -43,6 +44,11 @@ struct tfs {
 	GPtrArray *hosts;		/* struct host * */
 	GPtrArray *vms;			/* struct vm *, the root directory */
 	struct vm *all;			/* .all: acts on every VM */
+	struct vm *any;			/* .any: calls run where free first */
+	GQueue any_queue;		/* .any calls not yet handed to a VM */
+	guint any_next;			/* where the next search for a VM
+					   starts, so ties rotate */
+	gboolean any_kicking, any_again;	/* any_kick re-entered */
 	struct fuse_session *se;
 	GMainLoop *loop;
 	uid_t uid;
@@ -107,10 +113,19 @@ struct call {
 	time_t created, changed;
 	GList *joiners;			/* struct joiner *, blocked reads */
 	GList *pollers;			/* struct fuse_pollhandle * */
+	/* A call forked through .any is two: the .any call the user sees
+	 * and, once a VM is free, the call on that VM.  The .any one
+	 * mirrors the other's state; output is read from the VM. */
+	struct call *any;		/* on a VM: the .any call it serves */
+	struct call *real;		/* on .any: the VM's call, once sent */
+	char **argv;			/* on .any: the words, until sent */
+	GList *queued;			/* on .any: its link in any_queue */
+	char *where;			/* on .any: the VM it was sent to */
 };
 
 struct vm {
-	struct host *host;
+	struct tfs *fs;
+	struct host *host;		/* NULL for .all and .any */
 	guint index;			/* on its node */
 	guint slot;			/* in tfs->vms, for inode numbers */
 	char *name;
@@ -129,10 +144,12 @@ struct vm {
 	GPtrArray *func_names;		/* id - 1 -> name */
 	GVariant *objects;		/* a(uss) id, class, description */
 	guint ended[CALL_STATE_MAX];	/* calls that ended, by state */
+	guint any_load;			/* .any calls sent here, not ended */
 };
 
-/* The slot of the .all pseudo-VM in inode numbers. */
+/* The slots of the .all and .any pseudo-VMs in inode numbers. */
 #define ALL_SLOT 0xffffffu
+#define ANY_SLOT 0xfffffeu
 
 /* host.c */
 struct host *host_new(struct tfs *fs, const char *label, gboolean local);
@@ -159,14 +176,21 @@ gboolean hosts_ready(struct tfs *fs);
 gboolean hosts_gone(struct tfs *fs);
 
 /* vm.c */
-struct vm *vm_new(struct host *h, const char *name);
+struct vm *vm_new(struct tfs *fs, struct host *h, const char *name);
 void vm_free(struct vm *vm);
 struct call *vm_fork(struct vm *vm, char **argv, const char *line);
 struct call *vm_call(struct vm *vm, guint32 id);
+/* A new call in vm's table, queued, not sent anywhere. */
+struct call *call_new(struct vm *vm, const char *line);
+/* The call has ended: wake what waits for it. */
+void call_ended_now(struct call *c);
+void call_set_state(struct call *c, guint state, const char *detail);
 void vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 		   int code, guint64 out, guint64 err);
 void vm_down(struct vm *vm, const char *why);
 char *call_status_text(const struct call *c);
+/* A .any call's vm file: where it was sent, or nothing yet. */
+char *call_vm_text(const struct call *c);
 gboolean call_ended(const struct call *c);
 /* Reply to a read of result now or when the call ends. */
 void call_join(struct call *c, fuse_req_t req, size_t size, off_t off);
@@ -185,6 +209,17 @@ void vm_set_objects(struct vm *vm, GVariant *objects);
 gboolean vm_object(struct vm *vm, guint32 id, const char **cls,
 		   const char **desc);
 void vm_injected_remove(struct vm *vm, struct injected *inj);
+
+/* anysched.c: .any, the initiator's queue of calls for the first free VM */
+struct call *any_fork(struct tfs *fs, char **argv, const char *line);
+/* Hand queued .any calls to VMs that have room; call when one may. */
+void any_kick(struct tfs *fs);
+/* c, a VM's call serving a .any call, changed state. */
+void any_update(struct call *c);
+/* Cancel a .any call still queued here; FALSE if it was sent. */
+gboolean any_cancel_queued(struct call *c);
+/* Drop a .any call and the VM's call behind it from the tables. */
+void any_forgotten(struct call *c);
 
 /* fsvm.c */
 void info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);

@@ -47,17 +47,26 @@ static void
 call_free(struct call *c)
 {
 	g_assert(!c->joiners);
+	g_assert(!c->queued);
+	/* The other half of a .any call keeps what it has, without us. */
+	if (c->any)
+		c->any->real = NULL;
+	if (c->real)
+		c->real->any = NULL;
 	g_list_free_full(c->pollers, (GDestroyNotify)fuse_pollhandle_destroy);
+	g_strfreev(c->argv);
+	g_free(c->where);
 	g_free(c->args);
 	g_free(c->detail);
 	g_free(c);
 }
 
 struct vm *
-vm_new(struct host *h, const char *name)
+vm_new(struct tfs *fs, struct host *h, const char *name)
 {
 	struct vm *vm = g_new0(struct vm, 1);
 
+	vm->fs = fs;
 	vm->host = h;
 	vm->index = h ? h->vms->len : 0;
 	vm->name = g_strdup(name);
@@ -124,16 +133,20 @@ call_status_text(const struct call *c)
 	return g_strdup_printf("%s\n", name);
 }
 
-static void
-set_state(struct call *c, guint state, const char *detail)
+char *
+call_vm_text(const struct call *c)
+{
+	return c->where ? g_strconcat(c->where, "\n", NULL) : g_strdup("");
+}
+
+void
+call_set_state(struct call *c, guint state, const char *detail)
 {
 	c->state = state;
 	g_free(c->detail);
 	c->detail = g_strdup(detail ? detail : "");
 	c->changed = time(NULL);
 }
-
-static void call_ended_now(struct call *c);
 
 /* Does a leading NAME=VALUE word of argv set name? */
 static gboolean
@@ -165,7 +178,7 @@ send_call(struct vm *vm, guint32 id, char **argv)
 }
 
 struct call *
-vm_fork(struct vm *vm, char **argv, const char *line)
+call_new(struct vm *vm, const char *line)
 {
 	struct call *c = g_new0(struct call, 1);
 
@@ -173,17 +186,25 @@ vm_fork(struct vm *vm, char **argv, const char *line)
 	c->id = ++vm->last_call;
 	c->args = g_strdup(line);
 	c->created = time(NULL);
-	set_state(c, CALL_QUEUED, NULL);
+	call_set_state(c, CALL_QUEUED, NULL);
 	g_hash_table_insert(vm->calls, GUINT_TO_POINTER(c->id), c);
+	return c;
+}
+
+struct call *
+vm_fork(struct vm *vm, char **argv, const char *line)
+{
+	struct call *c = call_new(vm, line);
+
 	if (vm->host->state == HOST_DOWN) {
 		g_autofree char *why = g_strdup_printf("node down: %s",
 			vm->host->down_reason);
-		set_state(c, CALL_FAILED, why);
+		call_set_state(c, CALL_FAILED, why);
 		call_ended_now(c);
 		return c;
 	}
 	if (!send_call(vm, c->id, argv)) {
-		set_state(c, CALL_FAILED, "call too large for the wire");
+		call_set_state(c, CALL_FAILED, "call too large for the wire");
 		call_ended_now(c);
 	}
 	return c;
@@ -251,15 +272,19 @@ wake_joiners(struct call *c)
 	g_list_free(js);
 }
 
-/* Everything that waits for a call's end hears of it: joins, pollers, and
- * readers of .done. */
-static void
+/* Everything that waits for a call's end hears of it: joins, pollers,
+ * readers of .done, and the .any call it ran for (which tells .done in
+ * its own name). */
+void
 call_ended_now(struct call *c)
 {
 	c->vm->ended[c->state]++;
 	wake_joiners(c);
 	call_notify_pollers(c);
-	done_announce(c);
+	if (c->any)
+		any_update(c);
+	else
+		done_announce(c);
 }
 
 void
@@ -270,12 +295,14 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 
 	if (!c || call_ended(c))
 		return;
-	set_state(c, state, detail);
+	call_set_state(c, state, detail);
 	c->code = code;
 	c->out_size = out;
 	c->err_size = err;
 	if (call_ended(c))
 		call_ended_now(c);
+	else if (c->any)
+		any_update(c);
 }
 
 void
@@ -294,7 +321,7 @@ vm_down(struct vm *vm, const char *why)
 
 		if (call_ended(c))
 			continue;
-		set_state(c, CALL_FAILED, detail);
+		call_set_state(c, CALL_FAILED, detail);
 		call_ended_now(c);
 	}
 }
@@ -314,6 +341,10 @@ saw_size(struct call *c, guint stream, guint64 end)
 	size = stream == WIRE_STDERR ? &c->err_size : &c->out_size;
 	if (end > *size)
 		*size = end;
+	if (c->any) {
+		c->any->out_size = c->out_size;
+		c->any->err_size = c->err_size;
+	}
 }
 
 static void
@@ -373,10 +404,18 @@ void
 call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	  off_t off)
 {
-	struct host *h = c->vm->host;
+	struct host *h;
 	struct pending_read *r;
 	guint i;
 
+	/* A .any call's output is on the VM it ran on; one never sent has
+	 * none. */
+	if (c->real)
+		c = c->real;
+	if (!(h = c->vm->host)) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
 	if (h->state == HOST_DOWN) {
 		fuse_reply_err(req, EIO);
 		return;

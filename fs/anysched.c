@@ -1,0 +1,232 @@
+/*
+ * anysched.c - MOUNT/.any: the paper's forkwork as a directory.
+ *
+ * A line written to .any/calls/new becomes a call queued here, at the
+ * initiator, not on any node.  Whenever a VM has room (fewer than
+ * any_window of our calls not yet ended) it is handed the next call it
+ * can run, so a fast VM comes back for more while a slow one is still
+ * busy, and the queue drains at the speed of the whole cluster.  A
+ * window of two keeps a VM busy across the round trip between one call
+ * ending and the next arriving; one is the paper's strict "next call when
+ * the last ends".
+ *
+ * A call runs only on a VM whose functions/ lists its function, so a
+ * call of injected code waits for (and goes only to) VMs that have it.
+ */
+#include "tfs.h"
+
+#include <string.h>
+
+/* How far past a call no free VM can run we look for one that can. */
+#define SCAN_LIMIT 256
+
+/* The function a line calls: its first word that is not NAME=VALUE. */
+static const char *
+call_func(char **argv)
+{
+	for (; *argv; argv++)
+		if (!strchr(*argv, '='))
+			return *argv;
+	return NULL;
+}
+
+static gboolean
+vm_live(const struct vm *vm)
+{
+	return vm->host && vm->host->state == HOST_UP &&
+	       (vm->state == VM_UP || vm->state == VM_STARTING);
+}
+
+/* Does vm list func?  -1 if it has not said yet what it has. */
+static int
+vm_has_func(struct vm *vm, const char *func)
+{
+	if (!vm->funcs)
+		return -1;
+	return vm_func_id(vm, func) != 0;
+}
+
+/*
+ * Could a call of func ever run?  Not if every live VM has said what it
+ * runs and none lists it, or no VM is live at all; then the call fails
+ * now rather than waiting for ever.  why gets the reason.
+ */
+static gboolean
+runnable(struct tfs *fs, const char *func, const char **why)
+{
+	gboolean live = FALSE;
+	guint i;
+
+	for (i = 0; i < fs->vms->len; i++) {
+		struct vm *vm = fs->vms->pdata[i];
+
+		if (!vm->host || vm->host->state == HOST_DOWN ||
+		    vm->state == VM_DOWN)
+			continue;
+		live = TRUE;
+		if (vm_has_func(vm, func) != 0)
+			return TRUE;
+	}
+	*why = live ? "no VM has function" : "no VM is up to run";
+	return FALSE;
+}
+
+/* The call cannot run anywhere: it fails here, named in the log. */
+static void
+fail_here(struct call *a, const char *func, const char *why)
+{
+	g_autofree char *detail = g_strdup_printf("%s %s", why, func);
+
+	g_message(".any/%u: %s", a->id, detail);
+	g_clear_pointer(&a->argv, g_strfreev);
+	call_set_state(a, CALL_FAILED, detail);
+	call_ended_now(a);
+}
+
+struct call *
+any_fork(struct tfs *fs, char **argv, const char *line)
+{
+	struct call *a = call_new(fs->any, line);
+	const char *why;
+
+	if (!runnable(fs, call_func(argv), &why)) {
+		fail_here(a, call_func(argv), why);
+		return a;
+	}
+	a->argv = g_strdupv(argv);
+	g_queue_push_tail(&fs->any_queue, a);
+	a->queued = fs->any_queue.tail;
+	any_kick(fs);
+	return a;
+}
+
+/* The VM with the most room that runs func, ties taken in turn; NULL if
+ * none has room. */
+static struct vm *
+pick_vm(struct tfs *fs, const char *func, gboolean *room)
+{
+	struct vm *best = NULL;
+	guint i, n = fs->vms->len;
+
+	for (i = 0; i < n; i++) {
+		struct vm *vm = fs->vms->pdata[(fs->any_next + i) % n];
+
+		if (!vm_live(vm) || vm->any_load >= (guint)fs->opt.any_window)
+			continue;
+		*room = TRUE;
+		if (vm_has_func(vm, func) != 1)
+			continue;
+		if (!best || vm->any_load < best->any_load)
+			best = vm;
+	}
+	return best;
+}
+
+static void
+send_to(struct tfs *fs, struct call *a, struct vm *vm)
+{
+	g_auto(GStrv) argv = g_steal_pointer(&a->argv);
+	struct call *c;
+
+	g_queue_delete_link(&fs->any_queue, a->queued);
+	a->queued = NULL;
+	fs->any_next = (vm->slot + 1) % MAX(fs->vms->len, 1);
+	vm->any_load++;
+	a->where = g_strdup(vm->name);
+	c = vm_fork(vm, argv, a->args);
+	c->any = a;
+	a->real = c;
+	any_update(c);
+}
+
+static void
+kick_once(struct tfs *fs)
+{
+	GList *l, *next;
+	guint scanned = 0;
+
+	for (l = fs->any_queue.head; l && scanned < SCAN_LIMIT; l = next) {
+		struct call *a = l->data;
+		const char *func = call_func(a->argv), *why;
+		gboolean room = FALSE;
+		struct vm *vm;
+
+		next = l->next;
+		vm = pick_vm(fs, func, &room);
+		if (vm) {
+			send_to(fs, a, vm);
+			if (fs->any_again)
+				return;	/* the queue changed under us */
+			continue;
+		}
+		if (!room)
+			return;		/* every VM is full */
+		if (!runnable(fs, func, &why)) {
+			g_queue_delete_link(&fs->any_queue, l);
+			a->queued = NULL;
+			fail_here(a, func, why);
+			continue;
+		}
+		/* The VMs with room lack func; later calls may suit them. */
+		scanned++;
+	}
+}
+
+void
+any_kick(struct tfs *fs)
+{
+	/* A call that ends as it is sent kicks again from inside; the
+	 * outer pass, which holds a place in the queue, starts over. */
+	if (fs->any_kicking) {
+		fs->any_again = TRUE;
+		return;
+	}
+	fs->any_kicking = TRUE;
+	do {
+		fs->any_again = FALSE;
+		kick_once(fs);
+	} while (fs->any_again);
+	fs->any_kicking = FALSE;
+}
+
+void
+any_update(struct call *c)
+{
+	struct call *a = c->any;
+
+	call_set_state(a, c->state, c->detail);
+	a->code = c->code;
+	a->out_size = c->out_size;
+	a->err_size = c->err_size;
+	if (!call_ended(c))
+		return;
+	c->vm->any_load--;
+	call_ended_now(a);
+	any_kick(c->vm->fs);
+}
+
+gboolean
+any_cancel_queued(struct call *a)
+{
+	if (!a->queued)
+		return FALSE;
+	g_queue_delete_link(&a->vm->fs->any_queue, a->queued);
+	a->queued = NULL;
+	g_clear_pointer(&a->argv, g_strfreev);
+	call_set_state(a, CALL_CANCELLED, NULL);
+	call_ended_now(a);
+	return TRUE;
+}
+
+void
+any_forgotten(struct call *a)
+{
+	struct vm *any = a->vm;
+
+	if (a->joiners)
+		return;		/* a read still holds it; it goes later */
+	if (a->real)
+		g_hash_table_remove(a->real->vm->calls,
+				    GUINT_TO_POINTER(a->real->id));
+	g_hash_table_remove(any->calls, GUINT_TO_POINTER(a->id));
+}
