@@ -33,7 +33,7 @@ call_func(char **argv)
 static gboolean
 vm_live(const struct vm *vm)
 {
-	return vm->host && vm->host->state == HOST_UP &&
+	return vm->host && vm_open(vm) && vm->host->state == HOST_UP &&
 	       (vm->state == VM_UP || vm->state == VM_STARTING);
 }
 
@@ -60,8 +60,8 @@ runnable(struct tfs *fs, const char *func, const char **why)
 	for (i = 0; i < fs->vms->len; i++) {
 		struct vm *vm = fs->vms->pdata[i];
 
-		if (!vm->host || vm->host->state == HOST_DOWN ||
-		    vm->state == VM_DOWN)
+		if (!vm->host || !vm_open(vm) ||
+		    vm->host->state == HOST_DOWN || vm->state == VM_DOWN)
 			continue;
 		live = TRUE;
 		if (vm_has_func(vm, func) != 0)

@@ -45,7 +45,8 @@ vm_named(struct tfs *fs, const char *name)
 	guint i;
 
 	for (i = 0; i < fs->vms->len; i++)
-		if (strcmp(((struct vm *)fs->vms->pdata[i])->name, name) == 0)
+		if (vm_listed(fs->vms->pdata[i]) &&
+		    strcmp(((struct vm *)fs->vms->pdata[i])->name, name) == 0)
 			return fs->vms->pdata[i];
 	return NULL;
 }
@@ -80,6 +81,8 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 		return;
 	}
 	for (i = 0; i < fs->vms->len; i++) {
+		if (!vm_open(fs->vms->pdata[i]))
+			continue;
 		call = vm_fork(fs->vms->pdata[i], argv, line);
 		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
 				       call->id);

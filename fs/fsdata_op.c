@@ -35,7 +35,8 @@ targets_of(struct tfs *fs, struct vm *vm)
 		g_ptr_array_add(t, vm);
 	else
 		for (i = 0; i < fs->vms->len; i++)
-			g_ptr_array_add(t, fs->vms->pdata[i]);
+			if (vm_open(fs->vms->pdata[i]))
+				g_ptr_array_add(t, fs->vms->pdata[i]);
 	return t;
 }
 
@@ -50,15 +51,18 @@ reader_of(struct tfs *fs, struct vm *vm)
 		return vm;
 	for (i = 0; i < fs->vms->len; i++) {
 		struct vm *v = fs->vms->pdata[i];
-		if (v->host && v->host->state == HOST_UP)
+		if (vm_listed(v) && v->host->state == HOST_UP)
 			return v;
 	}
 	for (i = 0; i < fs->vms->len; i++) {
 		struct vm *v = fs->vms->pdata[i];
-		if (v->host && v->host->state != HOST_DOWN)
+		if (vm_listed(v) && v->host->state != HOST_DOWN)
 			return v;
 	}
-	return fs->vms->len ? fs->vms->pdata[0] : NULL;
+	for (i = 0; i < fs->vms->len; i++)
+		if (vm_listed(fs->vms->pdata[i]))
+			return fs->vms->pdata[i];
+	return NULL;
 }
 
 /* ------------------------------------------------------------ ops */

@@ -10,12 +10,14 @@
  *
  * A handle carries one transfer per VM it installs into: one for VM/inject/,
  * one for every VM that is not down for .all/inject/.  The cp succeeds only
- * if every VM accepts the file.
+ * if every VM accepts the file.  .all/inject/ also keeps a copy (spool.c)
+ * for VMs that join later.
  */
 #include "tfs.h"
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 enum phase { X_OPEN, X_COMMITTING, X_DONE };
 
@@ -38,6 +40,7 @@ struct inject_handle {
 	guint verdicts;		/* still to come */
 	GList *flushes;		/* fuse_req_t waiting for the verdict */
 	gboolean released;	/* free once the verdict is in */
+	int spool;		/* .all: the copy for later VMs, or -1 */
 };
 
 static void
@@ -46,6 +49,7 @@ unref_entry(struct vm *vm, struct injected *inj)
 	/* A refused or abandoned first copy leaves no name behind. */
 	if (--inj->writers == 0 && !inj->installed)
 		vm_injected_remove(vm, inj);
+	members_check(vm);
 }
 
 static void
@@ -57,6 +61,7 @@ handle_free(struct inject_handle *x)
 		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
 		unref_entry(t->vm, t->inj);
 	}
+	spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
 	if (x->vm->host == NULL)
 		unref_entry(x->vm, x->inj);
 	g_array_unref(x->xfers);
@@ -87,6 +92,7 @@ begin(struct tfs *fs, fuse_req_t req, struct vm *vm, const char *name,
 	x = g_new0(struct inject_handle, 1);
 	x->h.type = H_INJECT;
 	x->vm = vm;
+	x->spool = -1;
 	x->xfers = g_array_new(FALSE, FALSE, sizeof(struct xfer));
 	if (vm->host) {
 		if (vm->host->state != HOST_DOWN)
@@ -94,7 +100,7 @@ begin(struct tfs *fs, fuse_req_t req, struct vm *vm, const char *name,
 	} else {
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *v = fs->vms->pdata[i];
-			if (v->host->state != HOST_DOWN)
+			if (vm_open(v) && v->host->state != HOST_DOWN)
 				add_xfer(x, v, name, mode);
 		}
 	}
@@ -111,6 +117,7 @@ begin(struct tfs *fs, fuse_req_t req, struct vm *vm, const char *name,
 	} else {
 		x->inj = vm_injected_add(vm, name, mode);
 		x->inj->writers++;
+		x->spool = spool_open(fs, name);
 	}
 	return x;
 }
@@ -149,6 +156,23 @@ inject_open(struct tfs *fs, fuse_req_t req, struct vm *vm,
 	fi->fh = (uintptr_t)x;
 	fi->direct_io = 1;
 	fuse_reply_open(req, fi);
+}
+
+static int
+write_all(int fd, const char *buf, size_t size)
+{
+	ssize_t n;
+
+	while (size > 0) {
+		if ((n = write(fd, buf, size)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		size -= n;
+	}
+	return 0;
 }
 
 /* Refuse at the first write what no node could install. */
@@ -221,6 +245,12 @@ inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	x->written += size;
 	if (!x->inj->installed)
 		x->inj->size = x->written;
+	if (x->spool >= 0 && write_all(x->spool, buf, size) < 0) {
+		g_warning("spool of .all/inject/%s: %s (VMs that join later "
+			  "will not get it)", x->inj->name, g_strerror(errno));
+		spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
+		x->spool = -1;
+	}
 	/* Go at the pace of the slowest link. */
 	host_reply_write(slowest, req, size);
 }
@@ -276,6 +306,8 @@ verdict_counted(struct inject_handle *x)
 		x->inj->size = x->written;
 		x->inj->mtime = time(NULL);
 	}
+	spool_commit(x->vm->fs, x->inj->name, x->spool, !x->error);
+	x->spool = -1;
 	reply_flushes(x);
 	if (x->released)
 		handle_free(x);
@@ -397,8 +429,10 @@ unlink_counted(struct unlink_op *u)
 {
 	if (--u->waiting)
 		return;
-	if (!u->err && !u->vm->host)
+	if (!u->err && !u->vm->host) {
 		forget_name(u->vm, u->name);
+		spool_remove(u->vm->fs, u->name);
+	}
 	fuse_reply_err(u->req, u->err);
 	g_free(u->name);
 	g_free(u);
@@ -443,7 +477,8 @@ inject_unlink(fuse_req_t req, struct vm *vm, const char *name)
 	} else {
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *v = fs->vms->pdata[i];
-			if (g_hash_table_contains(v->injected, name))
+			if (vm_listed(v) &&
+			    g_hash_table_contains(v->injected, name))
 				unlink_on(u, v);
 		}
 	}

@@ -27,9 +27,15 @@ reply_entry(fuse_req_t req, const struct inode *in)
 	e.ino = inode_ino(in);
 	fill_attr(req_fs(req), in, &e.attr);
 	e.attr_timeout = attr_timeout(in);
-	/* A call directory, once there, stays; injected names come and go. */
-	e.entry_timeout = in->kind == I_INJFILE || in->kind == I_FUNC ||
-			  in->kind == I_OBJECT ? LIVE_TIMEOUT : STATIC_TIMEOUT;
+	/* A call directory, once there, stays; injected names come and go,
+	 * and so do VMs, more slowly. */
+	if (in->kind == I_INJFILE || in->kind == I_FUNC ||
+	    in->kind == I_OBJECT)
+		e.entry_timeout = LIVE_TIMEOUT;
+	else if (in->kind == I_VM)
+		e.entry_timeout = MEMBER_TIMEOUT;
+	else
+		e.entry_timeout = STATIC_TIMEOUT;
 	fuse_reply_entry(req, &e);
 }
 
@@ -226,6 +232,10 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			info_open(req, in.vm, fi);
 		return;
 	}
+	if (in.kind == I_MCTL) {
+		mctl_open(fs, req, fi);
+		return;
+	}
 	if (in.kind == I_DONE) {
 		if (acc != O_RDONLY)
 			fuse_reply_err(req, EACCES);
@@ -295,6 +305,10 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		info_read(req, size, off, fi);
 		return;
 	}
+	if (h && h->type == H_MCTL) {
+		mctl_read(req, size, off, fi);
+		return;
+	}
 	if (!decode_ino(fs, ino, &in)) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -350,6 +364,8 @@ tfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		data_write(req, buf, size, off, fi);
 	else if (h->type == H_CTL)
 		ctl_write(req, buf, size, fi);
+	else if (h->type == H_MCTL)
+		mctl_write(req, buf, size, fi);
 	else
 		fuse_reply_err(req, EBADF);
 }
@@ -382,6 +398,8 @@ tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		done_release(req, fi);
 	else if (h && h->type == H_INFO)
 		info_release(req, fi);
+	else if (h && h->type == H_MCTL)
+		mctl_release(req, fi);
 	else
 		fuse_reply_err(req, 0);
 }

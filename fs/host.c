@@ -207,6 +207,7 @@ dispatch(struct host *h, struct wire_msg *m)
 		h->state = HOST_UP;
 		g_message("%s: trickle-node up on %s (pid %u, %u cores)",
 			  h->label, s, pid, h->cores);
+		members_host_up(h);
 		break;
 	case WIRE_VM_STATE:
 		if (!(vm = msg_vm(h, m)))
@@ -394,11 +395,16 @@ host_down(struct host *h, const char *why)
 	h->down_reason = g_strdup(why);
 	if (h->fs->stopping)
 		g_debug("%s: ended: %s", h->label, why);
+	else if (h->leaving)
+		g_message("%s: ended: %s", h->label, why);
 	else
 		g_warning("%s: down: %s", h->label, why);
 	if (h->ping_timer)
 		g_source_remove(h->ping_timer);
 	h->ping_timer = 0;
+	if (h->join_timer)
+		g_source_remove(h->join_timer);
+	h->join_timer = 0;
 	/* We may be inside one of the link's callbacks: let it return
 	 * before the link goes. */
 	if (h->link) {
@@ -411,6 +417,13 @@ host_down(struct host *h, const char *why)
 	release_writes(h, EIO);
 	for (i = 0; i < h->vms->len; i++)
 		vm_down(h->vms->pdata[i], why);
+	members_host_down(h);
+}
+
+void
+host_fail(struct host *h, const char *why)
+{
+	host_down(h, why);
 }
 
 struct host *

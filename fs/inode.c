@@ -122,9 +122,10 @@ decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in)
 	in->kind = ino >> 56;
 	if (in->kind < I_VM || in->kind >= I_KIND_MAX)
 		return FALSE;
-	if (in->kind == I_DONE)
+	if (in->kind == I_DONE || in->kind == I_MCTL)
 		return TRUE;
-	if (!(in->vm = slot_vm(fs, slot)) || !vm_has_kind(in->vm, in->kind))
+	if (!(in->vm = slot_vm(fs, slot)) || !vm_listed(in->vm) ||
+	    !vm_has_kind(in->vm, in->kind))
 		return FALSE;
 	in->id = id;
 	switch (in->kind) {
@@ -153,8 +154,8 @@ inode_ino(const struct inode *in)
 	guint32 id = in->call ? in->call->id : in->inj ? in->inj->id
 				    : in->id;
 
-	if (in->kind == I_DONE)
-		return ((fuse_ino_t)I_DONE << 56);
+	if (in->kind == I_DONE || in->kind == I_MCTL)
+		return ((fuse_ino_t)in->kind << 56);
 	return make_ino(in->kind, in->vm, id);
 }
 
@@ -229,6 +230,9 @@ fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
 	case I_DONE:
 		st->st_mode = S_IFREG | 0444;
 		break;
+	case I_MCTL:
+		st->st_mode = S_IFREG | 0644;
+		break;
 	case I_CTL:
 	case I_CALLCTL:
 		st->st_mode = S_IFREG | 0200;
@@ -283,9 +287,13 @@ find_child(struct tfs *fs, const struct inode *parent, const char *name,
 			child->kind = I_DONE;
 			return TRUE;
 		}
+		if (strcmp(name, ".ctl") == 0) {
+			child->kind = I_MCTL;
+			return TRUE;
+		}
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *vm = fs->vms->pdata[i];
-			if (strcmp(vm->name, name) == 0) {
+			if (vm_listed(vm) && strcmp(vm->name, name) == 0) {
 				child->kind = I_VM;
 				child->vm = vm;
 				return TRUE;
@@ -375,10 +383,13 @@ list_dir(struct tfs *fs, const struct inode *in, GArray *a)
 	case I_ROOT:
 		dir_add(a, ".all", make_ino(I_VM, fs->all, 0), S_IFDIR);
 		dir_add(a, ".any", make_ino(I_VM, fs->any, 0), S_IFDIR);
+		dir_add(a, ".ctl", (fuse_ino_t)I_MCTL << 56, S_IFREG);
 		dir_add(a, ".done", (fuse_ino_t)I_DONE << 56, S_IFREG);
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *vm = fs->vms->pdata[i];
-			dir_add(a, vm->name, make_ino(I_VM, vm, 0), S_IFDIR);
+			if (vm_listed(vm))
+				dir_add(a, vm->name, make_ino(I_VM, vm, 0),
+					S_IFDIR);
 		}
 		break;
 	case I_VM:

@@ -16,6 +16,7 @@ enum ikind {
 	I_FUNCS, I_FUNC,	/* id: vm_func_id() */
 	I_OBJECTS, I_OBJECT,	/* id: the object's id on the VM */
 	I_INFO, I_CTL, I_DONE,
+	I_MCTL,			/* MOUNT/.ctl */
 	/* in a call directory, id = the call's id */
 	I_CALL, I_ARGS, I_STATUS, I_RESULT, I_STDOUT, I_STDERR, I_CALLCTL,
 	I_CALLVM,		/* .any/calls/N/vm */
@@ -40,6 +41,9 @@ struct dirent_ent {
  * never changes; calls' sizes and states do, all the time. */
 #define STATIC_TIMEOUT 60.0
 #define LIVE_TIMEOUT 0.0
+/* VM directories come and go with membership, but a path walk through
+ * one must not cost a lookup every time. */
+#define MEMBER_TIMEOUT 1.0
 
 fuse_ino_t make_ino(enum ikind kind, const struct vm *vm, guint32 id);
 gboolean decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in);

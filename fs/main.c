@@ -74,27 +74,61 @@ tick(gpointer data)
 	return G_SOURCE_CONTINUE;	/* wakes run_until to check the time */
 }
 
-/* Connect every host; FALSE if none came up. */
 static gboolean
-connect_hosts(struct tfs *fs)
+never(struct tfs *fs)
+{
+	return FALSE;
+}
+
+/* With -o discover: listen for discover_timeout seconds, probing every
+ * second (nodes answer a probe once a second at most). */
+static gboolean
+discover_nodes(struct tfs *fs, GError **error)
+{
+	int s;
+
+	if (!discovery_start(fs, error))
+		return FALSE;
+	for (s = 0; s < fs->opt.discover_timeout; s++) {
+		if (s)
+			discovery_probe(fs);
+		run_until(fs, never, 1);
+	}
+	return TRUE;
+}
+
+/* Connect every host, and those discovery finds; the VMs up (or, if some
+ * host is still connecting, at least min: it may yet come up). */
+static guint
+connect_hosts(struct tfs *fs, GError **error)
 {
 	guint i, up = 0, t;
 
 	for (i = 0; i < fs->hosts->len; i++)
 		host_start(fs->hosts->pdata[i]);
 	t = g_timeout_add(100, tick, NULL);
+	if (fs->opt.discover && !discover_nodes(fs, error)) {
+		g_source_remove(t);
+		return 0;
+	}
 	run_until(fs, hosts_ready, fs->opt.connect_timeout + 2);
 	g_source_remove(t);
+	for (i = 0; i < fs->vms->len; i++) {
+		struct vm *vm = fs->vms->pdata[i];
+
+		if (vm_listed(vm) && vm->host->state == HOST_UP)
+			up++;
+	}
 	for (i = 0; i < fs->hosts->len; i++) {
 		struct host *h = fs->hosts->pdata[i];
 
-		if (h->state == HOST_UP)
-			up++;
-		else if (h->state == HOST_CONNECTING)
-			g_warning("%s: still connecting; its VMs will appear "
-				  "as they come up", h->label);
+		if (h->state != HOST_CONNECTING)
+			continue;
+		g_warning("%s: still connecting; its VMs will appear as they "
+			  "come up", h->label);
+		up = MAX(up, (guint)fs->opt.min);
 	}
-	return up > 0 || !hosts_ready(fs);
+	return up;
 }
 
 static void
@@ -113,6 +147,12 @@ free_all(struct tfs *fs)
 	if (fs->any)
 		vm_free(fs->any);
 	g_ptr_array_unref(fs->vms);
+	discovery_stop(fs);
+	spool_cleanup(fs);
+	g_free(fs->opt.discover_group);
+	g_free(fs->opt.discover_user);
+	g_free(fs->opt.allow_text);
+	g_strfreev(fs->opt.allow);
 	g_clear_pointer(&fs->loop, g_main_loop_unref);
 	g_free(fs->opt.identity);
 	g_free(fs->opt.known_hosts);
@@ -130,7 +170,7 @@ main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	struct tfs fs = { 0 };
 	int status = 1;
-	guint t;
+	guint t, up;
 
 	signal(SIGPIPE, SIG_IGN);
 	fs.hosts = g_ptr_array_new();
@@ -147,8 +187,19 @@ main(int argc, char **argv)
 	tfs_log_init(&fs.opt);
 	fs.loop = g_main_loop_new(NULL, FALSE);
 
-	if (!connect_hosts(&fs)) {
-		fprintf(stderr, "tricklefs: no node could be reached\n");
+	up = connect_hosts(&fs, &error);
+	if (error) {
+		fprintf(stderr, "tricklefs: %s\n", error->message);
+		goto stop;
+	}
+	if (up == 0 && fs.opt.min > 0) {
+		fprintf(stderr, "tricklefs: no node could be reached%s\n",
+			fs.opt.discover ? " or discovered" : "");
+		goto stop;
+	}
+	if (up < (guint)fs.opt.min) {
+		fprintf(stderr, "tricklefs: only %u VM%s up, fewer than "
+			"min=%d\n", up, up == 1 ? "" : "s", fs.opt.min);
 		goto stop;
 	}
 	fs.se = fuse_session_new(&args, &tfs_ops, sizeof(tfs_ops), &fs);
@@ -163,7 +214,7 @@ main(int argc, char **argv)
 	g_unix_signal_add(SIGINT, on_signal, &fs);
 	g_unix_signal_add(SIGTERM, on_signal, &fs);
 	g_unix_signal_add(SIGHUP, on_signal, &fs);
-	g_message("mounted %u VMs on %s", fs.vms->len, co.mountpoint);
+	g_message("mounted %u VMs on %s", up, co.mountpoint);
 	if (!co.foreground) {
 		tfs_log_detach();
 		daemon_ready(0);

@@ -29,6 +29,15 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("logfile=%s", logfile),
 	OPT("timeout=%d", timeout),
 	OPT("any_window=%d", any_window),
+	{ "discover", offsetof(struct tfs, opt.discover), 1 },
+	OPT("discover_timeout=%d", discover_timeout),
+	OPT("discover_group=%s", discover_group),
+	OPT("discover_port=%d", discover_port),
+	OPT("discover_user=%s", discover_user),
+	OPT("vms_per_node=%d", vms_per_node),
+	OPT("max=%d", max),
+	OPT("min=%d", min),
+	OPT("allow=%s", allow_text),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -61,6 +70,17 @@ usage(const char *prog)
 "    -o timeout=S           calls fail after S s unless their line sets\n"
 "                           TRICKLE_TIMEOUT (default: no limit)\n"
 "    -o any_window=N        .any sends a VM at most N calls at a time (2)\n"
+"    -o discover            also use nodes that announce themselves on the\n"
+"                           LAN (trickle-node --announce), as they come\n"
+"    -o discover_timeout=S  wait S s for answers when mounting (2)\n"
+"    -o discover_group=ADDR -o discover_port=N  where nodes announce\n"
+"                           (239.255.84.76, 7479)\n"
+"    -o discover_user=USER  log in to discovered nodes as USER\n"
+"    -o vms_per_node=N      VMs per discovered node (its cores)\n"
+"    -o max=N               use at most N discovered VMs\n"
+"    -o min=N               fail unless N VMs are up after mounting (1)\n"
+"    -o allow=PAT[:PAT...]  only discovered nodes whose name or address\n"
+"                           matches a glob PAT\n"
 "\n", prog);
 }
 
@@ -103,23 +123,6 @@ default_local_node(void)
 			return g_shell_quote(p);
 	}
 	return g_strdup("trickle-node");
-}
-
-static char *
-unique_name(struct tfs *fs, const char *base)
-{
-	char *name = g_strdup(base);
-	guint i, n = 1;
-
-again:
-	for (i = 0; i < fs->vms->len; i++) {
-		if (strcmp(((struct vm *)fs->vms->pdata[i])->name, name) == 0) {
-			g_free(name);
-			name = g_strdup_printf("%s-%u", base, ++n);
-			goto again;
-		}
-	}
-	return name;
 }
 
 static struct host *
@@ -170,7 +173,7 @@ add_nodes(struct tfs *fs, GPtrArray *words, GError **error)
 			return FALSE;
 		}
 		h = host_for(fs, by_key, &ns);
-		name = unique_name(fs, ns.name ? ns.name : ns.host);
+		name = members_unique_name(fs, ns.name ? ns.name : ns.host);
 		vm = vm_new(fs, h, name);
 		vm->slot = fs->vms->len;
 		g_ptr_array_add(fs->vms, vm);
@@ -194,7 +197,7 @@ add_local(struct tfs *fs)
 	g_ptr_array_add(fs->hosts, h);
 	for (i = 0; i < fs->opt.local; i++) {
 		g_autofree char *base = g_strdup_printf("local%d", i);
-		g_autofree char *name = unique_name(fs, base);
+		g_autofree char *name = members_unique_name(fs, base);
 		struct vm *vm = vm_new(fs, h, name);
 
 		vm->slot = fs->vms->len;
@@ -217,6 +220,8 @@ tfs_parse_args(struct tfs *fs, struct fuse_args *args,
 	o->alive_interval = 15;
 	o->alive_count = 3;
 	o->any_window = 2;
+	o->discover_timeout = 2;
+	o->min = -1;		/* 1 unless given */
 	words = g_ptr_array_new_with_free_func(g_free);
 	ok = parse(fs, args, co, error);
 	g_clear_pointer(&words, g_ptr_array_unref);
@@ -251,7 +256,9 @@ parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	o->debug = co->debug;
 	if (o->reply_timeout <= 0 || o->connect_timeout <= 0 ||
 	    o->alive_interval <= 0 || o->alive_count <= 0 || o->local < 0 ||
-	    o->timeout < 0 || o->any_window <= 0) {
+	    o->timeout < 0 || o->any_window <= 0 ||
+	    o->discover_timeout < 0 || o->vms_per_node < 0 || o->max < 0 ||
+	    o->discover_port < 0 || o->discover_port > 65535) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "timeouts, intervals and counts must be positive");
 		return FALSE;
@@ -263,12 +270,16 @@ parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	}
 	if (!add_nodes(fs, words, error))
 		return FALSE;
-	if (fs->vms->len == 0 && o->local == 0) {
+	if (fs->vms->len == 0 && o->local == 0 && !o->discover) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-			    "no VMs: give NODE arguments, -o hostfile=FILE "
-			    "or -o local=N");
+			    "no VMs: give NODE arguments, -o hostfile=FILE, "
+			    "-o local=N or -o discover");
 		return FALSE;
 	}
+	if (o->min < 0)
+		o->min = 1;
+	if (o->allow_text && *o->allow_text)
+		o->allow = g_strsplit(o->allow_text, ":", -1);
 	add_local(fs);
 	fs->all = vm_new(fs, NULL, ".all");
 	fs->all->slot = ALL_SLOT;

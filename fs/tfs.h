@@ -34,6 +34,16 @@ struct tfs_options {
 	int alive_count;		/* ServerAliveCountMax */
 	int timeout;			/* default TRICKLE_TIMEOUT of calls */
 	int any_window;			/* .any calls at a VM at once */
+	int discover;			/* find nodes by their beacons */
+	int discover_timeout;		/* s to wait for them at mount */
+	char *discover_group;
+	int discover_port;
+	char *discover_user;
+	int vms_per_node;		/* 0: the node's cores */
+	int max;			/* discovered VMs at most; 0: any */
+	int min;			/* VMs up, or the mount fails */
+	char *allow_text;		/* allow=PAT:PAT */
+	char **allow;
 	char *logfile;
 	int foreground;
 	int debug;
@@ -56,6 +66,10 @@ struct tfs {
 	time_t started;
 	gboolean stopping;		/* unmounting: quiet about hosts ending */
 	GList *done_readers;		/* open .done files (fsdone.c) */
+	char *spool_dir;		/* copies of .all/inject (spool.c) */
+	struct discover *discover;	/* -o discover (discovery.c) */
+	GHashTable *refused;		/* "address name" logged as refused */
+	guint discover_timer;
 };
 
 enum host_state { HOST_CONNECTING, HOST_UP, HOST_DOWN };
@@ -90,6 +104,15 @@ struct host {
 	guint ping_timer;
 	gint64 last_heard;
 	guint64 bytes_out, bytes_in;	/* through the link, for info */
+	/* members.c */
+	gboolean joining;		/* added while mounted, not up yet:
+					   its VMs have no directory */
+	gboolean discovered;		/* found by discovery: leaves when
+					   it goes down */
+	gboolean leaving;		/* its VMs are gone; ending it */
+	GList *join_waits;		/* .ctl connect writes waiting */
+	guint join_timer;
+	gint64 last_beacon;		/* discovery: last heard of */
 };
 
 struct injected {
@@ -145,6 +168,8 @@ struct vm {
 	GVariant *objects;		/* a(uss) id, class, description */
 	guint ended[CALL_STATE_MAX];	/* calls that ended, by state */
 	guint any_load;			/* .any calls sent here, not ended */
+	gboolean draining;		/* takes no new calls; goes when idle */
+	gboolean gone;			/* no longer in the tree */
 };
 
 /* The slots of the .all and .any pseudo-VMs in inode numbers. */
@@ -160,6 +185,8 @@ gboolean host_send(struct host *h, guint type, guint vm, guint32 tag,
 		   GVariant *body);
 void host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
+/* Declare the host down now (why for the log and its calls). */
+void host_fail(struct host *h, const char *why);
 /* Send a frame that the node answers with REPLY or DATA; done runs once,
  * with the answer, or with an error after reply_timeout or if the host
  * goes down.  tag 0 picks a new one; the node answers with the tag. */
@@ -221,6 +248,48 @@ gboolean any_cancel_queued(struct call *c);
 /* Drop a .any call and the VM's call behind it from the tables. */
 void any_forgotten(struct call *c);
 
+/* members.c: VMs joining and leaving while mounted */
+struct nodespec;
+typedef void (*members_joined_fn)(void *data, struct host *h,
+				  const char *error);
+/* Connect a host with nvms VMs named after ns; they appear once its node
+ * is up.  done (if not NULL) hears once: error NULL when up. */
+struct host *members_connect(struct tfs *fs, const struct nodespec *ns,
+			     guint nvms, gboolean discovered,
+			     members_joined_fn done, void *data);
+char *members_unique_name(struct tfs *fs, const char *base);
+gboolean members_name_taken(struct tfs *fs, const char *name);
+void members_add_vm(struct tfs *fs, struct vm *vm);
+void members_host_up(struct host *h);
+void members_host_down(struct host *h);
+void members_host_leaves(struct host *h, const char *why);
+/* No new calls; the VM goes once what it has ends. */
+void members_drain(struct vm *vm, const char *why);
+/* Something of vm's ended: a draining VM may go now. */
+void members_check(struct vm *vm);
+/* .ctl's text: a line per VM. */
+char *members_text(struct tfs *fs);
+
+/* The VM has a directory, and takes new work. */
+static inline gboolean
+vm_listed(const struct vm *vm)
+{
+	return !vm->gone;
+}
+
+static inline gboolean
+vm_open(const struct vm *vm)
+{
+	return !vm->gone && !vm->draining;
+}
+
+/* spool.c: what .all/inject installed, kept to give VMs that join */
+int spool_open(struct tfs *fs, const char *name);
+void spool_commit(struct tfs *fs, const char *name, int fd, gboolean ok);
+void spool_remove(struct tfs *fs, const char *name);
+void spool_replay(struct vm *vm);
+void spool_cleanup(struct tfs *fs);
+
 /* fsvm.c */
 void info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
 void info_read(fuse_req_t req, size_t size, off_t off,
@@ -235,6 +304,20 @@ void call_forget(fuse_req_t req, struct vm *vm, guint32 id);
 void object_destroy(fuse_req_t req, struct vm *vm, guint32 id);
 char *func_text(struct vm *vm, guint32 id);
 char *object_text(struct vm *vm, guint32 id);
+
+/* fsctl.c: MOUNT/.ctl */
+void mctl_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi);
+void mctl_read(fuse_req_t req, size_t size, off_t off,
+	       struct fuse_file_info *fi);
+void mctl_write(fuse_req_t req, const char *buf, size_t size,
+		struct fuse_file_info *fi);
+void mctl_release(fuse_req_t req, struct fuse_file_info *fi);
+
+/* discovery.c: nodes found by their beacons (-o discover) */
+gboolean discovery_start(struct tfs *fs, GError **error);
+/* Probe now; answers arrive through the loop. */
+void discovery_probe(struct tfs *fs);
+void discovery_stop(struct tfs *fs);
 
 /* fsdone.c */
 void done_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi);
@@ -253,7 +336,7 @@ void fsops_reply_create(fuse_req_t req, struct vm *vm, struct injected *inj,
  * file's fi->fh points at a struct that starts with a struct handle. */
 enum handle_type {
 	H_INJECT = 1, H_CALLS_NEW, H_DIR, H_DATA, H_DATA_DIR, H_DONE, H_CTL,
-	H_INFO,
+	H_INFO, H_MCTL,
 };
 struct handle {
 	enum handle_type type;

@@ -203,6 +203,11 @@ vm_fork(struct vm *vm, char **argv, const char *line)
 		call_ended_now(c);
 		return c;
 	}
+	if (vm->draining) {
+		call_set_state(c, CALL_FAILED, "VM leaving: takes no new calls");
+		call_ended_now(c);
+		return c;
+	}
 	if (!send_call(vm, c->id, argv)) {
 		call_set_state(c, CALL_FAILED, "call too large for the wire");
 		call_ended_now(c);
@@ -285,6 +290,7 @@ call_ended_now(struct call *c)
 		any_update(c);
 	else
 		done_announce(c);
+	members_check(c->vm);
 }
 
 void

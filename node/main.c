@@ -5,11 +5,14 @@
  * VMs), it speaks the framed protocol of wire.h on stdin/stdout.  The same
  * executable serves as each VM's worker process (--worker) and as the
  * throw-away loader that vets injected shared objects (--check-load).
+ * With --announce it is instead a small daemon that makes this host
+ * discoverable on the local network (announce.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <glib.h>
 
+#include "announce.h"
 #include "node.h"
 #include "worker.h"
 
@@ -18,6 +21,8 @@ static char *opt_check;
 static char *opt_dir;
 static gboolean opt_version;
 static gint64 opt_first_object;
+static gboolean opt_announce;
+static struct announce_options announce;
 
 /* One plain line per message on stderr, which tricklefs logs with the
  * host's name in front. */
@@ -46,6 +51,8 @@ static const GOptionEntry entries[] = {
 	  "DIR" },
 	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
 	  "Print the version and exit", NULL },
+	{ "announce", 0, 0, G_OPTION_ARG_NONE, &opt_announce,
+	  "Run as the discovery daemon instead (see below)", NULL },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
 	  NULL, NULL },
 	{ "check-load", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
@@ -54,6 +61,34 @@ static const GOptionEntry entries[] = {
 	  &opt_first_object, NULL, NULL },
 	{ NULL }
 };
+
+static const GOptionEntry announce_entries[] = {
+	{ "group", 0, 0, G_OPTION_ARG_STRING, &announce.group,
+	  "Multicast group (default 239.255.84.76)", "ADDR" },
+	{ "port", 0, 0, G_OPTION_ARG_INT, &announce.port,
+	  "UDP port (default 7479)", "N" },
+	{ "interface", 0, 0, G_OPTION_ARG_STRING, &announce.interface,
+	  "Only this interface (default: every multicast one)", "IF" },
+	{ "name", 0, 0, G_OPTION_ARG_STRING, &announce.name,
+	  "Node name (default: the host name)", "NAME" },
+	{ "ssh-port", 0, 0, G_OPTION_ARG_INT, &announce.ssh_port,
+	  "SSH port to announce (default 22)", "N" },
+	{ "host-key", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &announce.host_keys,
+	  "SSH host public key to announce; repeat for several (default "
+	  "/etc/ssh/ssh_host_*_key.pub)", "FILE.pub" },
+	{ "interval", 0, 0, G_OPTION_ARG_INT, &announce.interval,
+	  "Seconds between unsolicited HELLOs (default 30)", "S" },
+	{ NULL }
+};
+
+/* Were options of --announce given (they mean nothing without it)? */
+static gboolean
+announce_options_given(void)
+{
+	return announce.group || announce.port || announce.interface ||
+	       announce.name || announce.ssh_port || announce.host_keys ||
+	       announce.interval;
+}
 
 int
 main(int argc, char **argv)
@@ -68,6 +103,15 @@ main(int argc, char **argv)
 		"standard input and output; tricklefs starts it, over SSH or "
 		"directly.  See trickle-node(1).");
 	g_option_context_add_main_entries(ctx, entries, NULL);
+	{
+		GOptionGroup *g = g_option_group_new("announce",
+			"Options of --announce: answer discovery probes on "
+			"UDP multicast (see trickle-node(1))",
+			"Show the options of --announce", NULL, NULL);
+
+		g_option_group_add_entries(g, announce_entries);
+		g_option_context_add_group(ctx, g);
+	}
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		g_printerr("trickle-node: %s\n", error->message);
 		return 2;
@@ -76,6 +120,17 @@ main(int argc, char **argv)
 		printf("trickle-node %s (protocol %d)\n", TRICKLE_VERSION,
 		       WIRE_PROTO_VERSION);
 		return 0;
+	}
+	if (opt_announce && argc > 1) {
+		g_printerr("trickle-node: unexpected argument '%s'\n",
+			   argv[1]);
+		return 2;
+	}
+	if (opt_announce)
+		return announce_main(&announce);
+	if (announce_options_given()) {
+		g_printerr("trickle-node: those options need --announce\n");
+		return 2;
 	}
 	if (opt_worker)
 		return worker_main(3, (guint32)CLAMP(opt_first_object, 0,

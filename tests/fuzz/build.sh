@@ -34,3 +34,16 @@ $CC $common $san -DSTANDALONE $glib_cflags \
 "$out/fuzz-wire-standalone" --make-corpus "$out/corpus"
 "$out/fuzz-wire-standalone" "$out/corpus" "$here/corpus"
 echo "built $out/fuzz-wire; seeds in $out/corpus"
+
+# The discovery datagrams and the client's table: OUT/fuzz-beacon
+# OUT/corpus-beacon (seeds are generated, none are kept in the tree).
+beacon_src="$top/utils/beacon.c $top/utils/discover.c $here/fuzz-beacon.c"
+# shellcheck disable=SC2086
+$CC $common $san -fsanitize=fuzzer $glib_cflags $beacon_src $glib_libs \
+	-o "$out/fuzz-beacon"
+# shellcheck disable=SC2086
+$CC $common $san -DSTANDALONE $glib_cflags $beacon_src $glib_libs \
+	-o "$out/fuzz-beacon-standalone"
+"$out/fuzz-beacon-standalone" --make-corpus "$out/corpus-beacon"
+"$out/fuzz-beacon-standalone" "$out/corpus-beacon"
+echo "built $out/fuzz-beacon; seeds in $out/corpus-beacon"

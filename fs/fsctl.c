@@ -1,0 +1,207 @@
+/*
+ * fsctl.c - MOUNT/.ctl, membership from the shell.
+ *
+ * Reading gives a line per VM: name, host, state, calls queued, running,
+ * done, failed (taken once per open, so a read never waits on a node).
+ * Each line written is a command:
+ *
+ *   connect SPEC     add a VM as a NODE argument would; the write returns
+ *                    once its node is up, or fails (EHOSTUNREACH) with the
+ *                    reason in the log
+ *   disconnect VM    drain it: no new calls, the ones it has finish, then
+ *                    it goes
+ *   discover         probe for announcing nodes now
+ */
+#include "tfs.h"
+#include "nodespec.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct mctl_handle {
+	struct handle h;
+	struct tfs *fs;
+	char *text;		/* what a read gives */
+};
+
+/* A write waiting for the hosts it connects. */
+struct mctl_write {
+	fuse_req_t req;
+	size_t size;
+	guint waiting;
+	int err;
+};
+
+void
+mctl_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct mctl_handle *m = g_new0(struct mctl_handle, 1);
+
+	m->h.type = H_MCTL;
+	m->fs = fs;
+	m->text = members_text(fs);
+	fi->fh = (uintptr_t)m;
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
+void
+mctl_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct mctl_handle *m = (struct mctl_handle *)(uintptr_t)fi->fh;
+	size_t len = strlen(m->text);
+
+	if ((size_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, m->text + off, MIN(size, len - off));
+}
+
+static void
+write_counted(struct mctl_write *w)
+{
+	if (--w->waiting)
+		return;
+	if (w->err)
+		fuse_reply_err(w->req, w->err);
+	else
+		fuse_reply_write(w->req, w->size);
+	g_free(w);
+}
+
+static void
+on_joined(void *data, struct host *h, const char *error)
+{
+	struct mctl_write *w = data;
+
+	if (error) {
+		g_warning(".ctl: connect %s: %s", h->label, error);
+		if (!w->err)
+			w->err = EHOSTUNREACH;
+	}
+	write_counted(w);
+}
+
+static struct vm *
+listed_vm(struct tfs *fs, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < fs->vms->len; i++) {
+		struct vm *vm = fs->vms->pdata[i];
+		if (vm->host && vm_listed(vm) && strcmp(vm->name, name) == 0)
+			return vm;
+	}
+	return NULL;
+}
+
+/* Check one command line; 0 or the errno for the write. */
+static int
+check_command(struct tfs *fs, char **argv)
+{
+	g_autoptr(GError) error = NULL;
+	struct nodespec ns;
+
+	if (!argv[0])
+		return 0;
+	if (strcmp(argv[0], "connect") == 0 && argv[1] && !argv[2]) {
+		if (!nodespec_parse(argv[1], &ns, &error)) {
+			g_warning(".ctl: connect: %s", error->message);
+			return EINVAL;
+		}
+		if (ns.name && members_name_taken(fs, ns.name)) {
+			g_warning(".ctl: connect: a VM is named %s already",
+				  ns.name);
+			nodespec_clear(&ns);
+			return EEXIST;
+		}
+		nodespec_clear(&ns);
+		return 0;
+	}
+	if (strcmp(argv[0], "disconnect") == 0 && argv[1] && !argv[2]) {
+		if (listed_vm(fs, argv[1]))
+			return 0;
+		g_warning(".ctl: disconnect: no VM %s", argv[1]);
+		return ENOENT;
+	}
+	if (strcmp(argv[0], "discover") == 0 && !argv[1])
+		return 0;
+	g_warning(".ctl: unknown command \"%s\" (connect SPEC, disconnect VM,"
+		  " discover)", argv[0]);
+	return EINVAL;
+}
+
+static void
+run_command(struct tfs *fs, char **argv, struct mctl_write *w)
+{
+	g_autoptr(GError) error = NULL;
+	struct nodespec ns;
+
+	if (!argv[0])
+		return;
+	if (strcmp(argv[0], "connect") == 0) {
+		nodespec_parse(argv[1], &ns, NULL);
+		w->waiting++;
+		members_connect(fs, &ns, 1, FALSE, on_joined, w);
+		nodespec_clear(&ns);
+	} else if (strcmp(argv[0], "disconnect") == 0) {
+		members_drain(listed_vm(fs, argv[1]), "disconnect");
+	} else if (fs->discover) {
+		discovery_probe(fs);
+	} else if (!discovery_start(fs, &error)) {
+		g_warning(".ctl: discover: %s", error->message);
+	}
+}
+
+/* The whole write is checked before any of it runs: a bad line does
+ * nothing, as with calls/new. */
+void
+mctl_write(fuse_req_t req, const char *buf, size_t size,
+	   struct fuse_file_info *fi)
+{
+	struct mctl_handle *m = (struct mctl_handle *)(uintptr_t)fi->fh;
+	g_autofree char *text = g_strndup(buf, size);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	g_autoptr(GPtrArray) cmds = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)g_strfreev);
+	struct mctl_write *w;
+	guint i;
+	int err;
+
+	for (i = 0; lines[i]; i++) {
+		g_autoptr(GError) error = NULL;
+		char **argv = NULL;
+
+		g_strstrip(lines[i]);
+		if (!*lines[i])
+			continue;
+		if (!g_shell_parse_argv(lines[i], NULL, &argv, &error)) {
+			g_warning(".ctl: bad line \"%s\": %s", lines[i],
+				  error->message);
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		g_ptr_array_add(cmds, argv);
+		if ((err = check_command(m->fs, argv))) {
+			fuse_reply_err(req, err);
+			return;
+		}
+	}
+	w = g_new0(struct mctl_write, 1);
+	w->req = req;
+	w->size = size;
+	w->waiting = 1;		/* held while commands start */
+	for (i = 0; i < cmds->len; i++)
+		run_command(m->fs, cmds->pdata[i], w);
+	write_counted(w);
+}
+
+void
+mctl_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct mctl_handle *m = (struct mctl_handle *)(uintptr_t)fi->fh;
+
+	g_free(m->text);
+	g_free(m);
+	fuse_reply_err(req, 0);
+}

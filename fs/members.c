@@ -1,0 +1,313 @@
+/*
+ * members.c - the live set of VMs: hosts that join while mounted (.ctl
+ * connect, discovery), VMs drained and removed (.ctl disconnect, a node
+ * saying goodbye or going quiet).
+ *
+ * A host that joins shows its VMs only once its node has answered over
+ * SSH (host key checked, as for any node): until then it is nobody's
+ * business, and a beacon or spec that leads nowhere never shows up in ls.
+ * A VM that leaves takes no new calls; once every call it had has ended,
+ * it goes from the tree, and when its host has no VM left the node is
+ * told to shut down.
+ *
+ * A VM's struct outlives its directory: inode numbers carry its slot,
+ * and requests in flight, transfers and .any calls point at it, so it is
+ * only marked gone, never freed before unmount.
+ */
+#include "tfs.h"
+#include "nodespec.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Someone waiting to hear whether a joining host came up. */
+struct join_wait {
+	members_joined_fn done;
+	void *data;
+};
+
+gboolean
+members_name_taken(struct tfs *fs, const char *name)
+{
+	guint i, j;
+
+	for (i = 0; i < fs->vms->len; i++) {
+		struct vm *vm = fs->vms->pdata[i];
+		if (!vm->gone && strcmp(vm->name, name) == 0)
+			return TRUE;
+	}
+	/* VMs of hosts still joining have their names already. */
+	for (i = 0; i < fs->hosts->len; i++) {
+		struct host *h = fs->hosts->pdata[i];
+		if (!h->joining)
+			continue;
+		for (j = 0; j < h->vms->len; j++)
+			if (strcmp(((struct vm *)h->vms->pdata[j])->name,
+				   name) == 0)
+				return TRUE;
+	}
+	return FALSE;
+}
+
+char *
+members_unique_name(struct tfs *fs, const char *base)
+{
+	char *name = g_strdup(base);
+	guint n = 1;
+
+	while (members_name_taken(fs, name)) {
+		g_free(name);
+		name = g_strdup_printf("%s-%u", base, ++n);
+	}
+	return name;
+}
+
+/* Give vm a slot and a directory. */
+static void
+publish(struct tfs *fs, struct vm *vm)
+{
+	vm->slot = fs->vms->len;
+	g_ptr_array_add(fs->vms, vm);
+}
+
+void
+members_add_vm(struct tfs *fs, struct vm *vm)
+{
+	publish(fs, vm);
+}
+
+static gboolean
+join_expired(gpointer data)
+{
+	struct host *h = data;
+
+	h->join_timer = 0;
+	if (h->joining)
+		host_fail(h, "no WELCOME from the node in time");
+	return G_SOURCE_REMOVE;
+}
+
+struct host *
+members_connect(struct tfs *fs, const struct nodespec *ns, guint nvms,
+		gboolean discovered, members_joined_fn done, void *data)
+{
+	g_autofree char *base = NULL;
+	g_autofree char *label = NULL;
+	struct host *h;
+	guint i;
+
+	label = g_strdup_printf("%s%s%s:%d", ns->user ? ns->user : "",
+				ns->user ? "@" : "", ns->host,
+				ns->port ? ns->port : 22);
+	h = host_new(fs, label, FALSE);
+	h->command = g_strdup(fs->opt.node_command ? fs->opt.node_command
+						   : "trickle-node");
+	h->ssh.host = g_strdup(ns->host);
+	h->ssh.user = g_strdup(ns->user);
+	h->ssh.port = ns->port ? ns->port : 22;
+	h->joining = TRUE;
+	h->discovered = discovered;
+	/* One VM is named as the node; several as name.0, name.1, ... */
+	base = g_strdup(ns->name ? ns->name : ns->host);
+	for (i = 0; i < MAX(nvms, 1); i++) {
+		g_autofree char *each = nvms > 1
+			? g_strdup_printf("%s.%u", base, i) : g_strdup(base);
+		g_autofree char *name = members_unique_name(fs, each);
+
+		vm_new(fs, h, name);
+	}
+	if (done) {
+		struct join_wait *w = g_new(struct join_wait, 1);
+
+		w->done = done;
+		w->data = data;
+		h->join_waits = g_list_append(h->join_waits, w);
+	}
+	g_ptr_array_add(fs->hosts, h);
+	g_message("%s: connecting (%s)", h->label,
+		  discovered ? "discovered" : "connect");
+	host_start(h);
+	/* The link bounds its own set-up; the node's WELCOME after it is
+	 * bounded here, so no one waits on a joining host for ever. */
+	if (h->joining)
+		h->join_timer = g_timeout_add_seconds(
+			fs->opt.connect_timeout + fs->opt.reply_timeout,
+			join_expired, h);
+	return h;
+}
+
+static void
+tell_waiters(struct host *h, const char *error)
+{
+	GList *ws = g_steal_pointer(&h->join_waits), *l;
+
+	for (l = ws; l; l = l->next) {
+		struct join_wait *w = l->data;
+
+		w->done(w->data, h, error);
+		g_free(w);
+	}
+	g_list_free(ws);
+}
+
+void
+members_host_up(struct host *h)
+{
+	struct tfs *fs = h->fs;
+	guint i;
+
+	if (!h->joining)
+		return;
+	h->joining = FALSE;
+	if (h->join_timer)
+		g_source_remove(h->join_timer);
+	h->join_timer = 0;
+	for (i = 0; i < h->vms->len; i++) {
+		struct vm *vm = h->vms->pdata[i];
+
+		publish(fs, vm);
+		g_message("%s: joined (on %s)", vm->name, h->label);
+		spool_replay(vm);
+	}
+	tell_waiters(h, NULL);
+	any_kick(fs);
+}
+
+/* Is anything still using vm: a call not ended, a transfer? */
+static gboolean
+vm_busy(struct vm *vm)
+{
+	GHashTableIter it;
+	gpointer val;
+
+	g_hash_table_iter_init(&it, vm->calls);
+	while (g_hash_table_iter_next(&it, NULL, &val))
+		if (!call_ended(val) || ((struct call *)val)->joiners)
+			return TRUE;
+	g_hash_table_iter_init(&it, vm->injected_ids);
+	while (g_hash_table_iter_next(&it, NULL, &val))
+		if (((struct injected *)val)->writers)
+			return TRUE;
+	return FALSE;
+}
+
+static void
+host_leave(struct host *h)
+{
+	guint i;
+
+	for (i = 0; i < h->vms->len; i++)
+		if (!((struct vm *)h->vms->pdata[i])->gone)
+			return;
+	h->leaving = TRUE;
+	if (h->link) {
+		g_message("%s: no VM left, ending its node", h->label);
+		host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
+		link_close_write(h->link);
+	}
+}
+
+/* A drained VM with nothing left to do goes; its host with its last. */
+static void
+check_gone(struct vm *vm)
+{
+	if (vm->gone || !vm->draining || vm_busy(vm))
+		return;
+	vm->gone = TRUE;
+	g_message("%s: left", vm->name);
+	host_leave(vm->host);
+	any_kick(vm->fs);
+}
+
+void
+members_drain(struct vm *vm, const char *why)
+{
+	if (!vm->host || vm->gone || vm->draining)
+		return;
+	vm->draining = TRUE;
+	g_free(vm->detail);
+	vm->detail = g_strdup(why);
+	g_message("%s: draining: %s", vm->name, why);
+	check_gone(vm);
+}
+
+void
+members_check(struct vm *vm)
+{
+	if (vm->draining)
+		check_gone(vm);
+}
+
+void
+members_host_down(struct host *h)
+{
+	guint i;
+
+	if (h->joining) {
+		/* Never came up: it leaves no trace but the log. */
+		h->joining = FALSE;
+		if (h->join_timer)
+			g_source_remove(h->join_timer);
+		h->join_timer = 0;
+		h->leaving = TRUE;
+		for (i = 0; i < h->vms->len; i++)
+			((struct vm *)h->vms->pdata[i])->gone = TRUE;
+		tell_waiters(h, h->down_reason);
+		return;
+	}
+	/* Nodes found by discovery come and go; those named on the command
+	 * line stay listed as down, for the user to see. */
+	if (!h->discovered)
+		return;
+	for (i = 0; i < h->vms->len; i++)
+		members_drain(h->vms->pdata[i], h->down_reason);
+}
+
+/* The node of a discovered host said goodbye or went quiet. */
+void
+members_host_leaves(struct host *h, const char *why)
+{
+	guint i;
+
+	if (h->joining || h->leaving)
+		return;
+	for (i = 0; i < h->vms->len; i++)
+		members_drain(h->vms->pdata[i], why);
+}
+
+static const char *
+state_word(const struct vm *vm)
+{
+	if (vm->draining)
+		return "draining";
+	return wire_vm_state_name(vm->state);
+}
+
+char *
+members_text(struct tfs *fs)
+{
+	GString *s = g_string_new(NULL);
+	guint i;
+
+	for (i = 0; i < fs->vms->len; i++) {
+		struct vm *vm = fs->vms->pdata[i];
+		guint queued = 0, running = 0;
+		GHashTableIter it;
+		gpointer val;
+
+		if (vm->gone)
+			continue;
+		g_hash_table_iter_init(&it, vm->calls);
+		while (g_hash_table_iter_next(&it, NULL, &val)) {
+			guint st = ((struct call *)val)->state;
+			queued += st == CALL_QUEUED;
+			running += st == CALL_RUNNING;
+		}
+		g_string_append_printf(s, "%s %s %s %u %u %u %u\n", vm->name,
+				       vm->host->label, state_word(vm),
+				       queued, running,
+				       vm->ended[CALL_DONE],
+				       vm->ended[CALL_FAILED]);
+	}
+	return g_string_free(s, FALSE);
+}

@@ -1,0 +1,227 @@
+/*
+ * spool.c - a copy of what .all/inject/ installed, for VMs that join
+ * later.
+ *
+ * .all/inject/ promises every VM the file, including VMs that are not
+ * there yet.  The bytes went to the nodes as they were written and are
+ * not kept in memory, so a copy is written here alongside (in a private
+ * directory of this mount, removed at unmount) and replayed to each VM
+ * that joins: BEGIN, the bytes at the pace of its link, END.  The VM
+ * shows the file in inject/ once its node has accepted it, and until
+ * then .any sends it no call that needs it.
+ */
+#include "tfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One file on its way to one VM. */
+struct replay {
+	struct vm *vm;
+	struct injected *inj;
+	int fd;
+	guint32 tag;
+	guint timer;
+};
+
+static const char *
+spool_dir(struct tfs *fs)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!fs->spool_dir &&
+	    !(fs->spool_dir = g_dir_make_tmp("tricklefs-spool-XXXXXX",
+					     &error)))
+		g_warning("no spool for .all/inject/ (VMs that join later "
+			  "will not get it): %s", error->message);
+	return fs->spool_dir;
+}
+
+static char *
+spool_path(struct tfs *fs, const char *name, gboolean partial)
+{
+	g_autofree char *base = g_strconcat(partial ? ".partial." : "", name,
+					    NULL);
+
+	return g_build_filename(fs->spool_dir, base, NULL);
+}
+
+int
+spool_open(struct tfs *fs, const char *name)
+{
+	g_autofree char *path = NULL;
+	int fd;
+
+	if (!spool_dir(fs))
+		return -1;
+	path = spool_path(fs, name, TRUE);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		g_warning("spool %s: %s", path, g_strerror(errno));
+	return fd;
+}
+
+/* Keep the copy once every VM has accepted the file, else drop it. */
+void
+spool_commit(struct tfs *fs, const char *name, int fd, gboolean ok)
+{
+	g_autofree char *partial = NULL, *path = NULL;
+
+	if (fd < 0)
+		return;
+	partial = spool_path(fs, name, TRUE);
+	path = spool_path(fs, name, FALSE);
+	if (close(fd) < 0)
+		ok = FALSE;
+	if (ok && rename(partial, path) < 0) {
+		g_warning("spool %s: %s", path, g_strerror(errno));
+		ok = FALSE;
+	}
+	if (!ok)
+		unlink(partial);
+}
+
+void
+spool_remove(struct tfs *fs, const char *name)
+{
+	g_autofree char *path = NULL;
+
+	if (!fs->spool_dir)
+		return;
+	path = spool_path(fs, name, FALSE);
+	unlink(path);
+}
+
+static void
+replay_free(struct replay *r)
+{
+	if (r->timer)
+		g_source_remove(r->timer);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (--r->inj->writers == 0 && !r->inj->installed)
+		vm_injected_remove(r->vm, r->inj);
+	members_check(r->vm);
+	g_free(r);
+}
+
+static void
+on_replayed(void *data, int err, const char *msg, const guint8 *bytes,
+	    gsize len)
+{
+	struct replay *r = data;
+
+	if (err) {
+		g_warning("%s: .all/inject/%s refused: %s", r->vm->name,
+			  r->inj->name, msg);
+	} else {
+		r->inj->installed = TRUE;
+		r->inj->mtime = time(NULL);
+		g_message("%s: given .all/inject/%s", r->vm->name,
+			  r->inj->name);
+	}
+	replay_free(r);
+}
+
+/* Send what the link has room for; again later until the end. */
+static gboolean
+replay_more(gpointer data)
+{
+	struct replay *r = data;
+	struct host *h = r->vm->host;
+	guint8 buf[WIRE_CHUNK];
+	ssize_t n;
+
+	r->timer = 0;
+	if (h->state == HOST_DOWN) {
+		replay_free(r);
+		return G_SOURCE_REMOVE;
+	}
+	while (h->link && link_pending(h->link) < LINK_LOW_WATER) {
+		n = read(r->fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			g_warning("%s: replaying .all/inject/%s: %s",
+				  r->vm->name, r->inj->name,
+				  g_strerror(errno));
+			host_send(h, WIRE_INJECT_ABORT, r->vm->index, r->tag,
+				  NULL);
+			replay_free(r);
+			return G_SOURCE_REMOVE;
+		}
+		if (n == 0) {
+			close(r->fd);
+			r->fd = -1;
+			host_request(h, WIRE_INJECT_END, r->vm->index, r->tag,
+				     NULL, on_replayed, r);
+			return G_SOURCE_REMOVE;
+		}
+		host_send_bytes(h, WIRE_INJECT_DATA, r->vm->index, r->tag,
+				buf, n);
+		r->inj->size += n;
+	}
+	r->timer = g_timeout_add(10, replay_more, r);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+replay_one(struct vm *vm, const struct injected *all)
+{
+	struct tfs *fs = vm->fs;
+	g_autofree char *path = spool_path(fs, all->name, FALSE);
+	struct replay *r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		g_warning("%s: cannot give it .all/inject/%s: %s", vm->name,
+			  all->name, g_strerror(errno));
+		return;
+	}
+	r = g_new0(struct replay, 1);
+	r->vm = vm;
+	r->fd = fd;
+	r->inj = vm_injected_add(vm, all->name, all->mode);
+	r->inj->writers++;
+	r->inj->size = 0;
+	r->tag = host_next_tag(vm->host);
+	host_send(vm->host, WIRE_INJECT_BEGIN, vm->index, r->tag,
+		  g_variant_new("(su)", all->name, (guint32)all->mode));
+	replay_more(r);
+}
+
+void
+spool_replay(struct vm *vm)
+{
+	struct tfs *fs = vm->fs;
+	GHashTableIter it;
+	gpointer val;
+
+	if (!fs->spool_dir)
+		return;
+	g_hash_table_iter_init(&it, fs->all->injected);
+	while (g_hash_table_iter_next(&it, NULL, &val))
+		if (((struct injected *)val)->installed)
+			replay_one(vm, val);
+}
+
+void
+spool_cleanup(struct tfs *fs)
+{
+	g_autoptr(GDir) dir = NULL;
+	const char *name;
+
+	if (!fs->spool_dir)
+		return;
+	if ((dir = g_dir_open(fs->spool_dir, 0, NULL)))
+		while ((name = g_dir_read_name(dir))) {
+			g_autofree char *p = g_build_filename(fs->spool_dir,
+							      name, NULL);
+			unlink(p);
+		}
+	rmdir(fs->spool_dir);
+	g_clear_pointer(&fs->spool_dir, g_free);
+}
