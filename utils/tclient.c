@@ -1,0 +1,495 @@
+/*
+ * tclient.c - client helpers shared by trickle-run and trickle-map: they
+ * reach a tricklefs mount only through its files, with plain syscalls.
+ */
+#include "tclient.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static gboolean set_errno_error(GError **error, const char *what);
+
+/* Does path/name exist?  0, or the errno of the stat. */
+static int
+exists_in(const char *path, const char *name)
+{
+	g_autofree char *p = g_build_filename(path, name, NULL);
+	struct stat st;
+
+	return stat(p, &st) == 0 ? 0 : errno;
+}
+
+char *
+tc_mount(const char *opt, GError **error)
+{
+	const char *m = opt ? opt : g_getenv("TRICKLE_MOUNT");
+	int err;
+
+	if (!m || !*m) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "no mount: give -C MOUNT or set TRICKLE_MOUNT");
+		return NULL;
+	}
+	if ((err = exists_in(m, ".done")) != 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+			    "%s: not a tricklefs mount (%s/.done: %s)", m,
+			    m, g_strerror(err));
+		return NULL;
+	}
+	return g_strdup(m);
+}
+
+char *
+tc_calls_parent(const char *mount, const char *vm, GError **error)
+{
+	g_autofree char *dir = g_build_filename(mount, vm ? vm : ".any",
+						NULL);
+	int err;
+
+	/* .all and .any read back other ids than a VM's. */
+	if (vm && (!*vm || *vm == '.' || strchr(vm, '/'))) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "bad VM name \"%s\"", vm);
+		return NULL;
+	}
+	if ((err = exists_in(dir, "calls/new")) != 0) {
+		if (vm)
+			g_set_error(error, G_FILE_ERROR,
+				    g_file_error_from_errno(err),
+				    "%s: no VM %s here (%s/calls/new: %s)",
+				    mount, vm, dir, g_strerror(err));
+		else
+			g_set_error(error, G_FILE_ERROR,
+				    g_file_error_from_errno(err),
+				    "%s: no .any in this mount (%s/calls/new: "
+				    "%s); use --vm VM", mount, dir,
+				    g_strerror(err));
+		return NULL;
+	}
+	return g_steal_pointer(&dir);
+}
+
+const char *
+tc_done_prefix(const char *vm)
+{
+	return vm ? vm : ".any";
+}
+
+gboolean
+tc_append_word(GString *line, const char *word, GError **error)
+{
+	g_autofree char *q = NULL;
+
+	/* A call line ends at its newline; quoting cannot hide one. */
+	if (strchr(word, '\n')) {
+		g_set_error(error, G_SHELL_ERROR, G_SHELL_ERROR_BAD_QUOTING,
+			    "an argument holds a newline, which a call line "
+			    "cannot carry");
+		return FALSE;
+	}
+	q = g_shell_quote(word);
+	if (line->len)
+		g_string_append_c(line, ' ');
+	g_string_append(line, q);
+	return TRUE;
+}
+
+char *
+tc_call_line(char **words, int n, GError **error)
+{
+	GString *line = g_string_new(NULL);
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!tc_append_word(line, words[i], error)) {
+			g_string_free(line, TRUE);
+			return NULL;
+		}
+	return g_string_free(line, FALSE);
+}
+
+int
+tc_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+tc_fork(int newfd, const char *lines, size_t len, guint32 *ids,
+	size_t nlines)
+{
+	char buf[4096];
+	size_t got = 0, have = 0;
+	ssize_t n;
+
+	/*
+	 * One write(2), so that the mount takes the batch or none of it; a
+	 * short write would leave part of a line behind.
+	 */
+	while ((n = write(newfd, lines, len)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EIO;
+		return -1;
+	}
+	/* The ids are there once the write returns: one per line, in order.
+	 * buf holds at most one partial id between reads. */
+	while (got < nlines) {
+		char *p, *nl, *end;
+
+		n = read(newfd, buf + have, sizeof(buf) - have - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EPROTO;
+			return -1;
+		}
+		have += n;
+		buf[have] = '\0';
+		for (p = buf; got < nlines && (nl = strchr(p, '\n')); p = nl + 1) {
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end != nl || end == p || v == 0 || v > G_MAXUINT32) {
+				errno = EPROTO;
+				return -1;
+			}
+			ids[got++] = v;
+		}
+		have -= p - buf;
+		memmove(buf, p, have);
+	}
+	return 0;
+}
+
+int
+tc_copy(int in, int out, guint64 *copied, int *which)
+{
+	static char buf[1 << 17];
+	guint64 total = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*which = 0;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (tc_write_all(out, buf, n) < 0) {
+			*which = 1;
+			break;
+		}
+		total += n;
+	}
+	if (copied)
+		*copied = total;
+	return n == 0 ? 0 : -1;
+}
+
+static int done_errno;
+
+int
+tc_done_errno(void)
+{
+	return done_errno;
+}
+
+static gpointer
+done_reader(gpointer data)
+{
+	int *fds = data;
+	char buf[1 << 16];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fds[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			done_errno = n < 0 ? errno : 0;
+			break;
+		}
+		if (tc_write_all(fds[1], buf, n) < 0)
+			break;
+	}
+	close(fds[0]);
+	close(fds[1]);
+	g_free(fds);
+	return NULL;
+}
+
+int
+tc_done_open(const char *mount, GError **error)
+{
+	g_autofree char *path = g_build_filename(mount, ".done", NULL);
+	int *fds = g_new(int, 2), p[2];
+	sigset_t block, old;
+
+	if ((fds[0] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		g_free(fds);
+		set_errno_error(error, path);
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		close(fds[0]);
+		g_free(fds);
+		set_errno_error(error, "pipe");
+		return -1;
+	}
+	fds[1] = p[1];
+	/* The thread inherits the mask: signals go to the caller. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	g_thread_unref(g_thread_new("done", done_reader, fds));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return p[0];
+}
+
+char *
+tc_read_small(int dirfd, const char *path, size_t max, size_t *len)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	char *buf;
+	size_t have = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	buf = g_malloc(max + 1);
+	while (have < max) {
+		n = read(fd, buf + have, max - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			g_free(buf);
+			errno = e;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		have += n;
+	}
+	close(fd);
+	buf[have] = '\0';
+	if (len)
+		*len = have;
+	return buf;
+}
+
+int
+tc_write_file(int dirfd, const char *path, const char *text)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC), r, e;
+
+	if (fd < 0)
+		return -1;
+	r = tc_write_all(fd, text, strlen(text));
+	e = errno;
+	if (close(fd) < 0 && r == 0)
+		return -1;
+	errno = e;
+	return r;
+}
+
+void
+tc_chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n && s[n - 1] == '\n')
+		s[--n] = '\0';
+	if (n && s[n - 1] == '\r')
+		s[--n] = '\0';
+}
+
+int
+tc_status_code(const char *status, int *signo)
+{
+	const char *p;
+	char *end;
+	long v;
+
+	*signo = 0;
+	if (strcmp(status, "done") == 0)
+		return 0;
+	if (strcmp(status, "cancelled") == 0)
+		return 128 + 2;
+	if (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0)
+		return -1;
+	if ((p = g_str_has_prefix(status, "failed exit ") ?
+		 status + strlen("failed exit ") : NULL)) {
+		v = strtol(p, &end, 10);
+		/* An exit status of 0 is not a failure: keep it one. */
+		if (end != p && *end == '\0' && v > 0 && v <= 255)
+			return v;
+	} else if ((p = g_str_has_prefix(status, "failed signal ") ?
+			status + strlen("failed signal ") : NULL)) {
+		v = strtol(p, &end, 10);
+		if (end != p && (*end == '\0' || *end == ' ') && v > 0 &&
+		    v < 128) {
+			*signo = v;
+			return 128 + v;
+		}
+	}
+	return TC_EXIT_OTHER;
+}
+
+double
+tc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double
+tc_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static gboolean
+set_errno_error(GError **error, const char *what)
+{
+	int e = errno;
+
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s",
+		    what, g_strerror(e));
+	return FALSE;
+}
+
+/* Move h (in memory so far) to the end of the spill file. */
+static gboolean
+spill(struct tc_spill *s, struct tc_held *h, GError **error)
+{
+	if (s->fd < 0) {
+		g_autofree char *path = NULL;
+
+		if ((s->fd = g_file_open_tmp("trickle-spill-XXXXXX", &path,
+					     error)) < 0)
+			return FALSE;
+		unlink(path);
+	}
+	h->off = s->end;
+	h->spilled = TRUE;
+	s->nspilled++;
+	if (h->mem) {
+		if (pwrite(s->fd, h->mem->data, h->mem->len, h->off) !=
+		    (ssize_t)h->mem->len)
+			return set_errno_error(error, "writing the spill file");
+		s->in_memory -= h->mem->len;
+		g_clear_pointer(&h->mem, g_byte_array_unref);
+	}
+	s->end = h->off + h->len;
+	return TRUE;
+}
+
+int
+tc_hold(struct tc_spill *s, struct tc_held *h, int fd, GError **error)
+{
+	char buf[1 << 16];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (!h->spilled && s->in_memory + n > s->limit &&
+		    !spill(s, h, error))
+			return -2;
+		if (h->spilled) {
+			if (pwrite(s->fd, buf, n, h->off + h->len) != n) {
+				set_errno_error(error, "writing the spill file");
+				return -2;
+			}
+			s->end = h->off + h->len + n;
+		} else {
+			if (!h->mem)
+				h->mem = g_byte_array_new();
+			g_byte_array_append(h->mem, (guint8 *)buf, n);
+			s->in_memory += n;
+		}
+		h->len += n;
+	}
+	return 0;
+}
+
+gboolean
+tc_release(struct tc_spill *s, struct tc_held *h, int out, GError **error)
+{
+	char buf[1 << 16];
+	guint64 done = 0;
+	ssize_t n;
+
+	if (!h->spilled) {
+		if (h->mem && tc_write_all(out, h->mem->data, h->mem->len) < 0)
+			return set_errno_error(error, "writing output");
+		tc_drop(s, h);
+		return TRUE;
+	}
+	while (done < h->len) {
+		n = pread(s->fd, buf, MIN(sizeof(buf), h->len - done),
+			  h->off + done);
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return set_errno_error(error, "reading the spill file");
+		}
+		if (tc_write_all(out, buf, n) < 0)
+			return set_errno_error(error, "writing output");
+		done += n;
+	}
+	tc_drop(s, h);
+	return TRUE;
+}
+
+void
+tc_drop(struct tc_spill *s, struct tc_held *h)
+{
+	if (h->mem) {
+		s->in_memory -= h->mem->len;
+		g_clear_pointer(&h->mem, g_byte_array_unref);
+	}
+	/* Once nothing waits in the file, it starts over. */
+	if (h->spilled && --s->nspilled == 0 && ftruncate(s->fd, 0) == 0)
+		s->end = 0;
+	h->spilled = FALSE;
+	h->len = 0;
+}
