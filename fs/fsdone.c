@@ -4,8 +4,9 @@
  * Each open of .done is a stream of the calls that end after it was
  * opened, one line each ("VM/N done", "VM/N failed exit 3"); a read with
  * nothing to say waits, without a thread, for the next call to end, and
- * Ctrl-C interrupts it.  result files answer poll(2): readable once the
- * call has ended, so a client can wait on many at once.
+ * Ctrl-C interrupts it; poll(2) on it says when a line is there.  result
+ * files answer poll(2): readable once the call has ended, so a client can
+ * wait on many at once.
  */
 #include "tfs.h"
 
@@ -19,6 +20,7 @@ struct done_handle {
 	GString *lines;		/* announced, not yet read */
 	fuse_req_t waiting;	/* a read parked until the next line */
 	size_t size;
+	struct fuse_pollhandle *poller;	/* poll(2) waiting for a line */
 };
 
 static void
@@ -88,6 +90,8 @@ done_release(fuse_req_t req, struct fuse_file_info *fi)
 	d->fs->done_readers = g_list_remove(d->fs->done_readers, d);
 	if (d->waiting)
 		fuse_reply_err(d->waiting, EINTR);
+	if (d->poller)
+		fuse_pollhandle_destroy(d->poller);
 	g_string_free(d->lines, TRUE);
 	g_free(d);
 	fuse_reply_err(req, 0);
@@ -114,7 +118,27 @@ done_announce(struct call *c)
 			fuse_req_interrupt_func(req, NULL, NULL);
 			done_reply(d, req, d->size);
 		}
+		if (d->poller) {
+			fuse_lowlevel_notify_poll(d->poller);
+			g_clear_pointer(&d->poller, fuse_pollhandle_destroy);
+		}
 	}
+}
+
+/* poll(2) on .done: readable when a line is waiting, so a client can
+ * wait on it beside its other fds. */
+void
+done_poll(fuse_req_t req, struct fuse_file_info *fi,
+	  struct fuse_pollhandle *ph)
+{
+	struct done_handle *d = (struct done_handle *)(uintptr_t)fi->fh;
+
+	if (ph) {
+		if (d->poller)
+			fuse_pollhandle_destroy(d->poller);
+		d->poller = ph;
+	}
+	fuse_reply_poll(req, d->lines->len ? POLLIN | POLLRDNORM : 0);
 }
 
 void

@@ -517,8 +517,13 @@ static void
 tfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	 struct fuse_pollhandle *ph)
 {
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	struct inode in;
 
+	if (h && h->type == H_DONE) {
+		done_poll(req, fi, ph);
+		return;
+	}
 	if (!decode_ino(req_fs(req), ino, &in) || in.kind != I_RESULT) {
 		/* Everything else is always ready. */
 		if (ph)

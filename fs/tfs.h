@@ -324,6 +324,8 @@ void done_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi);
 void done_read(fuse_req_t req, size_t size, struct fuse_file_info *fi);
 void done_release(fuse_req_t req, struct fuse_file_info *fi);
 void done_announce(struct call *c);
+void done_poll(fuse_req_t req, struct fuse_file_info *fi,
+	       struct fuse_pollhandle *ph);
 void call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph);
 void call_notify_pollers(struct call *c);
 
