@@ -124,8 +124,9 @@ decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in)
 		return FALSE;
 	if (in->kind == I_DONE || in->kind == I_MCTL)
 		return TRUE;
-	if (!(in->vm = slot_vm(fs, slot)) || !vm_listed(in->vm) ||
-	    !vm_has_kind(in->vm, in->kind))
+	/* A VM that left is no longer listed or found by name (find_child),
+	 * but files opened in it before it went still answer. */
+	if (!(in->vm = slot_vm(fs, slot)) || !vm_has_kind(in->vm, in->kind))
 		return FALSE;
 	in->id = id;
 	switch (in->kind) {

@@ -422,6 +422,13 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
+	/* An ended call's sizes are final: a read at or past the end (an
+	 * empty stderr, the reader's last read) needs no round trip. */
+	if (call_ended(c) && (guint64)off >= (stream == WIRE_STDERR
+					      ? c->err_size : c->out_size)) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
 	if (h->state == HOST_DOWN) {
 		fuse_reply_err(req, EIO);
 		return;

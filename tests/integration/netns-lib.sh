@@ -27,11 +27,18 @@
 #					in NETNS_BG_PID (not $!: netns_exec
 #					CMD & would give a subshell's)
 #	netns_ns NAME			the namespace's name, for ip -n
-#	netns_sshd_start NAME		sshd on NAME's address, port $NETNS_SSH_PORT
+#	netns_sshd_start NAME [--impostor]
+#					sshd on NAME's address, port $NETNS_SSH_PORT;
+#					--impostor: it serves NETNS_IMPOSTOR_KEY
+#					(and an ecdsa key of its own) while
+#					known_hosts and NETNS_HOSTKEYS get the
+#					keys made for NAME, as for a host taken
+#					over by someone without its keys
 #	netns_ssh FROM TO CMD...	OpenSSH from host FROM to TO's sshd
 #	netns_announce_start NAME [ARG...]
 #					trickle-node --announce --name NAME
-#					with NAME's sshd's host keys and port
+#					with NAME's sshd's host keys (none if
+#					an ARG is --host-key) and port
 #	netns_announce_stop NAME	SIGTERM it, wait; its exit status
 #	netns_cleanup			(an EXIT hook) kill every process in
 #					our namespaces, delete them
@@ -202,11 +209,13 @@ _netns_port_open() {
 	netns_exec "$1" bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null
 }
 
-# netns_sshd_start NAME: sshd on NAME's address (tests/sshd.sh's config),
-# with an ed25519 and an ecdsa host key; NETNS_USER_KEY may log in.
+# netns_sshd_start NAME [--impostor]: sshd on NAME's address (tests/sshd.sh's
+# config), with an ed25519 and an ecdsa host key; NETNS_USER_KEY may log in.
+# With --impostor the keys made for NAME go to known_hosts but the sshd
+# serves others: NETNS_IMPOSTOR_KEY and an ecdsa key of its own.
 netns_sshd_start() {
 	local name=$1 addr=${NETNS_ADDR[$1]:-} dir=$NETNS_DIR/$1/sshd pid i
-	local host fp fps=
+	local host fp fps= keys
 	[ -n "$addr" ] || fail "netns: no host $name"
 	. "$SRCROOT/tests/sshd.sh" || skip "tests/sshd.sh missing"
 	sshd_require
@@ -219,10 +228,19 @@ netns_sshd_start() {
 		ssh-keygen -q -t ed25519 -N '' -C tricklefs-test-impostor \
 		    -f "$NETNS_IMPOSTOR_KEY" || fail "ssh-keygen failed"
 	fi
+	# keys: the host's keys, those known_hosts gets.
+	keys=$dir
+	[ "${2:-}" = --impostor ] && keys=$dir/genuine && mkdir -p "$keys"
 	ssh-keygen -q -t ed25519 -N '' -C "tricklefs-test-$name" \
-	    -f "$dir/host_ed25519" &&
+	    -f "$keys/host_ed25519" &&
 	ssh-keygen -q -t ecdsa -b 256 -N '' -C "tricklefs-test-$name" \
-	    -f "$dir/host_ecdsa" || fail "ssh-keygen failed"
+	    -f "$keys/host_ecdsa" || fail "ssh-keygen failed"
+	if [ "$keys" != "$dir" ]; then
+		cp "$NETNS_IMPOSTOR_KEY" "$dir/host_ed25519" &&
+		cp "$NETNS_IMPOSTOR_KEY.pub" "$dir/host_ed25519.pub" &&
+		ssh-keygen -q -t ecdsa -b 256 -N '' -C tricklefs-test-impostor \
+		    -f "$dir/host_ecdsa" || fail "netns: impostor keys for $name"
+	fi
 	cp "$NETNS_USER_KEY.pub" "$dir/authorized_keys" || fail "cp"
 	mkdir -p /run/sshd 2>/dev/null || true
 	# tests/sshd.sh's configuration, on our address and port as well.
@@ -246,10 +264,10 @@ netns_sshd_start() {
 		fail "netns: sshd on $name did not start"
 	fi
 	if [ "$NETNS_SSH_PORT" = 22 ]; then host=$addr; else host="[$addr]:$NETNS_SSH_PORT"; fi
-	NETNS_HOSTKEYS[$name]="$dir/host_ed25519.pub $dir/host_ecdsa.pub"
+	NETNS_HOSTKEYS[$name]="$keys/host_ed25519.pub $keys/host_ecdsa.pub"
 	for i in host_ed25519 host_ecdsa; do
-		echo "$host $(cut -d' ' -f1,2 "$dir/$i.pub")" >>"$NETNS_KNOWN_HOSTS"
-		fp=$(ssh-keygen -l -E sha256 -f "$dir/$i.pub" | cut -d' ' -f2)
+		echo "$host $(cut -d' ' -f1,2 "$keys/$i.pub")" >>"$NETNS_KNOWN_HOSTS"
+		fp=$(ssh-keygen -l -E sha256 -f "$keys/$i.pub" | cut -d' ' -f2)
 		fps=${fps:+$fps,}$fp
 	done
 	NETNS_HOSTKEY_FPS[$name]=$fps
@@ -267,16 +285,22 @@ netns_ssh() {
 
 # netns_announce_start NAME [ARG...]: trickle-node --announce on NAME,
 # with its sshd's host keys and port if it has one; returns once it has
-# its socket.  ARGs come last and so override the defaults.
+# its socket.  ARGs come last and so override the defaults; --host-key
+# among them replaces the sshd's keys (repeated, it would add to them).
 netns_announce_start() {
-	local name=$1 log=$NETNS_DIR/$1/announce.log pid k i args=()
+	local name=$1 log=$NETNS_DIR/$1/announce.log pid k i args=() own=
 	shift
 	[ -n "${NETNS_ADDR[$name]:-}" ] || fail "netns: no host $name"
 	[ -z "${NETNS_ANNOUNCE_PID[$name]:-}" ] ||
 	    fail "netns: an announcer already runs on $name"
-	for k in ${NETNS_HOSTKEYS[$name]:-}; do
-		args+=(--host-key "$k")
+	for k in "$@"; do
+		case $k in --host-key|--host-key=*) own=1 ;; esac
 	done
+	if [ -z "$own" ]; then
+		for k in ${NETNS_HOSTKEYS[$name]:-}; do
+			args+=(--host-key "$k")
+		done
+	fi
 	[ -n "${NETNS_SSHD_PID[$name]:-}" ] && args+=(--ssh-port "$NETNS_SSH_PORT")
 	: >"$log"
 	NETNS_ANNOUNCE_LOG[$name]=$log
