@@ -78,6 +78,7 @@ struct link_ssh {
 	int		 fd;
 	GSource		*io;		/* the socket, and "run again" */
 	gpointer	 io_tag;
+	GIOCondition	 polled;	/* what io_tag waits for now */
 	guint		 deadline;	/* set-up; then the wait for exit */
 	guint		 ka;		/* keepalive tick */
 	gint64		 last_rx;	/* when bytes last came in */
@@ -599,7 +600,12 @@ set_poll(struct link_ssh *s)
 		c |= G_IO_IN;
 	if (s->state == S_UP && s->want_out)
 		c |= G_IO_OUT;
-	g_source_modify_unix_fd(s->io, s->io_tag, c ? c : G_IO_IN);
+	if (!c)
+		c = G_IO_IN;
+	/* Each change wakes the main context: only when it is one. */
+	if (c != s->polled)
+		g_source_modify_unix_fd(s->io, s->io_tag, c);
+	s->polled = c;
 }
 
 static void
@@ -667,6 +673,7 @@ connected(GObject *client, GAsyncResult *res, gpointer data)
 	((struct io_source *)s->io)->s = s;
 	g_source_set_name(s->io, "link_ssh");
 	s->io_tag = g_source_add_unix_fd(s->io, s->fd, G_IO_IN);
+	s->polled = G_IO_IN;
 	g_source_attach(s->io, NULL);
 	s->state = S_HANDSHAKE;
 	run(s);
