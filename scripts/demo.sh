@@ -1,7 +1,8 @@
 #!/bin/bash
 # The main job on the embedded default: mount two local VMs (no SSH set-up),
 # inject the example functions, fork calls on both VMs, join them, print
-# the results, unmount.
+# the results; then a pile of work through .any with trickle-map and
+# trickle-run; unmount.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -50,3 +51,10 @@ echo crash > "$mnt/local1/calls/new"
 cat "$mnt/local1/calls/6/result" 2>/dev/null || echo "crash on local1: $(cat "$mnt/local1/calls/6/status")"
 echo "foo 21" > "$mnt/local1/calls/new"
 echo "foo 21 on local1 after the crash: $(cat "$mnt/local1/calls/7/result")"
+
+# Farming out a pile of work: 20 items, 4 to a call, each call on
+# whichever VM is free first (MOUNT/.any), output in input order.
+echo "\$ seq 20 | trickle-map -C $mnt -n 4 --ordered add"
+seq 20 | "$build/utils/trickle-map" -C "$mnt" -n 4 --ordered add
+echo "\$ trickle-run -C $mnt foo 50"
+"$build/utils/trickle-run" -C "$mnt" foo 50
