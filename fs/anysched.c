@@ -20,14 +20,15 @@
 /* How far past a call no free VM can run we look for one that can. */
 #define SCAN_LIMIT 256
 
-/* The function a line calls: its first word that is not NAME=VALUE. */
+/* The function a line calls: its first word that is not NAME=VALUE
+ * ("" if it has none; such a line fails on any VM). */
 static const char *
 call_func(char **argv)
 {
 	for (; *argv; argv++)
 		if (!strchr(*argv, '='))
 			return *argv;
-	return NULL;
+	return "";
 }
 
 static gboolean
@@ -43,7 +44,7 @@ vm_has_func(struct vm *vm, const char *func)
 {
 	if (!vm->funcs)
 		return -1;
-	return vm_func_id(vm, func) != 0;
+	return *func && vm_func_id(vm, func) != 0;
 }
 
 /*
@@ -75,7 +76,8 @@ runnable(struct tfs *fs, const char *func, const char **why)
 static void
 fail_here(struct call *a, const char *func, const char *why)
 {
-	g_autofree char *detail = g_strdup_printf("%s %s", why, func);
+	g_autofree char *detail = *func ? g_strdup_printf("%s %s", why, func)
+					: g_strdup(why);
 
 	g_message(".any/%u: %s", a->id, detail);
 	g_clear_pointer(&a->argv, g_strfreev);
@@ -89,6 +91,10 @@ any_fork(struct tfs *fs, char **argv, const char *line)
 	struct call *a = call_new(fs->any, line);
 	const char *why;
 
+	if (!*call_func(argv)) {
+		fail_here(a, "", "no function in the line");
+		return a;
+	}
 	if (!runnable(fs, call_func(argv), &why)) {
 		fail_here(a, call_func(argv), why);
 		return a;
@@ -139,6 +145,17 @@ send_to(struct tfs *fs, struct call *a, struct vm *vm)
 	any_update(c);
 }
 
+static gboolean
+live_vms(struct tfs *fs)
+{
+	guint i;
+
+	for (i = 0; i < fs->vms->len; i++)
+		if (vm_live(fs->vms->pdata[i]))
+			return TRUE;
+	return FALSE;
+}
+
 static void
 kick_once(struct tfs *fs)
 {
@@ -159,7 +176,7 @@ kick_once(struct tfs *fs)
 				return;	/* the queue changed under us */
 			continue;
 		}
-		if (!room)
+		if (!room && live_vms(fs))
 			return;		/* every VM is full */
 		if (!runnable(fs, func, &why)) {
 			g_queue_delete_link(&fs->any_queue, l);
@@ -177,6 +194,8 @@ any_kick(struct tfs *fs)
 {
 	/* A call that ends as it is sent kicks again from inside; the
 	 * outer pass, which holds a place in the queue, starts over. */
+	if (fs->stopping)
+		return;		/* unmounting: VMs may be freed already */
 	if (fs->any_kicking) {
 		fs->any_again = TRUE;
 		return;
@@ -223,10 +242,13 @@ any_forgotten(struct call *a)
 {
 	struct vm *any = a->vm;
 
-	if (a->joiners)
+	struct host *h = a->real ? a->real->vm->host : NULL;
+
+	if (a->joiners || a->opens)
 		return;		/* a read still holds it; it goes later */
 	if (a->real)
 		g_hash_table_remove(a->real->vm->calls,
 				    GUINT_TO_POINTER(a->real->id));
 	g_hash_table_remove(any->calls, GUINT_TO_POINTER(a->id));
+	members_host_check(h);
 }

@@ -18,6 +18,20 @@
 #include <string.h>
 
 #define REFUSED_MAX 1024
+/* VMs a node's beacon may ask for by its cores, without vms_per_node. */
+#define CORES_MAX 64
+/* How often nodes in the table without a host are looked at again: one
+ * that went down, or was refused for max=, may come (back) in. */
+#define RESCAN_S 5
+/* A node that could not be joined (SSH refused its key, say) is tried
+ * again after this long, not at every rescan. */
+#define RETRY_S 60
+
+static char *
+node_key(const char *address, const char *name)
+{
+	return g_strdup_printf("%s %s", address, name);
+}
 
 /* Is the host part of a known_hosts line about name? */
 static gboolean
@@ -59,6 +73,23 @@ line_names(const char *hosts, const char *name)
 	return match;
 }
 
+/* The words of a known_hosts line, however many blanks between them. */
+static char **
+split_fields(char *line)
+{
+	char **f = g_strsplit_set(g_strstrip(line), " \t", -1);
+	guint i, j;
+
+	for (i = j = 0; f[i]; i++) {
+		if (*f[i])
+			f[j++] = f[i];
+		else
+			g_free(f[i]);
+	}
+	f[j] = NULL;
+	return f;
+}
+
 /*
  * Does known_hosts hold, for address:port, a key with one of the
  * beacon's fingerprints (and not @revoked)?  why says what is wrong.
@@ -83,8 +114,7 @@ known_hosts_vouch(struct tfs *fs, const char *address, guint port,
 	}
 	lines = g_strsplit(text, "\n", -1);
 	for (i = 0; lines[i]; i++) {
-		g_auto(GStrv) f = g_strsplit_set(g_strstrip(lines[i]), " \t",
-						 -1);
+		g_auto(GStrv) f = split_fields(lines[i]);
 		gboolean revoked = FALSE;
 		g_autofree guchar *blob = NULL;
 		g_autofree char *fp = NULL;
@@ -130,8 +160,7 @@ known_hosts_vouch(struct tfs *fs, const char *address, guint port,
 static void
 refuse(struct tfs *fs, const struct discover_node *n, const char *why)
 {
-	g_autofree char *key = g_strdup_printf("%s %s", n->address,
-					       n->hello.name);
+	g_autofree char *key = node_key(n->address, n->hello.name);
 
 	if (!fs->refused)
 		fs->refused = g_hash_table_new_full(g_str_hash, g_str_equal,
@@ -145,8 +174,9 @@ refuse(struct tfs *fs, const struct discover_node *n, const char *why)
 		  n->address, why);
 }
 
+/* The live host of a node announced at address:port as name. */
 static struct host *
-host_at(struct tfs *fs, const char *address, guint port)
+host_at(struct tfs *fs, const char *address, guint port, const char *name)
 {
 	guint i;
 
@@ -155,10 +185,42 @@ host_at(struct tfs *fs, const char *address, guint port)
 
 		if (!h->local && !h->leaving && h->ssh.host &&
 		    strcmp(h->ssh.host, address) == 0 &&
-		    (guint)h->ssh.port == port)
+		    (guint)h->ssh.port == port &&
+		    g_strcmp0(h->beacon_name, name) == 0)
 			return h;
 	}
 	return NULL;
+}
+
+/* Add key to a capped set (value: a time, or NULL). */
+static void
+set_add(GHashTable **set, char *key, gint64 when)
+{
+	if (!*set)
+		*set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					     g_free);
+	if (g_hash_table_size(*set) >= REFUSED_MAX)
+		g_hash_table_remove_all(*set);
+	g_hash_table_replace(*set, key, g_memdup2(&when, sizeof(when)));
+}
+
+void
+discovery_failed(struct host *h)
+{
+	if (!h->beacon_name)
+		return;
+	set_add(&h->fs->retry_at, node_key(h->ssh.host, h->beacon_name),
+		g_get_monotonic_time() + RETRY_S * G_USEC_PER_SEC);
+}
+
+void
+discovery_let_go(struct host *h)
+{
+	struct tfs *fs = h->fs;
+
+	if (!h->discovered || !h->beacon_name)
+		return;
+	set_add(&fs->disconnected, node_key(h->ssh.host, h->beacon_name), 0);
 }
 
 /* VMs in use or on their way, for -o max. */
@@ -185,9 +247,17 @@ consider(struct tfs *fs, const struct discover_node *n)
 	struct host *h;
 	guint nvms, have;
 
-	if ((h = host_at(fs, n->address, n->hello.ssh_port))) {
-		h->last_beacon = g_get_monotonic_time();
+	g_autofree char *key = node_key(n->address, n->hello.name);
+
+	gint64 *retry;
+
+	if (host_at(fs, n->address, n->hello.ssh_port, n->hello.name) ||
+	    (fs->disconnected && g_hash_table_contains(fs->disconnected, key)))
 		return;
+	if (fs->retry_at && (retry = g_hash_table_lookup(fs->retry_at, key))) {
+		if (g_get_monotonic_time() < *retry)
+			return;
+		g_hash_table_remove(fs->retry_at, key);
 	}
 	if (!discover_match(n, (const char *const *)fs->opt.allow)) {
 		refuse(fs, n, "not in allow=");
@@ -199,7 +269,7 @@ consider(struct tfs *fs, const struct discover_node *n)
 		return;
 	}
 	nvms = fs->opt.vms_per_node ? (guint)fs->opt.vms_per_node
-				    : n->hello.cores;
+				    : MIN(n->hello.cores, CORES_MAX);
 	if (fs->opt.max) {
 		have = vms_counted(fs);
 		nvms = have >= (guint)fs->opt.max ? 0
@@ -214,7 +284,7 @@ consider(struct tfs *fs, const struct discover_node *n)
 	ns.host = (char *)n->address;
 	ns.port = n->hello.ssh_port;
 	h = members_connect(fs, &ns, nvms, TRUE, NULL, NULL);
-	h->last_beacon = g_get_monotonic_time();
+	h->beacon_name = g_strdup(n->hello.name);
 }
 
 static void
@@ -225,19 +295,39 @@ on_event(enum discover_event ev, const struct discover_node *n,
 	struct host *h;
 
 	switch (ev) {
-	case DISCOVER_FOUND:
 	case DISCOVER_CHANGED:
+		/* A node that restarted may be used again after .ctl let it
+		 * go. */
+		if (n->restarted && fs->disconnected) {
+			g_autofree char *key = node_key(n->address,
+							n->hello.name);
+			g_hash_table_remove(fs->disconnected, key);
+		}
+		/* fall through */
+	case DISCOVER_FOUND:
 		consider(fs, n);
 		break;
 	case DISCOVER_BYE:
 	case DISCOVER_EXPIRED:
-		h = host_at(fs, n->address, n->hello.ssh_port);
+		h = host_at(fs, n->address, n->hello.ssh_port, n->hello.name);
 		if (h && h->discovered)
 			members_host_leaves(h, ev == DISCOVER_BYE
 				? "its node said goodbye"
 				: "its node stopped announcing");
 		break;
 	}
+}
+
+static gboolean
+rescan(gpointer data)
+{
+	struct tfs *fs = data;
+	g_autoptr(GPtrArray) nodes = discover_nodes(fs->discover);
+	guint i;
+
+	for (i = 0; i < nodes->len; i++)
+		consider(fs, nodes->pdata[i]);
+	return G_SOURCE_CONTINUE;
 }
 
 gboolean
@@ -250,6 +340,7 @@ discovery_start(struct tfs *fs, GError **error)
 	if (!(fs->discover = discover_new(&o, on_event, fs, error)))
 		return FALSE;
 	discovery_probe(fs);
+	fs->discover_timer = g_timeout_add_seconds(RESCAN_S, rescan, fs);
 	return TRUE;
 }
 
@@ -265,6 +356,9 @@ discovery_probe(struct tfs *fs)
 void
 discovery_stop(struct tfs *fs)
 {
+	g_clear_handle_id(&fs->discover_timer, g_source_remove);
 	g_clear_pointer(&fs->discover, discover_free);
 	g_clear_pointer(&fs->refused, g_hash_table_unref);
+	g_clear_pointer(&fs->disconnected, g_hash_table_unref);
+	g_clear_pointer(&fs->retry_at, g_hash_table_unref);
 }

@@ -145,11 +145,15 @@ run_command(struct tfs *fs, char **argv, struct mctl_write *w)
 		members_connect(fs, &ns, 1, FALSE, on_joined, w);
 		nodespec_clear(&ns);
 	} else if (strcmp(argv[0], "disconnect") == 0) {
-		members_drain(listed_vm(fs, argv[1]), "disconnect");
+		struct vm *vm = listed_vm(fs, argv[1]);
+
+		discovery_let_go(vm->host);
+		members_drain(vm, "disconnect");
 	} else if (fs->discover) {
 		discovery_probe(fs);
 	} else if (!discovery_start(fs, &error)) {
 		g_warning(".ctl: discover: %s", error->message);
+		w->err = EIO;
 	}
 }
 

@@ -57,11 +57,14 @@ handle_free(struct inject_handle *x)
 {
 	guint i;
 
+	/* First: x->inj of a VM's own inject/ is its transfer's entry,
+	 * which may go with it below. */
+	if (x->spool >= 0)
+		spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
 	for (i = 0; i < x->xfers->len; i++) {
 		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
 		unref_entry(t->vm, t->inj);
 	}
-	spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
 	if (x->vm->host == NULL)
 		unref_entry(x->vm, x->inj);
 	g_array_unref(x->xfers);
@@ -306,7 +309,8 @@ verdict_counted(struct inject_handle *x)
 		x->inj->size = x->written;
 		x->inj->mtime = time(NULL);
 	}
-	spool_commit(x->vm->fs, x->inj->name, x->spool, !x->error);
+	if (x->spool >= 0)
+		spool_commit(x->vm->fs, x->inj->name, x->spool, !x->error);
 	x->spool = -1;
 	reply_flushes(x);
 	if (x->released)

@@ -203,6 +203,23 @@ tfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+struct output_handle {
+	struct handle h;
+	struct call *call;
+};
+
+static void
+output_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct output_handle *o = (struct output_handle *)(uintptr_t)fi->fh;
+	struct call *c = o->call;
+
+	g_free(o);
+	c->opens--;
+	members_check(c->real ? c->real->vm : c->vm);
+	fuse_reply_err(req, 0);
+}
+
 static void
 tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -265,6 +282,16 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * cache so every read comes here. */
 	fi->direct_io = 1;
 	fi->fh = 0;
+	if (in.kind == I_RESULT || in.kind == I_STDOUT || in.kind == I_STDERR) {
+		/* Counted, so that the call (and a leaving VM's node) stays
+		 * while someone may still read it. */
+		struct output_handle *o = g_new0(struct output_handle, 1);
+
+		o->h.type = H_OUTPUT;
+		o->call = in.call;
+		in.call->opens++;
+		fi->fh = (uintptr_t)o;
+	}
 	fuse_reply_open(req, fi);
 }
 
@@ -400,6 +427,8 @@ tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		info_release(req, fi);
 	else if (h && h->type == H_MCTL)
 		mctl_release(req, fi);
+	else if (h && h->type == H_OUTPUT)
+		output_release(req, fi);
 	else
 		fuse_reply_err(req, 0);
 }

@@ -340,7 +340,7 @@ on_forgotten(void *data, int err, const char *msg, const guint8 *bytes,
 	if (!err || err == ENOENT || err == EHOSTDOWN || err == EIO) {
 		if (c && c->any)
 			any_forgotten(c->any);
-		else if (c && !c->joiners)
+		else if (c && !c->joiners && !c->opens)
 			g_hash_table_remove(p->vm->calls,
 					    GUINT_TO_POINTER(p->id));
 		err = 0;
@@ -359,7 +359,8 @@ call_forget(fuse_req_t req, struct vm *vm, guint32 id)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (!call_ended(c) || c->joiners) {
+	if (!call_ended(c) || c->joiners || c->opens ||
+	    (c->real && c->real->opens) || (c->any && c->any->opens)) {
 		fuse_reply_err(req, EBUSY);
 		return;
 	}

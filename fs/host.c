@@ -494,6 +494,7 @@ host_free(struct host *h)
 	g_free(h->command);
 	g_free(h->down_reason);
 	g_free(h->node_name);
+	g_free(h->beacon_name);
 	g_free(h);
 }
 

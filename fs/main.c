@@ -136,6 +136,7 @@ free_all(struct tfs *fs)
 {
 	guint i;
 
+	spool_cleanup(fs);
 	for (i = 0; i < fs->hosts->len; i++)
 		host_free(fs->hosts->pdata[i]);
 	g_ptr_array_unref(fs->hosts);
@@ -148,7 +149,6 @@ free_all(struct tfs *fs)
 		vm_free(fs->any);
 	g_ptr_array_unref(fs->vms);
 	discovery_stop(fs);
-	spool_cleanup(fs);
 	g_free(fs->opt.discover_group);
 	g_free(fs->opt.discover_user);
 	g_free(fs->opt.allow_text);
@@ -227,6 +227,7 @@ main(int argc, char **argv)
 stop:
 	/* End the nodes' VMs and remove what was injected. */
 	fs.stopping = TRUE;
+	discovery_stop(&fs);		/* no node joins from here on */
 	hosts_shutdown(&fs);
 	t = g_timeout_add(100, tick, NULL);
 	run_until(&fs, hosts_gone, SHUTDOWN_WAIT_S);

@@ -173,7 +173,8 @@ members_host_up(struct host *h)
 	any_kick(fs);
 }
 
-/* Is anything still using vm: a call not ended, a transfer? */
+/* Is anything still using vm: a call not ended or being read, a
+ * transfer? */
 static gboolean
 vm_busy(struct vm *vm)
 {
@@ -181,9 +182,13 @@ vm_busy(struct vm *vm)
 	gpointer val;
 
 	g_hash_table_iter_init(&it, vm->calls);
-	while (g_hash_table_iter_next(&it, NULL, &val))
-		if (!call_ended(val) || ((struct call *)val)->joiners)
+	while (g_hash_table_iter_next(&it, NULL, &val)) {
+		struct call *c = val;
+
+		if (!call_ended(c) || c->joiners || c->opens ||
+		    (c->any && (c->any->joiners || c->any->opens)))
 			return TRUE;
+	}
 	g_hash_table_iter_init(&it, vm->injected_ids);
 	while (g_hash_table_iter_next(&it, NULL, &val))
 		if (((struct injected *)val)->writers)
@@ -191,6 +196,22 @@ vm_busy(struct vm *vm)
 	return FALSE;
 }
 
+/* Does a .any call still show output kept on vm's node? */
+static gboolean
+any_output_kept(struct vm *vm)
+{
+	GHashTableIter it;
+	gpointer val;
+
+	g_hash_table_iter_init(&it, vm->calls);
+	while (g_hash_table_iter_next(&it, NULL, &val))
+		if (((struct call *)val)->any)
+			return TRUE;
+	return FALSE;
+}
+
+/* Once its VMs are gone, and .any has forgotten the calls they ran (their
+ * output lives on the node), end the node. */
 static void
 host_leave(struct host *h)
 {
@@ -200,6 +221,9 @@ host_leave(struct host *h)
 		if (!((struct vm *)h->vms->pdata[i])->gone)
 			return;
 	h->leaving = TRUE;
+	for (i = 0; i < h->vms->len; i++)
+		if (any_output_kept(h->vms->pdata[i]))
+			return;
 	if (h->link) {
 		g_message("%s: no VM left, ending its node", h->label);
 		host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
@@ -217,6 +241,13 @@ check_gone(struct vm *vm)
 	g_message("%s: left", vm->name);
 	host_leave(vm->host);
 	any_kick(vm->fs);
+}
+
+void
+members_host_check(struct host *h)
+{
+	if (h && h->leaving && h->link)
+		host_leave(h);
 }
 
 void
@@ -253,6 +284,8 @@ members_host_down(struct host *h)
 		for (i = 0; i < h->vms->len; i++)
 			((struct vm *)h->vms->pdata[i])->gone = TRUE;
 		tell_waiters(h, h->down_reason);
+		if (h->discovered)
+			discovery_failed(h);
 		return;
 	}
 	/* Nodes found by discovery come and go; those named on the command

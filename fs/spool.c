@@ -25,6 +25,7 @@ struct replay {
 	int fd;
 	guint32 tag;
 	guint timer;
+	gboolean ending;	/* END sent: the request owns it now */
 };
 
 static const char *
@@ -98,6 +99,7 @@ spool_remove(struct tfs *fs, const char *name)
 static void
 replay_free(struct replay *r)
 {
+	r->vm->fs->replays = g_list_remove(r->vm->fs->replays, r);
 	if (r->timer)
 		g_source_remove(r->timer);
 	if (r->fd >= 0)
@@ -156,6 +158,7 @@ replay_more(gpointer data)
 		if (n == 0) {
 			close(r->fd);
 			r->fd = -1;
+			r->ending = TRUE;
 			host_request(h, WIRE_INJECT_END, r->vm->index, r->tag,
 				     NULL, on_replayed, r);
 			return G_SOURCE_REMOVE;
@@ -182,6 +185,7 @@ replay_one(struct vm *vm, const struct injected *all)
 		return;
 	}
 	r = g_new0(struct replay, 1);
+	fs->replays = g_list_prepend(fs->replays, r);
 	r->vm = vm;
 	r->fd = fd;
 	r->inj = vm_injected_add(vm, all->name, all->mode);
@@ -213,7 +217,15 @@ spool_cleanup(struct tfs *fs)
 {
 	g_autoptr(GDir) dir = NULL;
 	const char *name;
+	GList *l, *next;
 
+	/* Before the hosts and VMs go: a replay points at its VM.  One
+	 * waiting for its verdict is freed when the host goes down. */
+	for (l = fs->replays; l; l = next) {
+		next = l->next;
+		if (!((struct replay *)l->data)->ending)
+			replay_free(l->data);
+	}
 	if (!fs->spool_dir)
 		return;
 	if ((dir = g_dir_open(fs->spool_dir, 0, NULL)))

@@ -67,8 +67,12 @@ struct tfs {
 	gboolean stopping;		/* unmounting: quiet about hosts ending */
 	GList *done_readers;		/* open .done files (fsdone.c) */
 	char *spool_dir;		/* copies of .all/inject (spool.c) */
+	GList *replays;			/* spool.c: copies on their way */
 	struct discover *discover;	/* -o discover (discovery.c) */
 	GHashTable *refused;		/* "address name" logged as refused */
+	GHashTable *disconnected;	/* "address name" let go by .ctl */
+	GHashTable *retry_at;		/* "address name" -> when a node that
+					   could not be joined is tried again */
 	guint discover_timer;
 };
 
@@ -112,7 +116,7 @@ struct host {
 	gboolean leaving;		/* its VMs are gone; ending it */
 	GList *join_waits;		/* .ctl connect writes waiting */
 	guint join_timer;
-	gint64 last_beacon;		/* discovery: last heard of */
+	char *beacon_name;		/* discovery: the name it announces */
 };
 
 struct injected {
@@ -144,6 +148,7 @@ struct call {
 	char **argv;			/* on .any: the words, until sent */
 	GList *queued;			/* on .any: its link in any_queue */
 	char *where;			/* on .any: the VM it was sent to */
+	guint opens;			/* open result/stdout/stderr files */
 };
 
 struct vm {
@@ -267,6 +272,8 @@ void members_host_leaves(struct host *h, const char *why);
 void members_drain(struct vm *vm, const char *why);
 /* Something of vm's ended: a draining VM may go now. */
 void members_check(struct vm *vm);
+/* A call of h's was forgotten: its node may be ended now. */
+void members_host_check(struct host *h);
 /* .ctl's text: a line per VM. */
 char *members_text(struct tfs *fs);
 
@@ -318,6 +325,10 @@ gboolean discovery_start(struct tfs *fs, GError **error);
 /* Probe now; answers arrive through the loop. */
 void discovery_probe(struct tfs *fs);
 void discovery_stop(struct tfs *fs);
+/* .ctl disconnected a VM of h: do not bring its node back by itself. */
+void discovery_let_go(struct host *h);
+/* h, found by discovery, could not be joined: not again for a while. */
+void discovery_failed(struct host *h);
 
 /* fsdone.c */
 void done_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi);
@@ -338,7 +349,7 @@ void fsops_reply_create(fuse_req_t req, struct vm *vm, struct injected *inj,
  * file's fi->fh points at a struct that starts with a struct handle. */
 enum handle_type {
 	H_INJECT = 1, H_CALLS_NEW, H_DIR, H_DATA, H_DATA_DIR, H_DONE, H_CTL,
-	H_INFO, H_MCTL,
+	H_INFO, H_MCTL, H_OUTPUT,
 };
 struct handle {
 	enum handle_type type;

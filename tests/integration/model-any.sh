@@ -102,3 +102,31 @@ rmdir "$M/.any/calls/$id" || fail "rmdir .any/calls/$id"
 [ ! -e "$M/.any/calls/$id" ] || fail ".any/calls/$id still there"
 expect_eq "the VM's calls after rmdir" $((before - 1)) "$(ls "$M/$vm/calls" | wc -l)"
 rmdir "$M/.any/calls/$queued" || fail "rmdir of a call cancelled before it was sent"
+
+# A line with no function fails at once, and the mount lives on.
+id=$(fork .any "FOO=1") || fail "fork FOO=1"
+expect_eq "a line of NAME=VALUE only" "failed no function in the line" "$(status .any "$id")"
+expect_eq "still there" hi "$(call .any "echo hi")"
+
+# The node dies with calls sent and one still waiting here: all fail,
+# the waiting one too (no VM is left to run it); none hangs a join.
+long=()
+for i in 1 2 3 4 5; do
+	id=$(fork .any "sleep 30") || fail "fork sleep $i (node about to die)"
+	long+=("$id")
+done
+expect_eq "the fifth waits here" queued "$(status .any "${long[4]}")"
+note_nodes
+node=$(our_nodes | while read -r e; do [ "$(ppid_of "${e%%:*}")" = "$FS_PID" ] && echo "${e%%:*}"; done)
+[ -n "$node" ] || fail "no node process below tricklefs"
+kill -KILL "$node"
+for id in "${long[@]}"; do
+	timeout 10 cat "$M/.any/calls/$id/result" >/dev/null 2>&1 &&
+		fail ".any/$id: result succeeded with the node dead"
+done
+expect_match "a sent call" '^failed node down' "$(status .any "${long[0]}")"
+expect_eq "the waiting call" "failed no VM is up to run sleep" "$(status .any "${long[4]}")"
+id=$(fork .any "echo late") || fail "fork after the node died"
+expect_eq "a call with no VM up" "failed no VM is up to run echo" "$(status .any "$id")"
+unmount
+expect_no_nodes --processes-only
