@@ -8,6 +8,7 @@
  * calls fail with the reason, and parked joins wake with EIO.
  */
 #include "tfs.h"
+#include "nodespec.h"
 
 #include <errno.h>
 #include <string.h>
@@ -439,6 +440,20 @@ host_new(struct tfs *fs, const char *label, gboolean local)
 	h->requests = g_hash_table_new(NULL, NULL);
 	g_queue_init(&h->held_writes);
 	wire_decoder_init(&h->dec);
+	return h;
+}
+
+struct host *
+host_new_ssh(struct tfs *fs, const struct nodespec *ns)
+{
+	g_autofree char *label = nodespec_where(ns);
+	struct host *h = host_new(fs, label, FALSE);
+
+	h->command = g_strdup(fs->opt.node_command ? fs->opt.node_command
+						   : "trickle-node");
+	h->ssh.host = g_strdup(ns->host);
+	h->ssh.user = g_strdup(ns->user);
+	h->ssh.port = ns->port ? ns->port : 22;
 	return h;
 }
 

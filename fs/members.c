@@ -92,19 +92,10 @@ members_connect(struct tfs *fs, const struct nodespec *ns, guint nvms,
 		gboolean discovered, members_joined_fn done, void *data)
 {
 	g_autofree char *base = NULL;
-	g_autofree char *label = NULL;
 	struct host *h;
 	guint i;
 
-	label = g_strdup_printf("%s%s%s:%d", ns->user ? ns->user : "",
-				ns->user ? "@" : "", ns->host,
-				ns->port ? ns->port : 22);
-	h = host_new(fs, label, FALSE);
-	h->command = g_strdup(fs->opt.node_command ? fs->opt.node_command
-						   : "trickle-node");
-	h->ssh.host = g_strdup(ns->host);
-	h->ssh.user = g_strdup(ns->user);
-	h->ssh.port = ns->port ? ns->port : 22;
+	h = host_new_ssh(fs, ns);
 	h->joining = TRUE;
 	h->discovered = discovered;
 	/* One VM is named as the node; several as name.0, name.1, ... */

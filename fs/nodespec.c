@@ -96,6 +96,14 @@ nodespec_parse(const char *text, struct nodespec *spec, GError **error)
 	return TRUE;
 }
 
+char *
+nodespec_where(const struct nodespec *spec)
+{
+	return g_strdup_printf("%s%s%s:%d", spec->user ? spec->user : "",
+			       spec->user ? "@" : "", spec->host,
+			       spec->port ? spec->port : 22);
+}
+
 void
 nodespec_clear(struct nodespec *spec)
 {

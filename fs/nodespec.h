@@ -16,6 +16,8 @@ struct nodespec {
 gboolean nodespec_parse(const char *text, struct nodespec *spec,
 			GError **error);
 void nodespec_clear(struct nodespec *spec);
+/* "[USER@]HOST:PORT": where a spec leads, one SSH connection's name. */
+char *nodespec_where(const struct nodespec *spec);
 /* Append the NODE words of a host file (blank lines and # comments
  * skipped) to specs. */
 gboolean nodespec_read_file(const char *path, GPtrArray *specs,

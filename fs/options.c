@@ -128,21 +128,12 @@ default_local_node(void)
 static struct host *
 host_for(struct tfs *fs, GHashTable *by_key, const struct nodespec *ns)
 {
-	g_autofree char *key = NULL;
+	g_autofree char *key = nodespec_where(ns);
 	struct host *h;
 
-	key = g_strdup_printf("%s%s%s:%d", ns->user ? ns->user : "",
-			      ns->user ? "@" : "", ns->host,
-			      ns->port ? ns->port : 22);
-	h = g_hash_table_lookup(by_key, key);
-	if (h)
+	if ((h = g_hash_table_lookup(by_key, key)))
 		return h;
-	h = host_new(fs, key, FALSE);
-	h->command = g_strdup(fs->opt.node_command ? fs->opt.node_command
-						   : "trickle-node");
-	h->ssh.host = g_strdup(ns->host);
-	h->ssh.user = g_strdup(ns->user);
-	h->ssh.port = ns->port ? ns->port : 22;
+	h = host_new_ssh(fs, ns);
 	g_ptr_array_add(fs->hosts, h);
 	g_hash_table_insert(by_key, g_strdup(key), h);
 	return h;

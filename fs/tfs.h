@@ -21,6 +21,7 @@
 
 struct host;
 struct vm;
+struct nodespec;
 
 struct tfs_options {
 	char *identity;
@@ -183,6 +184,8 @@ struct vm {
 
 /* host.c */
 struct host *host_new(struct tfs *fs, const char *label, gboolean local);
+/* A host for a NODE's [USER@]HOST[:PORT], named so, not started. */
+struct host *host_new_ssh(struct tfs *fs, const struct nodespec *ns);
 void host_start(struct host *h);
 void host_free(struct host *h);
 /* FALSE if the body does not fit in a frame (nothing is sent). */
@@ -254,7 +257,6 @@ gboolean any_cancel_queued(struct call *c);
 void any_forgotten(struct call *c);
 
 /* members.c: VMs joining and leaving while mounted */
-struct nodespec;
 typedef void (*members_joined_fn)(void *data, struct host *h,
 				  const char *error);
 /* Connect a host with nvms VMs named after ns; they appear once its node

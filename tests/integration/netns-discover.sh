@@ -9,6 +9,7 @@
 # the unmount nothing is left.
 TEST_TIMEOUT=120
 . "$(dirname "$0")/lib.sh"
+. "$HERE/model-lib.sh"	# write_to
 . "$HERE/netns-lib.sh"
 
 MAP=${TRICKLE_MAP:-$SRCROOT/build/utils/trickle-map}
@@ -70,17 +71,6 @@ ctl_line() { ctl "${2:-}" | grep "^$1 "; }
 
 # ctl_state_is VM STATE [MOUNT] (for wait_for).
 ctl_state_is() { [ "$(ctl_line "$1" "${3:-}" | cut -d' ' -f3)" = "$2" ]; }
-
-# write_to FILE TEXT: TEXT and a newline in one write(2); prints the
-# write's error, if any.
-write_to() {
-	local err rc
-	printf '%s\n' "$2" >"$T/write_to.txt"
-	err=$( { cat "$T/write_to.txt" >"$1"; } 2>&1 )
-	rc=$?
-	[ -n "$err" ] && echo "${err##*: }"
-	return $rc
-}
 
 # nodes_of HOST: the trickle-node processes below HOST's sshd.
 nodes_of() { nodes_under "${NETNS_SSHD_PID[$1]}"; }
