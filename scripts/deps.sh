@@ -3,7 +3,8 @@
 # Does nothing if everything is already there; needs root otherwise.
 set -eu
 pkgs="gcc libc6-dev pkg-config meson ninja-build libfuse3-dev fuse3
-libglib2.0-dev libssh2-1-dev openssh-server openssh-client procps psmisc make"
+libglib2.0-dev libssh2-1-dev openssh-server openssh-client procps psmisc make
+iproute2 util-linux"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' ||
