@@ -139,10 +139,9 @@ send_to(struct tfs *fs, struct call *a, struct vm *vm)
 	fs->any_next = (vm->slot + 1) % MAX(fs->vms->len, 1);
 	vm->any_load++;
 	a->where = g_strdup(vm->name);
-	c = vm_fork(vm, argv, a->args);
-	c->any = a;
-	a->real = c;
-	any_update(c);
+	c = vm_fork(vm, argv, a->args, a);
+	if (!call_ended(c))	/* else it has spoken already */
+		any_update(c);
 }
 
 static gboolean

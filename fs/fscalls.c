@@ -66,7 +66,7 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 	guint i;
 
 	if (c->vm->host || c->vm == fs->any) {
-		call = c->vm->host ? vm_fork(c->vm, argv, line)
+		call = c->vm->host ? vm_fork(c->vm, argv, line, NULL)
 				   : any_fork(fs, argv, line);
 		g_string_append_printf(c->ids, "%u\n", call->id);
 		return;
@@ -75,7 +75,7 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 		const char *rest = line + strcspn(line, " \t");
 
 		call = vm_fork(vm_named(fs, argv[0] + 1), argv + 1,
-			       rest + strspn(rest, " \t"));
+			       rest + strspn(rest, " \t"), NULL);
 		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
 				       call->id);
 		return;
@@ -83,7 +83,7 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 	for (i = 0; i < fs->vms->len; i++) {
 		if (!vm_open(fs->vms->pdata[i]))
 			continue;
-		call = vm_fork(fs->vms->pdata[i], argv, line);
+		call = vm_fork(fs->vms->pdata[i], argv, line, NULL);
 		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
 				       call->id);
 	}

@@ -213,7 +213,9 @@ gboolean hosts_gone(struct tfs *fs);
 /* vm.c */
 struct vm *vm_new(struct tfs *fs, struct host *h, const char *name);
 void vm_free(struct vm *vm);
-struct call *vm_fork(struct vm *vm, char **argv, const char *line);
+/* Fork a call on vm; any: the .any call it runs for, or NULL. */
+struct call *vm_fork(struct vm *vm, char **argv, const char *line,
+		     struct call *any);
 struct call *vm_call(struct vm *vm, guint32 id);
 /* A new call in vm's table, queued, not sent anywhere. */
 struct call *call_new(struct vm *vm, const char *line);

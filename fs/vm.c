@@ -192,9 +192,13 @@ call_new(struct vm *vm, const char *line)
 }
 
 struct call *
-vm_fork(struct vm *vm, char **argv, const char *line)
+vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 {
 	struct call *c = call_new(vm, line);
+
+	/* Linked first: a call that fails at once already speaks for it. */
+	if ((c->any = any))
+		any->real = c;
 
 	if (vm->host->state == HOST_DOWN) {
 		g_autofree char *why = g_strdup_printf("node down: %s",
