@@ -7,6 +7,7 @@
 #	bench_mount_local NAME 2		# $T/NAME, local0 local1
 #	bench_mount_ssh NAME a b		# $T/NAME, VMs a and b on one node
 #	x=$(kv p50_us "$line")			# a field of callbench's output
+#	CLEANUP_HOOKS+=(my_cleanup)		# more for the EXIT trap to do
 #
 # Everything lives under $T (mktemp -d); the EXIT trap unmounts what was
 # mounted (fusermount3 -u, -uz if stuck), kills by PID what was started
@@ -92,6 +93,8 @@ MOUNTS=()	# mount points
 KILL_PIDS=()	# PID:STARTTIME of what we started (daemons, ssh master)
 CM_PID=
 SSHD_STARTED=
+CLEANUP_HOOKS=()	# functions the EXIT trap calls once daemons are gone
+BENCH_ROOT_PIDS=	# more roots for our_pids (e.g. several sshds)
 
 starttime_of() {
 	local s
@@ -123,6 +126,9 @@ bench_cleanup() {
 		same_process "$e" && kill -KILL "${e%%:*}" 2>/dev/null
 	done
 	[ -n "$CM_PID" ] && { kill "$CM_PID" 2>/dev/null; wait "$CM_PID" 2>/dev/null; }
+	for e in "${CLEANUP_HOOKS[@]}"; do
+		"$e"
+	done
 	[ -n "$SSHD_STARTED" ] && sshd_stop
 	for mp in "${MOUNTS[@]}"; do
 		mountpoint -q "$mp" && { echo "$PROG: $mp still mounted, keeping $T" >&2; exit 1; }
@@ -249,10 +255,10 @@ bench_header() {
 
 # Our processes: the tricklefs daemon ($FS_PID), and everything below it
 # (local nodes and their VM workers) and below our sshd (its sessions,
-# SSH nodes, their workers).  Other people's trickle-node processes on
-# this machine are left out.
+# SSH nodes, their workers), or below each of $BENCH_ROOT_PIDS.  Other
+# people's trickle-node processes on this machine are left out.
 our_pids() {
-	ps -e -o pid= -o ppid= | awk -v roots="$FS_PID ${SSHD_PID:-}" '
+	ps -e -o pid= -o ppid= | awk -v roots="$FS_PID ${SSHD_PID:-} $BENCH_ROOT_PIDS" '
 	    { parent[$1] = $2 }
 	    END {
 		n = split(roots, r, " ")
