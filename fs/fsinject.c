@@ -297,6 +297,19 @@ on_verdict(void *data, int err, const char *msg, const guint8 *bytes,
 	verdict_counted(x);
 }
 
+/* VMs that joined while a .all copy was on its way get it now. */
+static void
+give_rest(struct inject_handle *x)
+{
+	g_autoptr(GPtrArray) had = g_ptr_array_new();
+	guint i;
+
+	for (i = 0; i < x->xfers->len; i++)
+		g_ptr_array_add(had, g_array_index(x->xfers, struct xfer,
+						   i).vm);
+	spool_give_rest(x->vm->fs, x->inj, had);
+}
+
 /* One more VM has answered; all have once the count falls to zero. */
 static void
 verdict_counted(struct inject_handle *x)
@@ -309,8 +322,11 @@ verdict_counted(struct inject_handle *x)
 		x->inj->size = x->written;
 		x->inj->mtime = time(NULL);
 	}
-	if (x->spool >= 0)
+	if (x->spool >= 0) {
 		spool_commit(x->vm->fs, x->inj->name, x->spool, !x->error);
+		if (!x->error)
+			give_rest(x);
+	}
 	x->spool = -1;
 	reply_flushes(x);
 	if (x->released)

@@ -198,6 +198,22 @@ replay_one(struct vm *vm, const struct injected *all)
 }
 
 void
+spool_give_rest(struct tfs *fs, const struct injected *all, GPtrArray *had)
+{
+	guint i;
+
+	if (!fs->spool_dir)
+		return;
+	for (i = 0; i < fs->vms->len; i++) {
+		struct vm *vm = fs->vms->pdata[i];
+
+		if (vm_open(vm) && vm->host->state == HOST_UP &&
+		    !g_ptr_array_find(had, vm, NULL))
+			replay_one(vm, all);
+	}
+}
+
+void
 spool_replay(struct vm *vm)
 {
 	struct tfs *fs = vm->fs;

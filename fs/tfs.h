@@ -299,6 +299,10 @@ int spool_open(struct tfs *fs, const char *name);
 void spool_commit(struct tfs *fs, const char *name, int fd, gboolean ok);
 void spool_remove(struct tfs *fs, const char *name);
 void spool_replay(struct vm *vm);
+/* .all/inject/ installed all: give it to the VMs that joined while it was
+ * on its way (had: the VMs it went to). */
+void spool_give_rest(struct tfs *fs, const struct injected *all,
+		     GPtrArray *had);
 void spool_cleanup(struct tfs *fs);
 
 /* fsvm.c */
