@@ -174,7 +174,9 @@ refuse(struct tfs *fs, const struct discover_node *n, const char *why)
 		  n->address, why);
 }
 
-/* The live host of a node announced at address:port as name. */
+/* The live host at address:port that a node announced as name (any
+ * host there, discovered or named on the command line, if name is
+ * NULL). */
 static struct host *
 host_at(struct tfs *fs, const char *address, guint port, const char *name)
 {
@@ -186,7 +188,7 @@ host_at(struct tfs *fs, const char *address, guint port, const char *name)
 		if (!h->local && !h->leaving && h->ssh.host &&
 		    strcmp(h->ssh.host, address) == 0 &&
 		    (guint)h->ssh.port == port &&
-		    g_strcmp0(h->beacon_name, name) == 0)
+		    (!name || g_strcmp0(h->beacon_name, name) == 0))
 			return h;
 	}
 	return NULL;
@@ -251,7 +253,10 @@ consider(struct tfs *fs, const struct discover_node *n)
 
 	gint64 *retry;
 
-	if (host_at(fs, n->address, n->hello.ssh_port, n->hello.name) ||
+	/* One connection per sshd: a node already in use (by a NODE
+	 * argument, or under another name it announced) is not joined
+	 * again. */
+	if (host_at(fs, n->address, n->hello.ssh_port, NULL) ||
 	    (fs->disconnected && g_hash_table_contains(fs->disconnected, key)))
 		return;
 	if (fs->retry_at && (retry = g_hash_table_lookup(fs->retry_at, key))) {
