@@ -70,12 +70,6 @@ publish(struct tfs *fs, struct vm *vm)
 	g_ptr_array_add(fs->vms, vm);
 }
 
-void
-members_add_vm(struct tfs *fs, struct vm *vm)
-{
-	publish(fs, vm);
-}
-
 static gboolean
 join_expired(gpointer data)
 {

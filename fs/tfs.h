@@ -268,7 +268,6 @@ struct host *members_connect(struct tfs *fs, const struct nodespec *ns,
 			     members_joined_fn done, void *data);
 char *members_unique_name(struct tfs *fs, const char *base);
 gboolean members_name_taken(struct tfs *fs, const char *name);
-void members_add_vm(struct tfs *fs, struct vm *vm);
 void members_host_up(struct host *h);
 void members_host_down(struct host *h);
 void members_host_leaves(struct host *h, const char *why);
