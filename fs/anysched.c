@@ -8,7 +8,10 @@
  * busy, and the queue drains at the speed of the whole cluster.  A
  * window of two keeps a VM busy across the round trip between one call
  * ending and the next arriving; one is the paper's strict "next call when
- * the last ends".
+ * the last ends".  The second place is only used while more calls wait
+ * than there are VMs: near the end of the work a call waiting on a slow
+ * VM's node would hold up the finish while fast VMs sit idle, so there
+ * each call goes only to a VM with nothing to do.
  *
  * A call runs only on a VM whose functions/ lists its function, so a
  * call of injected code waits for (and goes only to) VMs that have it.
@@ -109,7 +112,7 @@ any_fork(struct tfs *fs, char **argv, const char *line)
 /* The VM with the most room that runs func, ties taken in turn; NULL if
  * none has room. */
 static struct vm *
-pick_vm(struct tfs *fs, const char *func, gboolean *room)
+pick_vm(struct tfs *fs, const char *func, guint window, gboolean *room)
 {
 	struct vm *best = NULL;
 	guint i, n = fs->vms->len;
@@ -117,7 +120,7 @@ pick_vm(struct tfs *fs, const char *func, gboolean *room)
 	for (i = 0; i < n; i++) {
 		struct vm *vm = fs->vms->pdata[(fs->any_next + i) % n];
 
-		if (!vm_live(vm) || vm->any_load >= (guint)fs->opt.any_window)
+		if (!vm_live(vm) || vm->any_load >= window)
 			continue;
 		*room = TRUE;
 		if (vm_has_func(vm, func) != 1)
@@ -144,22 +147,21 @@ send_to(struct tfs *fs, struct call *a, struct vm *vm)
 		any_update(c);
 }
 
-static gboolean
+static guint
 live_vms(struct tfs *fs)
 {
-	guint i;
+	guint i, n = 0;
 
 	for (i = 0; i < fs->vms->len; i++)
-		if (vm_live(fs->vms->pdata[i]))
-			return TRUE;
-	return FALSE;
+		n += vm_live(fs->vms->pdata[i]);
+	return n;
 }
 
 static void
 kick_once(struct tfs *fs)
 {
 	GList *l, *next;
-	guint scanned = 0;
+	guint scanned = 0, live = live_vms(fs), window;
 
 	for (l = fs->any_queue.head; l && scanned < SCAN_LIMIT; l = next) {
 		struct call *a = l->data;
@@ -168,14 +170,16 @@ kick_once(struct tfs *fs)
 		struct vm *vm;
 
 		next = l->next;
-		vm = pick_vm(fs, func, &room);
+		window = g_queue_get_length(&fs->any_queue) > live
+			 ? (guint)fs->opt.any_window : 1;
+		vm = pick_vm(fs, func, window, &room);
 		if (vm) {
 			send_to(fs, a, vm);
 			if (fs->any_again)
 				return;	/* the queue changed under us */
 			continue;
 		}
-		if (!room && live_vms(fs))
+		if (!room && live)
 			return;		/* every VM is full */
 		if (!runnable(fs, func, &why)) {
 			g_queue_delete_link(&fs->any_queue, l);
