@@ -49,12 +49,8 @@ void
 mctl_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct mctl_handle *m = (struct mctl_handle *)(uintptr_t)fi->fh;
-	size_t len = strlen(m->text);
 
-	if ((size_t)off >= len)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, m->text + off, MIN(size, len - off));
+	reply_bytes(req, m->text, strlen(m->text), size, off);
 }
 
 static void

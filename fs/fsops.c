@@ -295,15 +295,20 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-static void
-reply_text(fuse_req_t req, const char *text, size_t size, off_t off)
+void
+reply_bytes(fuse_req_t req, const char *text, size_t len, size_t size,
+	    off_t off)
 {
-	size_t len = strlen(text);
-
 	if ((size_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
 	else
 		fuse_reply_buf(req, text + off, MIN(size, len - off));
+}
+
+static void
+reply_text(fuse_req_t req, const char *text, size_t size, off_t off)
+{
+	reply_bytes(req, text, strlen(text), size, off);
 }
 
 static void

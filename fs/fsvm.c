@@ -113,10 +113,7 @@ info_local(struct vm *vm)
 static void
 reply_slice(fuse_req_t req, const GString *s, size_t size, off_t off)
 {
-	if ((size_t)off >= s->len)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, s->str + off, MIN(size, s->len - off));
+	reply_bytes(req, s->str, s->len, size, off);
 }
 
 /* The node's lines, but for keys the mount has already said better (the

@@ -378,6 +378,10 @@ void calls_new_write(fuse_req_t req, const char *buf, size_t size,
 void calls_new_read(fuse_req_t req, size_t size, struct fuse_file_info *fi);
 void calls_new_release(fuse_req_t req, struct fuse_file_info *fi);
 
+/* Reply to a read of size at off of a text held here (fsops.c). */
+void reply_bytes(fuse_req_t req, const char *text, size_t len, size_t size,
+		 off_t off);
+
 /* Errno for a node's answer, for the FUSE reply. */
 int errno_from_node(int err);
 

@@ -14,6 +14,7 @@
 
 #include "announce.h"
 #include "node.h"
+#include "stderrlog.h"
 #include "worker.h"
 
 static gboolean opt_worker;
@@ -23,27 +24,6 @@ static gboolean opt_version;
 static gint64 opt_first_object;
 static gboolean opt_announce;
 static struct announce_options announce;
-
-/* One plain line per message on stderr, which tricklefs logs with the
- * host's name in front. */
-static GLogWriterOutput
-writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
-{
-	gsize i;
-
-	if ((level & G_LOG_LEVEL_DEBUG) && !g_getenv("G_MESSAGES_DEBUG"))
-		return G_LOG_WRITER_HANDLED;
-	for (i = 0; i < n; i++) {
-		if (g_strcmp0(fields[i].key, "MESSAGE") != 0)
-			continue;
-		fprintf(stderr, "%s%s\n",
-			level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL |
-				 G_LOG_LEVEL_ERROR) ? "warning: " : "",
-			(const char *)fields[i].value);
-		return G_LOG_WRITER_HANDLED;
-	}
-	return G_LOG_WRITER_UNHANDLED;
-}
 
 static const GOptionEntry entries[] = {
 	{ "dir", 'D', 0, G_OPTION_ARG_FILENAME, &opt_dir,
@@ -97,7 +77,9 @@ main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *dir = NULL;
 
-	g_log_set_writer_func(writer, NULL, NULL);
+	/* One plain line per message on stderr, which tricklefs logs with
+	 * the host's name in front. */
+	g_log_set_writer_func(stderrlog_writer, NULL, NULL);
 	ctx = g_option_context_new("- run Trickle VMs for tricklefs");
 	g_option_context_set_summary(ctx, "Speaks the tricklefs protocol on "
 		"standard input and output; tricklefs starts it, over SSH or "

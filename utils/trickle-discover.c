@@ -30,6 +30,7 @@
 
 #include "beacon.h"
 #include "discover.h"
+#include "stderrlog.h"
 
 static char *opt_group;
 static int opt_port;
@@ -87,25 +88,6 @@ static const GOptionEntry entries[] = {
 	{ "seq", 0, HIDDEN, G_OPTION_ARG_INT, &opt_seq, NULL, NULL },
 	{ NULL }
 };
-
-static GLogWriterOutput
-writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
-{
-	gsize i;
-
-	if ((level & G_LOG_LEVEL_DEBUG) && !g_getenv("G_MESSAGES_DEBUG"))
-		return G_LOG_WRITER_HANDLED;
-	for (i = 0; i < n; i++) {
-		if (g_strcmp0(fields[i].key, "MESSAGE") != 0)
-			continue;
-		fprintf(stderr, "trickle-discover: %s%s\n",
-			level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL |
-				 G_LOG_LEVEL_ERROR) ? "warning: " : "",
-			(const char *)fields[i].value);
-		return G_LOG_WRITER_HANDLED;
-	}
-	return G_LOG_WRITER_UNHANDLED;
-}
 
 static void
 print_node(const char *event, const struct discover_node *n)
@@ -449,7 +431,7 @@ main(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = NULL;
 	g_autoptr(GError) error = NULL;
 
-	g_log_set_writer_func(writer, NULL, NULL);
+	g_log_set_writer_func(stderrlog_writer, "trickle-discover: ", NULL);
 	ctx = g_option_context_new("- find trickle-nodes on the local network");
 	g_option_context_set_summary(ctx, "Probes the discovery group and "
 		"prints one line per node that answers:\n"

@@ -3,12 +3,10 @@
  * (utils/discover.c), fed datagrams without sockets.
  */
 #include "beacon.h"
+#include "beacon-test.h"
 #include "discover.h"
 
 #include <string.h>
-
-#define ED25519_FP "SHA256:YakIRZhvBpZ4/lM93M7SPmCMA0p0X6QEBLw7SGmnlBM"
-#define ECDSA_FP "SHA256:pMg5sGSd2v9jAe8297GsZ+0N21PsRB6eaN0PgCgz2Vc"
 
 static guint warnings;
 
@@ -22,26 +20,6 @@ count_warnings(const char *domain, GLogLevelFlags level, const char *msg,
 		g_error("critical: %s", msg);
 	if (g_test_verbose())
 		g_printerr("log: %s\n", msg);
-}
-
-static void
-make_hello(struct beacon *b, const char *name, guint nfp)
-{
-	guint i;
-
-	memset(b, 0, sizeof(*b));
-	b->kind = BEACON_HELLO;
-	b->instance = 0x1122334455667788ull;
-	b->seq = 7;
-	g_strlcpy(b->name, name, sizeof(b->name));
-	b->ssh_port = 22;
-	b->cores = 8;
-	g_strlcpy(b->version, "0.1.0", sizeof(b->version));
-	b->interval = 30;
-	for (i = 0; i < nfp; i++)
-		g_strlcpy(b->fingerprints[i], i % 2 ? ECDSA_FP : ED25519_FP,
-			  sizeof(b->fingerprints[i]));
-	b->n_fingerprints = nfp;
 }
 
 struct events {
