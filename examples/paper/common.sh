@@ -93,7 +93,7 @@ need_trickle_join() {
 		[ -x "$TRICKLE_JOIN" ] || {
 			_mkwork
 			TRICKLE_JOIN=$_WORK/trickle-join
-			_build "$TRICKLE_JOIN" "$SRCROOT/utils/trickle-join.c"
+			_build "$TRICKLE_JOIN" "$SRCROOT/utils/tools/trickle-join.c"
 		}
 	fi
 }
