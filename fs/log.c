@@ -3,7 +3,7 @@
  * until the mount is ready), then a log file if one was given, else
  * syslog.  Messages name the host or VM they are about.
  */
-#include "tfs.h"
+#include "log.h"
 
 #include <stdio.h>
 #include <syslog.h>
@@ -57,7 +57,7 @@ writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 }
 
 void
-tfs_log_init(const struct tfs_options *opt)
+tfs_log_init(const struct cluster_options *opt)
 {
 	debug = opt->debug || g_getenv("G_MESSAGES_DEBUG");
 	foreground = opt->foreground;

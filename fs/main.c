@@ -1,14 +1,17 @@
 /*
  * tricklefs - mount a cluster of Trickle VMs as a filesystem.
  *
+ * The top of the mount: it makes the cluster (cluster/), starts its
+ * nodes, puts the FUSE tree (tree/) over it, and runs the loop.
  * One process, one GMainLoop: the FUSE device, every SSH socket and local
  * node pipe, and every timer are sources of the same loop.  Nodes are
  * connected before the mount appears, so that a refused host key or an
  * unreachable host is reported on the terminal that ran tricklefs.
  */
-#include "tfs.h"
+#include "tree.h"
 #include "daemon.h"
 #include "options.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,29 +23,31 @@
 
 #define SHUTDOWN_WAIT_S 5
 
-struct fuse_source {
-	struct tfs *fs;
+struct mount {
+	struct cluster *cl;
+	struct tree *tree;
+	struct fuse_session *se;
+	GMainLoop *loop;
 	struct fuse_buf buf;
 };
 
 static gboolean
 on_fuse(int fd, GIOCondition cond, gpointer data)
 {
-	struct fuse_source *src = data;
-	struct fuse_session *se = src->fs->se;
+	struct mount *m = data;
 	int i, res;
 
 	/* A handful per wake-up: fair to the other sources, cheap under a
 	 * burst of requests. */
 	for (i = 0; i < 64; i++) {
-		res = fuse_session_receive_buf(se, &src->buf);
+		res = fuse_session_receive_buf(m->se, &m->buf);
 		if (res == -EINTR || res == -EAGAIN)
 			break;
-		if (res <= 0 || fuse_session_exited(se)) {
-			g_main_loop_quit(src->fs->loop);
+		if (res <= 0 || fuse_session_exited(m->se)) {
+			g_main_loop_quit(m->loop);
 			return G_SOURCE_REMOVE;
 		}
-		fuse_session_process_buf(se, &src->buf);
+		fuse_session_process_buf(m->se, &m->buf);
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -50,21 +55,22 @@ on_fuse(int fd, GIOCondition cond, gpointer data)
 static gboolean
 on_signal(gpointer data)
 {
-	struct tfs *fs = data;
+	struct mount *m = data;
 
 	g_message("signal received, unmounting");
-	g_main_loop_quit(fs->loop);
+	g_main_loop_quit(m->loop);
 	return G_SOURCE_CONTINUE;
 }
 
-/* Run the loop until done(fs) or seconds pass. */
+/* Run the loop until done(cl) or seconds pass. */
 static void
-run_until(struct tfs *fs, gboolean (*done)(struct tfs *), guint seconds)
+run_until(struct cluster *cl, gboolean (*done)(struct cluster *),
+	  guint seconds)
 {
 	GMainContext *ctx = g_main_context_default();
 	gint64 end = g_get_monotonic_time() + seconds * G_USEC_PER_SEC;
 
-	while (!done(fs) && g_get_monotonic_time() < end)
+	while (!done(cl) && g_get_monotonic_time() < end)
 		g_main_context_iteration(ctx, TRUE);
 }
 
@@ -75,90 +81,44 @@ tick(gpointer data)
 }
 
 static gboolean
-never(struct tfs *fs)
+never(struct cluster *cl)
 {
 	return FALSE;
 }
 
-/* With -o discover: listen for discover_timeout seconds, probing every
- * second (nodes answer a probe once a second at most). */
-static gboolean
-discover_nodes(struct tfs *fs, GError **error)
+/* Connect every host, and with -o discover listen for discover_timeout
+ * seconds, probing every second (nodes answer a probe once a second at
+ * most); the VMs up (or, if some host is still connecting, at least min:
+ * it may yet come up). */
+static guint
+connect_hosts(struct cluster *cl, GError **error)
 {
+	guint i, up, t;
 	int s;
 
-	if (!discovery_start(fs, error))
-		return FALSE;
-	for (s = 0; s < fs->opt.discover_timeout; s++) {
-		if (s)
-			discovery_probe(fs);
-		run_until(fs, never, 1);
-	}
-	return TRUE;
-}
-
-/* Connect every host, and those discovery finds; the VMs up (or, if some
- * host is still connecting, at least min: it may yet come up). */
-static guint
-connect_hosts(struct tfs *fs, GError **error)
-{
-	guint i, up = 0, t;
-
-	for (i = 0; i < fs->hosts->len; i++)
-		host_start(fs->hosts->pdata[i]);
 	t = g_timeout_add(100, tick, NULL);
-	if (fs->opt.discover && !discover_nodes(fs, error)) {
+	if (!cluster_start(cl, error)) {
 		g_source_remove(t);
 		return 0;
 	}
-	run_until(fs, hosts_ready, fs->opt.connect_timeout + 2);
-	g_source_remove(t);
-	for (i = 0; i < fs->vms->len; i++) {
-		struct vm *vm = fs->vms->pdata[i];
-
-		if (vm_listed(vm) && vm->host->state == HOST_UP)
-			up++;
+	for (s = 0; cl->opt.discover && s < cl->opt.discover_timeout; s++) {
+		if (s)
+			cluster_discover(cl, NULL);
+		run_until(cl, never, 1);
 	}
-	for (i = 0; i < fs->hosts->len; i++) {
-		struct host *h = fs->hosts->pdata[i];
+	run_until(cl, cluster_ready, cl->opt.connect_timeout + 2);
+	g_source_remove(t);
+	up = cluster_vms_up(cl);
+	for (i = 0; i < cl->hosts->len; i++) {
+		struct host *h = cl->hosts->pdata[i];
 
 		if (h->state != HOST_CONNECTING)
 			continue;
 		g_warning("%s: still connecting; its VMs will appear as they "
 			  "come up", h->label);
-		up = MAX(up, (guint)fs->opt.min);
+		up = MAX(up, (guint)cl->opt.min);
 	}
 	return up;
-}
-
-static void
-free_all(struct tfs *fs)
-{
-	guint i;
-
-	spool_cleanup(fs);
-	for (i = 0; i < fs->hosts->len; i++)
-		host_free(fs->hosts->pdata[i]);
-	g_ptr_array_unref(fs->hosts);
-	if (fs->all)
-		vm_free(fs->all);
-	while (!g_queue_is_empty(&fs->any_queue))
-		((struct call *)g_queue_pop_head(&fs->any_queue))->queued =
-			NULL;
-	if (fs->any)
-		vm_free(fs->any);
-	g_ptr_array_unref(fs->vms);
-	discovery_stop(fs);
-	g_free(fs->opt.discover_group);
-	g_free(fs->opt.discover_user);
-	g_free(fs->opt.allow_text);
-	g_strfreev(fs->opt.allow);
-	g_clear_pointer(&fs->loop, g_main_loop_unref);
-	g_free(fs->opt.identity);
-	g_free(fs->opt.known_hosts);
-	g_free(fs->opt.node_command);
-	g_free(fs->opt.hostfile);
-	g_free(fs->opt.logfile);
 }
 
 int
@@ -166,82 +126,78 @@ main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts co = { 0 };
-	struct fuse_source src = { 0 };
 	g_autoptr(GError) error = NULL;
-	struct tfs fs = { 0 };
+	struct mount m = { 0 };
 	int status = 1;
 	guint t, up;
 
 	signal(SIGPIPE, SIG_IGN);
-	fs.hosts = g_ptr_array_new();
-	fs.vms = g_ptr_array_new();
-	fs.uid = getuid();
-	fs.gid = getgid();
-	fs.started = time(NULL);
-	if (!tfs_parse_args(&fs, &args, &co, &error)) {
+	m.cl = cluster_new();
+	if (!tfs_parse_args(m.cl, &args, &co, &error)) {
 		fprintf(stderr, "tricklefs: %s\n", error->message);
 		goto out;
 	}
 	if (!co.foreground)
 		daemon_start();
-	tfs_log_init(&fs.opt);
-	fs.loop = g_main_loop_new(NULL, FALSE);
+	tfs_log_init(&m.cl->opt);
+	m.loop = g_main_loop_new(NULL, FALSE);
+	m.tree = tree_new(m.cl);
 
-	up = connect_hosts(&fs, &error);
+	up = connect_hosts(m.cl, &error);
 	if (error) {
 		fprintf(stderr, "tricklefs: %s\n", error->message);
 		goto stop;
 	}
-	if (up == 0 && fs.opt.min > 0) {
+	if (up == 0 && m.cl->opt.min > 0) {
 		fprintf(stderr, "tricklefs: no node could be reached%s\n",
-			fs.opt.discover ? " or discovered" : "");
+			m.cl->opt.discover ? " or discovered" : "");
 		goto stop;
 	}
-	if (up < (guint)fs.opt.min) {
+	if (up < (guint)m.cl->opt.min) {
 		fprintf(stderr, "tricklefs: only %u VM%s up, fewer than "
-			"min=%d\n", up, up == 1 ? "" : "s", fs.opt.min);
+			"min=%d\n", up, up == 1 ? "" : "s", m.cl->opt.min);
 		goto stop;
 	}
-	fs.se = fuse_session_new(&args, &tfs_ops, sizeof(tfs_ops), &fs);
-	if (!fs.se)
+	m.se = fuse_session_new(&args, &tree_ops, sizeof(tree_ops), m.tree);
+	if (!m.se)
 		goto stop;
-	if (fuse_session_mount(fs.se, co.mountpoint) != 0)
+	if (fuse_session_mount(m.se, co.mountpoint) != 0)
 		goto stop;
-	g_unix_set_fd_nonblocking(fuse_session_fd(fs.se), TRUE, NULL);
-	src.fs = &fs;
-	g_unix_fd_add(fuse_session_fd(fs.se), G_IO_IN | G_IO_ERR | G_IO_HUP,
-		      on_fuse, &src);
-	g_unix_signal_add(SIGINT, on_signal, &fs);
-	g_unix_signal_add(SIGTERM, on_signal, &fs);
-	g_unix_signal_add(SIGHUP, on_signal, &fs);
+	g_unix_set_fd_nonblocking(fuse_session_fd(m.se), TRUE, NULL);
+	g_unix_fd_add(fuse_session_fd(m.se), G_IO_IN | G_IO_ERR | G_IO_HUP,
+		      on_fuse, &m);
+	g_unix_signal_add(SIGINT, on_signal, &m);
+	g_unix_signal_add(SIGTERM, on_signal, &m);
+	g_unix_signal_add(SIGHUP, on_signal, &m);
 	g_message("mounted %u VMs on %s", up, co.mountpoint);
 	if (!co.foreground) {
 		tfs_log_detach();
 		daemon_ready(0);
 	}
 
-	g_main_loop_run(fs.loop);
+	g_main_loop_run(m.loop);
 	status = 0;
 
-	fuse_session_unmount(fs.se);
+	fuse_session_unmount(m.se);
 stop:
 	/* End the nodes' VMs and remove what was injected. */
-	fs.stopping = TRUE;
-	discovery_stop(&fs);		/* no node joins from here on */
-	hosts_shutdown(&fs);
+	cluster_shutdown(m.cl);
 	t = g_timeout_add(100, tick, NULL);
-	run_until(&fs, hosts_gone, SHUTDOWN_WAIT_S);
+	run_until(m.cl, cluster_gone, SHUTDOWN_WAIT_S);
 	g_source_remove(t);
 	/* Links of hosts that went down are freed from idle callbacks. */
 	while (g_main_context_iteration(NULL, FALSE))
 		;
 	if (!co.foreground)
 		daemon_ready(status ? 1 : 0);
-	free_all(&fs);
-	if (fs.se)
-		fuse_session_destroy(fs.se);
-	free(src.buf.mem);
+	if (m.tree)
+		tree_free(m.tree);
+	if (m.se)
+		fuse_session_destroy(m.se);
+	free(m.buf.mem);
+	g_clear_pointer(&m.loop, g_main_loop_unref);
 out:
+	cluster_free(m.cl);
 	free(co.mountpoint);
 	fuse_opt_free_args(&args);
 	return status;

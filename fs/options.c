@@ -1,10 +1,9 @@
 /*
- * options.c - the command line: -o options, NODE arguments, host files,
- * and the hosts and VMs they describe.
+ * options.c - the command line: -o options, NODE arguments and host
+ * files (handed to the static membership source), FUSE's own options.
  */
-#include "tfs.h"
-#include "nodespec.h"
 #include "options.h"
+#include "nodespec.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -14,8 +13,8 @@
 
 enum { KEY_HELP, KEY_VERSION };
 
-/* Offsets into struct tfs, the data fuse_opt_parse fills. */
-#define OPT(t, field) { t, offsetof(struct tfs, opt.field), 0 }
+/* Offsets into struct cluster, the data fuse_opt_parse fills. */
+#define OPT(t, field) { t, offsetof(struct cluster, opt.field), 0 }
 static const struct fuse_opt tfs_opts[] = {
 	OPT("identity=%s", identity),
 	OPT("known_hosts=%s", known_hosts),
@@ -29,7 +28,7 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("logfile=%s", logfile),
 	OPT("timeout=%d", timeout),
 	OPT("any_window=%d", any_window),
-	{ "discover", offsetof(struct tfs, opt.discover), 1 },
+	{ "discover", offsetof(struct cluster, opt.discover), 1 },
 	OPT("discover_timeout=%d", discover_timeout),
 	OPT("discover_group=%s", discover_group),
 	OPT("discover_port=%d", discover_port),
@@ -125,85 +124,14 @@ default_local_node(void)
 	return g_strdup("trickle-node");
 }
 
-static struct host *
-host_for(struct tfs *fs, GHashTable *by_key, const struct nodespec *ns)
-{
-	g_autofree char *key = nodespec_where(ns);
-	struct host *h;
-
-	if ((h = g_hash_table_lookup(by_key, key)))
-		return h;
-	h = host_new_ssh(fs, ns);
-	g_ptr_array_add(fs->hosts, h);
-	g_hash_table_insert(by_key, g_strdup(key), h);
-	return h;
-}
-
-static gboolean
-add_nodes(struct tfs *fs, GPtrArray *words, GError **error)
-{
-	g_autoptr(GHashTable) by_key = g_hash_table_new_full(g_str_hash,
-		g_str_equal, g_free, NULL);
-	g_autoptr(GHashTable) explicit = g_hash_table_new(g_str_hash,
-							  g_str_equal);
-	guint i;
-
-	for (i = 0; i < words->len; i++) {
-		struct nodespec ns;
-		struct host *h;
-		struct vm *vm;
-		g_autofree char *name = NULL;
-
-		if (!nodespec_parse(words->pdata[i], &ns, error))
-			return FALSE;
-		if (ns.name && g_hash_table_contains(explicit, ns.name)) {
-			g_set_error(error, G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "two VMs named \"%s\"", ns.name);
-			nodespec_clear(&ns);
-			return FALSE;
-		}
-		h = host_for(fs, by_key, &ns);
-		name = members_unique_name(fs, ns.name ? ns.name : ns.host);
-		vm = vm_new(fs, h, name);
-		vm->slot = fs->vms->len;
-		g_ptr_array_add(fs->vms, vm);
-		g_hash_table_add(explicit, vm->name);
-		nodespec_clear(&ns);
-	}
-	return TRUE;
-}
-
-static void
-add_local(struct tfs *fs)
-{
-	struct host *h;
-	int i;
-
-	if (fs->opt.local <= 0)
-		return;
-	h = host_new(fs, "local", TRUE);
-	h->command = fs->opt.node_command ? g_strdup(fs->opt.node_command)
-					  : default_local_node();
-	g_ptr_array_add(fs->hosts, h);
-	for (i = 0; i < fs->opt.local; i++) {
-		g_autofree char *base = g_strdup_printf("local%d", i);
-		g_autofree char *name = members_unique_name(fs, base);
-		struct vm *vm = vm_new(fs, h, name);
-
-		vm->slot = fs->vms->len;
-		g_ptr_array_add(fs->vms, vm);
-	}
-}
-
-static gboolean parse(struct tfs *fs, struct fuse_args *args,
+static gboolean parse(struct cluster *fs, struct fuse_args *args,
 		      struct fuse_cmdline_opts *co, GError **error);
 
 gboolean
-tfs_parse_args(struct tfs *fs, struct fuse_args *args,
+tfs_parse_args(struct cluster *fs, struct fuse_args *args,
 	       struct fuse_cmdline_opts *co, GError **error)
 {
-	struct tfs_options *o = &fs->opt;
+	struct cluster_options *o = &fs->opt;
 	gboolean ok;
 
 	o->reply_timeout = 30;
@@ -220,11 +148,12 @@ tfs_parse_args(struct tfs *fs, struct fuse_args *args,
 }
 
 static gboolean
-parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
+parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
       GError **error)
 {
 	g_autofree char *mountpoint = NULL;
-	struct tfs_options *o = &fs->opt;
+	struct cluster_options *o = &fs->opt;
+	guint i;
 
 	if (fuse_opt_parse(args, fs, tfs_opts, opt_proc) < 0) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
@@ -259,8 +188,9 @@ parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 		g_prefix_error(error, "hostfile: ");
 		return FALSE;
 	}
-	if (!add_nodes(fs, words, error))
-		return FALSE;
+	for (i = 0; i < words->len; i++)
+		if (!source_static_add(fs->static_src, words->pdata[i], error))
+			return FALSE;
 	if (fs->vms->len == 0 && o->local == 0 && !o->discover) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
 			    "no VMs: give NODE arguments, -o hostfile=FILE, "
@@ -271,10 +201,11 @@ parse(struct tfs *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 		o->min = 1;
 	if (o->allow_text && *o->allow_text)
 		o->allow = g_strsplit(o->allow_text, ":", -1);
-	add_local(fs);
-	fs->all = vm_new(fs, NULL, ".all");
-	fs->all->slot = ALL_SLOT;
-	fs->any = vm_new(fs, NULL, ".any");
-	fs->any->slot = ANY_SLOT;
-	return TRUE;
+	if (o->local > 0) {
+		g_autofree char *node = o->node_command
+			? g_strdup(o->node_command) : default_local_node();
+
+		source_static_add_local(fs->static_src, o->local, node);
+	}
+	return cluster_setup(fs, error);
 }

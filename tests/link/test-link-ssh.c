@@ -27,7 +27,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "link.h"
+#include "transport.h"
 
 static char *mode = "echo", *host = "127.0.0.1", *login, *identity;
 static char *known_hosts, *command = "cat", **expect, *up_file;

@@ -1,9 +1,10 @@
 /*
- * fsops.c - the FUSE low-level operations table: each operation finds
- * what an inode is (inode.c) and hands the work to the file that does it
- * (fsinject.c, fscalls.c, fsdata.c, fsvm.c, fsdone.c, vm.c).
+ * fsops.c - the FUSE low-level operations table: an operation on a name
+ * finds what the inode is (inode.c) and hands the work to the file that
+ * does it; an operation on an open file goes to its handle's ops
+ * (struct handle_ops, one table per kind of file).
  */
-#include "tfs.h"
+#include "tree.h"
 #include "fsdata.h"
 #include "inode.h"
 
@@ -12,10 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct tfs *
-req_fs(fuse_req_t req)
+static const struct handle_ops *
+ops_of(struct fuse_file_info *fi)
 {
-	return fuse_req_userdata(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	return h ? h->ops : NULL;
 }
 
 static void
@@ -25,7 +28,7 @@ reply_entry(fuse_req_t req, const struct inode *in)
 
 	memset(&e, 0, sizeof(e));
 	e.ino = inode_ino(in);
-	fill_attr(req_fs(req), in, &e.attr);
+	fill_attr(req_tree(req), in, &e.attr);
 	e.attr_timeout = attr_timeout(in);
 	/* A call directory, once there, stays; injected names come and go,
 	 * and so do VMs, more slowly. */
@@ -61,7 +64,7 @@ tfs_init(void *userdata, struct fuse_conn_info *conn)
 static void
 tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	struct inode p, c;
 
 	if (!decode_ino(fs, parent, &p))
@@ -77,7 +80,7 @@ tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void
 tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	struct inode in;
 	struct stat st;
 
@@ -89,7 +92,7 @@ tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		data_getattr(req, in.vm, in.id);
 		return;
 	}
-	fill_attr(fs, &in, &st);
+	fill_attr(req_tree(req), &in, &st);
 	fuse_reply_attr(req, &st, attr_timeout(&in));
 }
 
@@ -97,7 +100,7 @@ static void
 tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	    struct fuse_file_info *fi)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	struct inode in;
 	struct stat st;
 
@@ -122,7 +125,7 @@ tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	if (in.inj && (to_set & FUSE_SET_ATTR_MODE))
 		in.inj->mode = attr->st_mode & 07777;
-	fill_attr(fs, &in, &st);
+	fill_attr(req_tree(req), &in, &st);
 	fuse_reply_attr(req, &st, attr_timeout(&in));
 }
 
@@ -137,7 +140,7 @@ struct dir_handle {
 static void
 tfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	struct dir_handle *d;
 	struct inode in;
 
@@ -150,7 +153,7 @@ tfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	d = g_new0(struct dir_handle, 1);
-	d->h.type = H_DIR;
+	d->h.ops = NULL;
 	d->ents = g_array_new(FALSE, FALSE, sizeof(struct dirent_ent));
 	g_array_set_clear_func(d->ents, dirent_clear);
 	list_dir(fs, &in, d->ents);
@@ -167,8 +170,8 @@ tfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t used = 0;
 	guint i;
 
-	if (d->h.type == H_DATA_DIR) {
-		data_readdir(req, size, off, fi);
+	if (d->h.ops && d->h.ops->readdir) {
+		d->h.ops->readdir(req, size, off, fi);
 		return;
 	}
 	buf = g_malloc(size);
@@ -194,8 +197,8 @@ tfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 
-	if (d->h.type == H_DATA_DIR) {
-		data_releasedir(req, fi);
+	if (d->h.ops && d->h.ops->releasedir) {
+		d->h.ops->releasedir(req, fi);
 		return;
 	}
 	g_array_unref(d->ents);
@@ -203,27 +206,10 @@ tfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-struct output_handle {
-	struct handle h;
-	struct call *call;
-};
-
-static void
-output_release(fuse_req_t req, struct fuse_file_info *fi)
-{
-	struct output_handle *o = (struct output_handle *)(uintptr_t)fi->fh;
-	struct call *c = o->call;
-
-	g_free(o);
-	c->opens--;
-	members_check(c->real ? c->real->vm : c->vm);
-	fuse_reply_err(req, 0);
-}
-
 static void
 tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	int acc = fi->flags & O_ACCMODE;
 	struct inode in;
 
@@ -250,14 +236,14 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (in.kind == I_MCTL) {
-		mctl_open(fs, req, fi);
+		mctl_open(req, fi);
 		return;
 	}
 	if (in.kind == I_DONE) {
 		if (acc != O_RDONLY)
 			fuse_reply_err(req, EACCES);
 		else
-			done_open(fs, req, fi);
+			done_open(req, fi);
 		return;
 	}
 	if (in.kind == I_DATA) {
@@ -271,7 +257,7 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (acc == O_RDONLY)
 			fuse_reply_err(req, EACCES);
 		else
-			inject_open(fs, req, in.vm, in.inj, fi);
+			inject_open(req, in.vm, in.inj, fi);
 		return;
 	}
 	if (acc != O_RDONLY) {
@@ -282,16 +268,8 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * cache so every read comes here. */
 	fi->direct_io = 1;
 	fi->fh = 0;
-	if (in.kind == I_RESULT || in.kind == I_STDOUT || in.kind == I_STDERR) {
-		/* Counted, so that the call (and a leaving VM's node) stays
-		 * while someone may still read it. */
-		struct output_handle *o = g_new0(struct output_handle, 1);
-
-		o->h.type = H_OUTPUT;
-		o->call = in.call;
-		in.call->opens++;
-		fi->fh = (uintptr_t)o;
-	}
+	if (in.kind == I_RESULT || in.kind == I_STDOUT || in.kind == I_STDERR)
+		output_open(req, in.call, fi);
 	fuse_reply_open(req, fi);
 }
 
@@ -315,30 +293,14 @@ static void
 tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 struct fuse_file_info *fi)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	g_autofree char *text = NULL;
 	struct inode in;
 
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	const struct handle_ops *ops = ops_of(fi);
 
-	if (h && h->type == H_CALLS_NEW) {
-		calls_new_read(req, size, fi);
-		return;
-	}
-	if (h && h->type == H_DATA) {
-		data_read(req, size, off, fi);
-		return;
-	}
-	if (h && h->type == H_DONE) {
-		done_read(req, size, fi);
-		return;
-	}
-	if (h && h->type == H_INFO) {
-		info_read(req, size, off, fi);
-		return;
-	}
-	if (h && h->type == H_MCTL) {
-		mctl_read(req, size, off, fi);
+	if (ops && ops->read) {
+		ops->read(req, size, off, fi);
 		return;
 	}
 	if (!decode_ino(fs, ino, &in)) {
@@ -368,11 +330,11 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_text(req, text, size, off);
 		break;
 	case I_FUNC:
-		text = func_text(in.vm, in.id);
+		text = vm_func_text(in.vm, in.id);
 		reply_text(req, text, size, off);
 		break;
 	case I_OBJECT:
-		text = object_text(in.vm, in.id);
+		text = vm_object_text(in.vm, in.id);
 		reply_text(req, text, size, off);
 		break;
 	default:
@@ -384,20 +346,10 @@ static void
 tfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	  off_t off, struct fuse_file_info *fi)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	const struct handle_ops *ops = ops_of(fi);
 
-	if (!h)
-		fuse_reply_err(req, EBADF);
-	else if (h->type == H_CALLS_NEW)
-		calls_new_write(req, buf, size, fi);
-	else if (h->type == H_INJECT)
-		inject_write(req, buf, size, off, fi);
-	else if (h->type == H_DATA)
-		data_write(req, buf, size, off, fi);
-	else if (h->type == H_CTL)
-		ctl_write(req, buf, size, fi);
-	else if (h->type == H_MCTL)
-		mctl_write(req, buf, size, fi);
+	if (ops && ops->write)
+		ops->write(req, buf, size, off, fi);
 	else
 		fuse_reply_err(req, EBADF);
 }
@@ -405,10 +357,10 @@ tfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 static void
 tfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	const struct handle_ops *ops = ops_of(fi);
 
-	if (h && h->type == H_INJECT)
-		inject_flush(req, fi);
+	if (ops && ops->flush)
+		ops->flush(req, fi);
 	else
 		fuse_reply_err(req, 0);
 }
@@ -416,24 +368,10 @@ tfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void
 tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	const struct handle_ops *ops = ops_of(fi);
 
-	if (h && h->type == H_INJECT)
-		inject_release(req, fi);
-	else if (h && h->type == H_CALLS_NEW)
-		calls_new_release(req, fi);
-	else if (h && h->type == H_DATA)
-		data_release(req, fi);
-	else if (h && h->type == H_CTL)
-		ctl_release(req, fi);
-	else if (h && h->type == H_DONE)
-		done_release(req, fi);
-	else if (h && h->type == H_INFO)
-		info_release(req, fi);
-	else if (h && h->type == H_MCTL)
-		mctl_release(req, fi);
-	else if (h && h->type == H_OUTPUT)
-		output_release(req, fi);
+	if (ops && ops->release)
+		ops->release(req, fi);
 	else
 		fuse_reply_err(req, 0);
 }
@@ -442,7 +380,7 @@ static void
 tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	   struct fuse_file_info *fi)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	struct inode p;
 
 	if (!decode_ino(fs, parent, &p))
@@ -452,13 +390,13 @@ tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	else if (p.kind != I_INJECT)
 		fuse_reply_err(req, EPERM);
 	else
-		inject_create(fs, req, p.vm, name, mode, fi);
+		inject_create(req, p.vm, name, mode, fi);
 }
 
 static void
 tfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	struct inode p;
 
 	if (!decode_ino(fs, parent, &p))
@@ -496,7 +434,7 @@ tfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (p.kind == I_DATA)
 		data_rmdir(req, p.vm, p.id, name);
 	else if (p.kind == I_CALLS && p.vm != p.vm->fs->all)
-		call_forget(req, p.vm, g_ascii_strtoull(name, NULL, 10));
+		rmdir_call(req, p.vm, g_ascii_strtoull(name, NULL, 10));
 	else
 		fuse_reply_err(req, EPERM);
 }
@@ -505,7 +443,7 @@ static void
 tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	   fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	struct tfs *fs = req_fs(req);
+	struct cluster *fs = req_fs(req);
 	struct inode p, np;
 
 	if (!decode_ino(fs, parent, &p) || !decode_ino(fs, newparent, &np))
@@ -521,7 +459,7 @@ tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 /* Only data/ inodes are counted (fsdata's path table); the rest are
  * computed and need no forgetting. */
 static void
-forget_one(struct tfs *fs, fuse_ino_t ino, guint64 nlookup)
+forget_one(struct cluster *fs, fuse_ino_t ino, guint64 nlookup)
 {
 	struct inode in;
 
@@ -551,11 +489,11 @@ static void
 tfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	 struct fuse_pollhandle *ph)
 {
-	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	const struct handle_ops *ops = ops_of(fi);
 	struct inode in;
 
-	if (h && h->type == H_DONE) {
-		done_poll(req, fi, ph);
+	if (ops && ops->poll) {
+		ops->poll(req, fi, ph);
 		return;
 	}
 	if (!decode_ino(req_fs(req), ino, &in) || in.kind != I_RESULT) {
@@ -568,27 +506,20 @@ tfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	call_poll(in.call, req, ph);
 }
 
-fuse_ino_t
-fsops_data_ino(struct vm *vm, guint32 id)
-{
-	return make_ino(I_DATA, vm, id);
-}
-
-/* Called back from inject_create to describe the new file. */
 void
-fsops_reply_create(fuse_req_t req, struct vm *vm, struct injected *inj,
-		   struct fuse_file_info *fi)
+reply_create_injected(fuse_req_t req, struct vm *vm, struct injected *inj,
+		      struct fuse_file_info *fi)
 {
 	struct inode in = { .kind = I_INJFILE, .vm = vm, .inj = inj };
 	struct fuse_entry_param e;
 
 	memset(&e, 0, sizeof(e));
 	e.ino = inode_ino(&in);
-	fill_attr(req_fs(req), &in, &e.attr);
+	fill_attr(req_tree(req), &in, &e.attr);
 	fuse_reply_create(req, &e, fi);
 }
 
-const struct fuse_lowlevel_ops tfs_ops = {
+const struct fuse_lowlevel_ops tree_ops = {
 	.init = tfs_init,
 	.lookup = tfs_lookup,
 	.getattr = tfs_getattr,

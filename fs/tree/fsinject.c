@@ -13,7 +13,7 @@
  * if every VM accepts the file.  .all/inject/ also keeps a copy (spool.c)
  * for VMs that join later.
  */
-#include "tfs.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <string.h>
@@ -37,20 +37,10 @@ struct inject_handle {
 	int error;		/* sticky: the transfer is refused */
 	gboolean told;		/* a write already failed with error */
 	enum phase phase;
-	guint verdicts;		/* still to come */
 	GList *flushes;		/* fuse_req_t waiting for the verdict */
 	gboolean released;	/* free once the verdict is in */
 	int spool;		/* .all: the copy for later VMs, or -1 */
 };
-
-static void
-unref_entry(struct vm *vm, struct injected *inj)
-{
-	/* A refused or abandoned first copy leaves no name behind. */
-	if (--inj->writers == 0 && !inj->installed)
-		vm_injected_remove(vm, inj);
-	members_check(vm);
-}
 
 static void
 handle_free(struct inject_handle *x)
@@ -63,10 +53,10 @@ handle_free(struct inject_handle *x)
 		spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
 	for (i = 0; i < x->xfers->len; i++) {
 		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
-		unref_entry(t->vm, t->inj);
+		vm_injected_unref(t->vm, t->inj);
 	}
 	if (x->vm->host == NULL)
-		unref_entry(x->vm, x->inj);
+		vm_injected_unref(x->vm, x->inj);
 	g_array_unref(x->xfers);
 	g_free(x);
 }
@@ -85,15 +75,17 @@ add_xfer(struct inject_handle *x, struct vm *vm, const char *name,
 }
 
 /* A handle with transfers to every VM it reaches, or NULL (replied). */
+static const struct handle_ops inject_ops;
+
 static struct inject_handle *
-begin(struct tfs *fs, fuse_req_t req, struct vm *vm, const char *name,
-      mode_t mode)
+begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 {
+	struct cluster *fs = req_fs(req);
 	struct inject_handle *x;
 	guint i;
 
 	x = g_new0(struct inject_handle, 1);
-	x->h.type = H_INJECT;
+	x->h.ops = &inject_ops;
 	x->vm = vm;
 	x->spool = -1;
 	x->xfers = g_array_new(FALSE, FALSE, sizeof(struct xfer));
@@ -126,8 +118,8 @@ begin(struct tfs *fs, fuse_req_t req, struct vm *vm, const char *name,
 }
 
 void
-inject_create(struct tfs *fs, fuse_req_t req, struct vm *vm,
-	      const char *name, mode_t mode, struct fuse_file_info *fi)
+inject_create(fuse_req_t req, struct vm *vm, const char *name, mode_t mode,
+	      struct fuse_file_info *fi)
 {
 	struct inject_handle *x;
 
@@ -136,16 +128,16 @@ inject_create(struct tfs *fs, fuse_req_t req, struct vm *vm,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (!(x = begin(fs, req, vm, name, mode & 07777)))
+	if (!(x = begin(req, vm, name, mode & 07777)))
 		return;
 	fi->fh = (uintptr_t)x;
 	fi->direct_io = 1;
-	fsops_reply_create(req, vm, x->inj, fi);
+	reply_create_injected(req, vm, x->inj, fi);
 }
 
 void
-inject_open(struct tfs *fs, fuse_req_t req, struct vm *vm,
-	    struct injected *inj, struct fuse_file_info *fi)
+inject_open(fuse_req_t req, struct vm *vm, struct injected *inj,
+	    struct fuse_file_info *fi)
 {
 	struct inject_handle *x;
 
@@ -154,28 +146,11 @@ inject_open(struct tfs *fs, fuse_req_t req, struct vm *vm,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (!(x = begin(fs, req, vm, inj->name, inj->mode)))
+	if (!(x = begin(req, vm, inj->name, inj->mode)))
 		return;
 	fi->fh = (uintptr_t)x;
 	fi->direct_io = 1;
 	fuse_reply_open(req, fi);
-}
-
-static int
-write_all(int fd, const char *buf, size_t size)
-{
-	ssize_t n;
-
-	while (size > 0) {
-		if ((n = write(fd, buf, size)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		size -= n;
-	}
-	return 0;
 }
 
 /* Refuse at the first write what no node could install. */
@@ -216,7 +191,7 @@ check_write(struct inject_handle *x, const char *buf, size_t size, off_t off)
 	return 0;
 }
 
-void
+static void
 inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
@@ -242,20 +217,15 @@ inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 					MIN(size - done, WIRE_CHUNK));
 		if (!t->inj->installed)
 			t->inj->size = x->written + size;
-		if (!slowest || (h->link && h->link->throttled))
+		if (!slowest || host_throttled(h))
 			slowest = h;
 	}
 	x->written += size;
 	if (!x->inj->installed)
 		x->inj->size = x->written;
-	if (x->spool >= 0 && write_all(x->spool, buf, size) < 0) {
-		g_warning("spool of .all/inject/%s: %s (VMs that join later "
-			  "will not get it)", x->inj->name, g_strerror(errno));
-		spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
-		x->spool = -1;
-	}
+	spool_write(x->vm->fs, x->inj->name, &x->spool, buf, size);
 	/* Go at the pace of the slowest link. */
-	host_reply_write(slowest, req, size);
+	tree_reply_write(req_tree(req), slowest, req, size);
 }
 
 static void
@@ -268,33 +238,25 @@ reply_flushes(struct inject_handle *x)
 	g_clear_pointer(&x->flushes, g_list_free);
 }
 
-struct verdict {
-	struct inject_handle *x;
-	struct xfer *t;
-};
+static void verdicts_in(void *data, int err);
 
-static void verdict_counted(struct inject_handle *x);
-
-static void
-on_verdict(void *data, int err, const char *msg, const guint8 *bytes,
-	   gsize len)
+/* One VM's verdict on its copy. */
+static int
+on_verdict(void *data, void *part, int err, const char *msg,
+	   const guint8 *bytes, gsize len)
 {
-	struct verdict *v = data;
-	struct inject_handle *x = v->x;
-	struct xfer *t = v->t;
+	struct inject_handle *x = data;
+	struct xfer *t = part;
 
-	g_free(v);
 	if (err) {
 		g_warning("%s: refusing inject/%s: %s", t->vm->name,
 			  t->inj->name, msg);
-		if (!x->error)
-			x->error = err;
 	} else {
 		t->inj->installed = TRUE;
 		t->inj->size = x->written;
 		t->inj->mtime = time(NULL);
 	}
-	verdict_counted(x);
+	return err;
 }
 
 /* VMs that joined while a .all copy was on its way get it now. */
@@ -310,12 +272,14 @@ give_rest(struct inject_handle *x)
 	spool_give_rest(x->vm->fs, x->inj, had);
 }
 
-/* One more VM has answered; all have once the count falls to zero. */
+/* Every VM has answered. */
 static void
-verdict_counted(struct inject_handle *x)
+verdicts_in(void *data, int err)
 {
-	if (--x->verdicts)
-		return;
+	struct inject_handle *x = data;
+
+	if (err && !x->error)
+		x->error = err;
 	x->phase = X_DONE;
 	if (!x->error && !x->vm->host) {
 		x->inj->installed = TRUE;
@@ -345,10 +309,11 @@ abort_all(struct inject_handle *x)
 	}
 }
 
-void
+static void
 inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct inject_handle *x = (struct inject_handle *)(uintptr_t)fi->fh;
+	struct fanin *f;
 	guint i;
 
 	switch (x->phase) {
@@ -362,19 +327,16 @@ inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 		}
 		x->phase = X_COMMITTING;
 		x->flushes = g_list_append(x->flushes, req);
-		/* One more than the requests, so that a request answered at
-		 * once (host down) cannot finish the count mid-loop. */
-		x->verdicts = x->xfers->len + 1;
+		f = fanin_new(verdicts_in, x);
 		for (i = 0; i < x->xfers->len; i++) {
-			struct verdict *v = g_new(struct verdict, 1);
+			struct xfer *t = &g_array_index(x->xfers, struct xfer,
+							i);
 
-			v->x = x;
-			v->t = &g_array_index(x->xfers, struct xfer, i);
-			host_request(v->t->vm->host, WIRE_INJECT_END,
-				     v->t->vm->index, v->t->tag, NULL,
-				     on_verdict, v);
+			fanin_request(f, t->vm->host, WIRE_INJECT_END,
+				      t->vm->index, t->tag, NULL, on_verdict,
+				      t);
 		}
-		verdict_counted(x);
+		fanin_release(f);
 		return;
 	case X_COMMITTING:
 		x->flushes = g_list_append(x->flushes, req);
@@ -385,7 +347,7 @@ inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 	}
 }
 
-void
+static void
 inject_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct inject_handle *x = (struct inject_handle *)(uintptr_t)fi->fh;
@@ -404,8 +366,6 @@ struct unlink_op {
 	fuse_req_t req;
 	struct vm *vm;		/* where rm was run */
 	char *name;
-	guint waiting;
-	int err;
 };
 
 static void
@@ -419,63 +379,49 @@ forget_name(struct vm *vm, const char *name)
 		inj->installed = FALSE;
 }
 
-struct unlink_part {
-	struct unlink_op *u;
-	struct vm *vm;
-};
-
-static void unlink_counted(struct unlink_op *u);
-
-static void
-on_unlinked(void *data, int err, const char *msg, const guint8 *bytes,
-	    gsize len)
+static int
+on_unlinked(void *data, void *part, int err, const char *msg,
+	    const guint8 *bytes, gsize len)
 {
-	struct unlink_part *p = data;
-	struct unlink_op *u = p->u;
+	struct unlink_op *u = data;
+	struct vm *vm = part;
 
 	if (err && err != ENOENT) {
-		g_warning("%s: rm inject/%s: %s", p->vm->name, u->name, msg);
-		if (!u->err)
-			u->err = err;
-	} else {
-		forget_name(p->vm, u->name);
+		g_warning("%s: rm inject/%s: %s", vm->name, u->name, msg);
+		return err;
 	}
-	g_free(p);
-	unlink_counted(u);
+	forget_name(vm, u->name);
+	return 0;
 }
 
 static void
-unlink_counted(struct unlink_op *u)
+unlinked(void *data, int err)
 {
-	if (--u->waiting)
-		return;
-	if (!u->err && !u->vm->host) {
+	struct unlink_op *u = data;
+
+	if (!err && !u->vm->host) {
 		forget_name(u->vm, u->name);
 		spool_remove(u->vm->fs, u->name);
 	}
-	fuse_reply_err(u->req, u->err);
+	fuse_reply_err(u->req, err);
 	g_free(u->name);
 	g_free(u);
 }
 
 static void
-unlink_on(struct unlink_op *u, struct vm *vm)
+unlink_on(struct fanin *f, struct unlink_op *u, struct vm *vm)
 {
-	struct unlink_part *p = g_new(struct unlink_part, 1);
-
-	p->u = u;
-	p->vm = vm;
-	u->waiting++;
-	host_request(vm->host, WIRE_UNINJECT, vm->index, 0,
-		     g_variant_new_string(u->name), on_unlinked, p);
+	fanin_request(f, vm->host, WIRE_UNINJECT, vm->index, 0,
+		      g_variant_new_string(u->name), on_unlinked, vm);
 }
 
 void
 inject_unlink(fuse_req_t req, struct vm *vm, const char *name)
 {
-	struct tfs *fs = fuse_req_userdata(req);
+	struct cluster *fs = req_fs(req);
 	struct injected *inj = g_hash_table_lookup(vm->injected, name);
 	struct unlink_op *u;
+	struct fanin *f;
 	guint i;
 
 	if (!inj) {
@@ -490,17 +436,22 @@ inject_unlink(fuse_req_t req, struct vm *vm, const char *name)
 	u->req = req;
 	u->vm = vm;
 	u->name = g_strdup(name);
-	/* Hold the count up while requests go out: one may answer at once. */
-	u->waiting = 1;
+	f = fanin_new(unlinked, u);
 	if (vm->host) {
-		unlink_on(u, vm);
+		unlink_on(f, u, vm);
 	} else {
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *v = fs->vms->pdata[i];
 			if (vm_listed(v) &&
 			    g_hash_table_contains(v->injected, name))
-				unlink_on(u, v);
+				unlink_on(f, u, v);
 		}
 	}
-	unlink_counted(u);
+	fanin_release(f);
 }
+
+static const struct handle_ops inject_ops = {
+	.write = inject_write,
+	.flush = inject_flush,
+	.release = inject_release,
+};

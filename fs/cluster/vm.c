@@ -1,40 +1,15 @@
 /*
- * vm.c - a VM as the mount sees it: its calls, what was injected, and the
- * joins waiting on its calls.
+ * vm.c - the model: a VM as the mount sees it, its calls and their
+ * states, what was injected, its functions and objects.
  *
- * A join (read of result) on a call still running is parked here without
- * a reply and without a thread; the node's CALL_STATE for the call wakes
- * it.  Ctrl-C interrupts it at once and leaves the call alone.
+ * Changes are told as events (events.c): a call that ends is
+ * CL_CALL_ENDED, and whoever waits for it (a parked join in the tree,
+ * the .any call it ran for, a VM draining) hears it there.
  */
-#include "tfs.h"
-#include "fsdata.h"
+#include "cluster.h"
 
 #include <errno.h>
 #include <string.h>
-
-/* A read of result waiting for its call to end. */
-struct joiner {
-	struct call *call;
-	fuse_req_t req;
-	size_t size;
-	off_t off;
-};
-
-/*
- * A read of a call's stream waiting for the node's DATA.  A large FUSE read
- * goes out as several WIRE_READs at once, so that one round trip is paid
- * per FUSE read rather than per chunk.
- */
-struct pending_read {
-	fuse_req_t req;
-	struct vm *vm;
-	guint32 call;
-	guint stream;
-	off_t off;
-	guint parts, waiting;
-	int err;
-	GBytes **chunks;
-};
 
 static void
 injected_free(struct injected *inj)
@@ -46,14 +21,13 @@ injected_free(struct injected *inj)
 static void
 call_free(struct call *c)
 {
-	g_assert(!c->joiners);
+	g_assert(!c->holds);
 	g_assert(!c->queued);
 	/* The other half of a .any call keeps what it has, without us. */
 	if (c->any)
 		c->any->real = NULL;
 	if (c->real)
 		c->real->any = NULL;
-	g_list_free_full(c->pollers, (GDestroyNotify)fuse_pollhandle_destroy);
 	g_strfreev(c->argv);
 	g_free(c->where);
 	g_free(c->args);
@@ -62,7 +36,7 @@ call_free(struct call *c)
 }
 
 struct vm *
-vm_new(struct tfs *fs, struct host *h, const char *name)
+vm_new(struct cluster *fs, struct host *h, const char *name)
 {
 	struct vm *vm = g_new0(struct vm, 1);
 
@@ -78,7 +52,6 @@ vm_new(struct tfs *fs, struct host *h, const char *name)
 	vm->injected_ids = g_hash_table_new_full(NULL, NULL, NULL,
 		(GDestroyNotify)injected_free);
 	vm->created = time(NULL);
-	vm->data = fsdata_new();
 	vm->func_ids = g_hash_table_new(g_str_hash, g_str_equal);
 	vm->func_names = g_ptr_array_new_with_free_func(g_free);
 	if (h)
@@ -92,22 +65,13 @@ vm_free(struct vm *vm)
 	GHashTableIter it;
 	gpointer val;
 
-	/* Joins still parked get an answer before their call goes. */
+	/* Unmounting: what the layer above held is let go already. */
 	g_hash_table_iter_init(&it, vm->calls);
-	while (g_hash_table_iter_next(&it, NULL, &val)) {
-		struct call *c = val;
-		while (c->joiners) {
-			struct joiner *j = c->joiners->data;
-			c->joiners = g_list_delete_link(c->joiners,
-							c->joiners);
-			fuse_reply_err(j->req, EIO);
-			g_free(j);
-		}
-	}
+	while (g_hash_table_iter_next(&it, NULL, &val))
+		((struct call *)val)->holds = 0;
 	g_hash_table_unref(vm->calls);
 	g_hash_table_unref(vm->injected);
 	g_hash_table_unref(vm->injected_ids);
-	fsdata_free(vm->data);
 	g_hash_table_unref(vm->func_ids);
 	g_ptr_array_unref(vm->func_names);
 	g_clear_pointer(&vm->funcs, g_variant_unref);
@@ -219,82 +183,19 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 	return c;
 }
 
-static void
-join_interrupted(fuse_req_t req, void *data)
-{
-	struct joiner *j = data;
-
-	j->call->joiners = g_list_remove(j->call->joiners, j);
-	fuse_reply_err(req, EINTR);
-	g_free(j);
-}
-
 gboolean
 call_ended(const struct call *c)
 {
 	return c->state >= CALL_DONE;
 }
 
-void
-call_join(struct call *c, fuse_req_t req, size_t size, off_t off)
-{
-	struct joiner *j;
-
-	if (call_ended(c)) {
-		if (c->state != CALL_DONE)
-			fuse_reply_err(req, EIO);
-		else
-			call_read(c, WIRE_STDOUT, req, size, off);
-		return;
-	}
-	/* An interrupt that came before this read was handled (libfuse
-	 * queues those): answer it here, not from inside libfuse. */
-	if (fuse_req_interrupted(req)) {
-		fuse_reply_err(req, EINTR);
-		return;
-	}
-	j = g_new0(struct joiner, 1);
-	j->call = c;
-	j->req = req;
-	j->size = size;
-	j->off = off;
-	c->joiners = g_list_prepend(c->joiners, j);
-	/* May run join_interrupted at once if the interrupt came first. */
-	fuse_req_interrupt_func(req, join_interrupted, j);
-}
-
-static void
-wake_joiners(struct call *c)
-{
-	GList *js = g_steal_pointer(&c->joiners);
-	GList *l;
-
-	for (l = js; l; l = l->next) {
-		struct joiner *j = l->data;
-
-		/* From here the read is bounded by the node's reply; an
-		 * interrupt no longer needs to end it. */
-		fuse_req_interrupt_func(j->req, NULL, NULL);
-		call_join(c, j->req, j->size, j->off);
-		g_free(j);
-	}
-	g_list_free(js);
-}
-
 /* Everything that waits for a call's end hears of it: joins, pollers,
- * readers of .done, and the .any call it ran for (which tells .done in
- * its own name). */
+ * readers of .done, the .any call it ran for, its VM if draining. */
 void
 call_ended_now(struct call *c)
 {
 	c->vm->ended[c->state]++;
-	wake_joiners(c);
-	call_notify_pollers(c);
-	if (c->any)
-		any_update(c);
-	else
-		done_announce(c);
-	members_check(c->vm);
+	cluster_emit(c->vm->fs, CL_CALL_ENDED, c->vm->host, c->vm, c, NULL);
 }
 
 void
@@ -311,8 +212,8 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 	c->err_size = err;
 	if (call_ended(c))
 		call_ended_now(c);
-	else if (c->any)
-		any_update(c);
+	else
+		cluster_emit(vm->fs, CL_CALL_CHANGED, vm->host, vm, c, NULL);
 }
 
 void
@@ -336,13 +237,19 @@ vm_down(struct vm *vm, const char *why)
 	}
 }
 
+struct call *
+call_output(struct call *c)
+{
+	return c->real ? c->real : c;
+}
+
 /*
  * A read reached this far into a stream: its size is at least that.  The
  * node's size updates come every half second; without this a reader
  * that got ahead of them (tail -f) would see the file shrink.
  */
-static void
-saw_size(struct call *c, guint stream, guint64 end)
+void
+call_saw_size(struct call *c, guint stream, guint64 end)
 {
 	guint64 *size;
 
@@ -357,106 +264,93 @@ saw_size(struct call *c, guint stream, guint64 end)
 	}
 }
 
-static void
-finish_read(struct pending_read *r)
+void
+call_hold(struct call *c)
 {
-	g_autoptr(GByteArray) out = g_byte_array_new();
-	guint i;
-
-	/* Up to the first short chunk: that is where the stream ends. */
-	for (i = 0; !r->err && i < r->parts; i++) {
-		gsize len;
-		const void *p = g_bytes_get_data(r->chunks[i], &len);
-
-		g_byte_array_append(out, p, len);
-		if (len < WIRE_CHUNK)
-			break;
-	}
-	if (r->err)
-		fuse_reply_err(r->req, r->err);
-	else
-		fuse_reply_buf(r->req, (const char *)out->data, out->len);
-	if (!r->err)
-		saw_size(vm_call(r->vm, r->call), r->stream,
-			 r->off + out->len);
-	for (i = 0; i < r->parts; i++)
-		if (r->chunks[i])
-			g_bytes_unref(r->chunks[i]);
-	g_free(r->chunks);
-	g_free(r);
-}
-
-struct read_part {
-	struct pending_read *r;
-	guint index;
-};
-
-static void
-on_data(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
-{
-	struct read_part *p = data;
-	struct pending_read *r = p->r;
-
-	/* A node that answers with more than asked (or not with DATA) is
-	 * broken; the reader gets EIO rather than a reply FUSE refuses. */
-	if (!err && ((!bytes && len) || len > WIRE_CHUNK))
-		err = EIO;
-	if (err && !r->err)
-		r->err = err;
-	else if (!err)
-		r->chunks[p->index] = g_bytes_new(bytes, len);
-	g_free(p);
-	if (--r->waiting == 0)
-		finish_read(r);
+	c->holds++;
 }
 
 void
-call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
-	  off_t off)
+call_release(struct call *c)
 {
-	struct host *h;
-	struct pending_read *r;
-	guint i;
+	struct vm *vm = call_output(c)->vm;
 
-	/* A .any call's output is on the VM it ran on; one never sent has
-	 * none. */
-	if (c->real)
-		c = c->real;
-	if (!(h = c->vm->host)) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	/* An ended call's sizes are final: a read at or past the end (an
-	 * empty stderr, the reader's last read) needs no round trip. */
-	if (call_ended(c) && (guint64)off >= (stream == WIRE_STDERR
-					      ? c->err_size : c->out_size)) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (h->state == HOST_DOWN) {
-		fuse_reply_err(req, EIO);
-		return;
-	}
-	r = g_new0(struct pending_read, 1);
-	r->req = req;
-	r->vm = c->vm;
-	r->call = c->id;
-	r->stream = stream;
-	r->off = off;
-	r->parts = MAX(1, (size + WIRE_CHUNK - 1) / WIRE_CHUNK);
-	r->waiting = r->parts;
-	r->chunks = g_new0(GBytes *, r->parts);
-	for (i = 0; i < r->parts; i++) {
-		struct read_part *p = g_new(struct read_part, 1);
-		guint32 want = MIN(size - (size_t)i * WIRE_CHUNK, WIRE_CHUNK);
+	g_assert(c->holds > 0);
+	c->holds--;
+	/* A leaving VM may go now. */
+	cluster_emit(vm->fs, CL_VM_CHANGED, vm->host, vm, NULL, NULL);
+}
 
-		p->r = r;
-		p->index = i;
-		host_request(h, WIRE_READ, c->vm->index, 0,
-			     g_variant_new("(uytu)", c->id, (guint8)stream,
-					   (guint64)off + (guint64)i * WIRE_CHUNK,
-					   want), on_data, p);
+gboolean
+call_held(const struct call *c)
+{
+	return c->holds || (c->real && c->real->holds) ||
+	       (c->any && c->any->holds);
+}
+
+/* Drop a call (and the other half of a .any call) from the tables. */
+static void
+call_drop(struct call *c)
+{
+	struct call *a = c->any ? c->any : c;
+	struct call *real = a->real;
+	struct host *h = real ? real->vm->host : NULL;
+
+	if (call_held(a))
+		return;		/* a read still holds it; it goes later */
+	if (real)
+		g_hash_table_remove(real->vm->calls,
+				    GUINT_TO_POINTER(real->id));
+	g_hash_table_remove(a->vm->calls, GUINT_TO_POINTER(a->id));
+	/* Its node's output is forgotten: a leaving node may end. */
+	if (h)
+		cluster_emit(h->fs, CL_VM_CHANGED, h, NULL, NULL, NULL);
+}
+
+struct forget {
+	struct vm *vm;
+	guint32 id;
+	void (*done)(void *data, int err);
+	void *data;
+};
+
+static void
+on_forgotten(void *data, int err, const char *msg, const guint8 *bytes,
+	     gsize len)
+{
+	struct forget *f = data;
+	struct call *c = vm_call(f->vm, f->id);
+
+	/* Gone on the node, or the node is gone: either way forget it,
+	 * and the .any call it ran for with it. */
+	if (!err || err == ENOENT || err == EHOSTDOWN || err == EIO) {
+		if (c)
+			call_drop(c);
+		err = 0;
 	}
+	f->done(f->data, err);
+	g_free(f);
+}
+
+void
+call_forget(struct call *c, void (*done)(void *data, int err), void *data)
+{
+	struct call *out = call_output(c);
+	struct forget *f;
+
+	/* A .any call never sent has nothing on a node. */
+	if (!out->vm->host) {
+		call_drop(c);
+		done(data, 0);
+		return;
+	}
+	f = g_new(struct forget, 1);
+	f->vm = out->vm;
+	f->id = out->id;
+	f->done = done;
+	f->data = data;
+	host_request(out->vm->host, WIRE_FORGET, out->vm->index, 0,
+		     g_variant_new_uint32(out->id), on_forgotten, f);
 }
 
 struct injected *
@@ -481,6 +375,56 @@ vm_injected_remove(struct vm *vm, struct injected *inj)
 {
 	g_hash_table_remove(vm->injected, inj->name);
 	g_hash_table_remove(vm->injected_ids, GUINT_TO_POINTER(inj->id));
+}
+
+void
+vm_injected_unref(struct vm *vm, struct injected *inj)
+{
+	/* A refused or abandoned first copy leaves no name behind. */
+	if (--inj->writers == 0 && !inj->installed)
+		vm_injected_remove(vm, inj);
+	cluster_emit(vm->fs, CL_VM_CHANGED, vm->host, vm, NULL, NULL);
+}
+
+void
+vm_count_calls(struct vm *vm, guint *queued, guint *running)
+{
+	GHashTableIter it;
+	gpointer val;
+
+	*queued = *running = 0;
+	g_hash_table_iter_init(&it, vm->calls);
+	while (g_hash_table_iter_next(&it, NULL, &val)) {
+		guint st = ((struct call *)val)->state;
+
+		*queued += st == CALL_QUEUED;
+		*running += st == CALL_RUNNING;
+	}
+}
+
+char *
+vm_func_text(struct vm *vm, guint32 id)
+{
+	const char *name, *origin, *doc;
+
+	if (!vm_func(vm, id, &name, &origin, &doc))
+		return g_strdup("");
+	return g_strdup_printf("%s: %s%s%s\n", name, origin, *doc ? ": " : "",
+			       doc);
+}
+
+char *
+vm_object_text(struct vm *vm, guint32 id)
+{
+	const char *cls, *desc;
+
+	if (!vm_object(vm, id, &cls, &desc))
+		return g_strdup("");
+	/* Its own words if it has a describe callback, else what Python
+	 * would print for an object without __str__. */
+	if (*desc)
+		return g_strdup_printf("%s\n", desc);
+	return g_strdup_printf("<%s @%u>\n", cls, id);
 }
 
 void

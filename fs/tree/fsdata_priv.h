@@ -68,11 +68,10 @@ struct op {
 	guint8 *rewound;	/* O_APPEND targets whose end was taken back */
 };
 
-static inline struct tfs *
-req_fs(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
+extern const struct handle_ops data_file_ops, data_dir_ops;
+
+/* The path table of vm, made at first use. */
+struct fsdata *data_paths(struct vm *vm);
 
 /* fsdata.c: the id <-> path table, and the replies that hand ids out. */
 const char *path_of(struct vm *vm, guint32 id);
@@ -83,8 +82,8 @@ struct op *child_op(fuse_req_t req, struct vm *vm, guint32 parent,
 int reply_entry(struct op *op, struct fuse_file_info *fi);
 
 /* fsdata_op.c: which VMs an op goes to, and the op itself. */
-GPtrArray *targets_of(struct tfs *fs, struct vm *vm);
-struct vm *reader_of(struct tfs *fs, struct vm *vm);
+GPtrArray *targets_of(struct cluster *fs, struct vm *vm);
+struct vm *reader_of(struct cluster *fs, struct vm *vm);
 struct op *op_new(fuse_req_t req, struct vm *vm, const char *what,
 		  char *path, op_done_fn done);
 void op_go(struct op *op);

@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include "tfs.h"
+#include "tree.h"
 
 enum ikind {
 	I_ROOT, I_VM, I_INJECT, I_INJFILE, I_CALLS, I_NEW,
@@ -46,13 +46,13 @@ struct dirent_ent {
 #define MEMBER_TIMEOUT 1.0
 
 fuse_ino_t make_ino(enum ikind kind, const struct vm *vm, guint32 id);
-gboolean decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in);
+gboolean decode_ino(struct cluster *fs, fuse_ino_t ino, struct inode *in);
 fuse_ino_t inode_ino(const struct inode *in);
-void fill_attr(struct tfs *fs, const struct inode *in, struct stat *st);
+void fill_attr(struct tree *t, const struct inode *in, struct stat *st);
 double attr_timeout(const struct inode *in);
 /* The child of parent called name, or FALSE. */
-gboolean find_child(struct tfs *fs, const struct inode *parent,
+gboolean find_child(struct cluster *fs, const struct inode *parent,
 		    const char *name, struct inode *child);
 /* Fill a (struct dirent_ent) with the listing of in, . and .. first. */
-void list_dir(struct tfs *fs, const struct inode *in, GArray *a);
+void list_dir(struct cluster *fs, const struct inode *in, GArray *a);
 void dirent_clear(gpointer p);

@@ -16,7 +16,7 @@
  * A call runs only on a VM whose functions/ lists its function, so a
  * call of injected code waits for (and goes only to) VMs that have it.
  */
-#include "tfs.h"
+#include "cluster.h"
 
 #include <string.h>
 
@@ -56,7 +56,7 @@ vm_has_func(struct vm *vm, const char *func)
  * now rather than waiting for ever.  why gets the reason.
  */
 static gboolean
-runnable(struct tfs *fs, const char *func, const char **why)
+runnable(struct cluster *fs, const char *func, const char **why)
 {
 	gboolean live = FALSE;
 	guint i;
@@ -88,8 +88,11 @@ fail_here(struct call *a, const char *func, const char *why)
 	call_ended_now(a);
 }
 
+static void any_kick(struct cluster *fs);
+static void mirror(struct call *c);
+
 struct call *
-any_fork(struct tfs *fs, char **argv, const char *line)
+any_fork(struct cluster *fs, char **argv, const char *line)
 {
 	struct call *a = call_new(fs->any, line);
 	const char *why;
@@ -112,7 +115,7 @@ any_fork(struct tfs *fs, char **argv, const char *line)
 /* The VM with the most room that runs func, ties taken in turn; NULL if
  * none has room. */
 static struct vm *
-pick_vm(struct tfs *fs, const char *func, guint window, gboolean *room)
+pick_vm(struct cluster *fs, const char *func, guint window, gboolean *room)
 {
 	struct vm *best = NULL;
 	guint i, n = fs->vms->len;
@@ -132,7 +135,7 @@ pick_vm(struct tfs *fs, const char *func, guint window, gboolean *room)
 }
 
 static void
-send_to(struct tfs *fs, struct call *a, struct vm *vm)
+send_to(struct cluster *fs, struct call *a, struct vm *vm)
 {
 	g_auto(GStrv) argv = g_steal_pointer(&a->argv);
 	struct call *c;
@@ -144,11 +147,11 @@ send_to(struct tfs *fs, struct call *a, struct vm *vm)
 	a->where = g_strdup(vm->name);
 	c = vm_fork(vm, argv, a->args, a);
 	if (!call_ended(c))	/* else it has spoken already */
-		any_update(c);
+		mirror(c);
 }
 
 static guint
-live_vms(struct tfs *fs)
+live_vms(struct cluster *fs)
 {
 	guint i, n = 0;
 
@@ -158,7 +161,7 @@ live_vms(struct tfs *fs)
 }
 
 static void
-kick_once(struct tfs *fs)
+kick_once(struct cluster *fs)
 {
 	GList *l, *next;
 	guint scanned = 0, live = live_vms(fs), window;
@@ -192,8 +195,8 @@ kick_once(struct tfs *fs)
 	}
 }
 
-void
-any_kick(struct tfs *fs)
+static void
+any_kick(struct cluster *fs)
 {
 	/* A call that ends as it is sent kicks again from inside; the
 	 * outer pass, which holds a place in the queue, starts over. */
@@ -211,8 +214,9 @@ any_kick(struct tfs *fs)
 	fs->any_kicking = FALSE;
 }
 
-void
-any_update(struct call *c)
+/* c, a VM's call serving a .any call, changed state: so does that. */
+static void
+mirror(struct call *c)
 {
 	struct call *a = c->any;
 
@@ -227,6 +231,34 @@ any_update(struct call *c)
 	any_kick(c->vm->fs);
 }
 
+static void
+on_event(void *data, const struct cluster_event *ev)
+{
+	struct cluster *fs = data;
+
+	switch (ev->type) {
+	case CL_CALL_CHANGED:
+	case CL_CALL_ENDED:
+		if (ev->call->any)
+			mirror(ev->call);
+		break;
+	case CL_HOST_UP:
+	case CL_VM_JOINED:
+	case CL_VM_LEFT:
+	case CL_VM_CHANGED:
+		any_kick(fs);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+any_init(struct cluster *fs)
+{
+	cluster_listen(fs, on_event, fs);
+}
+
 gboolean
 any_cancel_queued(struct call *a)
 {
@@ -238,20 +270,4 @@ any_cancel_queued(struct call *a)
 	call_set_state(a, CALL_CANCELLED, NULL);
 	call_ended_now(a);
 	return TRUE;
-}
-
-void
-any_forgotten(struct call *a)
-{
-	struct vm *any = a->vm;
-
-	struct host *h = a->real ? a->real->vm->host : NULL;
-
-	if (a->joiners || a->opens)
-		return;		/* a read still holds it; it goes later */
-	if (a->real)
-		g_hash_table_remove(a->real->vm->calls,
-				    GUINT_TO_POINTER(a->real->id));
-	g_hash_table_remove(any->calls, GUINT_TO_POINTER(a->id));
-	members_host_check(h);
 }

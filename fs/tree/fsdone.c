@@ -1,14 +1,12 @@
 /*
- * fsdone.c - waiting for any call: MOUNT/.done and poll(2) on result.
+ * fsdone.c - waiting for any call: MOUNT/.done.
  *
  * Each open of .done is a stream of the calls that end after it was
  * opened, one line each ("VM/N done", "VM/N failed exit 3"); a read with
  * nothing to say waits, without a thread, for the next call to end, and
- * Ctrl-C interrupts it; poll(2) on it says when a line is there.  result
- * files answer poll(2): readable once the call has ended, so a client can
- * wait on many at once.
+ * Ctrl-C interrupts it; poll(2) on it says when a line is there.
  */
-#include "tfs.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,7 +14,7 @@
 
 struct done_handle {
 	struct handle h;
-	struct tfs *fs;
+	struct tree *t;
 	GString *lines;		/* announced, not yet read */
 	fuse_req_t waiting;	/* a read parked until the next line */
 	size_t size;
@@ -43,23 +41,26 @@ done_reply(struct done_handle *d, fuse_req_t req, size_t size)
 	g_string_erase(d->lines, 0, n);
 }
 
+static const struct handle_ops done_ops;
+
 void
-done_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi)
+done_open(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct done_handle *d = g_new0(struct done_handle, 1);
+	struct tree *t = req_tree(req);
 
-	d->h.type = H_DONE;
-	d->fs = fs;
+	d->h.ops = &done_ops;
+	d->t = t;
 	d->lines = g_string_new(NULL);
-	fs->done_readers = g_list_prepend(fs->done_readers, d);
+	t->done_readers = g_list_prepend(t->done_readers, d);
 	fi->fh = (uintptr_t)d;
 	fi->direct_io = 1;
 	fi->nonseekable = 1;
 	fuse_reply_open(req, fi);
 }
 
-void
-done_read(fuse_req_t req, size_t size, struct fuse_file_info *fi)
+static void
+done_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct done_handle *d = (struct done_handle *)(uintptr_t)fi->fh;
 
@@ -82,12 +83,12 @@ done_read(fuse_req_t req, size_t size, struct fuse_file_info *fi)
 	fuse_req_interrupt_func(req, done_interrupted, d);
 }
 
-void
+static void
 done_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct done_handle *d = (struct done_handle *)(uintptr_t)fi->fh;
 
-	d->fs->done_readers = g_list_remove(d->fs->done_readers, d);
+	d->t->done_readers = g_list_remove(d->t->done_readers, d);
 	if (d->waiting)
 		fuse_reply_err(d->waiting, EINTR);
 	if (d->poller)
@@ -98,16 +99,15 @@ done_release(fuse_req_t req, struct fuse_file_info *fi)
 }
 
 void
-done_announce(struct call *c)
+done_announce(struct tree *t, struct call *c)
 {
-	struct tfs *fs = c->vm->fs;
 	g_autofree char *status = NULL;
 	GList *l;
 
-	if (!fs->done_readers)
+	if (!t->done_readers)
 		return;
 	status = call_status_text(c);
-	for (l = fs->done_readers; l; l = l->next) {
+	for (l = t->done_readers; l; l = l->next) {
 		struct done_handle *d = l->data;
 		fuse_req_t req;
 
@@ -127,7 +127,7 @@ done_announce(struct call *c)
 
 /* poll(2) on .done: readable when a line is waiting, so a client can
  * wait on it beside its other fds. */
-void
+static void
 done_poll(fuse_req_t req, struct fuse_file_info *fi,
 	  struct fuse_pollhandle *ph)
 {
@@ -141,28 +141,8 @@ done_poll(fuse_req_t req, struct fuse_file_info *fi,
 	fuse_reply_poll(req, d->lines->len ? POLLIN | POLLRDNORM : 0);
 }
 
-void
-call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph)
-{
-	if (call_ended(c)) {
-		if (ph)
-			fuse_pollhandle_destroy(ph);
-		fuse_reply_poll(req, POLLIN | POLLRDNORM);
-		return;
-	}
-	if (ph)
-		c->pollers = g_list_prepend(c->pollers, ph);
-	fuse_reply_poll(req, 0);
-}
-
-void
-call_notify_pollers(struct call *c)
-{
-	GList *l;
-
-	for (l = c->pollers; l; l = l->next) {
-		fuse_lowlevel_notify_poll(l->data);
-		fuse_pollhandle_destroy(l->data);
-	}
-	g_clear_pointer(&c->pollers, g_list_free);
-}
+static const struct handle_ops done_ops = {
+	.read = done_read,
+	.release = done_release,
+	.poll = done_poll,
+};

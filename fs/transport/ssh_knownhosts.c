@@ -3,11 +3,13 @@
  * server's host key against them, with libssh2's knownhost collection.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
 #include "ssh_error.h"
 #include "ssh_knownhosts.h"
+#include "transport.h"
 
 /* The host key types we take, in the order we prefer them. */
 static const struct keytype {
@@ -187,4 +189,101 @@ ssh_knownhosts_free(struct ssh_knownhosts *kh)
 	g_free(kh->file);
 	g_free(kh->name);
 	g_free(kh);
+}
+
+/* "SHA256:base64" of a key blob, unpadded, as ssh and beacons show it. */
+static char *
+key_fingerprint(const guchar *blob, gsize len)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	guint8 digest[32];
+	gsize dlen = sizeof(digest);
+	g_autofree char *b64 = NULL;
+
+	g_checksum_update(sum, blob, len);
+	g_checksum_get_digest(sum, digest, &dlen);
+	b64 = g_base64_encode(digest, dlen);
+	g_strdelimit(b64, "=", '\0');
+	return g_strconcat("SHA256:", b64, NULL);
+}
+
+static gboolean
+fp_listed(const char *fp, const char *const *fps, guint n)
+{
+	guint i;
+
+	for (i = 0; i < n; i++)
+		if (g_strcmp0(fp, fps[i]) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * The same reading of the file as a session's check, and the same
+ * matching of names (hashed or not, [host]:port or host), through
+ * libssh2's collection: each key the file holds is tried against
+ * host:port, and those that match are compared by fingerprint.
+ */
+gboolean
+knownhosts_vouch(const char *file, const char *host, int port,
+		 const char *const *fps, guint n_fps, char **why)
+{
+	LIBSSH2_SESSION *ssh;
+	struct ssh_knownhosts *kh;
+	struct libssh2_knownhost *entry = NULL;
+	gboolean known = FALSE, vouched = FALSE;
+	guint i;
+
+	if (!g_file_test(file, G_FILE_TEST_IS_REGULAR) ||
+	    access(file, R_OK) != 0) {
+		*why = g_strdup_printf("cannot read %s", file);
+		return FALSE;
+	}
+	if (!(ssh = libssh2_session_init())) {
+		*why = g_strdup("libssh2 cannot make a session");
+		return FALSE;
+	}
+	if (!(kh = ssh_knownhosts_load(ssh, file, host, port))) {
+		libssh2_session_free(ssh);
+		*why = g_strdup("libssh2 cannot read known hosts");
+		return FALSE;
+	}
+	for (i = 0; i < kh->revoked->len; i++) {
+		g_autofree guchar *blob = NULL;
+		g_autofree char *fp = NULL;
+		gsize len;
+
+		blob = g_base64_decode(kh->revoked->pdata[i], &len);
+		if (len && (fp = key_fingerprint(blob, len)) &&
+		    fp_listed(fp, fps, n_fps)) {
+			*why = g_strdup_printf("key %s is revoked", fp);
+			goto out;
+		}
+	}
+	while (!vouched && libssh2_knownhost_get(kh->kh, &entry, entry) == 0) {
+		g_autofree guchar *blob = NULL;
+		g_autofree char *fp = NULL;
+		gsize len = 0;
+
+		if (!entry->key)
+			continue;
+		blob = g_base64_decode(entry->key, &len);
+		if (!len || libssh2_knownhost_checkp(kh->kh, kh->name, -1,
+		    (const char *)blob, len, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+		    LIBSSH2_KNOWNHOST_KEYENC_RAW |
+		    (entry->typemask & LIBSSH2_KNOWNHOST_KEY_MASK), NULL) !=
+		    LIBSSH2_KNOWNHOST_CHECK_MATCH)
+			continue;
+		known = TRUE;
+		fp = key_fingerprint(blob, len);
+		vouched = fp_listed(fp, fps, n_fps);
+	}
+	if (!vouched)
+		*why = g_strdup_printf("%s: %s in %s", kh->name, known
+			? "its key does not match the beacon's fingerprint"
+			: "no key known", file);
+out:
+	ssh_knownhosts_free(kh);
+	libssh2_session_free(ssh);
+	return vouched;
 }

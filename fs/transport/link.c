@@ -1,8 +1,8 @@
 /*
- * link.c - what both kinds of link share: the write queue and its
+ * link.c - what every kind of link shares: the write queue and its
  * high/low water marks.
  */
-#include "link.h"
+#include "transport.h"
 
 void
 link_init(struct link *l, const struct link_class *klass,
@@ -86,4 +86,27 @@ link_free(struct link *l)
 	out = l->out;
 	l->klass->destroy(l);
 	g_byte_array_unref(out);
+}
+
+const char *
+link_kind_name(enum link_kind kind)
+{
+	switch (kind) {
+	case LINK_LOCAL:
+		return "local";
+	case LINK_SSH:
+		return "ssh";
+	case LINK_COMMAND:
+		return "command";
+	}
+	return "?";
+}
+
+struct link *
+link_open(const struct link_spec *spec, const struct link_callbacks *cb,
+	  void *user)
+{
+	if (spec->kind == LINK_SSH)
+		return link_ssh_new(&spec->ssh, cb, user);
+	return link_command_new(spec->command, cb, user);
 }

@@ -14,12 +14,12 @@
  */
 #pragma once
 
-#include "tfs.h"
+#include "tree.h"
 
 struct fsdata;			/* per-VM path table, in vm->data */
 
-struct fsdata *fsdata_new(void);
-void fsdata_free(struct fsdata *d);
+/* Free every VM's path table (before the cluster goes). */
+void tree_free_data(struct tree *t);
 
 /*
  * The kernel may cache data/ names and attributes this long (seconds).
@@ -36,18 +36,10 @@ void data_setattr(fuse_req_t req, struct vm *vm, guint32 id,
 		  struct stat *attr, int to_set, struct fuse_file_info *fi);
 void data_opendir(fuse_req_t req, struct vm *vm, guint32 id,
 		  struct fuse_file_info *fi);
-void data_readdir(fuse_req_t req, size_t size, off_t off,
-		  struct fuse_file_info *fi);
-void data_releasedir(fuse_req_t req, struct fuse_file_info *fi);
 void data_open(fuse_req_t req, struct vm *vm, guint32 id,
 	       struct fuse_file_info *fi);
 void data_create(fuse_req_t req, struct vm *vm, guint32 parent,
 		 const char *name, mode_t mode, struct fuse_file_info *fi);
-void data_read(fuse_req_t req, size_t size, off_t off,
-	       struct fuse_file_info *fi);
-void data_write(fuse_req_t req, const char *buf, size_t size, off_t off,
-		struct fuse_file_info *fi);
-void data_release(fuse_req_t req, struct fuse_file_info *fi);
 void data_mknod_dir(fuse_req_t req, struct vm *vm, guint32 parent,
 		    const char *name, mode_t mode);	/* mkdir */
 void data_unlink(fuse_req_t req, struct vm *vm, guint32 parent,
@@ -64,5 +56,6 @@ void data_rename(fuse_req_t req, struct vm *vm, guint32 parent,
  */
 void data_forget(struct vm *vm, guint32 id, guint64 nlookup);
 
-/* For fsops.c: the inode number of data id id of vm. */
-fuse_ino_t fsops_data_ino(struct vm *vm, guint32 id);
+/* The inode number of data id id of vm (inode.c). */
+fuse_ino_t data_ino(struct vm *vm, guint32 id);
+

@@ -26,7 +26,7 @@ struct part {
 
 /* The VMs a change of vm's data/ goes to. */
 GPtrArray *
-targets_of(struct tfs *fs, struct vm *vm)
+targets_of(struct cluster *fs, struct vm *vm)
 {
 	GPtrArray *t = g_ptr_array_new();
 	guint i;
@@ -43,7 +43,7 @@ targets_of(struct tfs *fs, struct vm *vm)
 /* The VM that answers reads and listings of vm's data/: itself, or for
  * .all the first that is up (or at least not down). */
 struct vm *
-reader_of(struct tfs *fs, struct vm *vm)
+reader_of(struct cluster *fs, struct vm *vm)
 {
 	guint i;
 

@@ -10,7 +10,8 @@
  * shows the file in inject/ once its node has accepted it, and until
  * then .any sends it no call that needs it.
  */
-#include "tfs.h"
+#include "cluster.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,7 @@ struct replay {
 };
 
 static const char *
-spool_dir(struct tfs *fs)
+spool_dir(struct cluster *fs)
 {
 	g_autoptr(GError) error = NULL;
 
@@ -42,7 +43,7 @@ spool_dir(struct tfs *fs)
 }
 
 static char *
-spool_path(struct tfs *fs, const char *name, gboolean partial)
+spool_path(struct cluster *fs, const char *name, gboolean partial)
 {
 	g_autofree char *base = g_strconcat(partial ? ".partial." : "", name,
 					    NULL);
@@ -51,7 +52,7 @@ spool_path(struct tfs *fs, const char *name, gboolean partial)
 }
 
 int
-spool_open(struct tfs *fs, const char *name)
+spool_open(struct cluster *fs, const char *name)
 {
 	g_autofree char *path = NULL;
 	int fd;
@@ -67,7 +68,7 @@ spool_open(struct tfs *fs, const char *name)
 
 /* Keep the copy once every VM has accepted the file, else drop it. */
 void
-spool_commit(struct tfs *fs, const char *name, int fd, gboolean ok)
+spool_commit(struct cluster *fs, const char *name, int fd, gboolean ok)
 {
 	g_autofree char *partial = NULL, *path = NULL;
 
@@ -85,8 +86,21 @@ spool_commit(struct tfs *fs, const char *name, int fd, gboolean ok)
 		unlink(partial);
 }
 
+/* Add buf to the copy; on failure the copy is dropped (*fd = -1). */
 void
-spool_remove(struct tfs *fs, const char *name)
+spool_write(struct cluster *fs, const char *name, int *fd, const void *buf,
+	    gsize len)
+{
+	if (*fd < 0 || fdio_write_all(*fd, buf, len) == 0)
+		return;
+	g_warning("spool of .all/inject/%s: %s (VMs that join later will not "
+		  "get it)", name, g_strerror(errno));
+	spool_commit(fs, name, *fd, FALSE);
+	*fd = -1;
+}
+
+void
+spool_remove(struct cluster *fs, const char *name)
 {
 	g_autofree char *path = NULL;
 
@@ -104,9 +118,7 @@ replay_free(struct replay *r)
 		g_source_remove(r->timer);
 	if (r->fd >= 0)
 		close(r->fd);
-	if (--r->inj->writers == 0 && !r->inj->installed)
-		vm_injected_remove(r->vm, r->inj);
-	members_check(r->vm);
+	vm_injected_unref(r->vm, r->inj);
 	g_free(r);
 }
 
@@ -142,7 +154,7 @@ replay_more(gpointer data)
 		replay_free(r);
 		return G_SOURCE_REMOVE;
 	}
-	while (h->link && link_pending(h->link) < LINK_LOW_WATER) {
+	while (h->link && host_pending(h) < LINK_LOW_WATER) {
 		n = read(r->fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -174,7 +186,7 @@ replay_more(gpointer data)
 static void
 replay_one(struct vm *vm, const struct injected *all)
 {
-	struct tfs *fs = vm->fs;
+	struct cluster *fs = vm->fs;
 	g_autofree char *path = spool_path(fs, all->name, FALSE);
 	struct replay *r;
 	int fd;
@@ -198,7 +210,7 @@ replay_one(struct vm *vm, const struct injected *all)
 }
 
 void
-spool_give_rest(struct tfs *fs, const struct injected *all, GPtrArray *had)
+spool_give_rest(struct cluster *fs, const struct injected *all, GPtrArray *had)
 {
 	guint i;
 
@@ -213,10 +225,10 @@ spool_give_rest(struct tfs *fs, const struct injected *all, GPtrArray *had)
 	}
 }
 
-void
+static void
 spool_replay(struct vm *vm)
 {
-	struct tfs *fs = vm->fs;
+	struct cluster *fs = vm->fs;
 	GHashTableIter it;
 	gpointer val;
 
@@ -228,8 +240,21 @@ spool_replay(struct vm *vm)
 			replay_one(vm, val);
 }
 
+static void
+on_event(void *data, const struct cluster_event *ev)
+{
+	if (ev->type == CL_VM_JOINED)
+		spool_replay(ev->vm);
+}
+
 void
-spool_cleanup(struct tfs *fs)
+spool_init(struct cluster *fs)
+{
+	cluster_listen(fs, on_event, fs);
+}
+
+void
+spool_cleanup(struct cluster *fs)
 {
 	g_autoptr(GDir) dir = NULL;
 	const char *name;

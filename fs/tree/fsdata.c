@@ -52,7 +52,7 @@ dentry_free(struct dentry *e)
 	g_free(e);
 }
 
-struct fsdata *
+static struct fsdata *
 fsdata_new(void)
 {
 	struct fsdata *d = g_new0(struct fsdata, 1);
@@ -63,7 +63,7 @@ fsdata_new(void)
 	return d;
 }
 
-void
+static void
 fsdata_free(struct fsdata *d)
 {
 	if (!d)
@@ -71,6 +71,36 @@ fsdata_free(struct fsdata *d)
 	g_hash_table_unref(d->paths);
 	g_hash_table_unref(d->ids);
 	g_free(d);
+}
+
+struct fsdata *
+data_paths(struct vm *vm)
+{
+	if (!vm->tree_data)
+		vm->tree_data = fsdata_new();
+	return vm->tree_data;
+}
+
+static void
+free_paths(struct vm *vm)
+{
+	g_clear_pointer(&vm->tree_data, fsdata_free);
+}
+
+void
+tree_free_data(struct tree *t)
+{
+	struct cluster *cl = t->cl;
+	guint i, j;
+
+	for (i = 0; i < cl->hosts->len; i++) {
+		struct host *h = cl->hosts->pdata[i];
+
+		for (j = 0; j < h->vms->len; j++)
+			free_paths(h->vms->pdata[j]);
+	}
+	free_paths(cl->all);
+	free_paths(cl->any);
 }
 
 /* The path of id, "" for data/ itself; NULL if it is no more. */
@@ -81,14 +111,14 @@ path_of(struct vm *vm, guint32 id)
 
 	if (id == 0)
 		return "";
-	e = g_hash_table_lookup(vm->data->ids, GUINT_TO_POINTER(id));
+	e = g_hash_table_lookup(data_paths(vm)->ids, GUINT_TO_POINTER(id));
 	return e ? e->path : NULL;
 }
 
 static struct dentry *
 dentry_get(struct vm *vm, const char *path)
 {
-	struct fsdata *d = vm->data;
+	struct fsdata *d = data_paths(vm);
 	struct dentry *e = g_hash_table_lookup(d->paths, path);
 
 	if (e)
@@ -116,14 +146,14 @@ static void
 dentry_drop(struct vm *vm, struct dentry *e)
 {
 	if (e->path)
-		g_hash_table_remove(vm->data->paths, e->path);
-	g_hash_table_remove(vm->data->ids, GUINT_TO_POINTER(e->id));
+		g_hash_table_remove(data_paths(vm)->paths, e->path);
+	g_hash_table_remove(data_paths(vm)->ids, GUINT_TO_POINTER(e->id));
 }
 
 void
 data_forget(struct vm *vm, guint32 id, guint64 nlookup)
 {
-	struct dentry *e = g_hash_table_lookup(vm->data->ids,
+	struct dentry *e = g_hash_table_lookup(data_paths(vm)->ids,
 					       GUINT_TO_POINTER(id));
 
 	if (!e)
@@ -137,7 +167,7 @@ data_forget(struct vm *vm, guint32 id, guint64 nlookup)
 static void
 paths_renamed(struct vm *vm, const char *from, const char *to)
 {
-	struct fsdata *d = vm->data;
+	struct fsdata *d = data_paths(vm);
 	gsize n = strlen(from);
 	g_autoptr(GPtrArray) moved = g_ptr_array_new();
 	GHashTableIter it;
@@ -233,10 +263,10 @@ child_op(fuse_req_t req, struct vm *vm, guint32 parent, const char *name,
 static void
 fill_attr(struct op *op, guint32 id, struct stat *st)
 {
-	struct tfs *fs = req_fs(op->req);
+	struct tree *fs = req_tree(op->req);
 
 	memset(st, 0, sizeof(*st));
-	st->st_ino = fsops_data_ino(op->vm, id);
+	st->st_ino = data_ino(op->vm, id);
 	st->st_mode = op->mode;
 	st->st_nlink = op->nlink ? op->nlink : 1;
 	st->st_uid = fs->uid;
@@ -257,7 +287,7 @@ reply_entry(struct op *op, struct fuse_file_info *fi)
 	int r;
 
 	memset(&ep, 0, sizeof(ep));
-	ep.ino = fsops_data_ino(op->vm, e->id);
+	ep.ino = data_ino(op->vm, e->id);
 	fill_attr(op, e->id, &ep.attr);
 	ep.attr_timeout = DATA_TIMEOUT;
 	ep.entry_timeout = DATA_TIMEOUT;
@@ -327,7 +357,7 @@ void
 data_setattr(fuse_req_t req, struct vm *vm, guint32 id, struct stat *attr,
 	     int to_set, struct fuse_file_info *fi)
 {
-	struct tfs *fs = req_fs(req);
+	struct tree *fs = req_tree(req);
 	const char *path = path_of(vm, id);
 	struct op *op;
 
@@ -445,7 +475,7 @@ data_opendir(fuse_req_t req, struct vm *vm, guint32 id,
 		return;
 	}
 	d = g_new0(struct data_dir, 1);
-	d->h.type = H_DATA_DIR;
+	d->h.ops = &data_dir_ops;
 	d->vm = vm;
 	d->id = id;
 	fi->fh = (uintptr_t)d;
@@ -498,7 +528,7 @@ readdir_fill(fuse_req_t req, struct data_dir *d, size_t size, off_t off,
 	buf = g_malloc(size);
 	memset(&st, 0, sizeof(st));
 	if (off == 0) {
-		st.st_ino = fsops_data_ino(d->vm, d->id);
+		st.st_ino = data_ino(d->vm, d->id);
 		st.st_mode = S_IFDIR;
 		n = fuse_add_direntry(req, buf, size, ".", &st, 1);
 		if (n > size)
@@ -528,8 +558,8 @@ readdir_fill(fuse_req_t req, struct data_dir *d, size_t size, off_t off,
 		 * a listing must not grow the table. */
 		path = dir && *dir ? g_strconcat(dir, "/", name, NULL)
 				   : g_strdup(name);
-		e = g_hash_table_lookup(d->vm->data->paths, path);
-		st.st_ino = e ? fsops_data_ino(d->vm, e->id) : 0xffffffffu;
+		e = g_hash_table_lookup(data_paths(d->vm)->paths, path);
+		st.st_ino = e ? data_ino(d->vm, e->id) : 0xffffffffu;
 		st.st_mode = mode;
 		n = fuse_add_direntry(req, buf + used, size - used, name, &st,
 				      i + DIR_FIRST + 1);
@@ -559,7 +589,7 @@ list_done(struct op *op)
 	readdir_fill(op->req, d, op->size, op->off, TRUE);
 }
 
-void
+static void
 data_readdir(fuse_req_t req, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
@@ -571,7 +601,7 @@ data_readdir(fuse_req_t req, size_t size, off_t off,
 	readdir_fill(req, d, size, off, FALSE);
 }
 
-void
+static void
 data_releasedir(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct data_dir *d = (struct data_dir *)(uintptr_t)fi->fh;
@@ -581,3 +611,8 @@ data_releasedir(fuse_req_t req, struct fuse_file_info *fi)
 	g_free(d);
 	fuse_reply_err(req, 0);
 }
+
+const struct handle_ops data_dir_ops = {
+	.readdir = data_readdir,
+	.releasedir = data_releasedir,
+};

@@ -14,7 +14,7 @@
  * and requests in flight, transfers and .any calls point at it, so it is
  * only marked gone, never freed before unmount.
  */
-#include "tfs.h"
+#include "cluster.h"
 #include "nodespec.h"
 
 #include <errno.h>
@@ -27,7 +27,7 @@ struct join_wait {
 };
 
 gboolean
-members_name_taken(struct tfs *fs, const char *name)
+members_name_taken(struct cluster *fs, const char *name)
 {
 	guint i, j;
 
@@ -50,7 +50,7 @@ members_name_taken(struct tfs *fs, const char *name)
 }
 
 char *
-members_unique_name(struct tfs *fs, const char *base)
+members_unique_name(struct cluster *fs, const char *base)
 {
 	char *name = g_strdup(base);
 	guint n = 1;
@@ -64,7 +64,7 @@ members_unique_name(struct tfs *fs, const char *base)
 
 /* Give vm a slot and a directory. */
 static void
-publish(struct tfs *fs, struct vm *vm)
+publish(struct cluster *fs, struct vm *vm)
 {
 	vm->slot = fs->vms->len;
 	g_ptr_array_add(fs->vms, vm);
@@ -82,16 +82,17 @@ join_expired(gpointer data)
 }
 
 struct host *
-members_connect(struct tfs *fs, const struct nodespec *ns, guint nvms,
-		gboolean discovered, members_joined_fn done, void *data)
+members_connect(struct cluster *fs, const struct nodespec *ns, guint nvms,
+		struct member_source *src, members_joined_fn done,
+		void *data)
 {
 	g_autofree char *base = NULL;
 	struct host *h;
 	guint i;
 
-	h = host_new_ssh(fs, ns);
+	h = cluster_add_ssh_host(fs, ns, src);
 	h->joining = TRUE;
-	h->discovered = discovered;
+	h->transient = src != NULL;
 	/* One VM is named as the node; several as name.0, name.1, ... */
 	base = g_strdup(ns->name ? ns->name : ns->host);
 	for (i = 0; i < MAX(nvms, 1); i++) {
@@ -108,9 +109,8 @@ members_connect(struct tfs *fs, const struct nodespec *ns, guint nvms,
 		w->data = data;
 		h->join_waits = g_list_append(h->join_waits, w);
 	}
-	g_ptr_array_add(fs->hosts, h);
 	g_message("%s: connecting (%s)", h->label,
-		  discovered ? "discovered" : "connect");
+		  src ? src->ops->name : "connect");
 	host_start(h);
 	/* The link bounds its own set-up; the node's WELCOME after it is
 	 * bounded here, so no one waits on a joining host for ever. */
@@ -135,10 +135,10 @@ tell_waiters(struct host *h, const char *error)
 	g_list_free(ws);
 }
 
-void
-members_host_up(struct host *h)
+static void
+host_up(struct host *h)
 {
-	struct tfs *fs = h->fs;
+	struct cluster *fs = h->fs;
 	guint i;
 
 	if (!h->joining)
@@ -152,10 +152,9 @@ members_host_up(struct host *h)
 
 		publish(fs, vm);
 		g_message("%s: joined (on %s)", vm->name, h->label);
-		spool_replay(vm);
+		cluster_emit(fs, CL_VM_JOINED, h, vm, NULL, NULL);
 	}
 	tell_waiters(h, NULL);
-	any_kick(fs);
 }
 
 /* Is anything still using vm: a call not ended or being read, a
@@ -170,8 +169,7 @@ vm_busy(struct vm *vm)
 	while (g_hash_table_iter_next(&it, NULL, &val)) {
 		struct call *c = val;
 
-		if (!call_ended(c) || c->joiners || c->opens ||
-		    (c->any && (c->any->joiners || c->any->opens)))
+		if (!call_ended(c) || call_held(c))
 			return TRUE;
 	}
 	g_hash_table_iter_init(&it, vm->injected_ids);
@@ -211,8 +209,7 @@ host_leave(struct host *h)
 			return;
 	if (h->link) {
 		g_message("%s: no VM left, ending its node", h->label);
-		host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
-		link_close_write(h->link);
+		host_shutdown(h);
 	}
 }
 
@@ -225,14 +222,7 @@ check_gone(struct vm *vm)
 	vm->gone = TRUE;
 	g_message("%s: left", vm->name);
 	host_leave(vm->host);
-	any_kick(vm->fs);
-}
-
-void
-members_host_check(struct host *h)
-{
-	if (h && h->leaving && h->link)
-		host_leave(h);
+	cluster_emit(vm->fs, CL_VM_LEFT, vm->host, vm, NULL, vm->detail);
 }
 
 void
@@ -248,14 +238,17 @@ members_drain(struct vm *vm, const char *why)
 }
 
 void
-members_check(struct vm *vm)
+members_disconnect(struct vm *vm)
 {
-	if (vm->draining)
-		check_gone(vm);
+	struct member_source *src = vm->host->source;
+
+	if (src && src->ops->let_go)
+		src->ops->let_go(src, vm->host);
+	members_drain(vm, "disconnect");
 }
 
-void
-members_host_down(struct host *h)
+static void
+host_down(struct host *h)
 {
 	guint i;
 
@@ -269,13 +262,13 @@ members_host_down(struct host *h)
 		for (i = 0; i < h->vms->len; i++)
 			((struct vm *)h->vms->pdata[i])->gone = TRUE;
 		tell_waiters(h, h->down_reason);
-		if (h->discovered)
-			discovery_failed(h);
+		if (h->source && h->source->ops->failed)
+			h->source->ops->failed(h->source, h);
 		return;
 	}
 	/* Nodes found by discovery come and go; those named on the command
 	 * line stay listed as down, for the user to see. */
-	if (!h->discovered)
+	if (!h->transient)
 		return;
 	for (i = 0; i < h->vms->len; i++)
 		members_drain(h->vms->pdata[i], h->down_reason);
@@ -302,7 +295,7 @@ state_word(const struct vm *vm)
 }
 
 char *
-members_text(struct tfs *fs)
+members_text(struct cluster *fs)
 {
 	GString *s = g_string_new(NULL);
 	guint i;
@@ -328,4 +321,34 @@ members_text(struct tfs *fs)
 				       vm->ended[CALL_FAILED]);
 	}
 	return g_string_free(s, FALSE);
+}
+
+static void
+on_event(void *data, const struct cluster_event *ev)
+{
+	switch (ev->type) {
+	case CL_HOST_UP:
+		host_up(ev->host);
+		break;
+	case CL_HOST_DOWN:
+		host_down(ev->host);
+		break;
+	case CL_CALL_ENDED:
+	case CL_VM_CHANGED:
+		/* Something of a VM ended or was let go: a draining VM may
+		 * go, a leaving node end. */
+		if (ev->vm && ev->vm->draining)
+			check_gone(ev->vm);
+		if (ev->host && ev->host->leaving && ev->host->link)
+			host_leave(ev->host);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+members_init(struct cluster *cl)
+{
+	cluster_listen(cl, on_event, cl);
 }

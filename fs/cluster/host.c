@@ -1,14 +1,15 @@
 /*
- * host.c - the client side of the protocol for one trickle-node: frames
- * out, frames in, requests waiting for answers, liveness.
+ * host.c - the session with one trickle-node: frames out, frames in,
+ * requests waiting for answers, liveness.  What the node says about VMs
+ * and calls goes, decoded, to the host's struct host_events (cluster.c);
+ * this file knows frames, not what they mean to the mount.
  *
  * Every request to a node has a deadline, and a node that stops answering
- * pings is declared down: whatever the node does, no FUSE request waits on
- * it without bound.  When a host goes down its pending requests fail, its
- * calls fail with the reason, and parked joins wake with EIO.
+ * pings is declared down: whatever the node does, nothing waits on it
+ * without bound.  When a host goes down its pending requests fail and
+ * its events hear why.
  */
-#include "tfs.h"
-#include "nodespec.h"
+#include "cluster.h"
 
 #include <errno.h>
 #include <string.h>
@@ -21,14 +22,7 @@ struct request {
 	void *data;
 };
 
-struct held_write {
-	fuse_req_t req;
-	size_t size;
-	gint64 since;
-};
-
 static void host_down(struct host *h, const char *why);
-static gboolean check_held(gpointer data);
 
 guint32
 host_next_tag(struct host *h)
@@ -115,66 +109,16 @@ host_request(struct host *h, guint type, guint vm, guint32 tag,
 	return r->tag;
 }
 
-void
-host_reply_write(struct host *h, fuse_req_t req, size_t size)
+gboolean
+host_throttled(const struct host *h)
 {
-	struct held_write *w;
-
-	if (!h->link || !h->link->throttled) {
-		fuse_reply_write(req, size);
-		return;
-	}
-	w = g_new(struct held_write, 1);
-	w->req = req;
-	w->size = size;
-	w->since = g_get_monotonic_time();
-	g_queue_push_tail(&h->held_writes, w);
-	if (!h->held_timer)
-		h->held_timer = g_timeout_add_seconds(1, check_held, h);
+	return h->link && h->link->throttled;
 }
 
-static void
-release_writes(struct host *h, int err)
+gsize
+host_pending(const struct host *h)
 {
-	struct held_write *w;
-
-	while ((w = g_queue_pop_head(&h->held_writes))) {
-		if (err)
-			fuse_reply_err(w->req, err);
-		else
-			fuse_reply_write(w->req, w->size);
-		g_free(w);
-	}
-	if (h->held_timer)
-		g_source_remove(h->held_timer);
-	h->held_timer = 0;
-}
-
-/*
- * A writer held back by flow control waits in the kernel where no signal
- * reaches it: a node that stops taking bytes must not hold it longer than
- * any other request.  The transfer it belonged to is then broken, and its
- * close reports that.
- */
-static gboolean
-check_held(gpointer data)
-{
-	struct host *h = data;
-	gint64 limit = (gint64)h->fs->opt.reply_timeout * G_USEC_PER_SEC;
-	struct held_write *w;
-
-	while ((w = g_queue_peek_head(&h->held_writes)) &&
-	       g_get_monotonic_time() - w->since > limit) {
-		g_queue_pop_head(&h->held_writes);
-		g_warning("%s: a write waited %d s for the node to take data",
-			  h->label, h->fs->opt.reply_timeout);
-		fuse_reply_err(w->req, ETIMEDOUT);
-		g_free(w);
-	}
-	if (!g_queue_is_empty(&h->held_writes))
-		return G_SOURCE_CONTINUE;
-	h->held_timer = 0;
-	return G_SOURCE_REMOVE;
+	return h->link ? link_pending(h->link) : 0;
 }
 
 static struct vm *
@@ -208,18 +152,14 @@ dispatch(struct host *h, struct wire_msg *m)
 		h->state = HOST_UP;
 		g_message("%s: trickle-node up on %s (pid %u, %u cores)",
 			  h->label, s, pid, h->cores);
-		members_host_up(h);
+		h->ev->up(h);
 		break;
 	case WIRE_VM_STATE:
 		if (!(vm = msg_vm(h, m)))
 			break;
-		g_variant_get(m->body, "(yu&s)", &state, &vm->pid, &s);
-		vm->state = state < VM_STATE_MAX ? state : VM_DOWN;
-		g_free(vm->detail);
-		vm->detail = g_strdup(s);
-		if (state == VM_RESTARTING)
-			g_message("%s: VM restarting after %s", vm->name, s);
-		any_kick(h->fs);
+		g_variant_get(m->body, "(yu&s)", &state, &pid, &s);
+		h->ev->vm_state(h, vm, state < VM_STATE_MAX ? state : VM_DOWN,
+				pid, s);
 		break;
 	case WIRE_CALL_STATE:
 		if (!(vm = msg_vm(h, m)))
@@ -228,17 +168,15 @@ dispatch(struct host *h, struct wire_msg *m)
 			      &err);
 		if (state >= CALL_STATE_MAX)
 			state = CALL_FAILED;
-		vm_call_state(vm, m->tag, state, s, code, out, err);
+		h->ev->call_state(h, vm, m->tag, state, s, code, out, err);
 		break;
 	case WIRE_FUNCS:
-		if ((vm = msg_vm(h, m))) {
-			vm_set_funcs(vm, m->body);
-			any_kick(h->fs);
-		}
+		if ((vm = msg_vm(h, m)))
+			h->ev->funcs(h, vm, m->body);
 		break;
 	case WIRE_OBJECTS:
 		if ((vm = msg_vm(h, m)))
-			vm_set_objects(vm, m->body);
+			h->ev->objects(h, vm, m->body);
 		break;
 	case WIRE_REPLY:
 	case WIRE_DATA:
@@ -321,7 +259,9 @@ on_log(void *user, const char *line)
 static void
 on_drained(void *user)
 {
-	release_writes(user, 0);
+	struct host *h = user;
+
+	h->ev->drained(h);
 }
 
 static void
@@ -367,7 +307,7 @@ static gboolean
 ping(gpointer data)
 {
 	struct host *h = data;
-	struct tfs *fs = h->fs;
+	struct cluster *fs = h->fs;
 	gint64 quiet = g_get_monotonic_time() - h->last_heard;
 	gint64 limit = (gint64)fs->opt.alive_interval * fs->opt.alive_count *
 		       G_USEC_PER_SEC;
@@ -388,7 +328,6 @@ host_down(struct host *h, const char *why)
 {
 	g_autoptr(GList) reqs = NULL;
 	GList *l;
-	guint i;
 
 	if (h->state == HOST_DOWN)
 		return;
@@ -403,9 +342,6 @@ host_down(struct host *h, const char *why)
 	if (h->ping_timer)
 		g_source_remove(h->ping_timer);
 	h->ping_timer = 0;
-	if (h->join_timer)
-		g_source_remove(h->join_timer);
-	h->join_timer = 0;
 	/* We may be inside one of the link's callbacks: let it return
 	 * before the link goes. */
 	if (h->link) {
@@ -415,10 +351,7 @@ host_down(struct host *h, const char *why)
 	reqs = g_hash_table_get_values(h->requests);
 	for (l = reqs; l; l = l->next)
 		request_finish(l->data, EIO, why, NULL, 0);
-	release_writes(h, EIO);
-	for (i = 0; i < h->vms->len; i++)
-		vm_down(h->vms->pdata[i], why);
-	members_host_down(h);
+	h->ev->down(h, why);
 }
 
 void
@@ -428,50 +361,35 @@ host_fail(struct host *h, const char *why)
 }
 
 struct host *
-host_new(struct tfs *fs, const char *label, gboolean local)
+host_new(struct cluster *fs, const char *label, const struct link_spec *spec,
+	 const struct host_events *ev)
 {
 	struct host *h = g_new0(struct host, 1);
 
 	h->fs = fs;
+	h->ev = ev;
 	h->label = g_strdup(label);
-	h->local = local;
+	h->spec.kind = spec->kind;
+	h->spec.command = g_strdup(spec->command);
+	h->spec.ssh = spec->ssh;
+	h->spec.ssh.host = g_strdup(spec->ssh.host);
+	h->spec.ssh.user = g_strdup(spec->ssh.user);
+	h->spec.ssh.identity = g_strdup(spec->ssh.identity);
+	h->spec.ssh.known_hosts = g_strdup(spec->ssh.known_hosts);
+	h->spec.ssh.command = h->spec.command;
 	h->frame = g_byte_array_new();
 	h->vms = g_ptr_array_new();
 	h->requests = g_hash_table_new(NULL, NULL);
-	g_queue_init(&h->held_writes);
 	wire_decoder_init(&h->dec);
-	return h;
-}
-
-struct host *
-host_new_ssh(struct tfs *fs, const struct nodespec *ns)
-{
-	g_autofree char *label = nodespec_where(ns);
-	struct host *h = host_new(fs, label, FALSE);
-
-	h->command = g_strdup(fs->opt.node_command ? fs->opt.node_command
-						   : "trickle-node");
-	h->ssh.host = g_strdup(ns->host);
-	h->ssh.user = g_strdup(ns->user);
-	h->ssh.port = ns->port ? ns->port : 22;
 	return h;
 }
 
 void
 host_start(struct host *h)
 {
-	struct tfs *fs = h->fs;
+	struct cluster *fs = h->fs;
 
-	if (h->local) {
-		h->link = link_local_new(h->command, &host_link_cb, h);
-	} else {
-		h->ssh.identity = fs->opt.identity;
-		h->ssh.known_hosts = fs->opt.known_hosts;
-		h->ssh.command = h->command;
-		h->ssh.connect_timeout = fs->opt.connect_timeout;
-		h->ssh.keepalive_interval = fs->opt.alive_interval;
-		h->link = link_ssh_new(&h->ssh, &host_link_cb, h);
-	}
+	h->link = link_open(&h->spec, &host_link_cb, h);
 	if (!h->link)
 		return;		/* down already reported */
 	h->last_heard = g_get_monotonic_time();
@@ -481,10 +399,18 @@ host_start(struct host *h)
 }
 
 void
+host_shutdown(struct host *h)
+{
+	if (!h->link || h->ending)
+		return;
+	h->ending = TRUE;
+	host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
+	link_close_write(h->link);
+}
+
+void
 host_free(struct host *h)
 {
-	guint i;
-
 	/* Not inside a link callback here: end the link now, so that a node
 	 * still running is stopped (host_down would defer this to a loop
 	 * that no longer runs). */
@@ -497,58 +423,20 @@ host_free(struct host *h)
 	}
 	if (h->state != HOST_DOWN)
 		host_down(h, "unmounted");
-	for (i = 0; i < h->vms->len; i++)
-		vm_free(h->vms->pdata[i]);
-	g_ptr_array_unref(h->vms);
+	g_ptr_array_unref(h->vms);	/* its VMs are cluster.c's */
 	g_hash_table_unref(h->requests);
 	wire_decoder_clear(&h->dec);
 	g_byte_array_unref(h->frame);
-	g_free((char *)h->ssh.host);
-	g_free((char *)h->ssh.user);
+	g_free((char *)h->spec.ssh.host);
+	g_free((char *)h->spec.ssh.user);
+	g_free((char *)h->spec.ssh.identity);
+	g_free((char *)h->spec.ssh.known_hosts);
+	g_free((char *)h->spec.command);
 	g_free(h->label);
-	g_free(h->command);
 	g_free(h->down_reason);
 	g_free(h->node_name);
 	g_free(h->beacon_name);
 	g_free(h);
-}
-
-void
-hosts_shutdown(struct tfs *fs)
-{
-	guint i;
-
-	for (i = 0; i < fs->hosts->len; i++) {
-		struct host *h = fs->hosts->pdata[i];
-
-		if (!h->link)
-			continue;
-		host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
-		link_close_write(h->link);
-	}
-}
-
-gboolean
-hosts_ready(struct tfs *fs)
-{
-	guint i;
-
-	for (i = 0; i < fs->hosts->len; i++)
-		if (((struct host *)fs->hosts->pdata[i])->state ==
-		    HOST_CONNECTING)
-			return FALSE;
-	return TRUE;
-}
-
-gboolean
-hosts_gone(struct tfs *fs)
-{
-	guint i;
-
-	for (i = 0; i < fs->hosts->len; i++)
-		if (((struct host *)fs->hosts->pdata[i])->link)
-			return FALSE;
-	return TRUE;
 }
 
 int

@@ -12,7 +12,7 @@
  *                    it goes
  *   discover         probe for announcing nodes now
  */
-#include "tfs.h"
+#include "tree.h"
 #include "nodespec.h"
 
 #include <errno.h>
@@ -20,7 +20,7 @@
 
 struct mctl_handle {
 	struct handle h;
-	struct tfs *fs;
+	struct cluster *fs;
 	char *text;		/* what a read gives */
 };
 
@@ -28,16 +28,17 @@ struct mctl_handle {
 struct mctl_write {
 	fuse_req_t req;
 	size_t size;
-	guint waiting;
-	int err;
 };
 
+static const struct handle_ops mctl_ops;
+
 void
-mctl_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi)
+mctl_open(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct mctl_handle *m = g_new0(struct mctl_handle, 1);
+	struct cluster *fs = req_fs(req);
 
-	m->h.type = H_MCTL;
+	m->h.ops = &mctl_ops;
 	m->fs = fs;
 	m->text = members_text(fs);
 	fi->fh = (uintptr_t)m;
@@ -45,7 +46,7 @@ mctl_open(struct tfs *fs, fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-void
+static void
 mctl_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct mctl_handle *m = (struct mctl_handle *)(uintptr_t)fi->fh;
@@ -54,12 +55,12 @@ mctl_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 }
 
 static void
-write_counted(struct mctl_write *w)
+written(void *data, int err)
 {
-	if (--w->waiting)
-		return;
-	if (w->err)
-		fuse_reply_err(w->req, w->err);
+	struct mctl_write *w = data;
+
+	if (err)
+		fuse_reply_err(w->req, err);
 	else
 		fuse_reply_write(w->req, w->size);
 	g_free(w);
@@ -68,32 +69,16 @@ write_counted(struct mctl_write *w)
 static void
 on_joined(void *data, struct host *h, const char *error)
 {
-	struct mctl_write *w = data;
+	struct fanin *f = data;
 
-	if (error) {
+	if (error)
 		g_warning(".ctl: connect %s: %s", h->label, error);
-		if (!w->err)
-			w->err = EHOSTUNREACH;
-	}
-	write_counted(w);
-}
-
-static struct vm *
-listed_vm(struct tfs *fs, const char *name)
-{
-	guint i;
-
-	for (i = 0; i < fs->vms->len; i++) {
-		struct vm *vm = fs->vms->pdata[i];
-		if (vm->host && vm_listed(vm) && strcmp(vm->name, name) == 0)
-			return vm;
-	}
-	return NULL;
+	fanin_answer(f, error ? EHOSTUNREACH : 0);
 }
 
 /* Check one command line; 0 or the errno for the write. */
 static int
-check_command(struct tfs *fs, char **argv)
+check_command(struct cluster *fs, char **argv)
 {
 	g_autoptr(GError) error = NULL;
 	struct nodespec ns;
@@ -115,7 +100,7 @@ check_command(struct tfs *fs, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[0], "disconnect") == 0 && argv[1] && !argv[2]) {
-		if (listed_vm(fs, argv[1]))
+		if (cluster_vm_named(fs, argv[1]))
 			return 0;
 		g_warning(".ctl: disconnect: no VM %s", argv[1]);
 		return ENOENT;
@@ -128,7 +113,7 @@ check_command(struct tfs *fs, char **argv)
 }
 
 static void
-run_command(struct tfs *fs, char **argv, struct mctl_write *w)
+run_command(struct cluster *fs, char **argv, struct fanin *f)
 {
 	g_autoptr(GError) error = NULL;
 	struct nodespec ns;
@@ -137,26 +122,22 @@ run_command(struct tfs *fs, char **argv, struct mctl_write *w)
 		return;
 	if (strcmp(argv[0], "connect") == 0) {
 		nodespec_parse(argv[1], &ns, NULL);
-		w->waiting++;
-		members_connect(fs, &ns, 1, FALSE, on_joined, w);
+		fanin_expect(f);
+		members_connect(fs, &ns, 1, NULL, on_joined, f);
 		nodespec_clear(&ns);
 	} else if (strcmp(argv[0], "disconnect") == 0) {
-		struct vm *vm = listed_vm(fs, argv[1]);
-
-		discovery_let_go(vm->host);
-		members_drain(vm, "disconnect");
-	} else if (fs->discover) {
-		discovery_probe(fs);
-	} else if (!discovery_start(fs, &error)) {
+		members_disconnect(cluster_vm_named(fs, argv[1]));
+	} else if (!cluster_discover(fs, &error)) {
 		g_warning(".ctl: discover: %s", error->message);
-		w->err = EIO;
+		fanin_expect(f);
+		fanin_answer(f, EIO);
 	}
 }
 
 /* The whole write is checked before any of it runs: a bad line does
  * nothing, as with calls/new. */
-void
-mctl_write(fuse_req_t req, const char *buf, size_t size,
+static void
+mctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	   struct fuse_file_info *fi)
 {
 	struct mctl_handle *m = (struct mctl_handle *)(uintptr_t)fi->fh;
@@ -165,6 +146,7 @@ mctl_write(fuse_req_t req, const char *buf, size_t size,
 	g_autoptr(GPtrArray) cmds = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)g_strfreev);
 	struct mctl_write *w;
+	struct fanin *f;
 	guint i;
 	int err;
 
@@ -190,13 +172,13 @@ mctl_write(fuse_req_t req, const char *buf, size_t size,
 	w = g_new0(struct mctl_write, 1);
 	w->req = req;
 	w->size = size;
-	w->waiting = 1;		/* held while commands start */
+	f = fanin_new(written, w);
 	for (i = 0; i < cmds->len; i++)
-		run_command(m->fs, cmds->pdata[i], w);
-	write_counted(w);
+		run_command(m->fs, cmds->pdata[i], f);
+	fanin_release(f);
 }
 
-void
+static void
 mctl_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct mctl_handle *m = (struct mctl_handle *)(uintptr_t)fi->fh;
@@ -205,3 +187,9 @@ mctl_release(fuse_req_t req, struct fuse_file_info *fi)
 	g_free(m);
 	fuse_reply_err(req, 0);
 }
+
+static const struct handle_ops mctl_ops = {
+	.read = mctl_read,
+	.write = mctl_write,
+	.release = mctl_release,
+};

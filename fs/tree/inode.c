@@ -88,7 +88,7 @@ vm_has_kind(const struct vm *vm, enum ikind kind)
 
 /* The VM of an inode's slot, or NULL. */
 static struct vm *
-slot_vm(struct tfs *fs, guint slot)
+slot_vm(struct cluster *fs, guint slot)
 {
 	if (slot == ALL_SLOT)
 		return fs->all;
@@ -109,7 +109,7 @@ make_ino(enum ikind kind, const struct vm *vm, guint32 id)
 }
 
 gboolean
-decode_ino(struct tfs *fs, fuse_ino_t ino, struct inode *in)
+decode_ino(struct cluster *fs, fuse_ino_t ino, struct inode *in)
 {
 	guint slot = (ino >> 32) & 0xffffff;
 	guint32 id = ino & 0xffffffff;
@@ -161,18 +161,18 @@ inode_ino(const struct inode *in)
 }
 
 void
-fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
+fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 {
 	g_autofree char *status = NULL;
 	struct call *c = in->call;
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = inode_ino(in);
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
+	st->st_uid = t->uid;
+	st->st_gid = t->gid;
 	st->st_nlink = 1;
 	st->st_mtime = st->st_ctime = st->st_atime =
-		in->vm ? in->vm->created : fs->started;
+		in->vm ? in->vm->created : t->started;
 	g_autofree char *text = NULL;
 	if (c)
 		st->st_mtime = st->st_ctime = st->st_atime = c->changed;
@@ -219,12 +219,12 @@ fill_attr(struct tfs *fs, const struct inode *in, struct stat *st)
 		break;
 	case I_FUNC:
 		st->st_mode = S_IFREG | 0444;
-		text = func_text(in->vm, in->id);
+		text = vm_func_text(in->vm, in->id);
 		st->st_size = strlen(text);
 		break;
 	case I_OBJECT:
 		st->st_mode = S_IFREG | 0444;
-		text = object_text(in->vm, in->id);
+		text = vm_object_text(in->vm, in->id);
 		st->st_size = strlen(text);
 		break;
 	case I_INFO:
@@ -268,7 +268,7 @@ attr_timeout(const struct inode *in)
 
 /* The child of parent called name, or FALSE. */
 gboolean
-find_child(struct tfs *fs, const struct inode *parent, const char *name,
+find_child(struct cluster *fs, const struct inode *parent, const char *name,
 	   struct inode *child)
 {
 	guint i;
@@ -371,7 +371,7 @@ cmp_call_id(gconstpointer a, gconstpointer b)
 }
 
 void
-list_dir(struct tfs *fs, const struct inode *in, GArray *a)
+list_dir(struct cluster *fs, const struct inode *in, GArray *a)
 {
 	g_autoptr(GPtrArray) ids = NULL;
 	GHashTableIter it;
@@ -469,4 +469,10 @@ void
 dirent_clear(gpointer p)
 {
 	g_free(((struct dirent_ent *)p)->name);
+}
+
+fuse_ino_t
+data_ino(struct vm *vm, guint32 id)
+{
+	return make_ino(I_DATA, vm, id);
 }

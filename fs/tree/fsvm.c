@@ -7,7 +7,7 @@
  * commands (restart, cancel, destroy, forget) and info's node half are
  * requests with the usual deadline.
  */
-#include "tfs.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <string.h>
@@ -52,23 +52,6 @@ pending_new(fuse_req_t req, struct vm *vm, guint32 id, const char *what)
 	return p;
 }
 
-static void
-count_calls(struct vm *vm, guint *queued, guint *running)
-{
-	GHashTableIter it;
-	gpointer val;
-
-	*queued = *running = 0;
-	g_hash_table_iter_init(&it, vm->calls);
-	while (g_hash_table_iter_next(&it, NULL, &val)) {
-		struct call *c = val;
-		if (c->state == CALL_QUEUED)
-			(*queued)++;
-		else if (c->state == CALL_RUNNING)
-			(*running)++;
-	}
-}
-
 /* The half of info the mount knows by itself. */
 static GString *
 info_local(struct vm *vm)
@@ -77,7 +60,7 @@ info_local(struct vm *vm)
 	GString *s = g_string_new(NULL);
 	guint queued, running;
 
-	count_calls(vm, &queued, &running);
+	vm_count_calls(vm, &queued, &running);
 	g_string_append_printf(s, "vm: %s\n", vm->name);
 	g_string_append_printf(s, "host: %s%s%s%s\n", h->label,
 			       h->node_name ? " (" : "",
@@ -179,19 +162,21 @@ on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 	pending_free(p);
 }
 
+static const struct handle_ops info_ops;
+
 void
 info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
 {
 	struct info_handle *ih = g_new0(struct info_handle, 1);
 
-	ih->h.type = H_INFO;
+	ih->h.ops = &info_ops;
 	ih->vm = vm;
 	fi->fh = (uintptr_t)ih;
 	fi->direct_io = 1;
 	fuse_reply_open(req, fi);
 }
 
-void
+static void
 info_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct info_handle *ih = (struct info_handle *)(uintptr_t)fi->fh;
@@ -215,7 +200,7 @@ info_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 	host_request(vm->host, WIRE_INFO, vm->index, 0, NULL, on_info, p);
 }
 
-void
+static void
 info_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct info_handle *ih = (struct info_handle *)(uintptr_t)fi->fh;
@@ -249,13 +234,15 @@ on_command(void *data, int err, const char *msg, const guint8 *bytes,
 	pending_free(p);
 }
 
+static const struct handle_ops ctl_ops;
+
 void
 ctl_open(fuse_req_t req, struct vm *vm, guint32 call,
 	 struct fuse_file_info *fi)
 {
 	struct ctl_handle *c = g_new0(struct ctl_handle, 1);
 
-	c->h.type = H_CTL;
+	c->h.ops = &ctl_ops;
 	c->vm = vm;
 	c->call = call;
 	c->partial = g_string_new(NULL);
@@ -266,8 +253,8 @@ ctl_open(fuse_req_t req, struct vm *vm, guint32 call,
 }
 
 /* One command per write: "restart" for a VM, "cancel" for a call. */
-void
-ctl_write(fuse_req_t req, const char *buf, size_t size,
+static void
+ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	  struct fuse_file_info *fi)
 {
 	struct ctl_handle *c = (struct ctl_handle *)(uintptr_t)fi->fh;
@@ -288,8 +275,7 @@ ctl_write(fuse_req_t req, const char *buf, size_t size,
 			fuse_reply_write(req, size);
 			return;
 		}
-		if (call->real)
-			call = call->real;
+		call = call_output(call);
 		if (!call->vm->host) {
 			fuse_reply_err(req, EALREADY);
 			return;
@@ -315,7 +301,7 @@ ctl_write(fuse_req_t req, const char *buf, size_t size,
 	}
 }
 
-void
+static void
 ctl_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct ctl_handle *c = (struct ctl_handle *)(uintptr_t)fi->fh;
@@ -326,29 +312,14 @@ ctl_release(fuse_req_t req, struct fuse_file_info *fi)
 }
 
 static void
-on_forgotten(void *data, int err, const char *msg, const guint8 *bytes,
-	     gsize len)
+on_forgotten(void *data, int err)
 {
-	struct pending *p = data;
-	struct call *c = vm_call(p->vm, p->id);
-
-	/* Gone on the node, or the node is gone: either way forget it,
-	 * and the .any call it ran for with it. */
-	if (!err || err == ENOENT || err == EHOSTDOWN || err == EIO) {
-		if (c && c->any)
-			any_forgotten(c->any);
-		else if (c && !c->joiners && !c->opens)
-			g_hash_table_remove(p->vm->calls,
-					    GUINT_TO_POINTER(p->id));
-		err = 0;
-	}
-	fuse_reply_err(p->req, err);
-	pending_free(p);
+	fuse_reply_err(data, err);
 }
 
 /* rmdir calls/N: forget a call that has ended, here and on the node. */
 void
-call_forget(fuse_req_t req, struct vm *vm, guint32 id)
+rmdir_call(fuse_req_t req, struct vm *vm, guint32 id)
 {
 	struct call *c = vm_call(vm, id);
 
@@ -356,24 +327,11 @@ call_forget(fuse_req_t req, struct vm *vm, guint32 id)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (!call_ended(c) || c->joiners || c->opens ||
-	    (c->real && c->real->opens) || (c->any && c->any->opens)) {
+	if (!call_ended(c) || call_held(c)) {
 		fuse_reply_err(req, EBUSY);
 		return;
 	}
-	/* .any/calls/N: the output to forget is on the VM it ran on. */
-	if (c->real) {
-		c = c->real;
-		vm = c->vm;
-		id = c->id;
-	} else if (!vm->host) {
-		any_forgotten(c);
-		fuse_reply_err(req, 0);
-		return;
-	}
-	host_request(vm->host, WIRE_FORGET, vm->index, 0,
-		     g_variant_new_uint32(id), on_forgotten,
-		     pending_new(req, vm, id, "forget"));
+	call_forget(c, on_forgotten, req);
 }
 
 void
@@ -388,27 +346,12 @@ object_destroy(fuse_req_t req, struct vm *vm, guint32 id)
 		     pending_new(req, vm, id, "destroy"));
 }
 
-char *
-func_text(struct vm *vm, guint32 id)
-{
-	const char *name, *origin, *doc;
+static const struct handle_ops info_ops = {
+	.read = info_read,
+	.release = info_release,
+};
 
-	if (!vm_func(vm, id, &name, &origin, &doc))
-		return g_strdup("");
-	return g_strdup_printf("%s: %s%s%s\n", name, origin, *doc ? ": " : "",
-			       doc);
-}
-
-char *
-object_text(struct vm *vm, guint32 id)
-{
-	const char *cls, *desc;
-
-	if (!vm_object(vm, id, &cls, &desc))
-		return g_strdup("");
-	/* Its own words if it has a describe callback, else what Python
-	 * would print for an object without __str__. */
-	if (*desc)
-		return g_strdup_printf("%s\n", desc);
-	return g_strdup_printf("<%s @%u>\n", cls, id);
-}
+static const struct handle_ops ctl_ops = {
+	.write = ctl_write,
+	.release = ctl_release,
+};

@@ -1,11 +1,15 @@
 /*
- * link.h - a byte stream to one trickle-node process.
+ * transport.h - the transport layer: a byte stream to one trickle-node.
  *
- * A link carries the framed protocol (wire.h) to a trickle-node and back;
- * it knows nothing of frames.  Two kinds exist: an SSH exec channel
- * (link_ssh.c) and a child process on this machine over pipes
- * (link_local.c).  Both live in the default GMainContext: nothing here
- * blocks, and every callback runs from the main loop.
+ * The lowest layer of the mount (fs/README.md): it knows nothing of
+ * frames, VMs or FUSE, and reports upward only through the callbacks its
+ * owner registers.  A link carries the framed protocol (wire.h) to a
+ * trickle-node and back.  Its kinds (enum link_kind): an SSH exec channel
+ * (link_ssh.c), and a command whose stdin/stdout is the link
+ * (link_command.c): a trickle-node started here, or any program that
+ * reaches one (srun, say).  Every link lives in the default GMainContext:
+ * nothing here blocks, and every callback runs from the main loop.  The
+ * known_hosts reader (ssh_knownhosts.c) serves SSH and discovery alike.
  */
 #pragma once
 
@@ -46,11 +50,38 @@ struct link_ssh_options {
 	guint keepalive_interval;	/* seconds; 0: 15 */
 };
 
+enum link_kind {
+	LINK_LOCAL,		/* trickle-node on this machine, over pipes */
+	LINK_SSH,		/* trickle-node run over SSH */
+	LINK_COMMAND,		/* a command whose stdio reaches a node */
+};
+
+/* What a link is made from; the membership source that found the node
+ * picks the kind. */
+struct link_spec {
+	enum link_kind kind;
+	const char *command;		/* LOCAL, COMMAND: run here; SSH: run
+					 * on the node */
+	struct link_ssh_options ssh;	/* SSH only */
+};
+
+const char *link_kind_name(enum link_kind kind);
+/* A new link of spec's kind; its set-up runs from the main loop, and a
+ * failure is reported through cb->down (NULL only if it failed at once,
+ * after cb->down). */
+struct link *link_open(const struct link_spec *spec,
+		       const struct link_callbacks *cb, void *user);
 struct link *link_ssh_new(const struct link_ssh_options *opt,
 			  const struct link_callbacks *cb, void *user);
 /* command is split with shell rules and run with pipes on its stdio. */
-struct link *link_local_new(const char *command,
-			    const struct link_callbacks *cb, void *user);
+struct link *link_command_new(const char *command,
+			      const struct link_callbacks *cb, void *user);
+
+/* known_hosts (ssh_knownhosts.c), without a session: does file hold, for
+ * host:port, a key whose SHA256 fingerprint ("SHA256:base64", unpadded)
+ * is one of fps, and not @revoked?  why says what is wrong if not. */
+gboolean knownhosts_vouch(const char *file, const char *host, int port,
+			  const char *const *fps, guint n_fps, char **why);
 
 /* Queue bytes; they go out as the peer takes them. */
 void link_write(struct link *l, const void *data, gsize len);

@@ -12,11 +12,11 @@
 #define ALL_NEW_MODE 0644
 
 static struct data_file *
-file_new(struct tfs *fs, struct vm *vm, gboolean append)
+file_new(struct cluster *fs, struct vm *vm, gboolean append)
 {
 	struct data_file *f = g_new0(struct data_file, 1);
 
-	f->h.type = H_DATA;
+	f->h.ops = &data_file_ops;
 	f->vm = vm;
 	f->reader = reader_of(fs, vm);
 	f->targets = targets_of(fs, vm);
@@ -131,7 +131,7 @@ read_done(struct op *op)
 	fuse_reply_buf(op->req, op->buf, got);
 }
 
-void
+static void
 data_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct data_file *f = (struct data_file *)(uintptr_t)fi->fh;
@@ -174,7 +174,7 @@ write_done(struct op *op)
 		fuse_reply_write(op->req, op->size);
 }
 
-void
+static void
 data_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	   struct fuse_file_info *fi)
 {
@@ -222,9 +222,15 @@ data_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	op_go(op);
 }
 
-void
+static void
 data_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	file_free((struct data_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
+
+const struct handle_ops data_file_ops = {
+	.read = data_read,
+	.write = data_write,
+	.release = data_release,
+};

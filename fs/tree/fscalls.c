@@ -6,7 +6,7 @@
  * offset, and `read id <&3` must still get the id.  Lines are split with
  * shell quoting rules; a line may span several writes.
  */
-#include "tfs.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <string.h>
@@ -16,19 +16,21 @@
 
 struct calls_handle {
 	struct handle h;
-	struct tfs *fs;
+	struct cluster *fs;
 	struct vm *vm;
 	GString *partial;	/* a line not yet ended */
 	GString *ids;		/* "N\n" for each fork, not yet read */
 };
+
+static const struct handle_ops calls_new_ops;
 
 void
 calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
 {
 	struct calls_handle *c = g_new0(struct calls_handle, 1);
 
-	c->h.type = H_CALLS_NEW;
-	c->fs = fuse_req_userdata(req);
+	c->h.ops = &calls_new_ops;
+	c->fs = req_fs(req);
 	c->vm = vm;
 	c->partial = g_string_new(NULL);
 	c->ids = g_string_new(NULL);
@@ -40,7 +42,7 @@ calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
 
 /* The VM an "@NAME" first word picks, or NULL. */
 static struct vm *
-vm_named(struct tfs *fs, const char *name)
+vm_named(struct cluster *fs, const char *name)
 {
 	guint i;
 
@@ -61,7 +63,7 @@ vm_named(struct tfs *fs, const char *name)
 static void
 fork_line(struct calls_handle *c, char **argv, const char *line)
 {
-	struct tfs *fs = c->fs;
+	struct cluster *fs = c->fs;
 	struct call *call;
 	guint i;
 
@@ -92,7 +94,7 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 /* Parse every complete line of text first: one malformed line fails the
  * write and forks nothing from it.  0, or the errno for the write. */
 static int
-parse_lines(struct tfs *fs, struct vm *vm, const char *text, gsize len,
+parse_lines(struct cluster *fs, struct vm *vm, const char *text, gsize len,
 	    GPtrArray *argvs, GPtrArray *lines)
 {
 	const char *p = text, *end = text + len;
@@ -130,8 +132,8 @@ parse_lines(struct tfs *fs, struct vm *vm, const char *text, gsize len,
 	return 0;
 }
 
-void
-calls_new_write(fuse_req_t req, const char *buf, size_t size,
+static void
+calls_new_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
 	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
@@ -172,8 +174,9 @@ calls_new_write(fuse_req_t req, const char *buf, size_t size,
 	fuse_reply_write(req, size);
 }
 
-void
-calls_new_read(fuse_req_t req, size_t size, struct fuse_file_info *fi)
+static void
+calls_new_read(fuse_req_t req, size_t size, off_t off,
+	       struct fuse_file_info *fi)
 {
 	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
 	size_t n = MIN(size, c->ids->len);
@@ -182,7 +185,7 @@ calls_new_read(fuse_req_t req, size_t size, struct fuse_file_info *fi)
 	g_string_erase(c->ids, 0, n);
 }
 
-void
+static void
 calls_new_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
@@ -207,3 +210,9 @@ calls_new_release(fuse_req_t req, struct fuse_file_info *fi)
 	g_free(c);
 	fuse_reply_err(req, 0);
 }
+
+static const struct handle_ops calls_new_ops = {
+	.read = calls_new_read,
+	.write = calls_new_write,
+	.release = calls_new_release,
+};

@@ -1,8 +1,9 @@
 /*
- * link_local.c - a link to a trickle-node started on this machine, over
- * pipes: the same protocol as over SSH, with no SSH set-up at all.
+ * link_command.c - a link that is a command's stdin and stdout: a
+ * trickle-node started on this machine (the same protocol as over SSH,
+ * with no SSH set-up at all), or any program that reaches one.
  */
-#include "link.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,7 +215,7 @@ report_spawn_failure(gpointer data)
 }
 
 struct link *
-link_local_new(const char *command, const struct link_callbacks *cb,
+link_command_new(const char *command, const struct link_callbacks *cb,
 	       void *user)
 {
 	struct link_local *ll = g_new0(struct link_local, 1);

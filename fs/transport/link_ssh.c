@@ -34,7 +34,7 @@
 #include <gio/gio.h>
 #include <libssh2.h>
 
-#include "link.h"
+#include "transport.h"
 #include "ssh_auth.h"
 #include "ssh_error.h"
 #include "ssh_knownhosts.h"

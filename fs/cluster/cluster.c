@@ -1,0 +1,279 @@
+/*
+ * cluster.c - the cluster as a whole: it makes hosts (here only, whatever
+ * source the node comes from), turns what their nodes say into the model
+ * (struct host_events), and starts and ends the parts that act on the
+ * model's news (.any, membership, the spool) and the membership sources.
+ */
+#include "cluster.h"
+#include "nodespec.h"
+
+#include <string.h>
+
+static void
+on_up(struct host *h)
+{
+	cluster_emit(h->fs, CL_HOST_UP, h, NULL, NULL, NULL);
+}
+
+static void
+on_down(struct host *h, const char *why)
+{
+	guint i;
+
+	for (i = 0; i < h->vms->len; i++)
+		vm_down(h->vms->pdata[i], why);
+	cluster_emit(h->fs, CL_HOST_DOWN, h, NULL, NULL, why);
+}
+
+static void
+on_drained(struct host *h)
+{
+	cluster_emit(h->fs, CL_HOST_DRAINED, h, NULL, NULL, NULL);
+}
+
+static void
+on_vm_state(struct host *h, struct vm *vm, guint state, guint32 pid,
+	    const char *detail)
+{
+	vm->state = state;
+	vm->pid = pid;
+	g_free(vm->detail);
+	vm->detail = g_strdup(detail);
+	if (state == VM_RESTARTING)
+		g_message("%s: VM restarting after %s", vm->name, detail);
+	cluster_emit(h->fs, CL_VM_CHANGED, h, vm, NULL, NULL);
+}
+
+static void
+on_call_state(struct host *h, struct vm *vm, guint32 id, guint state,
+	      const char *detail, int code, guint64 out, guint64 err)
+{
+	vm_call_state(vm, id, state, detail, code, out, err);
+}
+
+static void
+on_funcs(struct host *h, struct vm *vm, GVariant *funcs)
+{
+	vm_set_funcs(vm, funcs);
+	cluster_emit(h->fs, CL_VM_CHANGED, h, vm, NULL, NULL);
+}
+
+static void
+on_objects(struct host *h, struct vm *vm, GVariant *objects)
+{
+	vm_set_objects(vm, objects);
+}
+
+static const struct host_events model_events = {
+	.up = on_up,
+	.down = on_down,
+	.drained = on_drained,
+	.vm_state = on_vm_state,
+	.call_state = on_call_state,
+	.funcs = on_funcs,
+	.objects = on_objects,
+};
+
+struct host *
+cluster_add_host(struct cluster *cl, const char *label,
+		 const struct link_spec *spec, struct member_source *src)
+{
+	struct host *h = host_new(cl, label, spec, &model_events);
+
+	h->source = src;
+	g_ptr_array_add(cl->hosts, h);
+	return h;
+}
+
+struct host *
+cluster_add_ssh_host(struct cluster *cl, const struct nodespec *ns,
+		     struct member_source *src)
+{
+	g_autofree char *label = nodespec_where(ns);
+	struct link_spec spec = { .kind = LINK_SSH };
+
+	spec.command = cl->opt.node_command ? cl->opt.node_command
+					    : "trickle-node";
+	spec.ssh.host = ns->host;
+	spec.ssh.user = ns->user;
+	spec.ssh.port = ns->port ? ns->port : 22;
+	spec.ssh.identity = cl->opt.identity;
+	spec.ssh.known_hosts = cl->opt.known_hosts;
+	spec.ssh.connect_timeout = cl->opt.connect_timeout;
+	spec.ssh.keepalive_interval = cl->opt.alive_interval;
+	return cluster_add_host(cl, label, &spec, src);
+}
+
+struct cluster *
+cluster_new(void)
+{
+	struct cluster *cl = g_new0(struct cluster, 1);
+
+	cl->hosts = g_ptr_array_new();
+	cl->vms = g_ptr_array_new();
+	g_queue_init(&cl->any_queue);
+	cl->static_src = source_static_new(cl);
+	return cl;
+}
+
+gboolean
+cluster_setup(struct cluster *cl, GError **error)
+{
+	cl->all = vm_new(cl, NULL, ".all");
+	cl->all->slot = ALL_SLOT;
+	cl->any = vm_new(cl, NULL, ".any");
+	cl->any->slot = ANY_SLOT;
+	/* The order they hear news in: .any mirrors a VM's call into its
+	 * .any call before membership looks at what is left. */
+	any_init(cl);
+	members_init(cl);
+	spool_init(cl);
+	return TRUE;
+}
+
+gboolean
+cluster_discover(struct cluster *cl, GError **error)
+{
+	struct member_source *src = cl->discover_src;
+
+	if (!src)
+		src = cl->discover_src = source_discover_new(cl);
+	if (!src->started) {
+		if (!src->ops->start(src, error))
+			return FALSE;
+		src->started = TRUE;
+	}
+	if (src->ops->probe)
+		src->ops->probe(src);
+	return TRUE;
+}
+
+gboolean
+cluster_start(struct cluster *cl, GError **error)
+{
+	guint i;
+
+	for (i = 0; i < cl->hosts->len; i++)
+		host_start(cl->hosts->pdata[i]);
+	return !cl->opt.discover || cluster_discover(cl, error);
+}
+
+static void
+stop_source(struct member_source *src)
+{
+	if (src && src->started && src->ops->stop)
+		src->ops->stop(src);
+	if (src)
+		src->started = FALSE;
+}
+
+void
+cluster_shutdown(struct cluster *cl)
+{
+	guint i;
+
+	cl->stopping = TRUE;
+	stop_source(cl->discover_src);	/* no node joins from here on */
+	for (i = 0; i < cl->hosts->len; i++)
+		host_shutdown(cl->hosts->pdata[i]);
+}
+
+gboolean
+cluster_ready(struct cluster *cl)
+{
+	guint i;
+
+	for (i = 0; i < cl->hosts->len; i++)
+		if (((struct host *)cl->hosts->pdata[i])->state ==
+		    HOST_CONNECTING)
+			return FALSE;
+	return TRUE;
+}
+
+gboolean
+cluster_gone(struct cluster *cl)
+{
+	guint i;
+
+	for (i = 0; i < cl->hosts->len; i++)
+		if (((struct host *)cl->hosts->pdata[i])->link)
+			return FALSE;
+	return TRUE;
+}
+
+guint
+cluster_vms_up(struct cluster *cl)
+{
+	guint i, up = 0;
+
+	for (i = 0; i < cl->vms->len; i++) {
+		struct vm *vm = cl->vms->pdata[i];
+
+		if (vm_listed(vm) && vm->host->state == HOST_UP)
+			up++;
+	}
+	return up;
+}
+
+struct vm *
+cluster_vm_named(struct cluster *cl, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < cl->vms->len; i++) {
+		struct vm *vm = cl->vms->pdata[i];
+
+		if (vm->host && vm_listed(vm) && strcmp(vm->name, name) == 0)
+			return vm;
+	}
+	return NULL;
+}
+
+void
+member_source_free(struct member_source *src)
+{
+	if (!src)
+		return;
+	stop_source(src);
+	g_free(src);
+}
+
+void
+cluster_free(struct cluster *cl)
+{
+	struct cluster_options *o = &cl->opt;
+	guint i, j;
+
+	cl->stopping = TRUE;
+	spool_cleanup(cl);
+	for (i = 0; i < cl->hosts->len; i++) {
+		struct host *h = cl->hosts->pdata[i];
+		g_autoptr(GPtrArray) vms = g_ptr_array_ref(h->vms);
+
+		host_free(h);
+		for (j = 0; j < vms->len; j++)
+			vm_free(vms->pdata[j]);
+	}
+	g_ptr_array_unref(cl->hosts);
+	while (!g_queue_is_empty(&cl->any_queue))
+		((struct call *)g_queue_pop_head(&cl->any_queue))->queued =
+			NULL;
+	if (cl->all)
+		vm_free(cl->all);
+	if (cl->any)
+		vm_free(cl->any);
+	g_ptr_array_unref(cl->vms);
+	member_source_free(cl->discover_src);
+	member_source_free(cl->static_src);
+	g_clear_pointer(&cl->listeners, g_array_unref);
+	g_free(o->discover_group);
+	g_free(o->discover_user);
+	g_free(o->allow_text);
+	g_strfreev(o->allow);
+	g_free(o->identity);
+	g_free(o->known_hosts);
+	g_free(o->node_command);
+	g_free(o->hostfile);
+	g_free(o->logfile);
+	g_free(cl);
+}

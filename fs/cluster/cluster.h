@@ -1,0 +1,470 @@
+/*
+ * cluster.h - the cluster layer: hosts (one trickle-node each), their
+ * VMs, the calls forked on them, .any's queue, and where VMs come from.
+ *
+ *   struct cluster  the whole: options, hosts, VMs in directory order
+ *   struct host     one connection (a link of some kind) to a trickle-node
+ *   struct vm       one VM; a host carries one or more
+ *   struct call     one forked call and what is known of it here
+ *
+ * It knows nothing of FUSE.  Inside it, lowest first: events.c (the news
+ * list), host.c (the node session: frames, requests, liveness; it tells
+ * cluster.c through struct host_events), vm.c (the model: calls and their
+ * states), fanin.c, then the users of the model: anysched.c (.any),
+ * members.c (joining, draining, leaving), spool.c, and the membership
+ * sources (source_static.c, source_discover.c); cluster.c ties host news
+ * to the model.  The layer above (the FUSE tree) hears news as typed
+ * events (cluster_listen) and calls down through the functions here.
+ *
+ * Everything runs in one GMainLoop; a request to a node is answered from
+ * a callback when its reply arrives, or its deadline passes.
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "transport.h"
+#include "wire.h"
+
+struct host;
+struct vm;
+struct nodespec;
+
+struct cluster_options {
+	char *identity;
+	char *known_hosts;
+	char *node_command;
+	char *hostfile;
+	int local;			/* VMs on this machine, no SSH */
+	int reply_timeout;		/* seconds for any node request */
+	int connect_timeout;
+	int alive_interval;		/* ServerAliveInterval */
+	int alive_count;		/* ServerAliveCountMax */
+	int timeout;			/* default TRICKLE_TIMEOUT of calls */
+	int any_window;			/* .any calls at a VM at once */
+	int discover;			/* find nodes by their beacons */
+	int discover_timeout;		/* s to wait for them at mount */
+	char *discover_group;
+	int discover_port;
+	char *discover_user;
+	int vms_per_node;		/* 0: the node's cores */
+	int max;			/* discovered VMs at most; 0: any */
+	int min;			/* VMs up, or the mount fails */
+	char *allow_text;		/* allow=PAT:PAT */
+	char **allow;
+	char *logfile;
+	int foreground;
+	int debug;
+};
+
+/* News from the cluster, typed.  Listeners run in the order they were
+ * registered, synchronously; the pointers are valid during the call. */
+enum cluster_event_type {
+	CL_HOST_UP,		/* host: its node said WELCOME */
+	CL_HOST_DOWN,		/* host, reason, when: it will say no more */
+	CL_HOST_DRAINED,	/* host: its link takes bytes again */
+	CL_VM_JOINED,		/* vm: has a directory now */
+	CL_VM_LEFT,		/* vm: drained and gone from the tree */
+	CL_VM_CHANGED,		/* vm: state, functions or objects changed */
+	CL_CALL_CHANGED,	/* call: a new state, not an end */
+	CL_CALL_ENDED,		/* call: done, failed or cancelled */
+};
+
+struct cluster_event {
+	enum cluster_event_type type;
+	struct host *host;
+	struct vm *vm;
+	struct call *call;
+	const char *reason;	/* CL_HOST_DOWN, CL_VM_LEFT */
+	gint64 when;		/* g_get_real_time() of the news */
+};
+
+typedef void (*cluster_listener_fn)(void *data, const struct cluster_event *ev);
+
+/* A place VMs come from (source_static.c, source_discover.c): it finds
+ * nodes and hands them to members_connect(), and says when one is gone
+ * (members_host_leaves()).  NULL methods do nothing. */
+struct member_source;
+struct member_source_ops {
+	const char *name;
+	gboolean (*start)(struct member_source *src, GError **error);
+	void (*probe)(struct member_source *src);
+	void (*stop)(struct member_source *src);
+	/* A host this source made could not be joined, or was let go by
+	 * the user (.ctl disconnect): what to do about its node. */
+	void (*failed)(struct member_source *src, struct host *h);
+	void (*let_go)(struct member_source *src, struct host *h);
+};
+
+struct member_source {
+	const struct member_source_ops *ops;
+	struct cluster *cl;
+	gboolean started;
+};
+
+struct cluster {
+	struct cluster_options opt;
+	GPtrArray *hosts;		/* struct host * */
+	GPtrArray *vms;			/* struct vm *, the root directory */
+	struct vm *all;			/* .all: acts on every VM */
+	struct vm *any;			/* .any: calls run where free first */
+	GQueue any_queue;		/* struct call *, on .any */		/* .any calls not yet handed to a VM */
+	guint any_next;			/* where the next search for a VM
+					   starts, so ties rotate */
+	gboolean any_kicking, any_again;	/* any_kick re-entered */
+	gboolean stopping;		/* unmounting: quiet about hosts ending */
+	GArray *listeners;		/* events.c */
+	guint emitting;			/* events.c: nested emits */
+	struct member_source *static_src;	/* command line, hostfile */
+	struct member_source *discover_src;	/* -o discover, once used */
+	char *spool_dir;		/* copies of .all/inject (spool.c) */
+	GList *replays;			/* spool.c: copies on their way */
+};
+
+enum host_state { HOST_CONNECTING, HOST_UP, HOST_DOWN };
+
+/* How a host tells what its node said (cluster.c listens): the session
+ * knows frames and requests, not what VMs and calls mean. */
+struct host_events {
+	void (*up)(struct host *h);
+	void (*down)(struct host *h, const char *why);
+	void (*drained)(struct host *h);
+	void (*vm_state)(struct host *h, struct vm *vm, guint state,
+			 guint32 pid, const char *detail);
+	void (*call_state)(struct host *h, struct vm *vm, guint32 id,
+			   guint state, const char *detail, int code,
+			   guint64 out, guint64 err);
+	void (*funcs)(struct host *h, struct vm *vm, GVariant *funcs);
+	void (*objects)(struct host *h, struct vm *vm, GVariant *objects);
+};
+
+/* A request to the node waiting for its REPLY, DATA, STAT or LIST.  done
+ * gets err and msg from a REPLY; for DATA err 0, msg NULL and the bytes;
+ * for STAT and LIST err 0, msg the type's name (wire_type_name()) and
+ * bytes the body as a serialized GVariant in normal form, valid only
+ * during the call. */
+struct request;
+typedef void (*request_done_fn)(void *data, int err, const char *msg,
+				const guint8 *bytes, gsize len);
+
+struct host {
+	struct cluster *fs;
+	const struct host_events *ev;
+	char *label;			/* user@host:port, or "local" */
+	struct link_spec spec;		/* what its link is made of */
+	struct member_source *source;	/* where it came from */
+	struct link *link;
+	struct wire_decoder dec;
+	GByteArray *frame;
+	GPtrArray *vms;			/* struct vm *, by index on the node */
+	enum host_state state;
+	char *down_reason;
+	char *node_name;		/* what the node calls itself */
+	guint cores;
+	GHashTable *requests;		/* tag -> struct request * */
+	guint32 next_tag;
+	guint ping_timer;
+	gboolean ending;		/* SHUTDOWN sent, link closing */
+	gint64 last_heard;
+	guint64 bytes_out, bytes_in;	/* through the link, for info */
+	/* members.c */
+	gboolean joining;		/* added while mounted, not up yet:
+					   its VMs have no directory */
+	gboolean transient;		/* its source's nodes come and go:
+					   it leaves when it goes down */
+	gboolean leaving;		/* its VMs are gone; ending it */
+	GList *join_waits;		/* .ctl connect writes waiting */
+	guint join_timer;
+	char *beacon_name;		/* discovery: the name it announces */
+};
+
+struct injected {
+	guint32 id;			/* inode number part */
+	char *name;
+	mode_t mode;
+	guint64 size;
+	time_t mtime;
+	gboolean installed;		/* the node accepted it */
+	int writers;			/* open transfers */
+};
+
+struct call {
+	struct vm *vm;
+	guint32 id;
+	char *args;			/* the line as written */
+	guint state;			/* enum wire_call_state */
+	char *detail;			/* "exit 3", "signal 11 (SIGSEGV)" */
+	int code;
+	guint64 out_size, err_size;
+	time_t created, changed;
+	/* A call forked through .any is two: the .any call the user sees
+	 * and, once a VM is free, the call on that VM.  The .any one
+	 * mirrors the other's state; output is read from the VM. */
+	struct call *any;		/* on a VM: the .any call it serves */
+	struct call *real;		/* on .any: the VM's call, once sent */
+	char **argv;			/* on .any: the words, until sent */
+	GList *queued;			/* on .any: its link in any_queue */
+	char *where;			/* on .any: the VM it was sent to */
+	guint holds;			/* what the layer above holds: open
+					   output files, waiting reads; the
+					   call is not forgotten meanwhile */
+};
+
+struct vm {
+	struct cluster *fs;
+	struct host *host;		/* NULL for .all and .any */
+	guint index;			/* on its node */
+	guint slot;			/* in tfs->vms, for inode numbers */
+	char *name;
+	guint state;			/* enum wire_vm_state */
+	char *detail;
+	guint32 pid;
+	GHashTable *calls;		/* id -> struct call * */
+	guint32 last_call;
+	GHashTable *injected;		/* name -> struct injected * */
+	GHashTable *injected_ids;	/* id -> struct injected * */
+	guint32 last_injected;
+	time_t created;
+	void *tree_data;		/* the layer above's (data/ paths);
+					   it frees it before cluster_free */
+	GVariant *funcs;		/* a(sss) name, origin, doc (node) */
+	GHashTable *func_ids;		/* name -> id, stable for inodes */
+	GPtrArray *func_names;		/* id - 1 -> name */
+	GVariant *objects;		/* a(uss) id, class, description */
+	guint ended[CALL_STATE_MAX];	/* calls that ended, by state */
+	guint any_load;			/* .any calls sent here, not ended */
+	gboolean draining;		/* takes no new calls; goes when idle */
+	gboolean gone;			/* no longer in the tree */
+};
+
+/* The slots of the .all and .any pseudo-VMs in inode numbers. */
+#define ALL_SLOT 0xffffffu
+#define ANY_SLOT 0xfffffeu
+
+/* cluster.c: the whole */
+struct cluster *cluster_new(void);
+/* After the options are in: .all and .any, and the sources' hosts. */
+gboolean cluster_setup(struct cluster *cl, GError **error);
+/* Connect every host, and start discovery if asked. */
+gboolean cluster_start(struct cluster *cl, GError **error);
+/* Stop finding nodes; ask every host to end its VMs. */
+void cluster_shutdown(struct cluster *cl);
+void cluster_free(struct cluster *cl);
+/* No host is still connecting. */
+gboolean cluster_ready(struct cluster *cl);
+/* Every link is closed. */
+gboolean cluster_gone(struct cluster *cl);
+/* VMs listed whose node is up. */
+guint cluster_vms_up(struct cluster *cl);
+/* The listed VM called name, or NULL. */
+struct vm *cluster_vm_named(struct cluster *cl, const char *name);
+/* Probe the sources that can (discovery), starting it if need be. */
+gboolean cluster_discover(struct cluster *cl, GError **error);
+
+/* Hosts are made here only: a host of any link kind, or one reaching a
+ * NODE over SSH with the mount's SSH options; src is where it came from
+ * (NULL: the user, by .ctl connect). */
+struct nodespec;
+struct host *cluster_add_host(struct cluster *cl, const char *label,
+			      const struct link_spec *spec,
+			      struct member_source *src);
+struct host *cluster_add_ssh_host(struct cluster *cl,
+				  const struct nodespec *ns,
+				  struct member_source *src);
+
+/* Hosts are made here only: a host of any link kind, or one reaching a
+ * NODE over SSH with the mount's SSH options; src is where it came from
+ * (NULL: the user, by .ctl connect). */
+struct nodespec;
+struct host *cluster_add_host(struct cluster *cl, const char *label,
+			      const struct link_spec *spec,
+			      struct member_source *src);
+struct host *cluster_add_ssh_host(struct cluster *cl,
+				  const struct nodespec *ns,
+				  struct member_source *src);
+
+/* events.c */
+void cluster_listen(struct cluster *cl, cluster_listener_fn fn, void *data);
+void cluster_unlisten(struct cluster *cl, cluster_listener_fn fn, void *data);
+void cluster_emit(struct cluster *cl, enum cluster_event_type type,
+		  struct host *h, struct vm *vm, struct call *c,
+		  const char *reason);
+
+/* host.c: the session with one node */
+/* A request to the node waiting for its REPLY, DATA, STAT, LIST or TEXT.
+ * done gets err and msg from a REPLY; for DATA and TEXT err 0, msg NULL
+ * and the bytes; for STAT and LIST err 0, msg the type's name
+ * (wire_type_name()) and bytes the body as a serialized GVariant in
+ * normal form, valid only during the call. */
+typedef void (*request_done_fn)(void *data, int err, const char *msg,
+				const guint8 *bytes, gsize len);
+struct host *host_new(struct cluster *cl, const char *label,
+		      const struct link_spec *spec,
+		      const struct host_events *ev);
+void host_start(struct host *h);
+void host_free(struct host *h);
+/* FALSE if the body does not fit in a frame (nothing is sent). */
+gboolean host_send(struct host *h, guint type, guint vm, guint32 tag,
+		   GVariant *body);
+void host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
+		     const void *data, gsize len);
+/* Declare the host down now (why for the log and its calls). */
+void host_fail(struct host *h, const char *why);
+/* Send a frame that the node answers; done runs once, with the answer,
+ * or with an error after reply_timeout or if the host goes down.  tag 0
+ * picks a new one; the node answers with the tag. */
+guint32 host_request(struct host *h, guint type, guint vm, guint32 tag,
+		     GVariant *body, request_done_fn done, void *data);
+guint32 host_next_tag(struct host *h);
+/* Its link holds more than LINK_HIGH_WATER: writers should wait for
+ * CL_HOST_DRAINED. */
+gboolean host_throttled(const struct host *h);
+/* Bytes queued on its link, not yet taken. */
+gsize host_pending(const struct host *h);
+/* Ask the node to end its VMs and close the link once that is sent. */
+void host_shutdown(struct host *h);
+/* Errno for a node's answer. */
+int errno_from_node(int err);
+
+/* fanin.c: a FUSE request (or anything) waiting for N node answers.
+ * It starts held once, so that an answer arriving while requests still
+ * go out cannot end it early; done runs once, when the last answer and
+ * the hold are in, with the first error (0 if none).  Every part is a
+ * host_request, so the whole is bounded by reply_timeout. */
+struct fanin;
+typedef void (*fanin_done_fn)(void *data, int err);
+typedef int (*fanin_part_fn)(void *data, void *part, int err,
+			     const char *msg, const guint8 *bytes, gsize len);
+struct fanin *fanin_new(fanin_done_fn done, void *data);
+/* Ask h; part_fn (if not NULL) sees the answer, with part, and returns
+ * the error to count (0: none). */
+void fanin_request(struct fanin *f, struct host *h, guint type, guint vm,
+		   guint32 tag, GVariant *body, fanin_part_fn part_fn,
+		   void *part);
+/* One more answer will come through fanin_answer(). */
+void fanin_expect(struct fanin *f);
+void fanin_answer(struct fanin *f, int err);
+/* Let go of the hold: done may run from here. */
+void fanin_release(struct fanin *f);
+
+/* vm.c: the model */
+struct vm *vm_new(struct cluster *cl, struct host *h, const char *name);
+void vm_free(struct vm *vm);
+/* Fork a call on vm; any: the .any call it runs for, or NULL. */
+struct call *vm_fork(struct vm *vm, char **argv, const char *line,
+		     struct call *any);
+struct call *vm_call(struct vm *vm, guint32 id);
+/* A new call in vm's table, queued, not sent anywhere. */
+struct call *call_new(struct vm *vm, const char *line);
+/* The call has ended: tell every listener. */
+void call_ended_now(struct call *c);
+void call_set_state(struct call *c, guint state, const char *detail);
+void vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
+		   int code, guint64 out, guint64 err);
+void vm_down(struct vm *vm, const char *why);
+char *call_status_text(const struct call *c);
+/* A .any call's vm file: where it was sent, or nothing yet. */
+char *call_vm_text(const struct call *c);
+gboolean call_ended(const struct call *c);
+/* The call whose output a read of c's streams gets: a .any call's is the
+ * VM's call it was sent as. */
+struct call *call_output(struct call *c);
+/* A read reached end in a stream: its size is at least that. */
+void call_saw_size(struct call *c, guint stream, guint64 end);
+/* The layer above takes or lets go of a hold on c (an open file, a
+ * parked read); a leaving VM may go once nothing holds its calls. */
+void call_hold(struct call *c);
+void call_release(struct call *c);
+/* c and its other half, if any, are held. */
+gboolean call_held(const struct call *c);
+/* Forget an ended call here and on its node; done hears the verdict. */
+void call_forget(struct call *c, void (*done)(void *data, int err),
+		 void *data);
+struct injected *vm_injected_add(struct vm *vm, const char *name,
+				 mode_t mode);
+void vm_injected_remove(struct vm *vm, struct injected *inj);
+/* A transfer into inject/ let go of inj: a VM may go now. */
+void vm_injected_unref(struct vm *vm, struct injected *inj);
+void vm_set_funcs(struct vm *vm, GVariant *funcs);
+/* The id of a function name for inode numbers, 0 if the VM has none. */
+guint32 vm_func_id(struct vm *vm, const char *name);
+/* Origin and doc of a function by id; FALSE if the VM has no such. */
+gboolean vm_func(struct vm *vm, guint32 id, const char **name,
+		 const char **origin, const char **doc);
+void vm_set_objects(struct vm *vm, GVariant *objects);
+gboolean vm_object(struct vm *vm, guint32 id, const char **cls,
+		   const char **desc);
+char *vm_func_text(struct vm *vm, guint32 id);
+char *vm_object_text(struct vm *vm, guint32 id);
+/* The calls of vm, by state. */
+void vm_count_calls(struct vm *vm, guint *queued, guint *running);
+
+/* The VM has a directory, and takes new work. */
+static inline gboolean
+vm_listed(const struct vm *vm)
+{
+	return !vm->gone;
+}
+
+static inline gboolean
+vm_open(const struct vm *vm)
+{
+	return !vm->gone && !vm->draining;
+}
+
+/* anysched.c: .any, the initiator's queue of calls for the first free VM */
+struct call *any_fork(struct cluster *cl, char **argv, const char *line);
+/* Cancel a .any call still queued here; FALSE if it was sent. */
+gboolean any_cancel_queued(struct call *c);
+void any_init(struct cluster *cl);
+
+/* members.c: VMs joining and leaving while mounted */
+typedef void (*members_joined_fn)(void *data, struct host *h,
+				  const char *error);
+struct nodespec;
+/* Connect a host with nvms VMs named after ns, over SSH; they appear
+ * once its node is up.  done (if not NULL) hears once: error NULL when
+ * up.  src: the source it comes from (NULL: the user, by .ctl). */
+struct host *members_connect(struct cluster *cl, const struct nodespec *ns,
+			     guint nvms, struct member_source *src,
+			     members_joined_fn done, void *data);
+char *members_unique_name(struct cluster *cl, const char *base);
+gboolean members_name_taken(struct cluster *cl, const char *name);
+/* The node of a transient host said goodbye or went quiet. */
+void members_host_leaves(struct host *h, const char *why);
+/* No new calls; the VM goes once what it has ends.  By the user: its
+ * node's source is told to let it go. */
+void members_drain(struct vm *vm, const char *why);
+void members_disconnect(struct vm *vm);
+/* .ctl's text: a line per VM. */
+char *members_text(struct cluster *cl);
+void members_init(struct cluster *cl);
+
+/* spool.c: what .all/inject installed, kept to give VMs that join */
+int spool_open(struct cluster *cl, const char *name);
+void spool_write(struct cluster *cl, const char *name, int *fd,
+		 const void *buf, gsize len);
+void spool_commit(struct cluster *cl, const char *name, int fd,
+		  gboolean ok);
+void spool_remove(struct cluster *cl, const char *name);
+/* .all/inject/ installed all: give it to the VMs that joined while it was
+ * on its way (had: the VMs it went to). */
+void spool_give_rest(struct cluster *cl, const struct injected *all,
+		     GPtrArray *had);
+void spool_init(struct cluster *cl);
+void spool_cleanup(struct cluster *cl);
+
+/* source_static.c: NODE arguments, host files, -o local */
+struct member_source *source_static_new(struct cluster *cl);
+/* A NODE word: a VM on the host it names (one host per SSH address). */
+gboolean source_static_add(struct member_source *src, const char *word,
+			   GError **error);
+/* -o local=N: N VMs on this machine; command: the node to run. */
+void source_static_add_local(struct member_source *src, guint n,
+			     const char *command);
+
+/* source_discover.c: nodes found by their beacons (-o discover) */
+struct member_source *source_discover_new(struct cluster *cl);
+void member_source_free(struct member_source *src);

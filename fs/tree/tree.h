@@ -1,0 +1,120 @@
+/*
+ * tree.h - the FUSE layer: the mount's tree of files over the cluster.
+ *
+ * The top of the mount's layers (fs/README.md): the ops table
+ * (fsops.c), inode numbers and attributes (inode.c), and one file per
+ * kind of file: inject/ (fsinject.c), calls/new (fscalls.c), joins and
+ * stream reads of calls (fsjoin.c), data/ (fsdata*.c), info, ctl,
+ * functions/ and objects/ (fsvm.c), .ctl (fsctl.c), .done (fsdone.c).
+ * Only this layer sees FUSE.  It calls the cluster (cluster.h) and hears
+ * its news through one listener (fsjoin.c: calls ending, links draining,
+ * hosts going down).
+ */
+#pragma once
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include "cluster.h"
+
+/* The mount's tree: fuse_req_userdata() of every request. */
+struct tree {
+	struct cluster *cl;
+	uid_t uid;
+	gid_t gid;
+	time_t started;
+	GList *done_readers;	/* open .done files (fsdone.c) */
+	GHashTable *waits;	/* struct call * -> its parked joins and
+				   pollers (fsjoin.c) */
+	GHashTable *held;	/* struct host * -> writes held back by its
+				   link's flow control (fsjoin.c) */
+};
+
+struct tree *tree_new(struct cluster *cl);
+/* Answer every parked request (EIO) and let go of what the tree holds,
+ * before the cluster is freed. */
+void tree_free(struct tree *t);
+extern const struct fuse_lowlevel_ops tree_ops;
+
+static inline struct tree *
+req_tree(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline struct cluster *
+req_fs(fuse_req_t req)
+{
+	return req_tree(req)->cl;
+}
+
+/*
+ * Every open file's fi->fh points at a struct that starts with a struct
+ * handle, whose ops serve it: a new kind of file is its own file and its
+ * own table.  A NULL op answers as a plain file would (EBADF for writes,
+ * success for flush and release).
+ */
+struct handle;
+struct handle_ops {
+	void (*read)(fuse_req_t req, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+	void (*write)(fuse_req_t req, const char *buf, size_t size,
+		      off_t off, struct fuse_file_info *fi);
+	void (*flush)(fuse_req_t req, struct fuse_file_info *fi);
+	void (*release)(fuse_req_t req, struct fuse_file_info *fi);
+	void (*poll)(fuse_req_t req, struct fuse_file_info *fi,
+		     struct fuse_pollhandle *ph);
+	void (*readdir)(fuse_req_t req, size_t size, off_t off,
+			struct fuse_file_info *fi);
+	void (*releasedir)(fuse_req_t req, struct fuse_file_info *fi);
+};
+
+struct handle {
+	const struct handle_ops *ops;
+};
+
+/* fsjoin.c: joins, reads of a call's streams, poll, held writes */
+/* Reply to a read of result now or when the call ends. */
+void call_join(struct call *c, fuse_req_t req, size_t size, off_t off);
+/* Read size bytes at off of a call's stream from the node into req. */
+void call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
+	       off_t off);
+void call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph);
+/* Answer a FUSE write now, or once h's link has room again. */
+void tree_reply_write(struct tree *t, struct host *h, fuse_req_t req,
+		      size_t size);
+/* Open result, stdout, stderr: the call is held while open. */
+void output_open(fuse_req_t req, struct call *c, struct fuse_file_info *fi);
+
+/* fsvm.c */
+void info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
+void ctl_open(fuse_req_t req, struct vm *vm, guint32 call,
+	      struct fuse_file_info *fi);
+void rmdir_call(fuse_req_t req, struct vm *vm, guint32 id);
+void object_destroy(fuse_req_t req, struct vm *vm, guint32 id);
+
+/* fsctl.c: MOUNT/.ctl */
+void mctl_open(fuse_req_t req, struct fuse_file_info *fi);
+
+/* fsdone.c */
+void done_open(fuse_req_t req, struct fuse_file_info *fi);
+/* A call ended: tell the open .done files. */
+void done_announce(struct tree *t, struct call *c);
+
+/* fsinject.c */
+void inject_create(fuse_req_t req, struct vm *vm, const char *name,
+		   mode_t mode, struct fuse_file_info *fi);
+void inject_open(fuse_req_t req, struct vm *vm, struct injected *inj,
+		 struct fuse_file_info *fi);
+void inject_unlink(fuse_req_t req, struct vm *vm, const char *name);
+
+/* fscalls.c */
+void calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
+
+/* fsops.c: replies the files share */
+/* Reply to a read of size at off of a text held here. */
+void reply_bytes(fuse_req_t req, const char *text, size_t len, size_t size,
+		 off_t off);
+/* Reply to a create in inject/ with the new file's entry. */
+void reply_create_injected(fuse_req_t req, struct vm *vm,
+			   struct injected *inj, struct fuse_file_info *fi);
