@@ -273,22 +273,6 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-void
-reply_bytes(fuse_req_t req, const char *text, size_t len, size_t size,
-	    off_t off)
-{
-	if ((size_t)off >= len)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, text + off, MIN(size, len - off));
-}
-
-static void
-reply_text(fuse_req_t req, const char *text, size_t size, off_t off)
-{
-	reply_bytes(req, text, strlen(text), size, off);
-}
-
 static void
 tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 struct fuse_file_info *fi)
@@ -504,19 +488,6 @@ tfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		return;
 	}
 	call_poll(in.call, req, ph);
-}
-
-void
-reply_create_injected(fuse_req_t req, struct vm *vm, struct injected *inj,
-		      struct fuse_file_info *fi)
-{
-	struct inode in = { .kind = I_INJFILE, .vm = vm, .inj = inj };
-	struct fuse_entry_param e;
-
-	memset(&e, 0, sizeof(e));
-	e.ino = inode_ino(&in);
-	fill_attr(req_tree(req), &in, &e.attr);
-	fuse_reply_create(req, &e, fi);
 }
 
 const struct fuse_lowlevel_ops tree_ops = {

@@ -111,10 +111,11 @@ void inject_unlink(fuse_req_t req, struct vm *vm, const char *name);
 /* fscalls.c */
 void calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
 
-/* fsops.c: replies the files share */
+/* reply.c: replies the files share */
 /* Reply to a read of size at off of a text held here. */
 void reply_bytes(fuse_req_t req, const char *text, size_t len, size_t size,
 		 off_t off);
+void reply_text(fuse_req_t req, const char *text, size_t size, off_t off);
 /* Reply to a create in inject/ with the new file's entry. */
 void reply_create_injected(fuse_req_t req, struct vm *vm,
 			   struct injected *inj, struct fuse_file_info *fi);
