@@ -3,11 +3,10 @@
  * reach a tricklefs mount only through its files, with plain syscalls.
  */
 #include "tclient.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,24 +115,6 @@ tc_call_line(char **words, int n, GError **error)
 }
 
 int
-tc_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-int
 tc_fork(int newfd, const char *lines, size_t len, guint32 *ids,
 	size_t nlines)
 {
@@ -201,7 +182,7 @@ tc_copy(int in, int out, guint64 *copied, int *which)
 		}
 		if (n == 0)
 			break;
-		if (tc_write_all(out, buf, n) < 0) {
+		if (fdio_write_all(out, buf, n) < 0) {
 			*which = 1;
 			break;
 		}
@@ -212,66 +193,15 @@ tc_copy(int in, int out, guint64 *copied, int *which)
 	return n == 0 ? 0 : -1;
 }
 
-static int done_errno;
-
-int
-tc_done_errno(void)
-{
-	return done_errno;
-}
-
-static gpointer
-done_reader(gpointer data)
-{
-	int *fds = data;
-	char buf[1 << 16];
-	ssize_t n;
-
-	for (;;) {
-		n = read(fds[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			done_errno = n < 0 ? errno : 0;
-			break;
-		}
-		if (tc_write_all(fds[1], buf, n) < 0)
-			break;
-	}
-	close(fds[0]);
-	close(fds[1]);
-	g_free(fds);
-	return NULL;
-}
-
 int
 tc_done_open(const char *mount, GError **error)
 {
 	g_autofree char *path = g_build_filename(mount, ".done", NULL);
-	int *fds = g_new(int, 2), p[2];
-	sigset_t block, old;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if ((fds[0] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		g_free(fds);
+	if (fd < 0)
 		set_errno_error(error, path);
-		return -1;
-	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		close(fds[0]);
-		g_free(fds);
-		set_errno_error(error, "pipe");
-		return -1;
-	}
-	fds[1] = p[1];
-	/* The thread inherits the mask: signals go to the caller. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	g_thread_unref(g_thread_new("done", done_reader, fds));
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return p[0];
+	return fd;
 }
 
 char *
@@ -315,7 +245,7 @@ tc_write_file(int dirfd, const char *path, const char *text)
 
 	if (fd < 0)
 		return -1;
-	r = tc_write_all(fd, text, strlen(text));
+	r = fdio_write_all(fd, text, strlen(text));
 	e = errno;
 	if (close(fd) < 0 && r == 0)
 		return -1;
@@ -459,7 +389,7 @@ tc_release(struct tc_spill *s, struct tc_held *h, int out, GError **error)
 	ssize_t n;
 
 	if (!h->spilled) {
-		if (h->mem && tc_write_all(out, h->mem->data, h->mem->len) < 0)
+		if (h->mem && fdio_write_all(out, h->mem->data, h->mem->len) < 0)
 			return set_errno_error(error, "writing output");
 		tc_drop(s, h);
 		return TRUE;
@@ -472,7 +402,7 @@ tc_release(struct tc_spill *s, struct tc_held *h, int out, GError **error)
 				errno = EIO;
 			return set_errno_error(error, "reading the spill file");
 		}
-		if (tc_write_all(out, buf, n) < 0)
+		if (fdio_write_all(out, buf, n) < 0)
 			return set_errno_error(error, "writing output");
 		done += n;
 	}

@@ -48,16 +48,13 @@ int tc_fork(int newfd, const char *lines, size_t len, guint32 *ids,
 	    size_t nlines);
 
 /*
- * Open MOUNT/.done and hand what it says to a pipe: .done's reads block
- * (and it does not answer poll(2)), so a thread does them, with SIGINT,
- * SIGTERM and SIGHUP blocked.  The pipe's read end (end of file when
- * .done fails: tc_done_errno() says why), or -1 with error set.
+ * Open MOUNT/.done (O_RDONLY, close-on-exec): a stream of "PREFIX/N STATUS"
+ * lines for the calls that end after the open.  Its read(2) blocks until
+ * a line is there; poll(2) on it says POLLIN once one is, so a caller
+ * waits on it beside its other fds and reads only then.  The fd, or -1
+ * with error set.
  */
 int tc_done_open(const char *mount, GError **error);
-int tc_done_errno(void);
-
-/* Write all of buf, retrying short writes and EINTR.  -1 with errno. */
-int tc_write_all(int fd, const void *buf, size_t len);
 
 /*
  * Copy in to out until end of file; *copied (if not NULL) gets the bytes

@@ -11,8 +11,9 @@
  * At most N calls are outstanding, and stdin is read only as far as
  * they need (and 1 MiB ahead), so a generator may be endless.  Ends are
  * learnt from MOUNT/.done (opened before the first fork), never by
- * polling status files; tc_done_open gives it as a pipe that poll(2)
- * watches with stdin.  Each ended call's stdout is written in one piece
+ * polling status files: poll(2) watches it beside stdin (the mount makes
+ * it readable when a line is waiting), so one thread does everything.
+ * Each ended call's stdout is written in one piece
  * (in input order with --ordered, spilling to a temp file what waits),
  * then its stderr; then the call is forgotten.  Exit status: the number
  * of failed calls, at most 101, as GNU parallel; 255 on our own errors;
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "tclient.h"
 
 #define FORK_BATCH	(60 * 1024)	/* bytes of lines per write(2) */
@@ -189,7 +191,7 @@ take_file(struct map *m, struct job *j, const char *name, int out,
 				break;
 			}
 			clear_bar();	/* output does not share its line */
-			if (tc_write_all(out, buf, n) < 0) {
+			if (fdio_write_all(out, buf, n) < 0) {
 				g_set_error(&error, G_FILE_ERROR,
 					    g_file_error_from_errno(errno),
 					    "writing output: %s",
@@ -622,13 +624,14 @@ wait_events(struct map *m, const sigset_t *open_mask)
 			return;
 		die("poll: %s", strerror(errno));
 	}
+	/* POLLIN: a line is waiting, so the read does not block (and the
+	 * signals are blocked again: no EINTR).  POLLERR and the like: the
+	 * read says what went wrong. */
 	if (p[0].revents) {
 		n = read(m->donefd, buf, sizeof(buf));
-		if (n == 0 || (n < 0 && errno != EINTR)) {
-			die("reading %s/.done: %s", m->mount, n == 0 ?
-			    (tc_done_errno() ? strerror(tc_done_errno()) :
-			     "it ended") : strerror(errno));
-		}
+		if (n == 0 || (n < 0 && errno != EINTR))
+			die("reading %s/.done: %s", m->mount,
+			    n == 0 ? "it ended" : strerror(errno));
 		if (n > 0)
 			take_done(m, buf, n);
 	}
@@ -719,8 +722,9 @@ main(int argc, char **argv)
 		      "Exitval\tSignal\tCommand\n", m.joblog);
 	}
 
-	/* Signals get in only while we wait in ppoll(2), and never in the
-	 * .done reader: no EINTR anywhere else. */
+	/* Signals get in only while we wait in ppoll(2): no EINTR anywhere
+	 * else, and no blocking read of .done or stdin they would have to
+	 * interrupt. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -767,6 +771,7 @@ main(int argc, char **argv)
 	if (m.joblog && fclose(m.joblog) != 0)
 		die("%s: %s", joblog, strerror(errno));
 	outstanding = NULL;
+	close(m.donefd);
 	close(m.newfd);
 	close(m.callsfd);
 	g_hash_table_destroy(m.running);	/* empty by now */

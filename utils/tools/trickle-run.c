@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "tclient.h"
 
 static const char *prog = "trickle-run";
@@ -142,7 +143,7 @@ copy_output(int callsfd, const char *dir, guint32 id)
 	} else if (n < 0) {
 		r = -1;
 	} else if (n > 0) {
-		if (tc_write_all(STDOUT_FILENO, buf, n) < 0) {
+		if (fdio_write_all(STDOUT_FILENO, buf, n) < 0) {
 			r = -1;
 			which = 1;
 		} else {
