@@ -15,6 +15,7 @@
 #include "announce.h"
 #include "node.h"
 #include "stderrlog.h"
+#include "wire.h"
 #include "worker.h"
 
 static gboolean opt_worker;

@@ -1,13 +1,19 @@
 /*
  * supervisor.c - trickle-node's side of the protocol: frames from tricklefs
- * on stdin, answers on stdout, work handed to the VMs (vmnode.c).
+ * on stdin, answers on stdout, work handed to the VMs (node/vm), injected
+ * files vetted first (node/vet).  The VMs answer the client through the
+ * struct vmhost registered here.
  *
  * Everything a call produces is kept in files under the session directory
  * and read on request (WIRE_READ), so output of any size streams in
  * bounded pieces and survives the connection that asked for it.
  */
 #include "node.h"
-#include "checkload.h"
+#include "fdio.h"
+#include "fdstream.h"
+#include "vet.h"
+#include "vm.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +26,21 @@
 
 #define MAX_VMS 1024
 #define CHECK_TIMEOUT_S 20
+
+struct node {
+	struct fdstream *io;		/* stdin/stdout: the client */
+	struct wire_decoder dec;
+	GByteArray *frame;		/* scratch for encoding */
+	char *dir;			/* this session's files */
+	char *self;			/* our executable, to start workers */
+	struct vmhost host;		/* what the VMs get of us */
+	GPtrArray *vms;			/* struct vmnode * */
+	GHashTable *xfers;		/* transfer key -> struct xfer * */
+	GMainLoop *loop;
+	gboolean said_hello;
+	gboolean shutdown;		/* the client asked us to end */
+	gint64 started;			/* monotonic, for INFO */
+};
 
 /* A file being injected. */
 struct xfer {
@@ -61,7 +82,7 @@ xfer_free(struct xfer *x)
 	g_free(x);
 }
 
-void
+static void
 node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
 {
 	g_byte_array_set_size(n->frame, 0);
@@ -69,13 +90,34 @@ node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
 		fdstream_write(n->io, n->frame->data, n->frame->len);
 }
 
-void
+static void
 node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		const void *data, gsize len)
 {
 	g_byte_array_set_size(n->frame, 0);
 	wire_encode_bytes(n->frame, type, vm, tag, data, len);
 	fdstream_write(n->io, n->frame->data, n->frame->len);
+}
+
+/* struct vmhost: how the VMs reach the client and learn that we end. */
+
+static void
+host_send(void *data, guint type, guint vm, guint32 tag, GVariant *body)
+{
+	node_send(data, type, vm, tag, body);
+}
+
+static void
+host_send_bytes(void *data, guint type, guint vm, guint32 tag,
+		const void *bytes, gsize len)
+{
+	node_send_bytes(data, type, vm, tag, bytes, len);
+}
+
+static gboolean
+host_ending(void *data)
+{
+	return ((struct node *)data)->shutdown;
 }
 
 static void
@@ -121,7 +163,7 @@ do_hello(struct node *n, struct wire_msg *m)
 				g_get_num_processors(), (guint32)getpid()));
 	for (i = 0; i < nvms; i++) {
 		g_autoptr(GError) error = NULL;
-		struct vmnode *vm = vmnode_new(n, i, &error);
+		struct vmnode *vm = vmnode_new(&n->host, i, &error);
 
 		if (!vm) {
 			g_warning("%s", error->message);
@@ -176,18 +218,8 @@ do_inject_data(struct node *n, struct wire_msg *m)
 	if (!x || x->error)
 		return;
 	p = wire_msg_bytes(m, &len);
-	while (len > 0) {
-		ssize_t w = write(x->fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			x->error = errno;
-			return;
-		}
-		p += w;
-		len -= w;
-	}
+	if (fdio_write_all(x->fd, p, len) < 0)
+		x->error = errno;
 }
 
 /* The file passed every check: put it in place and tell the VM. */
@@ -437,7 +469,7 @@ dispatch(struct node *n, struct wire_msg *m)
 		do_read(n, vm, m);
 		break;
 	case WIRE_FSOP:
-		datafs_op(n, vm, m);
+		datafs_op(vm, m);
 		break;
 	case WIRE_CANCEL:
 		vmnode_cancel(vm, m->tag, g_variant_get_uint32(m->body));
@@ -579,6 +611,14 @@ node_run(const char *basedir)
 	n.dir = tmpl;
 	n.started = g_get_monotonic_time();
 	n.self = g_file_read_link("/proc/self/exe", NULL);
+	n.host = (struct vmhost){
+		.dir = n.dir,
+		.self = n.self,
+		.send = host_send,
+		.send_bytes = host_send_bytes,
+		.ending = host_ending,
+		.data = &n,
+	};
 	/* Our stdout carries frames: keep stray writes away from it. */
 	in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
 	out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);

@@ -4,11 +4,11 @@
  * comes back.  TRICKLE_NODE, BASIC_SO, STACK_SO and TESTMOD_SO name the
  * programs and modules under test.
  *
- * Also exercises the ELF symbol reader (node/elfsyms.c) directly on
+ * Also exercises the ELF symbol reader (node/vet/elfsyms.c) directly on
  * corrupted copies of a real shared object.
  */
 #include "wire.h"
-#include "elfsyms.h"
+#include "vet.h"
 
 #include <errno.h>
 #include <fcntl.h>

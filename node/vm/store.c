@@ -1,7 +1,7 @@
 /*
  * store.c - small helpers for the files a node keeps on disk.
  */
-#include "node.h"
+#include "vm.h"
 
 #include <ftw.h>
 #include <stdio.h>

@@ -1,23 +1,26 @@
 /*
- * vmnode_priv.h - what the two halves of a VM on the node side share:
+ * vm_priv.h - inside node/vm only: what the parts of a VM share.
  * vmnode.c keeps its worker process going (and what it has loaded),
- * vmcalls.c feeds it calls.  Nothing outside those two includes this;
- * the rest of trickle-node goes through node.h.
+ * vmcalls.c feeds it calls, datafs.c serves its data directory.  Nothing
+ * outside node/vm includes this; the supervisor goes through vm.h.
  */
 #pragma once
 
-#include "node.h"
+#include "vm.h"
+#include "fdstream.h"
+#include "wire.h"
 
 struct ncall;				/* a call: vmcalls.c only */
 
 struct vmnode {
-	struct node *node;
+	const struct vmhost *host;	/* the client, through the supervisor */
 	guint index;
 	char *dir, *inject_dir, *calls_dir, *data_dir;
 
 	/* The worker (vmnode.c). */
 	GPid pid;			/* worker; 0 while there is none */
 	struct fdstream *ws;
+	GByteArray *wframe;		/* scratch for frames to it */
 	struct wire_decoder dec;
 	guint child_watch;
 	guint restart_timer;
@@ -50,6 +53,13 @@ struct vmnode {
 };
 
 /* vmnode.c */
+/* A frame about this VM to the client, through the host. */
+void vmnode_send(struct vmnode *vm, guint type, guint32 tag, GVariant *body);
+void vmnode_send_bytes(struct vmnode *vm, guint type, guint32 tag,
+		       const void *data, gsize len);
+/* A frame to the worker (which must be there: vm->ws). */
+void vmnode_to_worker(struct vmnode *vm, guint type, guint32 tag,
+		      GVariant *body);
 /* WIRE_REPLY to request tag. */
 void vmnode_reply(struct vmnode *vm, guint32 tag, int err, const char *msg);
 /* The same to every tag in tags, which is emptied. */
@@ -58,6 +68,8 @@ void vmnode_reply_all(struct vmnode *vm, GArray *tags, int err,
 /* SIGTERM the worker, SIGKILL after a grace period; its exit ends the
  * running call with the reason the call was given. */
 void vmnode_stop_worker(struct vmnode *vm);
+/* Its data directory, the worker's working directory. */
+const char *vmnode_data_dir(struct vmnode *vm);
 /* Where a call of name goes: "program", a shared object's name or
  * "built-in"; NULL if nothing answers to it. */
 const char *vmnode_func_origin(struct vmnode *vm, const char *name);

@@ -12,7 +12,8 @@
  * Each call has a directory under calls/ holding its args, stdout and
  * stderr; it stays after the call has ended, until forgotten.
  */
-#include "vmnode_priv.h"
+#include "vm_priv.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,8 +72,8 @@ send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
 		vm->sent_out = out;
 		vm->sent_err = err;
 	}
-	node_send(vm->node, WIRE_CALL_STATE, vm->index, id,
-		  g_variant_new("(ysitt)", state, detail, code, out, err));
+	vmnode_send(vm, WIRE_CALL_STATE, id,
+		    g_variant_new("(ysitt)", state, detail, code, out, err));
 }
 
 /* Running. */
@@ -116,7 +117,6 @@ vmcalls_pump(struct vmnode *vm)
 	struct ncall *c;
 	g_autofree char *dir = NULL;
 	g_autofree char *prog = NULL;
-	GByteArray *f = vm->node->frame;
 
 	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
 	    vm->draining ||
@@ -129,11 +129,9 @@ vmcalls_pump(struct vmnode *vm)
 	c->setenv = strcmp(c->argv[0], "setenv") == 0 &&
 		    g_strcmp0(vmnode_func_origin(vm, "setenv"),
 			      "built-in") == 0;
-	g_byte_array_set_size(f, 0);
-	wire_encode(f, WIRE_W_RUN, vm->index, c->id,
-		    g_variant_new("(ss^as^as)", dir, prog ? prog : "",
-				  c->argv, c->env));
-	fdstream_write(vm->ws, f->data, f->len);
+	vmnode_to_worker(vm, WIRE_W_RUN, c->id,
+			 g_variant_new("(ss^as^as)", dir, prog ? prog : "",
+				       c->argv, c->env));
 	send_call_state(vm, c->id, CALL_RUNNING, 0, "");
 	if (c->timeout_ms)
 		vm->call_timer = g_timeout_add(c->timeout_ms, on_call_timeout,
@@ -326,17 +324,13 @@ static gboolean
 create_file(const char *dir, const char *name, const char *text)
 {
 	g_autofree char *p = g_build_filename(dir, name, NULL);
-	size_t len = strlen(text);
-	ssize_t n = 0;
+	gboolean written;
 	int fd;
 
 	if ((fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return FALSE;
-	while (len > 0 && (n = write(fd, text, len)) > 0) {
-		text += n;
-		len -= n;
-	}
-	return close(fd) == 0 && n >= 0;
+	written = fdio_write_all(fd, text, strlen(text)) == 0;
+	return close(fd) == 0 && written;
 }
 
 void

@@ -12,6 +12,8 @@
  * functions see it with getenv() and programs inherit it.
  */
 #include "worker.h"
+#include "worker_priv.h"
+#include "fdio.h"
 #include "wire.h"
 
 #include <dlfcn.h>
@@ -69,16 +71,8 @@ signal_description(int sig)
 static void
 send_frame(int fd, GByteArray *frame)
 {
-	gsize off = 0;
-
-	while (off < frame->len) {
-		ssize_t n = write(fd, frame->data + off, frame->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			_exit(2);	/* supervisor gone */
-		off += n;
-	}
+	if (fdio_write_all(fd, frame->data, frame->len) < 0)
+		_exit(2);	/* supervisor gone */
 	g_byte_array_set_size(frame, 0);
 }
 

@@ -1,7 +1,12 @@
 /*
- * worker.h - the VM process: holds injected shared objects and runs one
- * call at a time.  It is a separate process from the supervisor so that
- * a call that crashes takes down nothing but its own VM.
+ * worker.h - node/worker: the VM process (trickle-node --worker).  It
+ * holds injected shared objects and the remote objects they make, and
+ * runs one call at a time.  It is a separate process from the supervisor
+ * so that a call that crashes takes down nothing but its own VM; the
+ * supervisor speaks to it only in W_* frames (wire.h) over a socket.
+ *
+ * For the layers above: main.c in node/ (the --worker and --check-load
+ * modes) and node/vm (the built-ins' names and docs, signal names).
  */
 #pragma once
 
@@ -21,12 +26,3 @@ struct builtin_info {
 	const char *doc;
 };
 extern const struct builtin_info worker_builtins[];	/* NULL-terminated */
-
-/* objects.c: the worker's remote objects (trickle.h) */
-void objects_init(guint32 first_id);
-/* Destroy object id: 0, or ENOENT. */
-int objects_destroy_id(guint32 id);
-/* Could the list differ from the one last taken? */
-gboolean objects_maybe_changed(void);
-/* The live objects, "a(uss)" (floating). */
-GVariant *objects_list(void);

@@ -9,7 +9,7 @@
  * the transfer goes away; and only the first few KiB of what it prints
  * are kept.
  */
-#include "checkload.h"
+#include "vet.h"
 
 #include <errno.h>
 #include <signal.h>

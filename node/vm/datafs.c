@@ -16,7 +16,7 @@
  * the *at() call, which never follows it.  This needs Linux 5.6 or later;
  * older kernels get ENOSYS rather than a weaker check.
  */
-#include "node.h"
+#include "vm_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,10 +42,10 @@ struct fsop {
 };
 
 static void
-reply(struct node *n, struct wire_msg *m, int err, const char *msg)
+reply(struct vmnode *vm, struct wire_msg *m, int err, const char *msg)
 {
-	node_send(n, WIRE_REPLY, m->vm, m->tag,
-		  g_variant_new("(is)", err, msg ? msg : g_strerror(err)));
+	vmnode_send(vm, WIRE_REPLY, m->tag,
+		    g_variant_new("(is)", err, msg ? msg : g_strerror(err)));
 }
 
 /*
@@ -164,12 +164,12 @@ open_file(int root, const char *path, int flags, mode_t mode)
 }
 
 static void
-send_stat(struct node *n, struct wire_msg *m, const struct stat *st)
+send_stat(struct vmnode *vm, struct wire_msg *m, const struct stat *st)
 {
-	node_send(n, WIRE_STAT, m->vm, m->tag,
-		  g_variant_new("(uttu)", (guint32)st->st_mode,
-				(guint64)st->st_size, (guint64)st->st_mtime,
-				(guint32)st->st_nlink));
+	vmnode_send(vm, WIRE_STAT, m->tag,
+		    g_variant_new("(uttu)", (guint32)st->st_mode,
+				  (guint64)st->st_size, (guint64)st->st_mtime,
+				  (guint32)st->st_nlink));
 }
 
 /*
@@ -178,7 +178,7 @@ send_stat(struct node *n, struct wire_msg *m, const struct stat *st)
  * can still be listed and removed, though not followed).
  */
 static int
-do_stat(struct node *n, struct wire_msg *m, int root, const char *path)
+do_stat(struct vmnode *vm, struct wire_msg *m, int root, const char *path)
 {
 	const char *name;
 	struct stat st;
@@ -204,7 +204,7 @@ do_stat(struct node *n, struct wire_msg *m, int root, const char *path)
 		e = errno;
 	close(fd);
 	if (r == 0)
-		send_stat(n, m, &st);
+		send_stat(vm, m, &st);
 	return r == 0 ? 0 : e;
 }
 
@@ -236,7 +236,7 @@ entry_stat(int root, int fd, const char *dir, const char *name,
 }
 
 static int
-do_list(struct node *n, struct wire_msg *m, int root, const char *path,
+do_list(struct vmnode *vm, struct wire_msg *m, int root, const char *path,
 	guint64 first)
 {
 	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(
@@ -291,13 +291,14 @@ do_list(struct node *n, struct wire_msg *m, int root, const char *path,
 		return e;
 	}
 	closedir(d);
-	node_send(n, WIRE_LIST, m->vm, m->tag,
-		  g_variant_new("(a(sutt)b)", &b, more));
+	vmnode_send(vm, WIRE_LIST, m->tag,
+		    g_variant_new("(a(sutt)b)", &b, more));
 	return 0;
 }
 
 static int
-do_read(struct node *n, struct wire_msg *m, int root, const struct fsop *o)
+do_read(struct vmnode *vm, struct wire_msg *m, int root,
+	const struct fsop *o)
 {
 	guint32 max = MIN(o->arg, WIRE_CHUNK);
 	g_autofree guint8 *buf = NULL;
@@ -319,7 +320,7 @@ do_read(struct node *n, struct wire_msg *m, int root, const struct fsop *o)
 		return e;
 	}
 	close(fd);
-	node_send_bytes(n, WIRE_DATA, m->vm, m->tag, buf, got);
+	vmnode_send_bytes(vm, WIRE_DATA, m->tag, buf, got);
 	return 0;
 }
 
@@ -468,7 +469,7 @@ static const char *const op_names[FS_OP_MAX] = {
 };
 
 void
-datafs_op(struct node *n, struct vmnode *vm, struct wire_msg *m)
+datafs_op(struct vmnode *vm, struct wire_msg *m)
 {
 	g_autoptr(GVariant) bytes = NULL;
 	g_autoptr(GString) path = g_string_new(NULL);
@@ -480,7 +481,7 @@ datafs_op(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		      &o.offset, &o.arg, &bytes);
 	o.bytes = g_variant_get_fixed_array(bytes, &o.len, 1);
 	if (o.op >= FS_OP_MAX) {
-		reply(n, m, ENOSYS, "unknown file operation");
+		reply(vm, m, ENOSYS, "unknown file operation");
 		return;
 	}
 	if ((err = normalize(o.path, path)) ||
@@ -488,25 +489,25 @@ datafs_op(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		if (err == EPERM)
 			g_warning("vm%u: %s: refusing path outside the data "
 				  "directory", m->vm, op_names[o.op]);
-		reply(n, m, err, err == EPERM ? "path outside the data "
+		reply(vm, m, err, err == EPERM ? "path outside the data "
 		      "directory" : NULL);
 		return;
 	}
 	o.path = path->str;
 	o.path2 = path2->str;
 	if ((root = open_data_dir(vm)) < 0) {
-		reply(n, m, -root, NULL);
+		reply(vm, m, -root, NULL);
 		return;
 	}
 	switch (o.op) {
 	case FS_STAT:
-		err = do_stat(n, m, root, o.path);
+		err = do_stat(vm, m, root, o.path);
 		break;
 	case FS_LIST:
-		err = do_list(n, m, root, o.path, o.offset);
+		err = do_list(vm, m, root, o.path, o.offset);
 		break;
 	case FS_READ:
-		err = do_read(n, m, root, &o);
+		err = do_read(vm, m, root, &o);
 		break;
 	case FS_WRITE:
 		err = do_write(root, &o);
@@ -534,7 +535,7 @@ datafs_op(struct node *n, struct vmnode *vm, struct wire_msg *m)
 	}
 	close(root);
 	if (err)
-		reply(n, m, err, NULL);
+		reply(vm, m, err, NULL);
 	else if (o.op != FS_STAT && o.op != FS_LIST && o.op != FS_READ)
-		reply(n, m, 0, "");
+		reply(vm, m, 0, "");
 }

@@ -1,6 +1,6 @@
 /*
  * elfsyms.c - list the functions of an injected shared object (see
- * elfsyms.h).
+ * vet.h).
  *
  * The file is whatever a user copied into inject/, so nothing read from
  * it is trusted: every offset, size and count is checked against the file
@@ -8,7 +8,7 @@
  * into buffers of their checked size, and strings must end within their
  * table.  A table that does not add up is ignored rather than followed.
  */
-#include "elfsyms.h"
+#include "vet.h"
 
 #include <elf.h>
 #include <errno.h>

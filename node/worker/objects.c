@@ -9,7 +9,7 @@
  * call's thread and by the worker between calls.
  */
 #include "trickle.h"
-#include "worker.h"
+#include "worker_priv.h"
 #include "wire.h"
 
 #include <errno.h>

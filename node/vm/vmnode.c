@@ -13,8 +13,8 @@
  * restarted) with SIGTERM to its process group, which holds the programs
  * it runs too, then SIGKILL after STOP_GRACE_MS.
  */
-#include "vmnode_priv.h"
-#include "elfsyms.h"
+#include "vm_priv.h"
+#include "vet.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -33,10 +33,32 @@ static void spawn_worker(struct vmnode *vm);
 static void restart(struct vmnode *vm);
 
 void
+vmnode_send(struct vmnode *vm, guint type, guint32 tag, GVariant *body)
+{
+	vm->host->send(vm->host->data, type, vm->index, tag, body);
+}
+
+void
+vmnode_send_bytes(struct vmnode *vm, guint type, guint32 tag,
+		  const void *data, gsize len)
+{
+	vm->host->send_bytes(vm->host->data, type, vm->index, tag, data, len);
+}
+
+void
+vmnode_to_worker(struct vmnode *vm, guint type, guint32 tag, GVariant *body)
+{
+	GByteArray *f = vm->wframe;
+
+	g_byte_array_set_size(f, 0);
+	wire_encode(f, type, vm->index, tag, body);
+	fdstream_write(vm->ws, f->data, f->len);
+}
+
+void
 vmnode_reply(struct vmnode *vm, guint32 tag, int err, const char *msg)
 {
-	node_send(vm->node, WIRE_REPLY, vm->index, tag,
-		  g_variant_new("(is)", err, msg));
+	vmnode_send(vm, WIRE_REPLY, tag, g_variant_new("(is)", err, msg));
 }
 
 void
@@ -52,8 +74,8 @@ vmnode_reply_all(struct vmnode *vm, GArray *tags, int err, const char *msg)
 static void
 send_vm_state(struct vmnode *vm, guint state, const char *detail)
 {
-	node_send(vm->node, WIRE_VM_STATE, vm->index, 0,
-		  g_variant_new("(yus)", state, (guint32)vm->pid, detail));
+	vmnode_send(vm, WIRE_VM_STATE, 0,
+		    g_variant_new("(yus)", state, (guint32)vm->pid, detail));
 }
 
 /* Functions. */
@@ -168,7 +190,7 @@ send_funcs(struct vmnode *vm)
 	}
 	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
 	vm->funcs_sent = f;
-	node_send(vm->node, WIRE_FUNCS, vm->index, 0, f);
+	vmnode_send(vm, WIRE_FUNCS, 0, f);
 }
 
 /* Objects. */
@@ -188,7 +210,7 @@ set_objects(struct vmnode *vm, GVariant *list)
 			vm->next_object = id + 1;
 	g_clear_pointer(&vm->objects, g_variant_unref);
 	vm->objects = list;
-	node_send(vm->node, WIRE_OBJECTS, vm->index, 0, list);
+	vmnode_send(vm, WIRE_OBJECTS, 0, list);
 }
 
 static gboolean
@@ -376,7 +398,7 @@ on_worker_exit(GPid pid, int status, gpointer data)
 	wire_decoder_clear(&vm->dec);
 	vm->pid = 0;
 	vm->restart_pending = FALSE;
-	if (vm->node->shutdown)
+	if (vm->host->ending(vm->host->data))
 		return;
 	g_message("vm%u: worker %d ended (%s)%s", vm->index, pid, why,
 		  vm->running ? " during a call" : "");
@@ -408,11 +430,8 @@ static void
 load(struct vmnode *vm, const char *name)
 {
 	g_autofree char *path = g_build_filename(vm->inject_dir, name, NULL);
-	GByteArray *f = vm->node->frame;
 
-	g_byte_array_set_size(f, 0);
-	wire_encode(f, WIRE_W_LOAD, vm->index, 0, g_variant_new_string(path));
-	fdstream_write(vm->ws, f->data, f->len);
+	vmnode_to_worker(vm, WIRE_W_LOAD, 0, g_variant_new_string(path));
 }
 
 static void
@@ -424,7 +443,7 @@ spawn_worker(struct vmnode *vm)
 						 vm->next_object);
 	g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "TRICKLE_VM",
 					      index, TRUE);
-	char *argv[] = { vm->node->self, "--worker", first, NULL };
+	char *argv[] = { (char *)vm->host->self, "--worker", first, NULL };
 	int sv[2], target = 3;
 	guint i;
 
@@ -485,14 +504,15 @@ restart(struct vmnode *vm)
 }
 
 struct vmnode *
-vmnode_new(struct node *n, guint index, GError **error)
+vmnode_new(const struct vmhost *host, guint index, GError **error)
 {
 	struct vmnode *vm = g_new0(struct vmnode, 1);
 	const char *const *d;
 
-	vm->node = n;
+	vm->host = host;
 	vm->index = index;
-	vm->dir = g_strdup_printf("%s/vm%u", n->dir, index);
+	vm->wframe = g_byte_array_new();
+	vm->dir = g_strdup_printf("%s/vm%u", host->dir, index);
 	vm->inject_dir = g_build_filename(vm->dir, "inject", NULL);
 	vm->calls_dir = g_build_filename(vm->dir, "calls", NULL);
 	vm->data_dir = g_build_filename(vm->dir, "data", NULL);
@@ -541,6 +561,7 @@ vmnode_free(struct vmnode *vm)
 		wire_decoder_clear(&vm->dec);
 	}
 	fdstream_free(vm->ws);
+	g_byte_array_unref(vm->wframe);
 	g_ptr_array_unref(vm->libs);
 	g_hash_table_unref(vm->programs);
 	g_hash_table_unref(vm->lib_funcs);
@@ -590,18 +611,13 @@ vmnode_restart(struct vmnode *vm, guint32 tag)
 void
 vmnode_destroy_object(struct vmnode *vm, guint32 tag, guint32 id)
 {
-	GByteArray *f = vm->node->frame;
-
 	if (!vm->ws || vm->stopping || !has_object(vm, id)) {
 		vmnode_reply(vm, tag, ENOENT, "no such object");
 		return;
 	}
 	/* The worker takes it after the running call, in order. */
 	g_array_append_val(vm->destroy_tags, tag);
-	g_byte_array_set_size(f, 0);
-	wire_encode(f, WIRE_W_DESTROY, vm->index, tag,
-		    g_variant_new_uint32(id));
-	fdstream_write(vm->ws, f->data, f->len);
+	vmnode_to_worker(vm, WIRE_W_DESTROY, tag, g_variant_new_uint32(id));
 }
 
 void

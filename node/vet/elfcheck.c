@@ -3,7 +3,7 @@
  * headers.  Only the headers are read: this runs on whatever a user
  * copied into inject/, so it trusts no offset it finds there.
  */
-#include "elfcheck.h"
+#include "vet.h"
 
 #include <elf.h>
 #include <errno.h>

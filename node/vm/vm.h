@@ -1,0 +1,66 @@
+/*
+ * vm.h - node/vm: the supervisor's VMs.  Each has its directories
+ * (inject/, calls/, data/), a worker process (node/worker) that it keeps
+ * going, what is injected into it and the functions that makes, its
+ * calls, and its data directory as the mount sees it (WIRE_FSOP).
+ *
+ * For node/ (the supervisor) only.  A VM talks to the client only
+ * through the struct vmhost the supervisor registers: it never calls
+ * into the layer above.
+ */
+#pragma once
+
+#include <glib.h>
+#include "vet.h"
+#include "wire.h"
+
+struct vmnode;
+
+/* What the process keeping the VMs lends them; it outlives them all. */
+struct vmhost {
+	const char *dir;		/* the session's files: VM i is vm<i>/ */
+	const char *self;		/* our executable, to start workers */
+	/* A frame to the client (encoded and queued by the host). */
+	void (*send)(void *data, guint type, guint vm, guint32 tag,
+		     GVariant *body);
+	void (*send_bytes)(void *data, guint type, guint vm, guint32 tag,
+			   const void *bytes, gsize len);
+	/* Is the node ending?  A worker that exits then is left down, and
+	 * nothing is said about it. */
+	gboolean (*ending)(void *data);
+	void *data;			/* for the callbacks */
+};
+
+/* vmnode.c: a VM's worker process and what is injected into it */
+struct vmnode *vmnode_new(const struct vmhost *host, guint index,
+			  GError **error);
+void vmnode_free(struct vmnode *vm);
+const char *vmnode_inject_dir(struct vmnode *vm);
+/* The file is in inject/ under name and passed its checks. */
+void vmnode_install(struct vmnode *vm, const char *name,
+		    enum inject_kind kind);
+gboolean vmnode_uninstall(struct vmnode *vm, const char *name,
+			  GError **error);
+/* WIRE_RESTART: answered once the new worker is up. */
+void vmnode_restart(struct vmnode *vm, guint32 tag);
+/* WIRE_OBJ_DESTROY: answered once the worker has destroyed it. */
+void vmnode_destroy_object(struct vmnode *vm, guint32 tag, guint32 id);
+/* The VM's lines of WIRE_INFO. */
+void vmnode_info(struct vmnode *vm, GString *s);
+
+/* vmcalls.c: a VM's calls */
+void vmnode_call(struct vmnode *vm, guint32 id, char **argv);
+/* The file holding a call's stream, or NULL if there is no such call. */
+char *vmnode_call_file(struct vmnode *vm, guint32 id, guint stream);
+/* WIRE_CANCEL: answers the request tag itself (for a running call, once
+ * the call has ended and its CALL_STATE is out). */
+void vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id);
+/* WIRE_FORGET: 0 or an errno, with a message for the REPLY. */
+int vmnode_forget(struct vmnode *vm, guint32 id, const char **why);
+
+/* datafs.c: WIRE_FSOP on the VM's data directory, answered to m->tag */
+void datafs_op(struct vmnode *vm, struct wire_msg *m);
+
+/* store.c: the files a node keeps on disk */
+gboolean rm_rf(const char *path);
+gboolean valid_file_name(const char *name, GError **error);
