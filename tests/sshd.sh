@@ -32,12 +32,17 @@
 
 SSHD_BIN=${SSHD_BIN:-/usr/sbin/sshd}
 
-# Skip the calling test (exit 77, meson's "skipped") when sshd can't run.
+# Skip the calling test (exit 77, meson's "skipped") when sshd can't run;
+# with CI=true fail it instead (exit 1): scripts/deps.sh installs both.
 sshd_require() {
 	local p
 	for p in "$SSHD_BIN" "$(command -v ssh-keygen)"; do
 		if [ -z "$p" ] || [ ! -x "$p" ]; then
-			echo "SKIP: ${p:-ssh-keygen} not available" >&2
+			if [ "${CI:-}" = true ]; then
+				echo "FAIL: ${p:-ssh-keygen} not available (CI=true, and scripts/deps.sh installs openssh-server and openssh-client)" >&2
+				exit 1
+			fi
+			echo "SKIP: ${p:-ssh-keygen} not available (scripts/deps.sh installs openssh-server and openssh-client)" >&2
 			exit 77
 		fi
 	done

@@ -2,17 +2,30 @@
 #
 #	TEST_TIMEOUT=60		# optional, seconds, before sourcing
 #	. "$(dirname "$0")/lib.sh"
+#	need_var TRICKLE_MAP trickle-map	# more programs, if the test needs them
 #	mount_local 2
 #	id=$(fork local0 "foo 10") || fail "fork"
 #	expect_eq "foo 10" 20 "$(result local0 "$id")"
+#	expect_errno "cat of a failed call" EIO read "$M/local0/calls/$id/result"
 #
 # Each test mounts for real under $T (a private temp dir), runs under a
 # timeout, and cleans up in an EXIT trap: it unmounts what it mounted and
 # kills, by PID, only processes it started.  Exit 77 means "skipped".
 #
-# Variables: TRICKLEFS TRICKLE_NODE BASIC_SO (meson passes them; by hand
-# they default to the build/ tree), T (temp dir), M (mount point), LOG
-# (tricklefs log file), FS_PID (the mounted tricklefs daemon).
+# Variables: the programs and modules a test runs (TRICKLEFS TRICKLE_NODE
+# BASIC_SO ERRNO_OF here, more by need_var), T (temp dir), M (mount
+# point), LOG (tricklefs log file), FS_PID (the mounted tricklefs daemon).
+#
+# Where programs come from: tests/integration/meson.build passes each one
+# by name (and TRICKLE_TEST_MESON=1); under meson a variable it does not
+# pass is an error of meson.build.  By hand, set the variables, or BUILD
+# to the meson build directory: each then defaults to the one file of its
+# name under $BUILD, wherever the build keeps it.
+#
+# Prerequisites: a missing one skips the test (exit 77, with the reason on
+# stderr); with CI=true, one that scripts/deps.sh installs fails it
+# instead (need_cmd, missing_dep).  A part of a test that cannot run says
+# so on stderr (skip_part), and the test's last line repeats it.
 
 set -u
 set -o pipefail
@@ -23,27 +36,81 @@ TEST_NAME=$(basename "$0")
 
 # Run the whole test under a timeout (by hand as well as under meson; keep
 # meson's timeout longer so that ours fires first and the trap cleans up).
-if [ -z "${_TFS_TIMED:-}" ] && command -v timeout >/dev/null; then
+if [ -z "${_TFS_TIMED:-}" ]; then
+	command -v timeout >/dev/null ||
+		{ echo "ERROR: $TEST_NAME: no timeout(1) (coreutils)" >&2; exit 99; }
 	export _TFS_TIMED=1
 	exec timeout -k 30 "${TEST_TIMEOUT:-90}" bash "$0" "$@"
 fi
 
 skip() {
-	echo "SKIP: $*" >&2
+	echo "SKIP: $TEST_NAME: $*" >&2
 	exit 77
 }
 
+# missing_dep REASON: a prerequisite scripts/deps.sh installs is missing:
+# the test fails under CI=true (CI must have it), else it is skipped.
+missing_dep() {
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: $TEST_NAME: $* (CI=true, and scripts/deps.sh installs it)" >&2
+		exit 1
+	fi
+	skip "$* (scripts/deps.sh installs it)"
+}
+
+# need_cmd COMMAND PACKAGE: COMMAND is on PATH, or missing_dep.
+need_cmd() {
+	command -v "$1" >/dev/null || missing_dep "no $1 (Debian package $2)"
+}
+
+# skip_part REASON: this part of the test cannot run here; said on stderr
+# now and again when the test ends.  (Not for what scripts/deps.sh
+# installs: use missing_dep for that.)
+SKIPPED_PARTS=()
+skip_part() {
+	echo "SKIP (part of $TEST_NAME): $*" >&2
+	SKIPPED_PARTS+=("$*")
+}
+
+_tfs_error() {
+	echo "ERROR: $TEST_NAME: $*" >&2
+	exit 99
+}
+
+# need_var NAME FILE: $NAME names an existing file: as meson passes it,
+# else (by hand) the one file called FILE under $BUILD.  Exported.
+need_var() {
+	local name=$1 file=$2 v=${!1:-} found n
+	if [ -z "$v" ]; then
+		[ -z "${TRICKLE_TEST_MESON:-}" ] ||
+			_tfs_error "$name is not set: tests/integration/meson.build must pass it (env)"
+		[ -n "${BUILD:-}" ] ||
+			_tfs_error "$name is not set: run under meson test, or set BUILD=<the meson build dir> (or $name=<path of $file>)"
+		[ -d "$BUILD" ] || _tfs_error "BUILD=$BUILD is not a directory"
+		found=$(find "$BUILD" \( -name meson-private -o -name meson-logs -o -name '*.p' \) -prune \
+		    -o -type f -name "$file" -print)
+		n=$(grep -c . <<<"$found")
+		[ "$n" = 1 ] || {
+			[ "$n" = 0 ] && _tfs_error "$name: no $file under BUILD=$BUILD (not built?)"
+			_tfs_error "$name: $n files named $file under BUILD=$BUILD ($(echo $found)): set $name"
+		}
+		v=$found
+	fi
+	[ -e "$v" ] || _tfs_error "$name=$v does not exist (not built?)"
+	printf -v "$name" %s "$v"
+	export "$name"
+}
+
 [ -c /dev/fuse ] || skip "no /dev/fuse"
-command -v fusermount3 >/dev/null || skip "no fusermount3"
+need_cmd fusermount3 fuse3
+need_cmd pgrep procps
 [ "$(id -u)" = 0 ] || [ -u "$(command -v fusermount3)" ] ||
 	skip "not root and fusermount3 is not setuid"
 
-TRICKLEFS=${TRICKLEFS:-$SRCROOT/build/fs/tricklefs}
-TRICKLE_NODE=${TRICKLE_NODE:-$SRCROOT/build/node/trickle-node}
-BASIC_SO=${BASIC_SO:-$SRCROOT/build/examples/basic.so}
-for _f in "$TRICKLEFS" "$TRICKLE_NODE" "$BASIC_SO"; do
-	[ -e "$_f" ] || { echo "ERROR: $_f not built" >&2; exit 99; }
-done
+need_var TRICKLEFS tricklefs
+need_var TRICKLE_NODE trickle-node
+need_var BASIC_SO basic.so
+need_var ERRNO_OF errno-of
 TRICKLE_NODE=$(readlink -f "$TRICKLE_NODE")
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tricklefs-$TEST_NAME.XXXXXX") || exit 99
@@ -179,6 +246,28 @@ expect_eq() {
 expect_match() {
 	grep -Eq -- "$2" <<<"$3" || fail "$1: '$3' does not match /$2/"
 }
+
+# errno_of OP ARG...: run one file operation with tests/tools/errno-of
+# (open, read, write PATH TEXT, cp SRC DST, unlink, rmdir, mkdir, ...,
+# see errno-of.c) and print how it ended: OK or the errno name (EIO).
+# Status 0 for OK, 1 for an errno, 124 if it hung for 30 s.
+errno_of() {
+	timeout 30 "$ERRNO_OF" "$@" 2>/dev/null
+}
+
+# expect_errno WHAT ENAME OP ARG...: the operation ends with ENAME (or OK).
+expect_errno() {
+	local what=$1 want=$2 got rc
+	shift 2
+	got=$(errno_of "$@")
+	rc=$?
+	[ "$got" = "$want" ] ||
+		fail "$what: $*: expected $want, got '$got' (errno-of status $rc)"
+}
+
+# strerror ENAME: the C library's text for it, as programs print it (to
+# compare a tool's whole message exactly).
+strerror() { "$ERRNO_OF" strerror "$1"; }
 
 # expect_ls DIR NAME...: DIR lists exactly these names (any order).
 expect_ls() {
@@ -364,6 +453,15 @@ call() {
 	result "$1" "$id"
 }
 
+# result_fails VM ID: reading the result fails with EIO (the call did not
+# succeed), or the test fails.
+result_fails() {
+	local got
+	got=$(errno_of read "$M/$1/calls/$2/result")
+	[ "$got" = OK ] && fail "cat $1/calls/$2/result succeeded ($(status "$1" "$2"))"
+	expect_eq "read of $1/calls/$2/result" EIO "$got"
+}
+
 # status VM ID: the call's status file.
 status() {
 	timeout 10 cat "$M/$1/calls/$2/status"
@@ -399,6 +497,10 @@ cleanup() {
 	for e in $(pgrep -f "^$T/"); do kill -KILL "$e" 2>/dev/null; done
 	for e in "${BG_PIDS[@]}"; do wait "$e" 2>/dev/null; done
 	for e in "${CLEANUP_HOOKS[@]}"; do [ -n "$e" ] && $e; done
+	if [ ${#SKIPPED_PARTS[@]} -gt 0 ]; then
+		echo "NOTE: $TEST_NAME ended (status $rc) with ${#SKIPPED_PARTS[@]} part(s) skipped:" >&2
+		printf '  SKIPPED: %s\n' "${SKIPPED_PARTS[@]}" >&2
+	fi
 	# Never rm -rf into a mount that is still there.
 	for mp in "${MOUNTS[@]}"; do
 		is_mounted "$mp" && { echo "cleanup: $mp still mounted, keeping $T" >&2; exit 1; }

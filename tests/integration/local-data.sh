@@ -95,14 +95,10 @@ expect_ls "$D/sub" g
 mv "$D/sub" "$D/moved" || fail "mv sub moved"
 expect_ls "$D/moved" g
 expect_eq "after mv" in "$(cat "$D/moved/g")"
-out=$(rmdir "$D/moved" 2>&1) && fail "rmdir of a non-empty directory succeeded"
-expect_match "rmdir error" 'not empty' "$out"
-out=$(mkdir "$D/table.txt" 2>&1) && fail "mkdir over a file succeeded"
-expect_match "mkdir error" 'exists' "$out"
-out=$(cat "$D/nothing" 2>&1) && fail "cat of a missing file succeeded"
-expect_match "cat error" 'No such file' "$out"
-out=$(cat "$D/moved" 2>&1) && fail "cat of a directory succeeded"
-expect_match "cat dir error" 'directory' "$out"
+expect_errno "rmdir of a non-empty directory" ENOTEMPTY rmdir "$D/moved"
+expect_errno "mkdir over a file" EEXIST mkdir "$D/table.txt"
+expect_errno "cat of a missing file" ENOENT read "$D/nothing"
+expect_errno "cat of a directory" EISDIR read "$D/moved"
 rm "$D/moved/g" "$D/names" "$D/touched" || fail "rm"
 rmdir "$D/moved" || fail "rmdir"
 expect_ls "$D" table.txt
@@ -127,8 +123,11 @@ expect_eq "big sha256" "$(sha256sum <"$T/big")" "$(sha256sum <"$T/big.back")"
 hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$FS_PID/status")
 echo "tricklefs peak RSS: $hwm kB"
 # (AddressSanitizer keeps freed memory in quarantine: no bound then.)
-grep -qa __asan_init "$TRICKLEFS" ||
+if grep -qa __asan_init "$TRICKLEFS"; then
+	skip_part "the bound on tricklefs's peak RSS: an AddressSanitizer build"
+else
 	[ "$hwm" -lt 40000 ] || fail "tricklefs peak RSS $hwm kB after copying 64 MiB"
+fi
 rm "$D/big" "$T/big.back"
 
 # No way out of the data directory: links a call makes that lead outside

@@ -13,7 +13,7 @@ node=$(our_nodes | while read -r e; do [ "$(ppid_of "${e%%:*}")" = "$FS_PID" ] &
 [ -n "$node" ] || fail "no node process below tricklefs"
 
 kill -KILL "$node"
-timeout 10 cat "$M/local0/calls/$id/result" >/dev/null 2>&1 && fail "cat result succeeded on a dead node"
+result_fails local0 "$id"
 expect_match "status" '^failed node down' "$(status local0 "$id")"
 timeout 2 ls "$M" "$M/local0/calls" "$M/local1/calls" >/dev/null || fail "ls failed with the node down"
 for e in "${SEEN_NODES[@]}"; do

@@ -30,7 +30,7 @@ printf '#!/bin/sh\necho partial\nexit 5\n' >"$T/five"
 chmod +x "$T/five"
 inject local0 "$T/five"
 id=$(fork local0 five) || fail "fork five"
-result local0 "$id" >/dev/null 2>&1 && fail "cat result of 'five' succeeded"
+result_fails local0 "$id"
 expect_eq "status" "failed exit 5" "$(status local0 "$id")"
 expect_eq "stdout" partial "$(cat "$M/local0/calls/$id/stdout")"
 

@@ -5,12 +5,12 @@
 
 mount_local 1
 id=$(fork local0 "foo 1") || fail "fork foo 1 (nothing injected)"
-result local0 "$id" >/dev/null 2>&1 && fail "cat result of foo with nothing injected succeeded"
+result_fails local0 "$id"
 expect_eq "status" "failed function not found: foo" "$(status local0 "$id")"
 
 inject local0 "$BASIC_SO"
 id=$(fork local0 "bar 1 2") || fail "fork bar"
-result local0 "$id" >/dev/null 2>&1 && fail "cat result of bar succeeded"
+result_fails local0 "$id"
 expect_eq "status" "failed function not found: bar" "$(status local0 "$id")"
 expect_eq "args" "bar 1 2" "$(cat "$M/local0/calls/$id/args")"
 expect_eq "foo after" 2 "$(call local0 "foo 1")"

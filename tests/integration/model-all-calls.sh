@@ -47,15 +47,15 @@ for bad in "@nosuchvm foo 1" "@local0" "foo 1
 @nosuchvm foo 2" "@local0 foo 1
 @ foo 2" "foo 'unterminated"; do
 	err=$(write_to "$M/.all/calls/new" "$bad") && fail "writing '$bad' to .all/calls/new succeeded"
-	expect_eq "error of '$bad'" "Invalid argument" "$err"
+	expect_eq "error of '$bad'" EINVAL "$err"
 done
 expect_ls "$M/local0/calls" new 1 2 3 4 5
 expect_ls "$M/local1/calls" new 1 2 3 4 5
 # The VMs are fine, and a good write on the same open file after a bad one
 # still forks.
 exec 3<>"$M/.all/calls/new"
-printf '@nosuchvm foo 1\n' >&3 2>/dev/null && fail "bad @VM write succeeded"
-printf '@local1 foo 8\n' >&3 || fail "good write after a bad one failed"
+expect_errno "a bad @VM write on an open .all/calls/new" EINVAL writefd 3 '@nosuchvm foo 1'
+expect_errno "a good write after a bad one" OK writefd 3 '@local1 foo 8'
 read -r h <&3
 exec 3>&-
 expect_eq "id after a bad write" local1/6 "$h"

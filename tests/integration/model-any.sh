@@ -121,8 +121,7 @@ node=$(our_nodes | while read -r e; do [ "$(ppid_of "${e%%:*}")" = "$FS_PID" ] &
 [ -n "$node" ] || fail "no node process below tricklefs"
 kill -KILL "$node"
 for id in "${long[@]}"; do
-	timeout 10 cat "$M/.any/calls/$id/result" >/dev/null 2>&1 &&
-		fail ".any/$id: result succeeded with the node dead"
+	result_fails .any "$id"
 done
 expect_match "a sent call" '^failed node down' "$(status .any "${long[0]}")"
 expect_eq "the waiting call" "failed no VM is up to run sleep" "$(status .any "${long[4]}")"

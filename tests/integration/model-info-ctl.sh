@@ -88,7 +88,7 @@ expect_ls "$M/$V/objects"
 # ctl knows only restart.
 for bad in cancel reboot ""; do
 	err=$(write_to "$M/$V/ctl" "$bad") && fail "'$bad' to ctl succeeded"
-	expect_eq "'$bad' to ctl" "Invalid argument" "$err"
+	expect_eq "'$bad' to ctl" EINVAL "$err"
 done
 expect_eq "counter after bad commands" 2 "$(call $V counter)"
 # .all has neither info nor ctl.

@@ -63,9 +63,10 @@ expect_eq "--any stderr" "trickle-join: $M/local0/calls/$a: failed signal 11 (SI
 expect_eq "no arguments" 2 $?
 "$J" --bogus "$M/local1/calls/$b" >/dev/null 2>&1
 expect_eq "unknown option" 2 $?
-out=$(timeout 10 "$J" "$M/local1/calls/999" 2>"$T/err")
+out=$(LC_ALL=C timeout 10 "$J" "$M/local1/calls/999" 2>"$T/err")
 expect_eq "a missing call" 2 $?
-expect_match "a missing call's message" "calls/999: No such file or directory" "$(cat "$T/err")"
+expect_eq "a missing call's message" "trickle-join: $M/local1/calls/999: $(LC_ALL=C strerror ENOENT)" "$(cat "$T/err")"
+expect_errno "the missing call" ENOENT stat "$M/local1/calls/999"
 out=$(timeout 10 "$J" --any "$M/local1/calls/$b" "$M/local1/calls/999" 2>"$T/err")
 expect_eq "--any with a missing call" 2 $?
 expect_eq "--any with a missing call: output" "" "$out"

@@ -7,14 +7,10 @@
 #	. "$(dirname "$0")/model-lib.sh"
 #
 # Variables: STACK_SO (examples/stack), TRICKLE_JOIN (utils/trickle-join),
-# PAPER_SO (examples/paper; may be unset: the examples build it then).
-# meson passes them; by hand they default to the build/ tree.
+# as lib.sh's need_var finds them.
 
-STACK_SO=${STACK_SO:-$SRCROOT/build/examples/stack.so}
-TRICKLE_JOIN=${TRICKLE_JOIN:-$SRCROOT/build/utils/trickle-join}
-for _f in "$STACK_SO" "$TRICKLE_JOIN"; do
-	[ -e "$_f" ] || { echo "ERROR: $_f not built" >&2; exit 99; }
-done
+need_var STACK_SO stack.so
+need_var TRICKLE_JOIN trickle-join
 
 # fork_all LINES: write LINES (in one write) to .all/calls/new; prints what
 # reads back (VM/N lines).  Fails when the write fails.
@@ -27,24 +23,13 @@ fork_all() {
 }
 
 # write_to FILE TEXT: TEXT and a newline to FILE in one write(2) (bash's
-# printf writes a line at a time; cat a whole file at once); prints the
-# error of the write, if any ("Invalid argument"), and returns its status.
+# printf writes a line at a time); prints the errno name if it fails
+# (EINVAL; nothing if it works), and returns 1 then.
 write_to() {
-	local err rc
-	printf '%s\n' "$2" >"$T/write_to.txt"
-	err=$( { cat "$T/write_to.txt" >"$1"; } 2>&1 )
-	rc=$?
-	[ -n "$err" ] && echo "${err##*: }"
-	return $rc
-}
-
-# result_fails VM ID: the result read fails with EIO (the call did not
-# succeed), or the test fails.
-result_fails() {
 	local err
-	err=$(timeout 30 cat "$M/$1/calls/$2/result" 2>&1 >/dev/null) &&
-		fail "cat $1/calls/$2/result succeeded ($(status "$1" "$2"))"
-	expect_match "cat $1/calls/$2/result" 'Input/output error' "$err"
+	err=$(errno_of write "$1" "$2") && return 0
+	echo "$err"
+	return 1
 }
 
 # state_is VM ID WORD: the status's first word is WORD (for wait_for).

@@ -23,23 +23,18 @@ rmdir "$M/$V/calls/$a" || fail "rmdir of a done call failed"
 [ -d "$node_calls/$b" ] || fail "call $b's output on the node is gone too"
 expect_ls "$M/$V/calls" new "$b"
 [ -e "$M/$V/calls/$a" ] && fail "calls/$a still exists"
-err=$(cat "$M/$V/calls/$a/result" 2>&1) && fail "cat result of a removed call succeeded"
-expect_match "cat of a removed call" 'No such file or directory' "$err"
+expect_errno "cat of a removed call" ENOENT read "$M/$V/calls/$a/result"
 rmdir "$M/$V/calls/$b" || fail "rmdir of a failed call failed"
 expect_ls "$M/$V/calls" new
-err=$(rmdir "$M/$V/calls/$b" 2>&1) && fail "second rmdir succeeded"
-expect_match "second rmdir" 'No such file or directory' "$err"
-err=$(rmdir "$M/$V/calls/999" 2>&1) && fail "rmdir of a missing call succeeded"
-expect_match "rmdir of a missing call" 'No such file or directory' "$err"
+expect_errno "second rmdir" ENOENT rmdir "$M/$V/calls/$b"
+expect_errno "rmdir of a missing call" ENOENT rmdir "$M/$V/calls/999"
 
 # Running and queued calls: EBUSY, and they go on.
 c=$(fork $V "sleeper 2") || fail "fork"
 d=$(fork $V "foo 3") || fail "fork"
 wait_running $V "$c"
-err=$(rmdir "$M/$V/calls/$c" 2>&1) && fail "rmdir of a running call succeeded"
-expect_match "rmdir of a running call" 'Device or resource busy' "$err"
-err=$(rmdir "$M/$V/calls/$d" 2>&1) && fail "rmdir of a queued call succeeded"
-expect_match "rmdir of a queued call" 'Device or resource busy' "$err"
+expect_errno "rmdir of a running call" EBUSY rmdir "$M/$V/calls/$c"
+expect_errno "rmdir of a queued call" EBUSY rmdir "$M/$V/calls/$d"
 expect_ls "$M/$V/calls" new "$c" "$d"
 expect_eq "the running call" "slept 2" "$(result $V "$c")"
 expect_eq "the queued call" 6 "$(result $V "$d")"
@@ -50,12 +45,11 @@ expect_ls "$M/$V/calls" new
 # a call fails and leaves it whole.
 e=$(fork $V "foo 4") || fail "fork"
 expect_eq "e" 8 "$(result $V "$e")"
-err=$(rm -f "$M/$V/calls/$e/result" 2>&1) && fail "rm of a call's result succeeded"
-expect_match "rm of result" 'Operation not permitted' "$err"
+expect_errno "rm of a call's result" EPERM unlink "$M/$V/calls/$e/result"
 rm -rf "$M/$V/calls/$e" 2>/dev/null && fail "rm -rf of a call succeeded"
 expect_ls "$M/$V/calls/$e" args ctl result status stderr stdout
 expect_eq "result after rm -rf" 8 "$(result $V "$e")"
-rmdir "$M/$V/calls/new" 2>/dev/null && fail "rmdir calls/new succeeded"
+expect_errno "rmdir calls/new" ENOTDIR rmdir "$M/$V/calls/new"
 [ -e "$M/$V/calls/new" ] || fail "calls/new is gone"
 
 # Ids are not reused after a removal.

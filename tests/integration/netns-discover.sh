@@ -12,9 +12,9 @@ TEST_TIMEOUT=120
 . "$HERE/model-lib.sh"	# write_to
 . "$HERE/netns-lib.sh"
 
-MAP=${TRICKLE_MAP:-$SRCROOT/build/utils/trickle-map}
-[ -x "$MAP" ] || { echo "ERROR: $MAP not built" >&2; exit 99; }
-command -v ssh-keygen >/dev/null || skip "no ssh-keygen"
+need_var TRICKLE_MAP trickle-map
+MAP=$TRICKLE_MAP
+need_cmd ssh-keygen openssh-client
 USER_NAME=$(id -un)
 
 netns_up 3

@@ -155,9 +155,10 @@ netns_cleanup() {
 
 _netns_require() {
 	[ "$(id -u)" = 0 ] || skip "network namespaces need root"
-	command -v ip >/dev/null || skip "no ip(8)"
-	ip netns list >/dev/null 2>&1 || skip "ip netns does not work"
-	command -v nsenter >/dev/null || skip "no nsenter(1)"
+	need_cmd ip iproute2
+	need_cmd nsenter util-linux
+	ip netns list >"$NETNS_DIR.err" 2>&1 ||
+		skip "ip netns does not work: $(cat "$NETNS_DIR.err")"
 }
 
 # netns_host_add NAME: a namespace on the bridge, address .N.

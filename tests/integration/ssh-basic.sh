@@ -20,7 +20,7 @@ expect_eq "counter a" 2 "$(call a counter)"
 expect_eq "counter b" 1 "$(call b counter)"
 
 id=$(fork b "fail 3") || fail "fork fail 3"
-result b "$id" >/dev/null 2>&1 && fail "cat result of 'fail 3' succeeded"
+result_fails b "$id"
 expect_eq "status" "failed exit 3" "$(status b "$id")"
 expect_eq "stdout" "some output" "$(cat "$M/b/calls/$id/stdout")"
 expect_eq "stderr" "failing with 3" "$(cat "$M/b/calls/$id/stderr")"

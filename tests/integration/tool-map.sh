@@ -7,8 +7,8 @@
 TEST_TIMEOUT=150
 . "$(dirname "$0")/lib.sh"
 
-MAP=${TRICKLE_MAP:-$SRCROOT/build/utils/trickle-map}
-[ -x "$MAP" ] || { echo "ERROR: $MAP not built" >&2; exit 99; }
+need_var TRICKLE_MAP trickle-map
+MAP=$TRICKLE_MAP
 
 mount_local 2
 cp "$BASIC_SO" "$M/.all/inject/" || fail "cp basic.so .all/inject/ failed"

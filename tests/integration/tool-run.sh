@@ -7,8 +7,8 @@
 TEST_TIMEOUT=120
 . "$(dirname "$0")/lib.sh"
 
-RUN=${TRICKLE_RUN:-$SRCROOT/build/utils/trickle-run}
-[ -x "$RUN" ] || { echo "ERROR: $RUN not built" >&2; exit 99; }
+need_var TRICKLE_RUN trickle-run
+RUN=$TRICKLE_RUN
 
 mount_local 2
 cp "$BASIC_SO" "$M/.all/inject/" || fail "cp basic.so .all/inject/ failed"

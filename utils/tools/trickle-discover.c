@@ -12,21 +12,13 @@
  * signal.  Exit status: 0, 1 if no node answered (without --watch), 2 on
  * errors.
  *
- * Hidden options, for tests, send forged or broken beacons to the group
- * and exit: --send-hello NAME (with --fingerprint, --ssh-port, --cores,
- * --instance, --seq), --send-bye NAME (with --instance, --seq),
- * --send-flood N (HELLOs from N names), --send-junk N (malformed
- * datagrams); --probe-flood N sends N probes and prints how many replies
- * came back within a second.
+ * (Forged and broken beacons for the tests come from a test-only tool,
+ * tests/tools/beacon-forge.c.)
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <glib-unix.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "beacon.h"
 #include "discover.h"
@@ -39,19 +31,6 @@ static double opt_timeout = -1;
 static gboolean opt_watch;
 static gboolean opt_verbose;
 static gboolean opt_version;
-/* Test options. */
-static char *opt_send_hello;
-static char *opt_send_bye;
-static int opt_send_flood;
-static int opt_send_junk;
-static int opt_probe_flood;
-static char **opt_fps;
-static int opt_ssh_port = 22;
-static int opt_cores = 1;
-static char *opt_instance;
-static int opt_seq = 1;
-
-#define HIDDEN G_OPTION_FLAG_HIDDEN
 
 static const GOptionEntry entries[] = {
 	{ "group", 'g', 0, G_OPTION_ARG_STRING, &opt_group,
@@ -68,24 +47,6 @@ static const GOptionEntry entries[] = {
 	  "Print counts of datagrams at the end", NULL },
 	{ "version", 'V', 0, G_OPTION_ARG_NONE, &opt_version,
 	  "Print the version and exit", NULL },
-	{ "send-hello", 0, HIDDEN, G_OPTION_ARG_STRING, &opt_send_hello,
-	  NULL, NULL },
-	{ "send-bye", 0, HIDDEN, G_OPTION_ARG_STRING, &opt_send_bye,
-	  NULL, NULL },
-	{ "send-flood", 0, HIDDEN, G_OPTION_ARG_INT, &opt_send_flood,
-	  NULL, NULL },
-	{ "send-junk", 0, HIDDEN, G_OPTION_ARG_INT, &opt_send_junk,
-	  NULL, NULL },
-	{ "probe-flood", 0, HIDDEN, G_OPTION_ARG_INT, &opt_probe_flood,
-	  NULL, NULL },
-	{ "fingerprint", 0, HIDDEN, G_OPTION_ARG_STRING_ARRAY, &opt_fps,
-	  NULL, NULL },
-	{ "ssh-port", 0, HIDDEN, G_OPTION_ARG_INT, &opt_ssh_port,
-	  NULL, NULL },
-	{ "cores", 0, HIDDEN, G_OPTION_ARG_INT, &opt_cores, NULL, NULL },
-	{ "instance", 0, HIDDEN, G_OPTION_ARG_STRING, &opt_instance,
-	  NULL, NULL },
-	{ "seq", 0, HIDDEN, G_OPTION_ARG_INT, &opt_seq, NULL, NULL },
 	{ NULL }
 };
 
@@ -207,224 +168,6 @@ discover(void)
 	return 0;
 }
 
-/* ------------------------------------------------------------ tests */
-
-/* A valid fingerprint that is no key's: 43 base64 digits of zeros. */
-#define FAKE_FP "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-
-static gboolean
-fake_beacon(struct beacon *b, enum beacon_kind kind, const char *name,
-	    GError **error)
-{
-	guint i;
-
-	memset(b, 0, sizeof(*b));
-	b->kind = kind;
-	b->instance = opt_instance ? g_ascii_strtoull(opt_instance, NULL, 0)
-				   : beacon_random_id();
-	b->seq = (guint32)opt_seq;
-	g_strlcpy(b->name, name, sizeof(b->name));
-	b->ssh_port = (guint16)opt_ssh_port;
-	b->cores = (guint32)opt_cores;
-	g_strlcpy(b->version, TRICKLE_VERSION, sizeof(b->version));
-	b->interval = 30;
-	for (i = 0; opt_fps && opt_fps[i] && i < BEACON_MAX_FINGERPRINTS; i++)
-		g_strlcpy(b->fingerprints[i], opt_fps[i],
-			  sizeof(b->fingerprints[i]));
-	if (i == 0)
-		g_strlcpy(b->fingerprints[i++], FAKE_FP,
-			  sizeof(b->fingerprints[0]));
-	b->n_fingerprints = i;
-	return TRUE;
-}
-
-static gboolean
-send_beacon(struct mcast *m, const struct beacon *b, GError **error)
-{
-	g_autoptr(GByteArray) out = g_byte_array_new();
-
-	return beacon_encode(b, out, error) &&
-	       mcast_send_group(m, out->data, out->len, error);
-}
-
-static void
-append_random(GByteArray *out, guint n)
-{
-	guint k;
-
-	for (k = 0; k < n; k++) {
-		guint8 c = (guint8)g_random_int();
-
-		g_byte_array_append(out, &c, 1);
-	}
-}
-
-/* The i-th of a series of broken datagrams, made from a valid one. */
-static void
-make_junk(GByteArray *out, guint i, const GByteArray *valid)
-{
-	guint8 header[BEACON_HEADER_SIZE] = {'T', 'R', 'K', 'B', 1, 2, 0, 0};
-	g_byte_array_set_size(out, 0);
-	switch (i % 8) {
-	case 0:		/* random bytes */
-		append_random(out, g_random_int_range(0, BEACON_MAX_SIZE + 300));
-		break;
-	case 1:		/* truncated */
-		g_byte_array_append(out, valid->data,
-				    g_random_int_range(0, valid->len));
-		break;
-	case 2:		/* one byte changed */
-		g_byte_array_append(out, valid->data, valid->len);
-		out->data[g_random_int_range(0, valid->len)] ^=
-			g_random_int_range(1, 256);
-		break;
-	case 3:		/* another version */
-		g_byte_array_append(out, valid->data, valid->len);
-		out->data[4] = 2;
-		break;
-	case 4:		/* an unknown kind */
-		g_byte_array_append(out, valid->data, valid->len);
-		out->data[5] = 9;
-		break;
-	case 5:		/* a PROBE below the minimum size */
-		header[5] = BEACON_PROBE;
-		g_byte_array_append(out, header, sizeof(header));
-		g_byte_array_set_size(out, 100);
-		memset(out->data + sizeof(header), 0, 100 - sizeof(header));
-		break;
-	case 6:		/* oversized */
-		g_byte_array_append(out, valid->data, valid->len);
-		g_byte_array_set_size(out, BEACON_MAX_SIZE + 200);
-		memset(out->data + valid->len, 0, out->len - valid->len);
-		break;
-	default:	/* a HELLO header and a random body */
-		g_byte_array_append(out, header, sizeof(header));
-		append_random(out, g_random_int_range(0, 400));
-		break;
-	}
-}
-
-/* Send N probes, count the replies that come within a second. */
-static int
-probe_flood(struct mcast *m)
-{
-	g_autoptr(GByteArray) out = g_byte_array_new();
-	g_autoptr(GError) error = NULL;
-	GHashTable *from = g_hash_table_new_full(g_str_hash, g_str_equal,
-						 g_free, NULL);
-	struct beacon b = {.kind = BEACON_PROBE, .nonce = beacon_random_id()};
-	gint64 end;
-	guint replies = 0;
-	int i;
-
-	if (!beacon_encode(&b, out, &error))
-		goto fail;
-	for (i = 0; i < opt_probe_flood; i++)
-		if (!mcast_send_group(m, out->data, out->len, &error))
-			goto fail;
-	end = g_get_monotonic_time() + G_USEC_PER_SEC;
-	for (;;) {
-		struct pollfd p = {.fd = m->fd, .events = POLLIN};
-		gint64 left = end - g_get_monotonic_time();
-		guint8 buf[BEACON_MAX_SIZE + 1];
-		struct sockaddr_in sa;
-		struct beacon r;
-		gboolean trunc;
-		gsize len;
-		int got;
-
-		if (left <= 0)
-			break;
-		if (poll(&p, 1, (int)(left / 1000) + 1) < 0 && errno != EINTR) {
-			g_set_error(&error, G_FILE_ERROR,
-				    g_file_error_from_errno(errno), "poll: %s",
-				    g_strerror(errno));
-			goto fail;
-		}
-		while ((got = mcast_recv(m, buf, sizeof(buf), &len, &sa, &trunc,
-					 &error)) == 1) {
-			char addr[INET_ADDRSTRLEN];
-
-			if (trunc || !beacon_decode(buf, len, &r, NULL) ||
-			    r.kind != BEACON_HELLO || r.nonce != b.nonce ||
-			    !inet_ntop(AF_INET, &sa.sin_addr, addr,
-				       sizeof(addr)))
-				continue;
-			replies++;
-			g_hash_table_add(from, g_strdup(addr));
-		}
-		if (got < 0)
-			goto fail;
-	}
-	printf("replies %u from %u\n", replies, g_hash_table_size(from));
-	g_hash_table_unref(from);
-	return 0;
-
-fail:
-	fprintf(stderr, "trickle-discover: %s\n", error->message);
-	g_hash_table_unref(from);
-	return 2;
-}
-
-static int
-send_tests(void)
-{
-	g_autoptr(GByteArray) valid = g_byte_array_new();
-	g_autoptr(GByteArray) out = g_byte_array_new();
-	g_autoptr(GError) error = NULL;
-	struct mcast m;
-	struct beacon b;
-	int i, rc = 0;
-
-	if (!mcast_open(&m, opt_group, (guint16)opt_port, opt_iface, FALSE,
-			&error)) {
-		fprintf(stderr, "trickle-discover: %s\n", error->message);
-		return 2;
-	}
-	if (opt_probe_flood > 0) {
-		rc = probe_flood(&m);
-		mcast_close(&m);
-		return rc;
-	}
-	if (opt_send_hello && (!fake_beacon(&b, BEACON_HELLO, opt_send_hello,
-					    &error) ||
-			       !send_beacon(&m, &b, &error)))
-		goto fail;
-	if (opt_send_bye && (!fake_beacon(&b, BEACON_BYE, opt_send_bye,
-					  &error) ||
-			     !send_beacon(&m, &b, &error)))
-		goto fail;
-	for (i = 0; i < opt_send_flood; i++) {
-		g_autofree char *name = g_strdup_printf("flood-%d", i);
-
-		if (!fake_beacon(&b, BEACON_HELLO, name, &error) ||
-		    !send_beacon(&m, &b, &error))
-			goto fail;
-		/* Not faster than a receive buffer can take. */
-		if (i % 32 == 31)
-			g_usleep(2000);
-	}
-	if (opt_send_junk > 0) {
-		if (!fake_beacon(&b, BEACON_HELLO, "junk", &error) ||
-		    !beacon_encode(&b, valid, &error))
-			goto fail;
-		for (i = 0; i < opt_send_junk; i++) {
-			make_junk(out, i, valid);
-			if (!mcast_send_group(&m, out->data, out->len, &error))
-				goto fail;
-			if (i % 32 == 31)
-				g_usleep(2000);
-		}
-	}
-	mcast_close(&m);
-	return 0;
-
-fail:
-	fprintf(stderr, "trickle-discover: %s\n", error->message);
-	mcast_close(&m);
-	return 2;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -458,8 +201,5 @@ main(int argc, char **argv)
 	}
 	/* Broken output pipes are reported by fflush, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	if (opt_send_hello || opt_send_bye || opt_send_flood > 0 ||
-	    opt_send_junk > 0 || opt_probe_flood > 0)
-		return send_tests();
 	return discover();
 }
