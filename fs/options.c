@@ -207,5 +207,6 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 
 		source_static_add_local(fs->static_src, o->local, node);
 	}
-	return cluster_setup(fs, error);
+	cluster_setup(fs);
+	return TRUE;
 }

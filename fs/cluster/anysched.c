@@ -202,6 +202,8 @@ any_kick(struct cluster *fs)
 	 * outer pass, which holds a place in the queue, starts over. */
 	if (fs->stopping)
 		return;		/* unmounting: VMs may be freed already */
+	if (g_queue_is_empty(&fs->any_queue))
+		return;		/* the common case: nothing to place */
 	if (fs->any_kicking) {
 		fs->any_again = TRUE;
 		return;

@@ -116,8 +116,8 @@ cluster_new(void)
 	return cl;
 }
 
-gboolean
-cluster_setup(struct cluster *cl, GError **error)
+void
+cluster_setup(struct cluster *cl)
 {
 	cl->all = vm_new(cl, NULL, ".all");
 	cl->all->slot = ALL_SLOT;
@@ -128,7 +128,6 @@ cluster_setup(struct cluster *cl, GError **error)
 	any_init(cl);
 	members_init(cl);
 	spool_init(cl);
-	return TRUE;
 }
 
 gboolean

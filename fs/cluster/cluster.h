@@ -246,7 +246,7 @@ struct vm {
 /* cluster.c: the whole */
 struct cluster *cluster_new(void);
 /* After the options are in: .all and .any, and the sources' hosts. */
-gboolean cluster_setup(struct cluster *cl, GError **error);
+void cluster_setup(struct cluster *cl);
 /* Connect every host, and start discovery if asked. */
 gboolean cluster_start(struct cluster *cl, GError **error);
 /* Stop finding nodes; ask every host to end its VMs. */
@@ -262,17 +262,6 @@ guint cluster_vms_up(struct cluster *cl);
 struct vm *cluster_vm_named(struct cluster *cl, const char *name);
 /* Probe the sources that can (discovery), starting it if need be. */
 gboolean cluster_discover(struct cluster *cl, GError **error);
-
-/* Hosts are made here only: a host of any link kind, or one reaching a
- * NODE over SSH with the mount's SSH options; src is where it came from
- * (NULL: the user, by .ctl connect). */
-struct nodespec;
-struct host *cluster_add_host(struct cluster *cl, const char *label,
-			      const struct link_spec *spec,
-			      struct member_source *src);
-struct host *cluster_add_ssh_host(struct cluster *cl,
-				  const struct nodespec *ns,
-				  struct member_source *src);
 
 /* Hosts are made here only: a host of any link kind, or one reaching a
  * NODE over SSH with the mount's SSH options; src is where it came from

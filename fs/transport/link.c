@@ -88,20 +88,6 @@ link_free(struct link *l)
 	g_byte_array_unref(out);
 }
 
-const char *
-link_kind_name(enum link_kind kind)
-{
-	switch (kind) {
-	case LINK_LOCAL:
-		return "local";
-	case LINK_SSH:
-		return "ssh";
-	case LINK_COMMAND:
-		return "command";
-	}
-	return "?";
-}
-
 struct link *
 link_open(const struct link_spec *spec, const struct link_callbacks *cb,
 	  void *user)

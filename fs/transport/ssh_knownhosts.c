@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "ssh_error.h"
+#include "beacon.h"
 #include "ssh_knownhosts.h"
 #include "transport.h"
 
@@ -191,22 +192,6 @@ ssh_knownhosts_free(struct ssh_knownhosts *kh)
 	g_free(kh);
 }
 
-/* "SHA256:base64" of a key blob, unpadded, as ssh and beacons show it. */
-static char *
-key_fingerprint(const guchar *blob, gsize len)
-{
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	guint8 digest[32];
-	gsize dlen = sizeof(digest);
-	g_autofree char *b64 = NULL;
-
-	g_checksum_update(sum, blob, len);
-	g_checksum_get_digest(sum, digest, &dlen);
-	b64 = g_base64_encode(digest, dlen);
-	g_strdelimit(b64, "=", '\0');
-	return g_strconcat("SHA256:", b64, NULL);
-}
-
 static gboolean
 fp_listed(const char *fp, const char *const *fps, guint n)
 {
@@ -254,7 +239,7 @@ knownhosts_vouch(const char *file, const char *host, int port,
 		gsize len;
 
 		blob = g_base64_decode(kh->revoked->pdata[i], &len);
-		if (len && (fp = key_fingerprint(blob, len)) &&
+		if (len && (fp = beacon_key_fingerprint(blob, len)) &&
 		    fp_listed(fp, fps, n_fps)) {
 			*why = g_strdup_printf("key %s is revoked", fp);
 			goto out;
@@ -275,7 +260,7 @@ knownhosts_vouch(const char *file, const char *host, int port,
 		    LIBSSH2_KNOWNHOST_CHECK_MATCH)
 			continue;
 		known = TRUE;
-		fp = key_fingerprint(blob, len);
+		fp = beacon_key_fingerprint(blob, len);
 		vouched = fp_listed(fp, fps, n_fps);
 	}
 	if (!vouched)

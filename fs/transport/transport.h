@@ -65,7 +65,6 @@ struct link_spec {
 	struct link_ssh_options ssh;	/* SSH only */
 };
 
-const char *link_kind_name(enum link_kind kind);
 /* A new link of spec's kind; its set-up runs from the main loop, and a
  * failure is reported through cb->down (NULL only if it failed at once,
  * after cb->down). */
