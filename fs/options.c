@@ -37,6 +37,11 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("max=%d", max),
 	OPT("min=%d", min),
 	OPT("allow=%s", allow_text),
+	/* Failures (issue 10): reconnect, the node's lease, retries. */
+	{ "reconnect", offsetof(struct cluster, opt.reconnect), 1 },
+	{ "noreconnect", offsetof(struct cluster, opt.reconnect), 0 },
+	OPT("lease=%d", lease),
+	OPT("retries=%d", retries),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -62,8 +67,16 @@ usage(const char *prog)
 "    -o node_command=CMD    what to run on a node (trickle-node)\n"
 "    -o connect_timeout=S   give up connecting after S s (15)\n"
 "    -o reply_timeout=S     a node request fails after S s (30)\n"
-"    -o ServerAliveInterval=S  ping every node every S s (15)\n"
-"    -o ServerAliveCountMax=N  node down after N silent intervals (3)\n"
+"    -o ServerAliveInterval=S  ping every node every S s (3)\n"
+"    -o ServerAliveCountMax=N  node unreachable after N silent intervals\n"
+"                           (3)\n"
+"    -o reconnect           reconnect a node whose link drops, with\n"
+"                           backoff (the default; -o noreconnect: not)\n"
+"    -o lease=S             a node keeps a session whose mount is gone\n"
+"                           for S s, and calls not heard of for S s are\n"
+"                           lost and run again (60)\n"
+"    -o retries=N           run a .any call lost to the system (node\n"
+"                           down, lease out) again up to N times (3)\n"
 "    -o logfile=FILE        log here (default: stderr with -f, else "
 "syslog)\n"
 "    -o timeout=S           calls fail after S s unless their line sets\n"
@@ -136,8 +149,11 @@ tfs_parse_args(struct cluster *fs, struct fuse_args *args,
 
 	o->reply_timeout = 30;
 	o->connect_timeout = 15;
-	o->alive_interval = 15;
+	o->alive_interval = 3;
 	o->alive_count = 3;
+	o->reconnect = 1;
+	o->lease = 60;
+	o->retries = 3;
 	o->any_window = 2;
 	o->discover_timeout = 2;
 	o->min = -1;		/* 1 unless given */
@@ -178,6 +194,7 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	    o->alive_interval <= 0 || o->alive_count <= 0 || o->local < 0 ||
 	    o->timeout < 0 || o->any_window <= 0 ||
 	    o->discover_timeout < 0 || o->vms_per_node < 0 || o->max < 0 ||
+	    o->lease <= 0 || o->retries < 0 ||
 	    o->discover_port < 0 || o->discover_port > 65535) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "timeouts, intervals and counts must be positive");

@@ -54,6 +54,9 @@ struct cluster_options {
 	int min;			/* VMs up, or the mount fails */
 	char *allow_text;		/* allow=PAT:PAT */
 	char **allow;
+	int reconnect;			/* reconnect dropped nodes */
+	int lease;			/* s a node keeps a lost session */
+	int retries;			/* runs again of a lost .any call */
 	char *logfile;
 	int foreground;
 	int debug;
@@ -190,6 +193,14 @@ struct injected {
 	int writers;			/* open transfers */
 };
 
+/* One run of a call on a VM: a line of the call's attempts file. */
+struct attempt {
+	char *vm;			/* the VM's name */
+	char *node;			/* its host's label */
+	gint64 start, end;		/* g_get_real_time(); end 0: running */
+	char *outcome;			/* "done", "failed exit 3", "lost: why" */
+};
+
 struct call {
 	struct vm *vm;
 	guint32 id;
@@ -207,6 +218,11 @@ struct call {
 	char **argv;			/* on .any: the words, until sent */
 	GList *queued;			/* on .any: its link in any_queue */
 	char *where;			/* on .any: the VM it was sent to */
+	GPtrArray *attempts;		/* struct attempt *, on the call the
+					   user forked (.any's, or the VM's) */
+	guint retries;			/* lost runs it may still have again */
+	gboolean retry_failed;		/* TRICKLE_RETRIES_ON_FAILURE: runs
+					   that failed count as lost */
 	guint holds;			/* what the layer above holds: open
 					   output files, waiting reads; the
 					   call is not forgotten meanwhile */
@@ -354,6 +370,9 @@ void vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 		   int code, guint64 out, guint64 err);
 void vm_down(struct vm *vm, const char *why);
 char *call_status_text(const struct call *c);
+/* The attempts file: a line per run (number, VM, node, start, end,
+ * outcome), for a VM's call or a .any call alike. */
+char *call_attempts_text(const struct call *c);
 /* A .any call's vm file: where it was sent, or nothing yet. */
 char *call_vm_text(const struct call *c);
 gboolean call_ended(const struct call *c);

@@ -19,6 +19,15 @@ injected_free(struct injected *inj)
 }
 
 static void
+attempt_free(struct attempt *a)
+{
+	g_free(a->vm);
+	g_free(a->node);
+	g_free(a->outcome);
+	g_free(a);
+}
+
+static void
 call_free(struct call *c)
 {
 	g_assert(!c->holds);
@@ -29,6 +38,8 @@ call_free(struct call *c)
 	if (c->real)
 		c->real->any = NULL;
 	g_strfreev(c->argv);
+	if (c->attempts)
+		g_ptr_array_unref(c->attempts);
 	g_free(c->where);
 	g_free(c->args);
 	g_free(c->detail);
@@ -95,6 +106,75 @@ call_status_text(const struct call *c)
 	if (c->detail && *c->detail)
 		return g_strdup_printf("%s %s\n", name, c->detail);
 	return g_strdup_printf("%s\n", name);
+}
+
+/* The call whose attempts a call shows: a VM's call serving .any shows
+ * the .any call's. */
+static const struct call *
+attempts_owner(const struct call *c)
+{
+	return c->any ? c->any : c;
+}
+
+static char *
+time_text(gint64 t)
+{
+	g_autoptr(GDateTime) d = g_date_time_new_from_unix_local(
+		t / G_USEC_PER_SEC);
+	g_autofree char *s = d ? g_date_time_format(d, "%FT%T") : NULL;
+
+	return g_strdup_printf("%s.%03d", s ? s : "?",
+			       (int)(t % G_USEC_PER_SEC / 1000));
+}
+
+char *
+call_attempts_text(const struct call *c)
+{
+	const struct call *o = attempts_owner(c);
+	GString *s = g_string_new(NULL);
+	guint i;
+
+	for (i = 0; o->attempts && i < o->attempts->len; i++) {
+		const struct attempt *a = o->attempts->pdata[i];
+		g_autofree char *start = time_text(a->start);
+		g_autofree char *end = a->end ? time_text(a->end)
+					      : g_strdup("-");
+
+		g_string_append_printf(s, "%u %s %s %s %s %s\n", i + 1, a->vm,
+				       a->node, start, end,
+				       a->outcome ? a->outcome : "running");
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* A run of c starts on vm (c: the call the user forked). */
+static void
+attempt_start(struct call *c, struct vm *vm)
+{
+	struct attempt *a = g_new0(struct attempt, 1);
+
+	if (!c->attempts)
+		c->attempts = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)attempt_free);
+	a->vm = g_strdup(vm->name);
+	a->node = g_strdup(vm->host ? vm->host->label : "-");
+	a->start = g_get_real_time();
+	g_ptr_array_add(c->attempts, a);
+}
+
+/* The last run of c ended so (c: the call the user forked). */
+static void
+attempt_end(struct call *c, const char *outcome)
+{
+	struct attempt *a;
+
+	if (!c->attempts || !c->attempts->len)
+		return;
+	a = c->attempts->pdata[c->attempts->len - 1];
+	if (a->end)
+		return;
+	a->end = g_get_real_time();
+	a->outcome = g_strdup(outcome);
 }
 
 char *
