@@ -10,6 +10,7 @@
  */
 #include "node.h"
 #include "fdio.h"
+#include "session.h"
 #include "fdstream.h"
 #include "vet.h"
 #include "vm.h"
@@ -28,10 +29,20 @@
 #define CHECK_TIMEOUT_S 20
 
 struct node {
-	struct fdstream *io;		/* stdin/stdout: the client */
+	struct fdstream *io;		/* the client; NULL while it is gone */
+	int in, out;			/* our own client's fds, until the
+					   session is open */
 	struct wire_decoder dec;
 	GByteArray *frame;		/* scratch for encoding */
+	char *base;			/* where sessions are kept */
 	char *dir;			/* this session's files */
+	struct session *session;	/* NULL for a HELLO's */
+	char *id;			/* the session's id */
+	guint lease;			/* s to keep the session without a
+					   client (0: end with the client) */
+	gint64 last_heard;		/* monotonic: the client's last frame */
+	guint lease_timer;
+	gboolean handed_off;		/* a live process has our client */
 	char *self;			/* our executable, to start workers */
 	struct vmhost host;		/* what the VMs get of us */
 	GPtrArray *vms;			/* struct vmnode * */
@@ -85,6 +96,13 @@ xfer_free(struct xfer *x)
 static void
 node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
 {
+	/* Without a client, what happens is kept on disk and in memory and
+	 * told again to the next one (vmnode_resync). */
+	if (!n->io) {
+		if (body)
+			g_variant_unref(g_variant_ref_sink(body));
+		return;
+	}
 	g_byte_array_set_size(n->frame, 0);
 	if (wire_encode(n->frame, type, vm, tag, body))
 		fdstream_write(n->io, n->frame->data, n->frame->len);
@@ -94,6 +112,8 @@ static void
 node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		const void *data, gsize len)
 {
+	if (!n->io)
+		return;
 	g_byte_array_set_size(n->frame, 0);
 	wire_encode_bytes(n->frame, type, vm, tag, data, len);
 	fdstream_write(n->io, n->frame->data, n->frame->len);
@@ -143,35 +163,155 @@ reply_error(struct node *n, guint vm, guint32 tag, const GError *error)
 	reply(n, vm, tag, err, error->message);
 }
 
-static void
-do_hello(struct node *n, struct wire_msg *m)
-{
-	guint32 version, nvms, i;
+static void on_client_data(void *user, const guint8 *data, gsize len);
+static void on_client_closed(void *user, const GError *error);
 
-	g_variant_get(m->body, "(uu)", &version, &nvms);
-	if (n->said_hello || version != WIRE_PROTO_VERSION ||
-	    nvms == 0 || nvms > MAX_VMS) {
-		g_warning("refusing HELLO (protocol %u, %u VMs); this is "
-			  "trickle-node %s, protocol %u", version, nvms,
+static const struct fdstream_callbacks client_cb = {
+	.data = on_client_data,
+	.closed = on_client_closed,
+};
+
+/* The session's VMs exist: the client hears WELCOME, all we know of them
+ * (for a session that was there before), and SYNCED. */
+static void
+welcome(struct node *n, guint32 tag, gboolean resumed)
+{
+	guint i, calls = 0;
+
+	node_send(n, WIRE_WELCOME, 0, tag,
+		  g_variant_new("(usuu)", WIRE_PROTO_VERSION, g_get_host_name(),
+				g_get_num_processors(), (guint32)getpid()));
+	if (!n->session)
+		return;		/* a HELLO: no SYNCED */
+	for (i = 0; resumed && i < n->vms->len; i++)
+		calls += vmnode_resync(n->vms->pdata[i]);
+	node_send(n, WIRE_SYNCED, 0, tag, g_variant_new("(bu)", resumed,
+							 calls));
+}
+
+static gboolean
+make_vms(struct node *n, guint nvms, gboolean adopt)
+{
+	guint i;
+
+	n->host.dir = n->dir;
+	for (i = 0; i < nvms; i++) {
+		g_autoptr(GError) error = NULL;
+		struct vmnode *vm = vmnode_new(&n->host, i, adopt, &error);
+
+		if (!vm) {
+			g_warning("%s", error->message);
+			return FALSE;
+		}
+		g_ptr_array_add(n->vms, vm);
+	}
+	return TRUE;
+}
+
+static void on_handed_client(void *data, int in, int out, const guint8 *bytes,
+			     gsize len);
+
+static gboolean
+lease_check(gpointer data)
+{
+	struct node *n = data;
+	gint64 quiet = g_get_monotonic_time() - n->last_heard;
+
+	if (quiet <= (gint64)n->lease * G_USEC_PER_SEC)
+		return G_SOURCE_CONTINUE;
+	g_message("no word from the client for %u s: ending session %s",
+		  n->lease, n->id);
+	n->lease_timer = 0;
+	n->shutdown = TRUE;	/* its files go */
+	g_main_loop_quit(n->loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* ATTACH (or HELLO, a session of our own that ends with its client). */
+static void
+do_attach(struct node *n, struct wire_msg *m)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GByteArray) ahead = NULL;
+	guint32 version, nvms, lease = 0;
+	const char *id = "";
+	enum session_how how;
+
+	if (m->type == WIRE_ATTACH)
+		g_variant_get(m->body, "(uu&su)", &version, &nvms, &id, &lease);
+	else
+		g_variant_get(m->body, "(uu)", &version, &nvms);
+	if (n->said_hello) {
+		/* A client handed over by a later trickle-node. */
+		if (m->type == WIRE_ATTACH && n->session &&
+		    g_strcmp0(id, n->id) == 0 && nvms == n->vms->len) {
+			g_message("client back: resuming session %s", id);
+			n->lease = lease ? lease : n->lease;
+			welcome(n, m->tag, TRUE);
+			return;
+		}
+		g_warning("refusing a second %s", wire_type_name(m->type));
+		g_main_loop_quit(n->loop);
+		return;
+	}
+	if (version != WIRE_PROTO_VERSION || nvms == 0 || nvms > MAX_VMS ||
+	    (m->type == WIRE_ATTACH && !session_id_valid(id))) {
+		g_warning("refusing %s (protocol %u, %u VMs); this is "
+			  "trickle-node %s, protocol %u",
+			  wire_type_name(m->type), version, nvms,
 			  TRICKLE_VERSION, WIRE_PROTO_VERSION);
 		g_main_loop_quit(n->loop);
 		return;
 	}
 	n->said_hello = TRUE;
-	node_send(n, WIRE_WELCOME, 0, m->tag,
-		  g_variant_new("(usuu)", WIRE_PROTO_VERSION, g_get_host_name(),
-				g_get_num_processors(), (guint32)getpid()));
-	for (i = 0; i < nvms; i++) {
-		g_autoptr(GError) error = NULL;
-		struct vmnode *vm = vmnode_new(&n->host, i, &error);
+	if (m->type == WIRE_HELLO) {
+		g_autofree char *tmpl = g_build_filename(n->base,
+			"session-XXXXXX", NULL);
 
-		if (!vm) {
-			g_warning("%s", error->message);
+		if (!g_mkdtemp(tmpl)) {
+			g_warning("cannot create a directory in %s: %s",
+				  n->base, g_strerror(errno));
 			g_main_loop_quit(n->loop);
 			return;
 		}
-		g_ptr_array_add(n->vms, vm);
+		n->dir = g_steal_pointer(&tmpl);
+		if (!make_vms(n, nvms, FALSE))
+			g_main_loop_quit(n->loop);
+		else
+			welcome(n, m->tag, FALSE);
+		return;
 	}
+	/* What the client sent, ATTACH first, goes with it if a live
+	 * process takes it over. */
+	ahead = g_byte_array_new();
+	wire_encode(ahead, m->type, m->vm, m->tag, g_variant_ref(m->body));
+	g_byte_array_append(ahead, n->dec.buf->data + n->dec.start,
+			    n->dec.buf->len - n->dec.start);
+	n->id = g_strdup(id);
+	n->lease = lease;
+	n->session = session_open(n->base, id, n->in, n->out, ahead->data,
+				  ahead->len, on_handed_client, n, &how,
+				  &error);
+	if (!n->session) {
+		g_warning("session %s: %s", id, error->message);
+		g_main_loop_quit(n->loop);
+		return;
+	}
+	if (how == SESSION_HANDED_OFF) {
+		n->handed_off = TRUE;
+		g_main_loop_quit(n->loop);
+		return;
+	}
+	n->dir = g_strdup(session_dir(n->session));
+	if (how == SESSION_ADOPTED)
+		g_message("adopting session %s: its trickle-node is gone", id);
+	if (!make_vms(n, nvms, how == SESSION_ADOPTED)) {
+		g_main_loop_quit(n->loop);
+		return;
+	}
+	n->lease_timer = g_timeout_add_seconds(MAX(1, MIN(lease / 8, 5)),
+					       lease_check, n);
+	welcome(n, m->tag, how == SESSION_ADOPTED);
 }
 
 static void
@@ -421,8 +561,13 @@ dispatch(struct node *n, struct wire_msg *m)
 {
 	struct vmnode *vm = NULL;
 
-	if (m->type == WIRE_HELLO) {
-		do_hello(n, m);
+	if (m->type == WIRE_HELLO || m->type == WIRE_ATTACH) {
+		do_attach(n, m);
+		return;
+	}
+	if (!n->said_hello) {
+		g_warning("%s before ATTACH", wire_type_name(m->type));
+		g_main_loop_quit(n->loop);
 		return;
 	}
 	if (m->type == WIRE_PING) {
@@ -505,11 +650,12 @@ on_client_data(void *user, const guint8 *data, gsize len)
 	struct wire_msg m;
 	int r;
 
+	n->last_heard = g_get_monotonic_time();
 	wire_decoder_feed(&n->dec, data, len);
 	while ((r = wire_decoder_next(&n->dec, &m, &error)) == 1) {
 		dispatch(n, &m);
 		wire_msg_clear(&m);
-		if (n->shutdown)
+		if (n->shutdown || n->handed_off)
 			return;
 	}
 	if (r < 0) {
@@ -525,13 +671,33 @@ on_client_closed(void *user, const GError *error)
 
 	if (error)
 		g_warning("client connection: %s", error->message);
-	g_main_loop_quit(n->loop);
+	if (!n->session || n->shutdown) {
+		g_main_loop_quit(n->loop);
+		return;
+	}
+	/* The calls go on; the session waits for its client for the lease,
+	 * counted from the client's last frame. */
+	g_message("client gone; keeping session %s for %u s", n->id,
+		  n->lease);
+	fdstream_free(g_steal_pointer(&n->io));
+	session_release_client(n->session);
 }
 
-static const struct fdstream_callbacks client_cb = {
-	.data = on_client_data,
-	.closed = on_client_closed,
-};
+/* A later trickle-node gave us its client (the mount reconnected): it
+ * replaces ours, and its ATTACH (in bytes) resumes the session. */
+static void
+on_handed_client(void *data, int in, int out, const guint8 *bytes, gsize len)
+{
+	struct node *n = data;
+
+	if (n->io)
+		g_message("a new connection replaces the client's old one");
+	fdstream_free(g_steal_pointer(&n->io));
+	wire_decoder_clear(&n->dec);
+	wire_decoder_init(&n->dec);
+	n->io = fdstream_new(in, out, &client_cb, n);
+	on_client_data(n, bytes, len);
+}
 
 static gboolean
 on_signal(gpointer data)
@@ -580,6 +746,12 @@ node_finish(struct node *n)
 		vmnode_free(n->vms->pdata[i]);
 	g_ptr_array_set_size(n->vms, 0);
 	g_hash_table_remove_all(n->xfers);
+	if (n->lease_timer)
+		g_source_remove(n->lease_timer);
+	n->lease_timer = 0;
+	g_clear_pointer(&n->session, session_free);
+	if (!n->dir)
+		return;		/* never had a session */
 	if (n->shutdown) {
 		remove_later(n->dir);
 	} else {
@@ -593,8 +765,7 @@ int
 node_run(const char *basedir)
 {
 	struct node n = { 0 };
-	g_autofree char *tmpl = NULL;
-	int in, out, devnull;
+	int devnull;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (g_mkdir_with_parents(basedir, 0700) < 0) {
@@ -602,17 +773,10 @@ node_run(const char *basedir)
 			   g_strerror(errno));
 		return 1;
 	}
-	tmpl = g_build_filename(basedir, "session-XXXXXX", NULL);
-	if (!g_mkdtemp(tmpl)) {
-		g_printerr("trickle-node: cannot create a directory in %s: "
-			   "%s\n", basedir, g_strerror(errno));
-		return 1;
-	}
-	n.dir = tmpl;
+	n.base = g_strdup(basedir);
 	n.started = g_get_monotonic_time();
 	n.self = g_file_read_link("/proc/self/exe", NULL);
 	n.host = (struct vmhost){
-		.dir = n.dir,
 		.self = n.self,
 		.send = host_send,
 		.send_bytes = host_send_bytes,
@@ -620,8 +784,8 @@ node_run(const char *basedir)
 		.data = &n,
 	};
 	/* Our stdout carries frames: keep stray writes away from it. */
-	in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
-	out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	n.in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+	n.out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	dup2(devnull, STDIN_FILENO);
 	dup2(STDERR_FILENO, STDOUT_FILENO);
@@ -632,14 +796,22 @@ node_run(const char *basedir)
 	n.xfers = g_hash_table_new_full(NULL, NULL, NULL,
 					(GDestroyNotify)xfer_free);
 	wire_decoder_init(&n.dec);
-	n.io = fdstream_new(in, out, &client_cb, &n);
+	n.last_heard = g_get_monotonic_time();
+	n.io = fdstream_new(n.in, n.out, &client_cb, &n);
 	g_unix_signal_add(SIGTERM, on_signal, &n);
 	g_unix_signal_add(SIGINT, on_signal, &n);
 
 	g_main_loop_run(n.loop);
 
+	if (n.handed_off) {
+		/* Our client is the live process's now: let go of our copies
+		 * and stay (the SSH session's command) while it serves it. */
+		fdstream_free(g_steal_pointer(&n.io));
+		session_wait_released(g_steal_pointer(&n.session));
+	}
 	node_finish(&n);
-	fdstream_flush(n.io, 1000);
+	if (n.io)
+		fdstream_flush(n.io, 1000);
 	fdstream_free(n.io);
 	wire_decoder_clear(&n.dec);
 	g_hash_table_unref(n.xfers);
@@ -647,5 +819,8 @@ node_run(const char *basedir)
 	g_byte_array_unref(n.frame);
 	g_main_loop_unref(n.loop);
 	g_free(n.self);
+	g_free(n.dir);
+	g_free(n.id);
+	g_free(n.base);
 	return 0;
 }

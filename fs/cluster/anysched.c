@@ -92,11 +92,17 @@ static void any_kick(struct cluster *fs);
 static void mirror(struct call *c);
 
 struct call *
-any_fork(struct cluster *fs, char **argv, const char *line)
+any_fork(struct cluster *fs, char **words, const char *line)
 {
 	struct call *a = call_new(fs->any, line);
+	g_auto(GStrv) argv = NULL;
+	g_autofree char *bad = NULL;
 	const char *why;
 
+	if (!(argv = call_options(a, words, &bad))) {
+		fail_here(a, "", bad);
+		return a;
+	}
 	if (!*call_func(argv)) {
 		fail_here(a, "", "no function in the line");
 		return a;
@@ -105,7 +111,7 @@ any_fork(struct cluster *fs, char **argv, const char *line)
 		fail_here(a, call_func(argv), why);
 		return a;
 	}
-	a->argv = g_strdupv(argv);
+	a->argv = g_steal_pointer(&argv);
 	g_queue_push_tail(&fs->any_queue, a);
 	a->queued = fs->any_queue.tail;
 	any_kick(fs);
@@ -137,7 +143,6 @@ pick_vm(struct cluster *fs, const char *func, guint window, gboolean *room)
 static void
 send_to(struct cluster *fs, struct call *a, struct vm *vm)
 {
-	g_auto(GStrv) argv = g_steal_pointer(&a->argv);
 	struct call *c;
 
 	g_queue_delete_link(&fs->any_queue, a->queued);
@@ -145,7 +150,8 @@ send_to(struct cluster *fs, struct call *a, struct vm *vm)
 	fs->any_next = (vm->slot + 1) % MAX(fs->vms->len, 1);
 	vm->any_load++;
 	a->where = g_strdup(vm->name);
-	c = vm_fork(vm, argv, a->args, a);
+	/* a keeps its words: a lost run is sent again, elsewhere. */
+	c = vm_fork(vm, a->argv, a->args, a);
 	if (!call_ended(c))	/* else it has spoken already */
 		mirror(c);
 }
@@ -259,6 +265,31 @@ void
 any_init(struct cluster *fs)
 {
 	cluster_listen(fs, on_event, fs);
+}
+
+void
+any_run_again(struct call *a, const char *outcome)
+{
+	struct cluster *fs = a->vm->fs;
+	g_autofree char *detail = NULL;
+
+	g_clear_pointer(&a->where, g_free);
+	if (!a->retries || fs->stopping || !a->argv) {
+		detail = g_strdup_printf("%s (no retries left)", outcome);
+		g_message(".any/%u: %s", a->id, detail);
+		call_set_state(a, CALL_FAILED, detail);
+		call_ended_now(a);
+		return;
+	}
+	a->retries--;
+	detail = g_strdup_printf("%s; queued to run again", outcome);
+	g_message(".any/%u: %s", a->id, detail);
+	call_set_state(a, CALL_QUEUED, detail);
+	/* First in line: it has waited longest. */
+	g_queue_push_head(&fs->any_queue, a);
+	a->queued = fs->any_queue.head;
+	cluster_emit(fs, CL_CALL_CHANGED, NULL, a->vm, a, NULL);
+	any_kick(fs);
 }
 
 gboolean

@@ -26,6 +26,41 @@ on_down(struct host *h, const char *why)
 }
 
 static void
+on_unreachable(struct host *h, const char *why)
+{
+	cluster_emit(h->fs, CL_HOST_UNREACHABLE, h, NULL, NULL, why);
+}
+
+/* The node told all it knows: calls sent before the link was lost that it
+ * does not know are lost (their process died, or they never arrived);
+ * calls forked meanwhile go now. */
+static void
+on_synced(struct host *h, gboolean resumed, gboolean back)
+{
+	g_autofree char *why = g_strdup_printf("with node %s (%s%s)", h->label,
+		h->down_reason ? h->down_reason : "link lost",
+		resumed ? "" : "; the node had lost the session");
+	guint i;
+
+	for (i = 0; i < h->vms->len; i++) {
+		struct vm *vm = h->vms->pdata[i];
+
+		if (back)
+			vm_lose_calls(vm, why, TRUE);
+		vm_send_waiting(vm);
+	}
+}
+
+static void
+on_lease_over(struct host *h, const char *why)
+{
+	guint i;
+
+	for (i = 0; i < h->vms->len; i++)
+		vm_lose_calls(h->vms->pdata[i], why, FALSE);
+}
+
+static void
 on_drained(struct host *h)
 {
 	cluster_emit(h->fs, CL_HOST_DRAINED, h, NULL, NULL, NULL);
@@ -67,6 +102,9 @@ on_objects(struct host *h, struct vm *vm, GVariant *objects)
 static const struct host_events model_events = {
 	.up = on_up,
 	.down = on_down,
+	.unreachable = on_unreachable,
+	.synced = on_synced,
+	.lease_over = on_lease_over,
 	.drained = on_drained,
 	.vm_state = on_vm_state,
 	.call_state = on_call_state,

@@ -67,6 +67,8 @@ struct cluster_options {
 enum cluster_event_type {
 	CL_HOST_UP,		/* host: its node said WELCOME */
 	CL_HOST_DOWN,		/* host, reason, when: it will say no more */
+	CL_HOST_UNREACHABLE,	/* host, reason: its link is lost; it is
+				   being reconnected, its calls kept */
 	CL_HOST_DRAINED,	/* host: its link takes bytes again */
 	CL_VM_JOINED,		/* vm: has a directory now */
 	CL_VM_LEFT,		/* vm: drained and gone from the tree */
@@ -126,13 +128,22 @@ struct cluster {
 	GList *replays;			/* spool.c: copies on their way */
 };
 
-enum host_state { HOST_CONNECTING, HOST_UP, HOST_DOWN };
+/* CONNECTING -> UP -> DOWN, or UP -> RECONNECTING (link lost; requests
+ * fail at once, calls wait) -> UP again (or DOWN, if given up). */
+enum host_state { HOST_CONNECTING, HOST_UP, HOST_RECONNECTING, HOST_DOWN };
 
 /* How a host tells what its node said (cluster.c listens): the session
  * knows frames and requests, not what VMs and calls mean. */
 struct host_events {
 	void (*up)(struct host *h);
 	void (*down)(struct host *h, const char *why);
+	/* The link is lost; reconnecting (calls are not lost yet). */
+	void (*unreachable)(struct host *h, const char *why);
+	/* After WELCOME: the node told all it knows of the session (resumed)
+	 * or started it anew; back: this is a reconnect. */
+	void (*synced)(struct host *h, gboolean resumed, gboolean back);
+	/* Unreachable for a whole lease: its calls are lost. */
+	void (*lease_over)(struct host *h, const char *why);
 	void (*drained)(struct host *h);
 	void (*vm_state)(struct host *h, struct vm *vm, guint state,
 			 guint32 pid, const char *detail);
@@ -170,6 +181,16 @@ struct host {
 	guint32 next_tag;
 	guint ping_timer;
 	gboolean ending;		/* SHUTDOWN sent, link closing */
+	char session[33];		/* ATTACH's id: hex, ours alone */
+	gboolean was_up;		/* WELCOME once: reconnect if lost */
+	gboolean back;			/* reconnecting: the next SYNCED is a
+					   resume */
+	guint sync_gen;			/* bumped at each WELCOME */
+	guint attempt;			/* reconnect attempts since lost */
+	guint reconnect_timer;
+	gint64 next_attempt;		/* monotonic */
+	gint64 lost_since;		/* monotonic; 0: not lost */
+	guint lease_timer;
 	gint64 last_heard;
 	guint64 bytes_out, bytes_in;	/* through the link, for info */
 	/* members.c */
@@ -215,9 +236,14 @@ struct call {
 	 * mirrors the other's state; output is read from the VM. */
 	struct call *any;		/* on a VM: the .any call it serves */
 	struct call *real;		/* on .any: the VM's call, once sent */
-	char **argv;			/* on .any: the words, until sent */
+	char **argv;			/* the words, without the mount's own
+					   options, until it ends (to send
+					   it again); not on a .any call's
+					   VM half */
 	GList *queued;			/* on .any: its link in any_queue */
 	char *where;			/* on .any: the VM it was sent to */
+	guint sync_gen;			/* its host's generation when sent or
+					   last heard of; 0: not sent yet */
 	GPtrArray *attempts;		/* struct attempt *, on the call the
 					   user forked (.any's, or the VM's) */
 	guint retries;			/* lost runs it may still have again */
@@ -317,6 +343,9 @@ void host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 /* Declare the host down now (why for the log and its calls). */
 void host_fail(struct host *h, const char *why);
+/* Its state for people: "up", "connecting", "unreachable: reconnecting
+ * (attempt 3, next in 4 s): why", "down: why". */
+char *host_state_text(const struct host *h);
 /* Send a frame that the node answers; done runs once, with the answer,
  * or with an error after reply_timeout or if the host goes down.  tag 0
  * picks a new one; the node answers with the tag. */
@@ -369,6 +398,21 @@ void call_set_state(struct call *c, guint state, const char *detail);
 void vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 		   int code, guint64 out, guint64 err);
 void vm_down(struct vm *vm, const char *why);
+/* A call sent to vm's node is lost (why): a .any call runs again
+ * elsewhere, a VM's call again on its VM (now, or when its node is back
+ * if may_wait), while retries last; else it fails. */
+void call_lost(struct call *c, const char *why, gboolean may_wait);
+/* vm's node is back: send the calls forked while it was away. */
+void vm_send_waiting(struct vm *vm);
+/* call_lost() every call of vm not ended; only_unknown: only those sent
+ * before its node's last WELCOME that the node did not tell of since
+ * (after a SYNCED), which may wait for the node to run again. */
+void vm_lose_calls(struct vm *vm, const char *why, gboolean only_unknown);
+gint call_cmp_id(const struct call *a, const struct call *b);
+/* Take the mount's own call options (TRICKLE_RETRIES=N,
+ * TRICKLE_RETRIES_ON_FAILURE=0|1) off argv into c: the words left, or
+ * NULL with why. */
+char **call_options(struct call *c, char **argv, char **why);
 char *call_status_text(const struct call *c);
 /* The attempts file: a line per run (number, VM, node, start, end,
  * outcome), for a VM's call or a .any call alike. */
@@ -426,6 +470,9 @@ vm_open(const struct vm *vm)
 struct call *any_fork(struct cluster *cl, char **argv, const char *line);
 /* Cancel a .any call still queued here; FALSE if it was sent. */
 gboolean any_cancel_queued(struct call *c);
+/* A .any call's run was lost (or failed, with TRICKLE_RETRIES_ON_FAILURE):
+ * queue it again while it has retries, else it ends so (outcome). */
+void any_run_again(struct call *a, const char *outcome);
 void any_init(struct cluster *cl);
 
 /* members.c: VMs joining and leaving while mounted */

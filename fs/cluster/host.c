@@ -5,9 +5,14 @@
  * this file knows frames, not what they mean to the mount.
  *
  * Every request to a node has a deadline, and a node that stops answering
- * pings is declared down: whatever the node does, nothing waits on it
- * without bound.  When a host goes down its pending requests fail and
- * its events hear why.
+ * pings is declared unreachable: whatever the node does, nothing waits on
+ * it without bound.  An unreachable host's pending requests fail at once,
+ * and it is reconnected with back-off (1, 2, 4 ... 30 s): the ATTACH names
+ * the same session, so the node (the live trickle-node, or a new one that
+ * adopts the dead one's files) tells what became of every call, and the
+ * calls it does not know are lost.  Unreachable for a whole lease, its
+ * calls are lost anyway: the node ends a session after that long.  A host
+ * is down for good only when it is ended, or reconnecting is off.
  */
 #include "cluster.h"
 
@@ -23,6 +28,8 @@ struct request {
 };
 
 static void host_down(struct host *h, const char *why);
+static void host_lost(struct host *h, const char *why);
+static void drop_link(struct host *h, const char *why, int err);
 
 guint32
 host_next_tag(struct host *h)
@@ -87,10 +94,11 @@ host_request(struct host *h, guint type, guint vm, guint32 tag,
 {
 	struct request *r;
 
-	if (h->state == HOST_DOWN) {
+	if (h->state == HOST_DOWN || h->state == HOST_RECONNECTING) {
 		if (body)
 			g_variant_unref(g_variant_ref_sink(body));
-		done(data, EHOSTDOWN, h->down_reason, NULL, 0);
+		done(data, h->state == HOST_DOWN ? EHOSTDOWN : EHOSTUNREACH,
+		     h->down_reason, NULL, 0);
 		return 0;
 	}
 	r = g_new0(struct request, 1);
@@ -150,10 +158,29 @@ dispatch(struct host *h, struct wire_msg *m)
 		g_free(h->node_name);
 		h->node_name = g_strdup(s);
 		h->state = HOST_UP;
-		g_message("%s: trickle-node up on %s (pid %u, %u cores)",
-			  h->label, s, pid, h->cores);
+		h->was_up = TRUE;
+		h->sync_gen++;
+		h->attempt = 0;
+		h->lost_since = 0;
+		if (h->lease_timer)
+			g_source_remove(h->lease_timer);
+		h->lease_timer = 0;
+		g_message("%s: trickle-node %s on %s (pid %u, %u cores)",
+			  h->label, h->back ? "back" : "up", s, pid, h->cores);
 		h->ev->up(h);
 		break;
+	case WIRE_SYNCED: {
+		gboolean resumed, back = h->back;
+
+		g_variant_get(m->body, "(bu)", &resumed, &u);
+		h->back = FALSE;
+		if (back)
+			g_message("%s: session %s (%u calls known)", h->label,
+				  resumed ? "resumed" : "lost: started anew",
+				  u);
+		h->ev->synced(h, resumed, back);
+		break;
+	}
 	case WIRE_VM_STATE:
 		if (!(vm = msg_vm(h, m)))
 			break;
@@ -270,7 +297,7 @@ on_down(void *user, const GError *error)
 	struct host *h = user;
 	struct link *l = g_steal_pointer(&h->link);
 
-	host_down(h, error ? error->message : "connection closed");
+	host_lost(h, error ? error->message : "connection closed");
 	link_free(l);
 }
 
@@ -316,7 +343,7 @@ ping(gpointer data)
 		g_autofree char *why = g_strdup_printf(
 			"no answer for %d s", (int)(quiet / G_USEC_PER_SEC));
 		h->ping_timer = 0;
-		host_down(h, why);
+		host_lost(h, why);
 		return G_SOURCE_REMOVE;
 	}
 	host_send(h, WIRE_PING, 0, 0, NULL);
@@ -326,31 +353,23 @@ ping(gpointer data)
 static void
 host_down(struct host *h, const char *why)
 {
-	g_autoptr(GList) reqs = NULL;
-	GList *l;
-
 	if (h->state == HOST_DOWN)
 		return;
 	h->state = HOST_DOWN;
+	g_free(h->down_reason);
 	h->down_reason = g_strdup(why);
+	if (h->reconnect_timer)
+		g_source_remove(h->reconnect_timer);
+	if (h->lease_timer)
+		g_source_remove(h->lease_timer);
+	h->reconnect_timer = h->lease_timer = 0;
 	if (h->fs->stopping)
 		g_debug("%s: ended: %s", h->label, why);
 	else if (h->leaving)
 		g_message("%s: ended: %s", h->label, why);
 	else
 		g_warning("%s: down: %s", h->label, why);
-	if (h->ping_timer)
-		g_source_remove(h->ping_timer);
-	h->ping_timer = 0;
-	/* We may be inside one of the link's callbacks: let it return
-	 * before the link goes. */
-	if (h->link) {
-		h->link->cb = detached_cb;
-		g_idle_add(free_link, g_steal_pointer(&h->link));
-	}
-	reqs = g_hash_table_get_values(h->requests);
-	for (l = reqs; l; l = l->next)
-		request_finish(l->data, EIO, why, NULL, 0);
+	drop_link(h, why, EIO);
 	h->ev->down(h, why);
 }
 
@@ -358,6 +377,123 @@ void
 host_fail(struct host *h, const char *why)
 {
 	host_down(h, why);
+}
+
+/* Let go of the link (we may be inside one of its callbacks) and fail
+ * what waits on the node. */
+static void
+drop_link(struct host *h, const char *why, int err)
+{
+	g_autoptr(GList) reqs = NULL;
+	GList *l;
+
+	if (h->ping_timer)
+		g_source_remove(h->ping_timer);
+	h->ping_timer = 0;
+	if (h->link) {
+		h->link->cb = detached_cb;
+		g_idle_add(free_link, g_steal_pointer(&h->link));
+	}
+	reqs = g_hash_table_get_values(h->requests);
+	for (l = reqs; l; l = l->next)
+		request_finish(l->data, err, why, NULL, 0);
+}
+
+static gboolean
+reconnect(gpointer data)
+{
+	struct host *h = data;
+
+	h->reconnect_timer = 0;
+	h->attempt++;
+	g_message("%s: reconnecting (attempt %u)", h->label, h->attempt);
+	/* A frame cut in half by the old link is not the new one's. */
+	wire_decoder_clear(&h->dec);
+	wire_decoder_init(&h->dec);
+	host_start(h);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+lease_over(gpointer data)
+{
+	struct host *h = data;
+	g_autofree char *why = g_strdup_printf("node unreachable for %d s: %s",
+		h->fs->opt.lease, h->down_reason);
+
+	h->lease_timer = 0;
+	g_warning("%s: %s; its calls are lost", h->label, why);
+	h->ev->lease_over(h, why);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * The link is gone or the node silent: reconnect if we may, else down.
+ * The next attempt comes 0.1, 1, 2, 4, 8, 16, then every 30 s after a
+ * loss; from the first loss, the lease.
+ */
+static void
+host_lost(struct host *h, const char *why)
+{
+	struct cluster *fs = h->fs;
+	guint delay_ms;
+
+	if (!fs->opt.reconnect || fs->stopping || h->ending || h->leaving ||
+	    !h->was_up || h->state == HOST_DOWN) {
+		host_down(h, why);
+		return;
+	}
+	drop_link(h, why, EHOSTUNREACH);
+	if (h->state != HOST_RECONNECTING) {
+		h->state = HOST_RECONNECTING;
+		g_free(h->down_reason);
+		h->down_reason = g_strdup(why);
+		h->back = TRUE;
+		if (!h->lost_since) {
+			h->lost_since = g_get_monotonic_time();
+			/* The node counts its lease from our last frame,
+			 * at most the detection time before now. */
+			h->lease_timer = g_timeout_add_seconds(
+				fs->opt.lease + 2, lease_over, h);
+		}
+		g_warning("%s: unreachable: %s", h->label, why);
+		h->ev->unreachable(h, why);
+	} else {
+		g_message("%s: reconnect attempt %u failed: %s", h->label,
+			  h->attempt, why);
+	}
+	if (h->reconnect_timer || h->state != HOST_RECONNECTING)
+		return;
+	delay_ms = h->attempt == 0 ? 100
+		 : MIN(1000u << MIN(h->attempt - 1, 5u), 30000u);
+	h->next_attempt = g_get_monotonic_time() + delay_ms * 1000;
+	h->reconnect_timer = g_timeout_add(delay_ms, reconnect, h);
+}
+
+char *
+host_state_text(const struct host *h)
+{
+	switch (h->state) {
+	case HOST_CONNECTING:
+		return g_strdup("connecting");
+	case HOST_UP:
+		return g_strdup("up");
+	case HOST_RECONNECTING: {
+		gint64 wait = h->next_attempt - g_get_monotonic_time();
+
+		if (!h->reconnect_timer)
+			return g_strdup_printf("unreachable: reconnecting "
+					       "(attempt %u): %s", h->attempt,
+					       h->down_reason);
+		return g_strdup_printf("unreachable: reconnecting (attempt "
+				       "%u, next in %d s): %s", h->attempt + 1,
+				       (int)((MAX(wait, 0) + 999999) /
+					     G_USEC_PER_SEC),
+				       h->down_reason);
+	}
+	default:
+		return g_strdup_printf("down: %s", h->down_reason);
+	}
 }
 
 struct host *
@@ -381,6 +517,8 @@ host_new(struct cluster *fs, const char *label, const struct link_spec *spec,
 	h->vms = g_ptr_array_new();
 	h->requests = g_hash_table_new(NULL, NULL);
 	wire_decoder_init(&h->dec);
+	for (guint i = 0; i < 4; i++)
+		g_snprintf(h->session + 8 * i, 9, "%08x", g_random_int());
 	return h;
 }
 
@@ -393,8 +531,9 @@ host_start(struct host *h)
 	if (!h->link)
 		return;		/* down already reported */
 	h->last_heard = g_get_monotonic_time();
-	host_send(h, WIRE_HELLO, 0, 0,
-		  g_variant_new("(uu)", WIRE_PROTO_VERSION, h->vms->len));
+	host_send(h, WIRE_ATTACH, 0, 0,
+		  g_variant_new("(uusu)", WIRE_PROTO_VERSION, h->vms->len,
+				h->session, (guint32)fs->opt.lease));
 	h->ping_timer = g_timeout_add_seconds(fs->opt.alive_interval, ping, h);
 }
 

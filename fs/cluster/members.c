@@ -291,6 +291,8 @@ state_word(const struct vm *vm)
 {
 	if (vm->draining)
 		return "draining";
+	if (vm->host->state == HOST_RECONNECTING)
+		return "unreachable";	/* info says more */
 	return wire_vm_state_name(vm->state);
 }
 

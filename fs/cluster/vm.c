@@ -204,6 +204,53 @@ sets_option(char **argv, const char *name)
 	return FALSE;
 }
 
+/*
+ * The call options the mount itself takes off a line: TRICKLE_RETRIES=N
+ * (lost runs it may have again) and TRICKLE_RETRIES_ON_FAILURE=1 (runs
+ * that fail count too).  The words left, or NULL and why.
+ */
+char **
+call_options(struct call *c, char **argv, char **why)
+{
+	g_autoptr(GPtrArray) v = g_ptr_array_new_with_free_func(g_free);
+	gboolean leading = TRUE;
+
+	c->retries = c->vm->fs->opt.retries;
+	for (; *argv; argv++) {
+		const char *w = *argv;
+		guint64 n;
+		char *end;
+
+		leading = leading && strchr(w, '=') != NULL;
+		if (leading && g_str_has_prefix(w, "TRICKLE_RETRIES=")) {
+			w += strlen("TRICKLE_RETRIES=");
+			n = g_ascii_strtoull(w, &end, 10);
+			if (!*w || *end || n > 100) {
+				*why = g_strdup_printf("bad call option %s "
+					"(a count of at most 100 wanted)",
+					*argv);
+				return NULL;
+			}
+			c->retries = n;
+			continue;
+		}
+		if (leading &&
+		    g_str_has_prefix(w, "TRICKLE_RETRIES_ON_FAILURE=")) {
+			w += strlen("TRICKLE_RETRIES_ON_FAILURE=");
+			if (strcmp(w, "0") != 0 && strcmp(w, "1") != 0) {
+				*why = g_strdup_printf("bad call option %s "
+					"(0 or 1 wanted)", *argv);
+				return NULL;
+			}
+			c->retry_failed = *w == '1';
+			continue;
+		}
+		g_ptr_array_add(v, g_strdup(*argv));
+	}
+	g_ptr_array_add(v, NULL);
+	return (char **)g_ptr_array_free(g_steal_pointer(&v), FALSE);
+}
+
 static gboolean
 send_call(struct vm *vm, guint32 id, char **argv)
 {
@@ -235,14 +282,48 @@ call_new(struct vm *vm, const char *line)
 	return c;
 }
 
+/* A call is on its way to vm's node: a new run. */
+static void
+call_send(struct call *c)
+{
+	struct vm *vm = c->vm;
+
+	c->sync_gen = vm->host->sync_gen;
+	attempt_start(c->any ? c->any : c, vm);
+	if (!send_call(vm, c->id, c->any ? c->any->argv : c->argv)) {
+		call_set_state(c, CALL_FAILED, "call too large for the wire");
+		attempt_end(c->any ? c->any : c, "failed call too large for "
+			    "the wire");
+		call_ended_now(c);
+	}
+}
+
+/* vm's node is away: c goes when it is back (vm_send_waiting). */
+static void
+call_wait(struct call *c, const char *why)
+{
+	g_autofree char *detail = g_strdup_printf("waiting for node %s to "
+		"come back%s%s", c->vm->host->label, why ? ": " : "",
+		why ? why : "");
+
+	c->sync_gen = 0;
+	call_set_state(c, CALL_QUEUED, detail);
+}
+
 struct call *
 vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 {
 	struct call *c = call_new(vm, line);
+	g_autofree char *why = NULL;
 
 	/* Linked first: a call that fails at once already speaks for it. */
 	if ((c->any = any))
 		any->real = c;
+	else if (!(c->argv = call_options(c, argv, &why))) {
+		call_set_state(c, CALL_FAILED, why);
+		call_ended_now(c);
+		return c;
+	}
 
 	if (vm->host->state == HOST_DOWN) {
 		g_autofree char *why = g_strdup_printf("node down: %s",
@@ -256,11 +337,110 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 		call_ended_now(c);
 		return c;
 	}
-	if (!send_call(vm, c->id, argv)) {
-		call_set_state(c, CALL_FAILED, "call too large for the wire");
-		call_ended_now(c);
-	}
+	if (vm->host->state == HOST_RECONNECTING)
+		call_wait(c, NULL);
+	else
+		call_send(c);
 	return c;
+}
+
+void
+vm_send_waiting(struct vm *vm)
+{
+	g_autoptr(GList) calls = g_hash_table_get_values(vm->calls);
+	GList *l;
+
+	calls = g_list_sort(calls, (GCompareFunc)call_cmp_id);
+	for (l = calls; l; l = l->next) {
+		struct call *c = l->data;
+
+		if (!c->sync_gen && !call_ended(c) && c->argv && !c->any &&
+		    vm->host->state == HOST_UP) {
+			call_set_state(c, CALL_QUEUED, NULL);
+			call_send(c);
+		}
+	}
+}
+
+static void
+ignore_answer(void *data, int err, const char *msg, const guint8 *bytes,
+	      gsize len)
+{
+}
+
+/*
+ * c's run ended without the result the user wants (outcome: it was lost,
+ * or failed and may be retried): run it again while it may.  A .any call
+ * goes back to .any's queue, and its VM's call, only an attempt, is
+ * forgotten; a VM's own call is sent again, with the same id, to its VM
+ * (now if its node is up, else when it is back if may_wait).
+ */
+static void
+call_rerun(struct call *c, const char *outcome, gboolean may_wait)
+{
+	struct call *a = c->any;
+	struct vm *vm = c->vm;
+	struct host *h = vm->host;
+	g_autofree char *detail = NULL;
+
+	if (a) {
+		attempt_end(a, outcome);
+		vm->any_load--;
+		a->real = NULL;
+		c->any = NULL;
+		call_set_state(c, CALL_FAILED, outcome);
+		if (c->holds) {
+			call_ended_now(c);	/* read through VM/calls/N */
+		} else {
+			if (h->state == HOST_UP)
+				host_request(h, WIRE_FORGET, vm->index, 0,
+					     g_variant_new_uint32(c->id),
+					     ignore_answer, NULL);
+			g_hash_table_remove(vm->calls,
+					    GUINT_TO_POINTER(c->id));
+		}
+		any_run_again(a, outcome);
+		cluster_emit(vm->fs, CL_VM_CHANGED, h, vm, NULL, NULL);
+		return;
+	}
+	attempt_end(c, outcome);
+	if (c->retries > 0 && c->argv && h->state == HOST_UP) {
+		c->retries--;
+		g_message("%s/calls/%u: %s; running it again", vm->name, c->id,
+			  outcome);
+		call_send(c);
+		cluster_emit(vm->fs, CL_CALL_CHANGED, h, vm, c, NULL);
+		return;
+	}
+	if (c->retries > 0 && c->argv && may_wait &&
+	    h->state == HOST_RECONNECTING) {
+		c->retries--;
+		call_wait(c, outcome);
+		cluster_emit(vm->fs, CL_CALL_CHANGED, h, vm, c, NULL);
+		return;
+	}
+	detail = c->retries ? g_strdup(outcome)
+			    : g_strdup_printf("%s (no retries left)", outcome);
+	g_message("%s/calls/%u: %s", vm->name, c->id, detail);
+	call_set_state(c, CALL_FAILED, detail);
+	call_ended_now(c);
+}
+
+void
+call_lost(struct call *c, const char *why, gboolean may_wait)
+{
+	g_autofree char *outcome = g_strdup_printf("lost: %s", why);
+
+	if (call_ended(c))
+		return;
+	if (c->sync_gen == 0 && !c->any) {
+		/* Never sent: it waited for a node that did not come back
+		 * in time. */
+		call_set_state(c, CALL_FAILED, outcome);
+		call_ended_now(c);
+		return;
+	}
+	call_rerun(c, outcome, may_wait);
 }
 
 gboolean
@@ -274,6 +454,7 @@ call_ended(const struct call *c)
 void
 call_ended_now(struct call *c)
 {
+	g_clear_pointer(&c->argv, g_strfreev);
 	c->vm->ended[c->state]++;
 	cluster_emit(c->vm->fs, CL_CALL_ENDED, c->vm->host, c->vm, c, NULL);
 }
@@ -283,37 +464,78 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 	      int code, guint64 out, guint64 err)
 {
 	struct call *c = vm_call(vm, id);
+	struct call *owner;
+	g_autofree char *outcome = NULL;
 
-	if (!c || call_ended(c))
+	if (!c)
 		return;
+	c->sync_gen = vm->host->sync_gen;	/* the node knows it */
+	if (call_ended(c))
+		return;
+	owner = c->any ? c->any : c;
+	if (state >= CALL_DONE)
+		outcome = state == CALL_DONE ? g_strdup("done")
+			: g_strdup_printf("%s%s%s", wire_call_state_name(state),
+					  *detail ? " " : "", detail);
+	/* Failed on its own, and asked to be retried for that too. */
+	if (state == CALL_FAILED && owner->retry_failed && owner->retries) {
+		call_rerun(c, outcome, TRUE);
+		return;
+	}
 	call_set_state(c, state, detail);
 	c->code = code;
 	c->out_size = out;
 	c->err_size = err;
-	if (call_ended(c))
+	if (call_ended(c)) {
+		attempt_end(owner, outcome);
 		call_ended_now(c);
-	else
+	} else {
 		cluster_emit(vm->fs, CL_CALL_CHANGED, vm->host, vm, c, NULL);
+	}
 }
 
 void
 vm_down(struct vm *vm, const char *why)
 {
 	g_autofree char *detail = g_strdup_printf("node down: %s", why);
-	GHashTableIter it;
-	gpointer val;
 
 	vm->state = VM_DOWN;
 	g_free(vm->detail);
 	vm->detail = g_strdup(why);
-	g_hash_table_iter_init(&it, vm->calls);
-	while (g_hash_table_iter_next(&it, NULL, &val)) {
-		struct call *c = val;
+	vm_lose_calls(vm, detail, FALSE);
+}
+
+gint
+call_cmp_id(const struct call *a, const struct call *b)
+{
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+void
+vm_lose_calls(struct vm *vm, const char *why, gboolean only_unknown)
+{
+	g_autoptr(GList) calls = g_hash_table_get_values(vm->calls);
+	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(guint32));
+	guint i;
+
+	/* By id, in the order they were forked; looked up again each time,
+	 * as running one again may forget another. */
+	calls = g_list_sort(calls, (GCompareFunc)call_cmp_id);
+	for (GList *l = calls; l; l = l->next) {
+		struct call *c = l->data;
 
 		if (call_ended(c))
 			continue;
-		call_set_state(c, CALL_FAILED, detail);
-		call_ended_now(c);
+		if (only_unknown && (c->sync_gen == 0 ||
+				     c->sync_gen == vm->host->sync_gen))
+			continue;
+		g_array_append_val(ids, c->id);
+	}
+	for (i = 0; i < ids->len; i++) {
+		struct call *c = vm_call(vm, g_array_index(ids, guint32, i));
+
+		if (c)
+			call_lost(c, why, only_unknown);
 	}
 }
 

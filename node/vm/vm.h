@@ -32,8 +32,13 @@ struct vmhost {
 };
 
 /* vmnode.c: a VM's worker process and what is injected into it */
+/* adopt: the VM's directory is a dead process's: install what its
+ * inject/ holds. */
 struct vmnode *vmnode_new(const struct vmhost *host, guint index,
-			  GError **error);
+			  gboolean adopt, GError **error);
+/* To a client that came back: the VM's state, functions, objects and
+ * every call it knows; the number of calls told. */
+guint vmnode_resync(struct vmnode *vm);
 void vmnode_free(struct vmnode *vm);
 const char *vmnode_inject_dir(struct vmnode *vm);
 /* The file is in inject/ under name and passed its checks. */

@@ -38,6 +38,9 @@ struct vmnode {
 	guint call_timer;		/* its TRICKLE_TIMEOUT */
 	guint tick_timer;		/* its output sizes */
 	guint64 sent_out, sent_err;	/* the sizes last sent for it */
+	int ended_fd;			/* vm<i>/ended: a line per call that
+					   ended, so that a later process
+					   adopting the session knows */
 
 	/* What is injected (vmnode.c). */
 	GPtrArray *libs;		/* names of shared objects, in order */
@@ -75,6 +78,9 @@ const char *vmnode_data_dir(struct vmnode *vm);
 const char *vmnode_func_origin(struct vmnode *vm, const char *name);
 
 /* vmcalls.c */
+/* CALL_STATE of every call the VM knows (ended, running, queued), to a
+ * client that came back; the number of calls. */
+guint vmcalls_resync(struct vmnode *vm);
 /* Start the next queued call if the worker can take one now. */
 void vmcalls_pump(struct vmnode *vm);
 /* WIRE_W_DONE from the worker: TRUE if that ended the running call, so

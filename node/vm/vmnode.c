@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <gio/gio.h>
 
 #define STOP_GRACE_MS 2000
@@ -424,6 +426,10 @@ child_setup(gpointer data)
 {
 	/* A group of its own, so that stopping the VM stops its programs. */
 	setpgid(0, 0);
+	/* A supervisor killed -9 takes its workers with it: the calls they
+	 * run are lost (the session's next trickle-node reports them so),
+	 * never left running unseen beside their next attempt. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static void
@@ -503,8 +509,57 @@ restart(struct vmnode *vm)
 		signal_worker(vm, SIGKILL);
 }
 
+static gint
+cmp_mtime(gconstpointer a, gconstpointer b, gpointer dir)
+{
+	g_autofree char *pa = g_build_filename(dir, *(char *const *)a, NULL);
+	g_autofree char *pb = g_build_filename(dir, *(char *const *)b, NULL);
+	struct stat sa, sb;
+
+	if (stat(pa, &sa) < 0 || stat(pb, &sb) < 0)
+		return 0;
+	if (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec)
+		return sa.st_mtim.tv_sec < sb.st_mtim.tv_sec ? -1 : 1;
+	return (sa.st_mtim.tv_nsec > sb.st_mtim.tv_nsec) -
+	       (sa.st_mtim.tv_nsec < sb.st_mtim.tv_nsec);
+}
+
+/* Adopting a session: what its inject/ holds was installed (it passed its
+ * checks then), in the order it came (mtime), so it is installed again. */
+static void
+adopt_injected(struct vmnode *vm)
+{
+	g_autoptr(GDir) d = g_dir_open(vm->inject_dir, 0, NULL);
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const char *name;
+	guint i;
+
+	while (d && (name = g_dir_read_name(d)))
+		if (*name != '.')	/* .part-N: a transfer cut off */
+			g_ptr_array_add(names, g_strdup(name));
+	g_ptr_array_sort_with_data(names, cmp_mtime, vm->inject_dir);
+	for (i = 0; i < names->len; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *path = g_build_filename(vm->inject_dir,
+			names->pdata[i], NULL);
+		enum inject_kind kind;
+		struct stat st;
+
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    !elfcheck_classify(path, st.st_mode & 07777, &kind,
+				       &error)) {
+			g_warning("vm%u: not adopting %s: %s", vm->index,
+				  (char *)names->pdata[i],
+				  error ? error->message : "not a file");
+			continue;
+		}
+		vmnode_install(vm, names->pdata[i], kind);
+	}
+}
+
 struct vmnode *
-vmnode_new(const struct vmhost *host, guint index, GError **error)
+vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
+	   GError **error)
 {
 	struct vmnode *vm = g_new0(struct vmnode, 1);
 	const char *const *d;
@@ -525,6 +580,7 @@ vmnode_new(const struct vmhost *host, guint index, GError **error)
 	vm->restart_tags = g_array_new(FALSE, FALSE, sizeof(guint32));
 	vm->destroy_tags = g_array_new(FALSE, FALSE, sizeof(guint32));
 	vm->next_object = 1;
+	vm->ended_fd = -1;
 	g_queue_init(&vm->queue);
 	for (d = (const char *const[]){ vm->inject_dir, vm->calls_dir,
 					vm->data_dir, NULL }; *d; d++) {
@@ -537,9 +593,22 @@ vmnode_new(const struct vmhost *host, guint index, GError **error)
 			return NULL;
 		}
 	}
+	if (adopt)
+		adopt_injected(vm);
 	spawn_worker(vm);
 	send_funcs(vm);
 	return vm;
+}
+
+guint
+vmnode_resync(struct vmnode *vm)
+{
+	send_vm_state(vm, vm->ws ? VM_UP : VM_RESTARTING, "");
+	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
+	send_funcs(vm);
+	if (vm->objects)
+		vmnode_send(vm, WIRE_OBJECTS, 0, vm->objects);
+	return vmcalls_resync(vm);
 }
 
 void
@@ -568,6 +637,8 @@ vmnode_free(struct vmnode *vm)
 	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
 	g_clear_pointer(&vm->objects, g_variant_unref);
 	g_ptr_array_unref(vm->env);
+	if (vm->ended_fd >= 0)
+		close(vm->ended_fd);
 	g_array_unref(vm->restart_tags);
 	g_array_unref(vm->destroy_tags);
 	g_free(vm->dir);

@@ -46,6 +46,8 @@ static const struct {
 	[WIRE_W_OBJECTS] = {"W_OBJECTS", "a(uss)"},
 	[WIRE_W_DESTROY] = {"W_DESTROY", "u"},
 	[WIRE_W_DESTROYED] = {"W_DESTROYED", "(uis)"},
+	[WIRE_ATTACH] = {"ATTACH", "(uusu)"},
+	[WIRE_SYNCED] = {"SYNCED", "(bu)"},
 };
 
 static const char *const call_states[CALL_STATE_MAX] = {

@@ -21,7 +21,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#define WIRE_PROTO_VERSION 1
+#define WIRE_PROTO_VERSION 2
 #define WIRE_HEADER_SIZE 12
 #define WIRE_CHUNK (256 * 1024)
 #define WIRE_MAX_BODY (WIRE_CHUNK + 4096)
@@ -83,6 +83,20 @@ enum wire_type {
 	WIRE_W_OBJECTS,		/* a(uss) as WIRE_OBJECTS, after each call */
 	WIRE_W_DESTROY,		/* u      destroy an object */
 	WIRE_W_DESTROYED,	/* (uis)  object id, errno, message */
+
+	/* client -> node: HELLO for a session that outlives the link */
+	WIRE_ATTACH,		/* (uusu) protocol version, number of VMs,
+				 *   session id ([0-9a-f], 8-64), lease in s:
+				 *   resume that session if the node still has
+				 *   it (in a live trickle-node, or on disk),
+				 *   else start it.  Answered by WELCOME, then
+				 *   the state of every VM and call the node
+				 *   knows (VM_STATE, FUNCS, OBJECTS,
+				 *   CALL_STATE), then SYNCED */
+	/* node -> client */
+	WIRE_SYNCED,		/* (bu)   resumed an existing session?, calls
+				 *   reported; a call the client sent before
+				 *   and the node did not report is lost */
 
 	WIRE_TYPE_MAX
 };

@@ -1,0 +1,380 @@
+/*
+ * session.c - sessions that outlive their link: the directory, its lock,
+ * the socket a later trickle-node hands a reconnected client over, and
+ * adoption of a session whose process died (see session.h).
+ *
+ * The hand-over, on the socket: the later process sends a u32 (big
+ * endian) byte count with the client's two fds attached (SCM_RIGHTS),
+ * then that many bytes (what it had read of the client: the ATTACH and
+ * anything after it).  The live process answers one byte, 'A', and keeps
+ * the connection open for as long as that client is its client; the later
+ * process (the SSH session's command) lives until the connection closes.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <glib-unix.h>
+#include <gio/gio.h>
+
+#define HANDOFF_MAX (4u << 20)		/* bytes read ahead of the client */
+#define HANDOFF_WAIT_MS 2000		/* for the rest of a hand-over */
+#define ACK_WAIT_MS 10000		/* for the live process to take it */
+
+struct session {
+	char *dir;
+	int dirfd;			/* O_PATH: the socket's path via /proc */
+	int lockfd;
+	int listenfd;
+	guint watch;
+	int conn;			/* the hand-over of the current client,
+					   or our own to the live process */
+	session_client_fn client;
+	void *data;
+};
+
+gboolean
+session_id_valid(const char *id)
+{
+	gsize n = strlen(id);
+	const char *p;
+
+	if (n < 8 || n > 64)
+		return FALSE;
+	for (p = id; *p; p++)
+		if (!g_ascii_isdigit(*p) && !(*p >= 'a' && *p <= 'f'))
+			return FALSE;
+	return TRUE;
+}
+
+/* The socket's address through the directory's fd: the directory's own
+ * path may be longer than sun_path takes. */
+static socklen_t
+sock_addr(const struct session *s, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	g_snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/sock",
+		   s->dirfd);
+	return sizeof(*sa);
+}
+
+static gboolean
+peer_is_us(int fd)
+{
+	struct ucred cr;
+	socklen_t n = sizeof(cr);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) == 0 &&
+	       cr.uid == getuid();
+}
+
+/* Wait until fd is readable or writable; FALSE on timeout or error. */
+static gboolean
+wait_fd(int fd, short events, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+
+	while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	return r == 1;
+}
+
+static gboolean
+read_full(int fd, void *buf, gsize len)
+{
+	guint8 *p = buf;
+
+	while (len) {
+		ssize_t r;
+
+		if (!wait_fd(fd, POLLIN, HANDOFF_WAIT_MS))
+			return FALSE;
+		r = read(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return FALSE;
+		p += r;
+		len -= r;
+	}
+	return TRUE;
+}
+
+static gboolean
+write_full(int fd, const void *buf, gsize len)
+{
+	const guint8 *p = buf;
+
+	while (len) {
+		ssize_t r;
+
+		if (!wait_fd(fd, POLLOUT, HANDOFF_WAIT_MS))
+			return FALSE;
+		r = send(fd, p, len, MSG_NOSIGNAL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return FALSE;
+		p += r;
+		len -= r;
+	}
+	return TRUE;
+}
+
+/* A later trickle-node hands us its client. */
+static gboolean
+on_accept(int lfd, GIOCondition cond, gpointer data)
+{
+	struct session *s = data;
+	int fds[2] = { -1, -1 }, cfd;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(fds))];
+	} ctl;
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	g_autofree guint8 *bytes = NULL;
+	guint8 head[4];
+	struct iovec iov = { head, sizeof(head) };
+	guint32 len;
+	ssize_t r;
+
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0)
+		return G_SOURCE_CONTINUE;
+	if (!peer_is_us(cfd)) {
+		g_warning("refusing a hand-over from another user");
+		goto fail;
+	}
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof(ctl.buf);
+	if (!wait_fd(cfd, POLLIN, HANDOFF_WAIT_MS))
+		goto fail;
+	while ((r = recvmsg(cfd, &msg, MSG_CMSG_CLOEXEC)) < 0 &&
+	       errno == EINTR)
+		;
+	for (cm = r > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm;
+	     cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(fds)))
+			memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+	if (fds[0] < 0 || fds[1] < 0 || (msg.msg_flags & MSG_CTRUNC))
+		goto fail;
+	if (r < (ssize_t)sizeof(head) &&
+	    !read_full(cfd, head + r, sizeof(head) - r))
+		goto fail;
+	len = GUINT32_FROM_BE(*(guint32 *)head);
+	if (len > HANDOFF_MAX)
+		goto fail;
+	bytes = g_malloc(MAX(len, 1));
+	if (!read_full(cfd, bytes, len) || !write_full(cfd, "A", 1))
+		goto fail;
+	session_release_client(s);
+	s->conn = cfd;
+	s->client(s->data, fds[0], fds[1], bytes, len);
+	return G_SOURCE_CONTINUE;
+fail:
+	g_warning("a hand-over of the client failed");
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	close(cfd);
+	return G_SOURCE_CONTINUE;
+}
+
+/* We hold the directory: take the lock, listen. */
+static gboolean
+serve(struct session *s, GError **error)
+{
+	struct sockaddr_un sa;
+	socklen_t n = sock_addr(s, &sa);
+	g_autofree char *sock = g_build_filename(s->dir, "sock", NULL);
+
+	unlink(sock);	/* a dead owner's */
+	s->listenfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+			     SOCK_NONBLOCK, 0);
+	if (s->listenfd < 0 || bind(s->listenfd, (struct sockaddr *)&sa, n) < 0 ||
+	    listen(s->listenfd, 8) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot listen on %s: %s", sock, g_strerror(errno));
+		return FALSE;
+	}
+	s->watch = g_unix_fd_add(s->listenfd, G_IO_IN, on_accept, s);
+	return TRUE;
+}
+
+static gboolean
+take_lock(struct session *s)
+{
+	g_autofree char *lock = g_build_filename(s->dir, "lock", NULL);
+
+	s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	return s->lockfd >= 0 && flock(s->lockfd, LOCK_EX | LOCK_NB) == 0;
+}
+
+/* Give our client to the process serving the session. */
+static gboolean
+hand_off(struct session *s, int in, int out, const guint8 *bytes, gsize len)
+{
+	int fds[2] = { in, out };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(fds))];
+	} ctl;
+	guint32 head = GUINT32_TO_BE((guint32)len);
+	struct iovec iov = { &head, sizeof(head) };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	char ack = 0;
+
+	if (len > HANDOFF_MAX || !peer_is_us(s->conn))
+		return FALSE;
+	memset(&ctl, 0, sizeof(ctl));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof(ctl.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+	if (sendmsg(s->conn, &msg, MSG_NOSIGNAL) != sizeof(head) ||
+	    !write_full(s->conn, bytes, len))
+		return FALSE;
+	/* A live process that is stopped (SIGSTOP) takes the connection
+	 * into its backlog but never answers: do not wait for ever. */
+	return wait_fd(s->conn, POLLIN, ACK_WAIT_MS) &&
+	       read(s->conn, &ack, 1) == 1 && ack == 'A';
+}
+
+struct session *
+session_open(const char *base, const char *id, int in, int out,
+	     const guint8 *bytes, gsize len, session_client_fn client,
+	     void *data, enum session_how *how, GError **error)
+{
+	struct session *s;
+	struct sockaddr_un sa;
+	socklen_t n;
+
+	if (g_mkdir_with_parents(base, 0700) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot create %s: %s", base, g_strerror(errno));
+		return NULL;
+	}
+	s = g_new0(struct session, 1);
+	s->dir = g_strdup_printf("%s/session-%s", base, id);
+	s->dirfd = s->lockfd = s->listenfd = s->conn = -1;
+	s->client = client;
+	s->data = data;
+	if (mkdir(s->dir, 0700) == 0) {
+		*how = SESSION_NEW;
+	} else if (errno != EEXIST) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot create %s: %s", s->dir, g_strerror(errno));
+		goto fail;
+	} else {
+		*how = SESSION_ADOPTED;
+	}
+	s->dirfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->dirfd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot open %s: %s", s->dir, g_strerror(errno));
+		goto fail;
+	}
+	if (*how == SESSION_ADOPTED) {
+		/* Is its process alive?  Then it takes our client. */
+		n = sock_addr(s, &sa);
+		s->conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s->conn >= 0 &&
+		    connect(s->conn, (struct sockaddr *)&sa, n) == 0) {
+			if (hand_off(s, in, out, bytes, len)) {
+				*how = SESSION_HANDED_OFF;
+				return s;
+			}
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+				    "the trickle-node serving %s does not "
+				    "take the connection (stopped?)", s->dir);
+			goto fail;
+		}
+		if (s->conn >= 0)
+			close(s->conn);
+		s->conn = -1;
+	}
+	if (!take_lock(s)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+			    "%s is held by a trickle-node that does not "
+			    "listen", s->dir);
+		goto fail;
+	}
+	if (!serve(s, error))
+		goto fail;
+	return s;
+fail:
+	session_free(s);
+	return NULL;
+}
+
+const char *
+session_dir(const struct session *s)
+{
+	return s->dir;
+}
+
+void
+session_release_client(struct session *s)
+{
+	if (s->conn >= 0)
+		close(s->conn);
+	s->conn = -1;
+}
+
+void
+session_wait_released(struct session *s)
+{
+	char c;
+	ssize_t r;
+
+	/* The live process closes the connection when our client stops
+	 * being its client; until then the SSH session stays. */
+	do
+		r = read(s->conn, &c, 1);
+	while (r > 0 || (r < 0 && errno == EINTR));
+	session_free(s);
+}
+
+void
+session_free(struct session *s)
+{
+	if (!s)
+		return;
+	if (s->watch)
+		g_source_remove(s->watch);
+	if (s->listenfd >= 0) {
+		g_autofree char *sock = g_build_filename(s->dir, "sock", NULL);
+
+		close(s->listenfd);
+		unlink(sock);
+	}
+	if (s->conn >= 0)
+		close(s->conn);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	g_free(s->dir);
+	g_free(s);
+}
