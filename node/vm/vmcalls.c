@@ -61,12 +61,47 @@ file_size(const char *dir, guint32 id, const char *name)
 	return stat(p, &st) == 0 ? (guint64)st.st_size : 0;
 }
 
+/* The end of a call, appended to vm<i>/ended before the client hears of
+ * it: a trickle-node that adopts the session after this one died knows
+ * from it which calls ended and how, and which were cut off.  One line
+ * ("ID STATE CODE DETAIL"), one write, no new inode per call. */
+static void
+log_end(struct vmnode *vm, guint32 id, guint state, int code,
+	const char *detail)
+{
+	g_autofree char *line = NULL;
+	char *p;
+
+	if (vm->ended_fd < 0) {
+		g_autofree char *path = g_build_filename(vm->dir, "ended",
+							 NULL);
+
+		vm->ended_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
+				    O_CLOEXEC, 0600);
+		if (vm->ended_fd < 0) {
+			g_warning("vm%u: cannot open %s: %s", vm->index, path,
+				  g_strerror(errno));
+			return;
+		}
+	}
+	line = g_strdup_printf("%u %u %d %s\n", id, state, code, detail);
+	for (p = line; p[1]; p++)
+		if (*p == '\n')
+			*p = ' ';
+	if (fdio_write_all(vm->ended_fd, line, strlen(line)) < 0)
+		g_warning("vm%u: cannot log the end of call %u: %s", vm->index,
+			  id, g_strerror(errno));
+}
+
 static void
 send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
 		const char *detail)
 {
 	guint64 out = file_size(vm->calls_dir, id, "stdout");
 	guint64 err = file_size(vm->calls_dir, id, "stderr");
+
+	if (state >= CALL_DONE)
+		log_end(vm, id, state, code, detail);
 
 	if (vm->running && vm->running->id == id) {
 		vm->sent_out = out;
@@ -340,10 +375,16 @@ vmnode_call(struct vmnode *vm, guint32 id, char **argv)
 	g_autofree char *args = g_strjoinv(" ", argv);
 	g_autofree char *why = NULL;
 	struct ncall *c;
+	int made;
 
 	/* The output files exist from the start: reading a queued call's
-	 * stdout gives nothing rather than an error. */
-	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	 * stdout gives nothing rather than an error.  A call the client
+	 * sends again (its last run was lost, or failed and is retried)
+	 * starts from empty files, and its earlier end no longer counts. */
+	made = mkdir(dir, 0700) == 0 ? 0 : errno;
+	if (made == EEXIST)
+		log_end(vm, id, CALL_QUEUED, 0, "sent again");
+	if ((made && made != EEXIST) ||
 	    !create_file(dir, "args", args) ||
 	    !create_file(dir, "stdout", "") || !create_file(dir, "stderr", "")) {
 		g_warning("vm%u: call %u: cannot create %s: %s", vm->index, id,
@@ -442,4 +483,106 @@ vmnode_call_file(struct vmnode *vm, guint32 id, guint stream)
 {
 	return g_strdup_printf("%s/%u/%s", vm->calls_dir, id,
 			       stream == WIRE_STDERR ? "stderr" : "stdout");
+}
+
+/* Resuming. */
+
+struct ended {
+	guint state;
+	int code;
+	char *detail;
+};
+
+static void
+ended_free(struct ended *e)
+{
+	g_free(e->detail);
+	g_free(e);
+}
+
+/* vm<i>/ended as a table id -> struct ended; the last line of an id wins
+ * (a call run again after it was lost ends again). */
+static GHashTable *
+read_ended(struct vmnode *vm)
+{
+	GHashTable *t = g_hash_table_new_full(NULL, NULL, NULL,
+					      (GDestroyNotify)ended_free);
+	g_autofree char *path = g_build_filename(vm->dir, "ended", NULL);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	char **l;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return t;
+	lines = g_strsplit(text, "\n", -1);
+	for (l = lines; *l; l++) {
+		struct ended *e;
+		guint64 id, state;
+		gint64 code;
+		char *p = *l, *end;
+
+		id = g_ascii_strtoull(p, &end, 10);
+		if (end == p || *end != ' ' || id == 0 || id > G_MAXUINT32)
+			continue;	/* a torn last line */
+		state = g_ascii_strtoull(p = end + 1, &end, 10);
+		if (end == p || *end != ' ' || state >= CALL_STATE_MAX)
+			continue;
+		if (state < CALL_DONE) {	/* sent again: not ended */
+			g_hash_table_remove(t, GUINT_TO_POINTER((guint32)id));
+			continue;
+		}
+		code = g_ascii_strtoll(p = end + 1, &end, 10);
+		if (end == p || *end != ' ')
+			continue;
+		e = g_new(struct ended, 1);
+		e->state = state;
+		e->code = (int)CLAMP(code, G_MININT, G_MAXINT);
+		e->detail = g_strdup(end + 1);
+		g_hash_table_replace(t, GUINT_TO_POINTER((guint32)id), e);
+	}
+	return t;
+}
+
+static void
+resend_state(struct vmnode *vm, guint32 id, guint state, int code,
+	     const char *detail)
+{
+	vmnode_send(vm, WIRE_CALL_STATE, id,
+		    g_variant_new("(ysitt)", state, detail, code,
+				  file_size(vm->calls_dir, id, "stdout"),
+				  file_size(vm->calls_dir, id, "stderr")));
+}
+
+guint
+vmcalls_resync(struct vmnode *vm)
+{
+	g_autoptr(GHashTable) ended = read_ended(vm);
+	g_autoptr(GDir) d = g_dir_open(vm->calls_dir, 0, NULL);
+	const char *name;
+	guint n = 0;
+
+	/* A call with a directory that neither ended nor is here was cut
+	 * off with the process that ran it: it is not told, so the client
+	 * takes it as lost. */
+	while (d && (name = g_dir_read_name(d))) {
+		char *end;
+		guint64 id = g_ascii_strtoull(name, &end, 10);
+		struct ended *e;
+
+		if (*end || id == 0 || id > G_MAXUINT32)
+			continue;
+		if (vm->running && vm->running->id == id) {
+			resend_state(vm, id, CALL_RUNNING, 0, "");
+		} else if (g_queue_find_custom(&vm->queue,
+					       GUINT_TO_POINTER(id), has_id)) {
+			resend_state(vm, id, CALL_QUEUED, 0, "");
+		} else if ((e = g_hash_table_lookup(ended,
+						    GUINT_TO_POINTER(id)))) {
+			resend_state(vm, id, e->state, e->code, e->detail);
+		} else {
+			continue;
+		}
+		n++;
+	}
+	return n;
 }
