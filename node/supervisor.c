@@ -11,6 +11,7 @@
 #include "node.h"
 #include "fdio.h"
 #include "session.h"
+#include "supervisor.h"
 #include "fdstream.h"
 #include "vet.h"
 #include "vm.h"
@@ -26,74 +27,9 @@
 #include <gio/gio.h>
 
 #define MAX_VMS 1024
-#define CHECK_TIMEOUT_S 20
 
-struct node {
-	struct fdstream *io;		/* the client; NULL while it is gone */
-	int in, out;			/* our own client's fds, until the
-					   session is open */
-	struct wire_decoder dec;
-	GByteArray *frame;		/* scratch for encoding */
-	char *base;			/* where sessions are kept */
-	char *dir;			/* this session's files */
-	struct session *session;	/* NULL for a HELLO's */
-	char *id;			/* the session's id */
-	guint lease;			/* s to keep the session without a
-					   client (0: end with the client) */
-	gint64 last_heard;		/* monotonic: the client's last frame */
-	guint lease_timer;
-	gboolean handed_off;		/* a live process has our client */
-	char *self;			/* our executable, to start workers */
-	struct vmhost host;		/* what the VMs get of us */
-	GPtrArray *vms;			/* struct vmnode * */
-	GHashTable *xfers;		/* transfer key -> struct xfer * */
-	GMainLoop *loop;
-	gboolean said_hello;
-	gboolean shutdown;		/* the client asked us to end */
-	gint64 started;			/* monotonic, for INFO */
-};
 
-/* A file being injected. */
-struct xfer {
-	struct node *node;
-	guint vm;
-	guint32 tag;
-	char *name;
-	char *part;			/* where the bytes go until checked */
-	mode_t mode;
-	int fd;
-	int error;			/* a write failed: refuse at the end */
-	struct check *check;		/* dlopen check under way */
-};
-
-static guint64
-xfer_key(guint vm, guint32 tag)
-{
-	return ((guint64)vm << 32) | tag;
-}
-
-static void reply(struct node *n, guint vm, guint32 tag, int err,
-		  const char *msg);
-
-static void
-xfer_free(struct xfer *x)
-{
-	/* An END waiting for its check still gets its answer. */
-	if (x->check) {
-		check_load_cancel(x->check);
-		reply(x->node, x->vm, x->tag, ECANCELED,
-		      "the transfer was abandoned");
-	}
-	if (x->fd >= 0)
-		close(x->fd);
-	if (x->part)
-		unlink(x->part);
-	g_free(x->part);
-	g_free(x->name);
-	g_free(x);
-}
-
-static void
+void
 node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
 {
 	/* Without a client, what happens is kept on disk and in memory and
@@ -108,7 +44,7 @@ node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
 		fdstream_write(n->io, n->frame->data, n->frame->len);
 }
 
-static void
+void
 node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		const void *data, gsize len)
 {
@@ -140,13 +76,13 @@ host_ending(void *data)
 	return ((struct node *)data)->shutdown;
 }
 
-static void
+void
 reply(struct node *n, guint vm, guint32 tag, int err, const char *msg)
 {
 	node_send(n, WIRE_REPLY, vm, tag, g_variant_new("(is)", err, msg));
 }
 
-static void
+void
 reply_error(struct node *n, guint vm, guint32 tag, const GError *error)
 {
 	int err = EIO;
@@ -315,147 +251,6 @@ do_attach(struct node *n, struct wire_msg *m)
 }
 
 static void
-do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m)
-{
-	g_autoptr(GError) error = NULL;
-	const char *name;
-	guint32 mode;
-	struct xfer *x;
-
-	g_variant_get(m->body, "(&su)", &name, &mode);
-	if (g_hash_table_contains(n->xfers,
-				  GSIZE_TO_POINTER(xfer_key(m->vm, m->tag))))
-		return;		/* a confused client; END will answer */
-	x = g_new0(struct xfer, 1);
-	x->node = n;
-	x->vm = m->vm;
-	x->tag = m->tag;
-	x->name = g_strdup(name);
-	x->mode = mode & 07777;
-	x->fd = -1;
-	if (!valid_file_name(name, &error)) {
-		x->error = EINVAL;
-	} else {
-		x->part = g_strdup_printf("%s/.part-%u", vmnode_inject_dir(vm),
-					  m->tag);
-		x->fd = open(x->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			     0700);
-		if (x->fd < 0)
-			x->error = errno;
-	}
-	g_hash_table_insert(n->xfers,
-			    GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)), x);
-}
-
-static void
-do_inject_data(struct node *n, struct wire_msg *m)
-{
-	struct xfer *x = g_hash_table_lookup(n->xfers,
-		GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)));
-	const guint8 *p;
-	gsize len;
-
-	if (!x || x->error)
-		return;
-	p = wire_msg_bytes(m, &len);
-	if (fdio_write_all(x->fd, p, len) < 0)
-		x->error = errno;
-}
-
-/* The file passed every check: put it in place and tell the VM. */
-static void
-install(struct xfer *x, enum inject_kind kind)
-{
-	struct node *n = x->node;
-	struct vmnode *vm = n->vms->pdata[x->vm];
-	g_autofree char *dest = g_build_filename(vmnode_inject_dir(vm),
-						 x->name, NULL);
-
-	if (rename(x->part, dest) < 0) {
-		reply(n, x->vm, x->tag, errno, g_strerror(errno));
-	} else {
-		g_clear_pointer(&x->part, g_free);
-		vmnode_install(vm, x->name, kind);
-		g_message("vm%u: installed %s (%s)", x->vm, x->name,
-			  kind == INJECT_SHARED ? "shared object" : "program");
-		reply(n, x->vm, x->tag, 0, "");
-	}
-	g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(xfer_key(x->vm,
-								x->tag)));
-}
-
-static void
-on_check_done(void *data, gboolean ok, const char *why)
-{
-	struct xfer *x = data;
-	struct node *n = x->node;
-
-	x->check = NULL;
-	if (ok) {
-		install(x, INJECT_SHARED);
-		return;
-	}
-	g_warning("vm%u: refusing %s: cannot be loaded: %s", x->vm, x->name,
-		  why);
-	reply(n, x->vm, x->tag, ENOEXEC, why);
-	g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(xfer_key(x->vm,
-								x->tag)));
-}
-
-static void
-check_load(struct xfer *x)
-{
-	g_autoptr(GError) error = NULL;
-
-	x->check = check_load_start(x->node->self, x->part, CHECK_TIMEOUT_S,
-				    on_check_done, x, &error);
-	if (!x->check) {
-		reply(x->node, x->vm, x->tag, EIO, error->message);
-		g_hash_table_remove(x->node->xfers,
-				    GSIZE_TO_POINTER(xfer_key(x->vm, x->tag)));
-	}
-}
-
-static void
-do_inject_end(struct node *n, struct wire_msg *m)
-{
-	guint64 key = xfer_key(m->vm, m->tag);
-	struct xfer *x = g_hash_table_lookup(n->xfers, GSIZE_TO_POINTER(key));
-	g_autoptr(GError) error = NULL;
-	enum inject_kind kind;
-
-	if (!x) {
-		reply(n, m->vm, m->tag, EINVAL, "no such transfer");
-		return;
-	}
-	if (x->check)
-		return;
-	if (x->fd >= 0) {
-		if (close(x->fd) < 0 && !x->error)
-			x->error = errno;
-		x->fd = -1;
-	}
-	if (x->error) {
-		reply(n, m->vm, m->tag, x->error,
-		      x->error == EINVAL ? "invalid file name"
-					 : g_strerror(x->error));
-		g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(key));
-		return;
-	}
-	if (!elfcheck_classify(x->part, x->mode, &kind, &error)) {
-		g_warning("vm%u: refusing %s: %s", m->vm, x->name,
-			  error->message);
-		reply_error(n, m->vm, m->tag, error);
-		g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(key));
-		return;
-	}
-	if (kind == INJECT_SHARED)
-		check_load(x);
-	else
-		install(x, kind);
-}
-
-static void
 do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
 {
 	guint32 id, max;
@@ -489,19 +284,6 @@ do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		reply(n, m->vm, m->tag, errno, g_strerror(errno));
 	else
 		node_send_bytes(n, WIRE_DATA, m->vm, m->tag, buf, got);
-}
-
-static void
-do_uninject(struct node *n, struct vmnode *vm, struct wire_msg *m)
-{
-	g_autoptr(GError) error = NULL;
-	const char *name = g_variant_get_string(m->body, NULL);
-
-	if (!valid_file_name(name, &error) ||
-	    !vmnode_uninstall(vm, name, &error))
-		reply_error(n, m->vm, m->tag, error);
-	else
-		reply(n, m->vm, m->tag, 0, "");
 }
 
 /* "MemTotal:  16303832 kB" -> MiB, or -1. */

@@ -402,6 +402,18 @@ void vm_down(struct vm *vm, const char *why);
  * elsewhere, a VM's call again on its VM (now, or when its node is back
  * if may_wait), while retries last; else it fails. */
 void call_lost(struct call *c, const char *why, gboolean may_wait);
+/* runs.c: a call's runs.  A run of c (the call the user forked: .any's,
+ * or the VM's own) starts on vm; the last one ended so. */
+void call_attempt_start(struct call *c, struct vm *vm);
+void call_attempt_end(struct call *c, const char *outcome);
+/* vm.c: send c to its VM's node now (a new run), or keep it until the
+ * node is back (vm_send_waiting). */
+void call_send(struct call *c);
+void call_wait(struct call *c, const char *why);
+/* c's run ended without the result wanted (outcome): run it again while
+ * its retries last (.any elsewhere; a VM's call on its VM, now or, if
+ * may_wait, when its node is back), else it fails so. */
+void call_rerun(struct call *c, const char *outcome, gboolean may_wait);
 /* vm's node is back: send the calls forked while it was away. */
 void vm_send_waiting(struct vm *vm);
 /* call_lost() every call of vm not ended; only_unknown: only those sent

@@ -1,7 +1,9 @@
 #!/bin/bash
-# The remote trickle-node killed (by PID) while a call runs: ls/stat keep
-# answering at once, the node's calls fail with "node down" (cat result
-# fails instead of hanging), new calls fail, and no VM process outlives it.
+# The remote trickle-node killed (by PID) while a call runs, with
+# -o noreconnect (ssh-fault-kill has the default, reconnecting): ls/stat
+# keep answering at once, the node's calls fail as lost with the node
+# down (cat result fails instead of hanging), new calls fail, and no VM
+# process outlives it.
 TEST_TIMEOUT=120
 . "$(dirname "$0")/lib.sh"
 start_sshd
@@ -25,7 +27,7 @@ quick() {
 	[ $(($(now_ms) - start)) -lt $max ] || fail "'$*' took $(($(now_ms) - start)) ms with the node down"
 }
 
-mount_ssh a=127.0.0.1:$SSHD_PORT b=127.0.0.1:$SSHD_PORT
+mount_ssh a=127.0.0.1:$SSHD_PORT b=127.0.0.1:$SSHD_PORT -o noreconnect
 inject a "$BASIC_SO"
 done_id=$(fork a "foo 5") || fail "fork"
 expect_eq "foo 5" 10 "$(result a "$done_id")"
@@ -47,8 +49,8 @@ expect_eq "finished call's status" done "$(status a "$done_id")"
 # The running call fails within seconds, not when the 60 s sleeper ends.
 result_fails a "$running"
 [ $(($(now_ms) - start)) -lt 15000 ] || fail "cat result of the running call took $(($(now_ms) - start)) ms to fail after the node was killed"
-expect_match "running call's status" '^failed node down' "$(status a "$running")"
-expect_match "queued call's status" '^failed node down' "$(status a "$queued")"
+expect_match "running call's status" '^failed lost: node down' "$(status a "$running")"
+expect_match "queued call's status" '^failed lost: node down' "$(status a "$queued")"
 result_fails a "$queued"
 echo "status: $(status a "$running")"
 

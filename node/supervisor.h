@@ -1,0 +1,68 @@
+/*
+ * supervisor.h - inside the node's top layer only: the process serving a
+ * session (supervisor.c) and the files it takes in for its VMs
+ * (transfer.c).
+ */
+#pragma once
+
+#include <sys/types.h>
+#include <glib.h>
+
+#include "vet.h"
+#include "vm.h"
+#include "wire.h"
+
+struct node {
+	struct fdstream *io;		/* the client; NULL while it is gone */
+	int in, out;			/* our own client's fds, until the
+					   session is open */
+	struct wire_decoder dec;
+	GByteArray *frame;		/* scratch for encoding */
+	char *base;			/* where sessions are kept */
+	char *dir;			/* this session's files */
+	struct session *session;	/* NULL for a HELLO's */
+	char *id;			/* the session's id */
+	guint lease;			/* s to keep the session without a
+					   client (0: end with the client) */
+	gint64 last_heard;		/* monotonic: the client's last frame */
+	guint lease_timer;
+	gboolean handed_off;		/* a live process has our client */
+	char *self;			/* our executable, to start workers */
+	struct vmhost host;		/* what the VMs get of us */
+	GPtrArray *vms;			/* struct vmnode * */
+	GHashTable *xfers;		/* transfer key -> struct xfer * */
+	GMainLoop *loop;
+	gboolean said_hello;
+	gboolean shutdown;		/* the client asked us to end */
+	gint64 started;			/* monotonic, for INFO */
+};
+
+/* A file being injected. */
+struct xfer {
+	struct node *node;
+	guint vm;
+	guint32 tag;
+	char *name;
+	char *part;			/* where the bytes go until checked */
+	mode_t mode;
+	int fd;
+	int error;			/* a write failed: refuse at the end */
+	struct check *check;		/* dlopen check under way */
+};
+
+/* supervisor.c: frames to the client (dropped while it is away) */
+void node_send(struct node *n, guint type, guint vm, guint32 tag,
+	       GVariant *body);
+void node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
+		     const void *data, gsize len);
+void reply(struct node *n, guint vm, guint32 tag, int err, const char *msg);
+void reply_error(struct node *n, guint vm, guint32 tag, const GError *error);
+
+/* transfer.c: WIRE_INJECT_* and WIRE_UNINJECT; n->xfers frees with
+ * xfer_free */
+void xfer_free(struct xfer *x);
+guint64 xfer_key(guint vm, guint32 tag);
+void do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m);
+void do_inject_data(struct node *n, struct wire_msg *m);
+void do_inject_end(struct node *n, struct wire_msg *m);
+void do_uninject(struct node *n, struct vmnode *vm, struct wire_msg *m);
