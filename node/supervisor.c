@@ -147,20 +147,44 @@ make_vms(struct node *n, guint nvms, gboolean adopt)
 static void on_handed_client(void *data, int in, int out, const guint8 *bytes,
 			     gsize len);
 
+/*
+ * Is the lease out?  Past it the client has given our calls up for lost
+ * and may run them elsewhere, so we end rather than resume them beside
+ * their next runs.  Out when the client has been silent that long, or
+ * when we could not run for that long (stopped, or the machine hung):
+ * what we read on waking may be old, and tells nothing of the client's
+ * patience.  The lease tick notes that we run.
+ */
 static gboolean
-lease_check(gpointer data)
+lease_out(struct node *n)
 {
-	struct node *n = data;
-	gint64 quiet = g_get_monotonic_time() - n->last_heard;
+	gint64 now = g_get_monotonic_time(), lease;
 
-	if (quiet <= (gint64)n->lease * G_USEC_PER_SEC)
-		return G_SOURCE_CONTINUE;
-	g_message("no word from the client for %u s: ending session %s",
-		  n->lease, n->id);
+	if (!n->lease || !n->session || n->shutdown)
+		return FALSE;
+	lease = (gint64)n->lease * G_USEC_PER_SEC;
+	if (now - n->last_heard <= lease && now - n->last_tick <= lease)
+		return FALSE;
+	g_message("%s for %u s: ending session %s",
+		  now - n->last_tick > lease ? "frozen" :
+		  "no word from the client", n->lease, n->id);
+	if (n->lease_timer)
+		g_source_remove(n->lease_timer);
 	n->lease_timer = 0;
 	n->shutdown = TRUE;	/* its files go */
 	g_main_loop_quit(n->loop);
-	return G_SOURCE_REMOVE;
+	return TRUE;
+}
+
+static gboolean
+lease_tick(gpointer data)
+{
+	struct node *n = data;
+
+	if (lease_out(n))
+		return G_SOURCE_REMOVE;	/* lease_out removed us already */
+	n->last_tick = g_get_monotonic_time();
+	return G_SOURCE_CONTINUE;
 }
 
 /* ATTACH (or HELLO, a session of our own that ends with its client). */
@@ -245,8 +269,9 @@ do_attach(struct node *n, struct wire_msg *m)
 		g_main_loop_quit(n->loop);
 		return;
 	}
+	n->last_tick = g_get_monotonic_time();
 	n->lease_timer = g_timeout_add_seconds(MAX(1, MIN(lease / 8, 5)),
-					       lease_check, n);
+					       lease_tick, n);
 	welcome(n, m->tag, how == SESSION_ADOPTED);
 }
 
@@ -432,6 +457,8 @@ on_client_data(void *user, const guint8 *data, gsize len)
 	struct wire_msg m;
 	int r;
 
+	if (lease_out(n))
+		return;
 	n->last_heard = g_get_monotonic_time();
 	wire_decoder_feed(&n->dec, data, len);
 	while ((r = wire_decoder_next(&n->dec, &m, &error)) == 1) {
@@ -472,6 +499,14 @@ on_handed_client(void *data, int in, int out, const guint8 *bytes, gsize len)
 {
 	struct node *n = data;
 
+	/* A process stopped past its lease gets here before its lease
+	 * tick when it wakes. */
+	if (lease_out(n)) {
+		close(in);
+		if (out != in)
+			close(out);
+		return;
+	}
 	if (n->io)
 		g_message("a new connection replaces the client's old one");
 	fdstream_free(g_steal_pointer(&n->io));

@@ -25,6 +25,7 @@ struct node {
 	guint lease;			/* s to keep the session without a
 					   client (0: end with the client) */
 	gint64 last_heard;		/* monotonic: the client's last frame */
+	gint64 last_tick;		/* monotonic: the lease tick last ran */
 	guint lease_timer;
 	gboolean handed_off;		/* a live process has our client */
 	char *self;			/* our executable, to start workers */

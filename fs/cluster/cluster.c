@@ -45,9 +45,15 @@ on_synced(struct host *h, gboolean resumed, gboolean back)
 	for (i = 0; i < h->vms->len; i++) {
 		struct vm *vm = h->vms->pdata[i];
 
+		if (back && !resumed)
+			vm_forget_injected(vm);
 		if (back)
 			vm_lose_calls(vm, why, TRUE);
 		vm_send_waiting(vm);
+		/* What .all/inject/ installed while it was away, or what a
+		 * session started anew lost. */
+		if (back && vm_open(vm))
+			spool_replay(vm);
 	}
 }
 

@@ -449,6 +449,8 @@ void call_forget(struct call *c, void (*done)(void *data, int err),
 struct injected *vm_injected_add(struct vm *vm, const char *name,
 				 mode_t mode);
 void vm_injected_remove(struct vm *vm, struct injected *inj);
+/* Its node started the session anew: what was installed is gone. */
+void vm_forget_injected(struct vm *vm);
 /* A transfer into inject/ let go of inj: a VM may go now. */
 void vm_injected_unref(struct vm *vm, struct injected *inj);
 void vm_set_funcs(struct vm *vm, GVariant *funcs);
@@ -520,6 +522,9 @@ void spool_remove(struct cluster *cl, const char *name);
  * on its way (had: the VMs it went to). */
 void spool_give_rest(struct cluster *cl, const struct injected *all,
 		     GPtrArray *had);
+/* Give vm what .all/inject/ installed that it lacks (it joined, or its
+ * node is back after being unreachable). */
+void spool_replay(struct vm *vm);
 void spool_init(struct cluster *cl);
 void spool_cleanup(struct cluster *cl);
 

@@ -30,6 +30,7 @@ struct request {
 static void host_down(struct host *h, const char *why);
 static void host_lost(struct host *h, const char *why);
 static void drop_link(struct host *h, const char *why, int err);
+static void new_session_id(struct host *h);
 
 guint32
 host_next_tag(struct host *h)
@@ -399,6 +400,13 @@ drop_link(struct host *h, const char *why, int err)
 		request_finish(l->data, err, why, NULL, 0);
 }
 
+static void
+new_session_id(struct host *h)
+{
+	for (guint i = 0; i < 4; i++)
+		g_snprintf(h->session + 8 * i, 9, "%08x", g_random_int());
+}
+
 static gboolean
 reconnect(gpointer data)
 {
@@ -423,6 +431,9 @@ lease_over(gpointer data)
 
 	h->lease_timer = 0;
 	g_warning("%s: %s; its calls are lost", h->label, why);
+	/* Never resume what was given up: the next connection starts a
+	 * session of its own (the old one ends on its node by itself). */
+	new_session_id(h);
 	h->ev->lease_over(h, why);
 	return G_SOURCE_REMOVE;
 }
@@ -517,8 +528,7 @@ host_new(struct cluster *fs, const char *label, const struct link_spec *spec,
 	h->vms = g_ptr_array_new();
 	h->requests = g_hash_table_new(NULL, NULL);
 	wire_decoder_init(&h->dec);
-	for (guint i = 0; i < 4; i++)
-		g_snprintf(h->session + 8 * i, 9, "%08x", g_random_int());
+	new_session_id(h);
 	return h;
 }
 

@@ -6,7 +6,8 @@
  * there yet.  The bytes went to the nodes as they were written and are
  * not kept in memory, so a copy is written here alongside (in a private
  * directory of this mount, removed at unmount) and replayed to each VM
- * that joins: BEGIN, the bytes at the pace of its link, END.  The VM
+ * that joins, or comes back after its node was unreachable and lacks it:
+ * BEGIN, the bytes at the pace of its link, END.  The VM
  * shows the file in inject/ once its node has accepted it, and until
  * then .any sends it no call that needs it.
  */
@@ -225,7 +226,7 @@ spool_give_rest(struct cluster *fs, const struct injected *all, GPtrArray *had)
 	}
 }
 
-static void
+void
 spool_replay(struct vm *vm)
 {
 	struct cluster *fs = vm->fs;
@@ -235,9 +236,15 @@ spool_replay(struct vm *vm)
 	if (!fs->spool_dir)
 		return;
 	g_hash_table_iter_init(&it, fs->all->injected);
-	while (g_hash_table_iter_next(&it, NULL, &val))
-		if (((struct injected *)val)->installed)
-			replay_one(vm, val);
+	while (g_hash_table_iter_next(&it, NULL, &val)) {
+		struct injected *all = val, *mine;
+
+		/* A VM back from unreachable may have it already. */
+		mine = g_hash_table_lookup(vm->injected, all->name);
+		if (all->installed && !(mine && (mine->installed ||
+						 mine->writers)))
+			replay_one(vm, all);
+	}
 }
 
 static void

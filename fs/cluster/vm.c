@@ -422,6 +422,25 @@ vm_injected_remove(struct vm *vm, struct injected *inj)
 }
 
 void
+vm_forget_injected(struct vm *vm)
+{
+	g_autoptr(GList) all = g_hash_table_get_values(vm->injected_ids);
+	GList *l;
+
+	for (l = all; l; l = l->next) {
+		struct injected *inj = l->data;
+
+		if (inj->installed && !inj->writers) {
+			g_warning("%s: its node lost the session: %s must be "
+				  "injected again (.all/inject/ gives it back "
+				  "what it installed)", vm->name, inj->name);
+			vm_injected_remove(vm, inj);
+		}
+	}
+	cluster_emit(vm->fs, CL_VM_CHANGED, vm->host, vm, NULL, NULL);
+}
+
+void
 vm_injected_unref(struct vm *vm, struct injected *inj)
 {
 	/* A refused or abandoned first copy leaves no name behind. */
