@@ -200,6 +200,14 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 			    "timeouts, intervals and counts must be positive");
 		return FALSE;
 	}
+	if ((gint64)o->lease <= (gint64)o->alive_interval * o->alive_count) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "lease=%d must be longer than ServerAliveInterval "
+			    "x ServerAliveCountMax (%d s): a node would end the "
+			    "session before the mount knew it was gone",
+			    o->lease, o->alive_interval * o->alive_count);
+		return FALSE;
+	}
 	if (o->hostfile &&
 	    !nodespec_read_file(o->hostfile, words, error)) {
 		g_prefix_error(error, "hostfile: ");
