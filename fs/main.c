@@ -142,6 +142,13 @@ main(int argc, char **argv)
 	tfs_log_init(&m.cl->opt);
 	m.loop = g_main_loop_new(NULL, FALSE);
 	m.tree = tree_new(m.cl);
+	if (!cluster_recover(m.cl, &error)) {
+		fprintf(stderr, "tricklefs: %s\n", error->message);
+		goto out_tree;
+	}
+	/* Until mounted, a failure leaves a recovered state and its
+	 * sessions be. */
+	m.cl->keep_sessions = journal_recovered(m.cl) > 0;
 
 	up = connect_hosts(m.cl, &error);
 	if (error) {
@@ -169,6 +176,7 @@ main(int argc, char **argv)
 	g_unix_signal_add(SIGINT, on_signal, &m);
 	g_unix_signal_add(SIGTERM, on_signal, &m);
 	g_unix_signal_add(SIGHUP, on_signal, &m);
+	m.cl->keep_sessions = m.cl->opt.keep;
 	g_message("mounted %u VMs on %s", up, co.mountpoint);
 	if (!co.foreground) {
 		tfs_log_detach();
@@ -188,6 +196,7 @@ stop:
 	/* Links of hosts that went down are freed from idle callbacks. */
 	while (g_main_context_iteration(NULL, FALSE))
 		;
+out_tree:
 	if (!co.foreground)
 		daemon_ready(status ? 1 : 0);
 	if (m.tree)

@@ -42,6 +42,10 @@ static const struct fuse_opt tfs_opts[] = {
 	{ "noreconnect", offsetof(struct cluster, opt.reconnect), 0 },
 	OPT("lease=%d", lease),
 	OPT("retries=%d", retries),
+	/* The initiator can crash (issue 11): its state on disk. */
+	OPT("state=%s", state_dir),
+	OPT("name=%s", name),
+	{ "keep", offsetof(struct cluster, opt.keep), 1 },
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -77,6 +81,11 @@ usage(const char *prog)
 "                           lost and run again (60)\n"
 "    -o retries=N           run a .any call lost to the system (node\n"
 "                           down, lease out) again up to N times (3)\n"
+"    -o state=DIR           keep the mount's calls here, to remount after\n"
+"                           a crash (default $XDG_STATE_HOME/tricklefs/\n"
+"                           NAME, NAME from -o name= or the mount point)\n"
+"    -o keep                a clean unmount keeps the state and the node\n"
+"                           sessions (for the lease) to be remounted\n"
 "    -o logfile=FILE        log here (default: stderr with -f, else "
 "syslog)\n"
 "    -o timeout=S           calls fail after S s unless their line sets\n"
@@ -190,6 +199,12 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	}
 	o->foreground = co->foreground;
 	o->debug = co->debug;
+	if (!o->state_dir) {
+		g_autofree char *mp = realpath(co->mountpoint, NULL);
+
+		o->state_dir = journal_default_dir(o->name ? o->name
+					: mp ? mp : co->mountpoint);
+	}
 	if (o->reply_timeout <= 0 || o->connect_timeout <= 0 ||
 	    o->alive_interval <= 0 || o->alive_count <= 0 || o->local < 0 ||
 	    o->timeout < 0 || o->any_window <= 0 ||

@@ -103,6 +103,9 @@ any_fork(struct cluster *fs, char **words, const char *line)
 		fail_here(a, "", bad);
 		return a;
 	}
+	a->argv = g_strdupv(argv);
+	journal_fork(a);
+	g_clear_pointer(&a->argv, g_strfreev);
 	if (!*call_func(argv)) {
 		fail_here(a, "", "no function in the line");
 		return a;
@@ -152,6 +155,7 @@ send_to(struct cluster *fs, struct call *a, struct vm *vm)
 	a->where = g_strdup(vm->name);
 	/* a keeps its words: a lost run is sent again, elsewhere. */
 	c = vm_fork(vm, a->argv, a->args, a);
+	journal_sent(a);
 	if (!call_ended(c))	/* else it has spoken already */
 		mirror(c);
 }
@@ -265,6 +269,39 @@ void
 any_init(struct cluster *fs)
 {
 	cluster_listen(fs, on_event, fs);
+}
+
+void
+any_restore(struct cluster *fs)
+{
+	g_autoptr(GList) calls = g_hash_table_get_values(fs->any->calls);
+	GList *l;
+
+	calls = g_list_sort(calls, (GCompareFunc)call_cmp_id);
+	for (l = calls; l; l = l->next) {
+		struct call *a = l->data, *c = a->real;
+
+		if (call_ended(a))
+			continue;
+		if (!c && a->argv) {
+			call_set_state(a, CALL_QUEUED, NULL);
+			g_queue_push_tail(&fs->any_queue, a);
+			a->queued = fs->any_queue.tail;
+		} else if (c && !call_ended(c)) {
+			c->vm->any_load++;
+			call_set_state(a, c->state, c->detail);
+		} else if (c) {
+			/* Its VM's call ended; the journal missed the
+			 * .any call's end. */
+			call_set_state(a, c->state, c->detail);
+			a->code = c->code;
+			call_ended_now(a);
+		} else {
+			call_set_state(a, CALL_FAILED,
+				       "recovered without its words");
+			call_ended_now(a);
+		}
+	}
 }
 
 void

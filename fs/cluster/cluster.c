@@ -126,7 +126,22 @@ cluster_add_host(struct cluster *cl, const char *label,
 
 	h->source = src;
 	g_ptr_array_add(cl->hosts, h);
+	journal_host(h);
 	return h;
+}
+
+gboolean
+cluster_recover(struct cluster *cl, GError **error)
+{
+	guint i;
+
+	if (!journal_open(cl, cl->opt.state_dir, error))
+		return FALSE;
+	/* The session ids now in use, recovered or new. */
+	for (i = 0; i < cl->hosts->len; i++)
+		journal_host(cl->hosts->pdata[i]);
+	any_restore(cl);
+	return TRUE;
 }
 
 struct host *
@@ -289,6 +304,7 @@ cluster_free(struct cluster *cl)
 
 	cl->stopping = TRUE;
 	spool_cleanup(cl);
+	journal_close(g_steal_pointer(&cl->journal), !cl->keep_sessions);
 	for (i = 0; i < cl->hosts->len; i++) {
 		struct host *h = cl->hosts->pdata[i];
 		g_autoptr(GPtrArray) vms = g_ptr_array_ref(h->vms);
@@ -318,5 +334,7 @@ cluster_free(struct cluster *cl)
 	g_free(o->node_command);
 	g_free(o->hostfile);
 	g_free(o->logfile);
+	g_free(o->state_dir);
+	g_free(o->name);
 	g_free(cl);
 }

@@ -57,6 +57,10 @@ struct cluster_options {
 	int reconnect;			/* reconnect dropped nodes */
 	int lease;			/* s a node keeps a lost session */
 	int retries;			/* runs again of a lost .any call */
+	char *state_dir;		/* the journal's directory */
+	char *name;			/* names the default state_dir */
+	int keep;			/* a clean unmount keeps the state and
+					   the node sessions, to remount */
 	char *logfile;
 	int foreground;
 	int debug;
@@ -125,6 +129,8 @@ struct cluster {
 	struct member_source *static_src;	/* command line, hostfile */
 	struct member_source *discover_src;	/* -o discover, once used */
 	char *spool_dir;		/* copies of .all/inject (spool.c) */
+	struct journal *journal;	/* journal.c; NULL: none */
+	gboolean keep_sessions;		/* leave node sessions when ending */
 	GList *replays;			/* spool.c: copies on their way */
 };
 
@@ -289,6 +295,9 @@ struct vm {
 struct cluster *cluster_new(void);
 /* After the options are in: .all and .any, and the sources' hosts. */
 void cluster_setup(struct cluster *cl);
+/* Open the state (-o state=): what a mount before this one left there
+ * comes back (calls, ids, node sessions); then it records. */
+gboolean cluster_recover(struct cluster *cl, GError **error);
 /* Connect every host, and start discovery if asked. */
 gboolean cluster_start(struct cluster *cl, GError **error);
 /* Stop finding nodes; ask every host to end its VMs. */
@@ -343,6 +352,9 @@ void host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 /* Declare the host down now (why for the log and its calls). */
 void host_fail(struct host *h, const char *why);
+/* Use session id (from the journal) and treat the next SYNCED as a
+ * return: calls sent before that the node does not tell of are lost. */
+void host_resume_session(struct host *h, const char *id);
 /* Its state for people: "up", "connecting", "unreachable: reconnecting
  * (attempt 3, next in 4 s): why", "down: why". */
 char *host_state_text(const struct host *h);
@@ -392,6 +404,15 @@ struct call *vm_fork(struct vm *vm, char **argv, const char *line,
 struct call *vm_call(struct vm *vm, guint32 id);
 /* A new call in vm's table, queued, not sent anywhere. */
 struct call *call_new(struct vm *vm, const char *line);
+/* A call the journal knew, with its id: sent before, in no generation of
+ * its host's that the node told of (so a SYNCED not telling of it makes
+ * it lost). */
+struct call *call_restore(struct vm *vm, guint32 id);
+/* The journal saw it forgotten: out of the table, without a word. */
+void call_restore_drop(struct call *c);
+/* After the journal: .any's calls go back to its queue, or mirror the
+ * VM call they were sent as. */
+void any_restore(struct cluster *cl);
 /* The call has ended: tell every listener. */
 void call_ended_now(struct call *c);
 void call_set_state(struct call *c, guint state, const char *detail);
@@ -510,6 +531,29 @@ void members_disconnect(struct vm *vm);
 /* .ctl's text: a line per VM. */
 char *members_text(struct cluster *cl);
 void members_init(struct cluster *cl);
+
+/* journal.c: the mount's state on disk, to remount after a crash */
+struct journal;
+/* Lock and replay the state in dir (the hosts and VMs of the command line
+ * are made already), then record from here on. */
+gboolean journal_open(struct cluster *cl, const char *dir, GError **error);
+/* remove: a clean end without keep: the state goes. */
+void journal_close(struct journal *j, gboolean remove);
+/* $XDG_STATE_HOME/tricklefs/ and name (the mount point, or -o name=). */
+char *journal_default_dir(const char *name);
+const char *journal_dir(struct cluster *cl);
+/* Calls the journal held when opened. */
+guint journal_recovered(struct cluster *cl);
+/* The id vm's next call gets (ids are reserved on disk in blocks, so
+ * none is given twice, even across a crash). */
+guint32 journal_next_id(struct vm *vm);
+void journal_host(struct host *h);
+void journal_fork(struct call *c);
+void journal_sent(struct call *a);
+void journal_end(struct call *c);
+void journal_forget(struct call *c);
+void journal_all_inject(struct cluster *cl, const char *name, mode_t mode,
+			gboolean installed);
 
 /* spool.c: what .all/inject installed, kept to give VMs that join */
 int spool_open(struct cluster *cl, const char *name);

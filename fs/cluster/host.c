@@ -405,6 +405,14 @@ new_session_id(struct host *h)
 {
 	for (guint i = 0; i < 4; i++)
 		g_snprintf(h->session + 8 * i, 9, "%08x", g_random_int());
+	journal_host(h);
+}
+
+void
+host_resume_session(struct host *h, const char *id)
+{
+	g_strlcpy(h->session, id, sizeof(h->session));
+	h->back = TRUE;
 }
 
 static gboolean
@@ -553,7 +561,10 @@ host_shutdown(struct host *h)
 	if (!h->link || h->ending)
 		return;
 	h->ending = TRUE;
-	host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
+	/* -o keep: the node keeps the session for its lease, to be
+	 * resumed by the next mount of this state. */
+	if (!h->fs->keep_sessions)
+		host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
 	link_close_write(h->link);
 }
 

@@ -35,6 +35,14 @@ spool_dir(struct cluster *fs)
 {
 	g_autoptr(GError) error = NULL;
 
+	/* In the state directory: a remount finds it there. */
+	if (!fs->spool_dir && journal_dir(fs)) {
+		g_autofree char *d = g_build_filename(journal_dir(fs), "spool",
+						      NULL);
+
+		if (g_mkdir_with_parents(d, 0700) == 0)
+			fs->spool_dir = g_steal_pointer(&d);
+	}
 	if (!fs->spool_dir &&
 	    !(fs->spool_dir = g_dir_make_tmp("tricklefs-spool-XXXXXX",
 					     &error)))
@@ -83,8 +91,14 @@ spool_commit(struct cluster *fs, const char *name, int fd, gboolean ok)
 		g_warning("spool %s: %s", path, g_strerror(errno));
 		ok = FALSE;
 	}
-	if (!ok)
+	if (!ok) {
 		unlink(partial);
+	} else {
+		struct injected *all = g_hash_table_lookup(fs->all->injected,
+							   name);
+
+		journal_all_inject(fs, name, all ? all->mode : 0644, TRUE);
+	}
 }
 
 /* Add buf to the copy; on failure the copy is dropped (*fd = -1). */
@@ -109,6 +123,7 @@ spool_remove(struct cluster *fs, const char *name)
 		return;
 	path = spool_path(fs, name, FALSE);
 	unlink(path);
+	journal_all_inject(fs, name, 0, FALSE);
 }
 
 static void
@@ -215,7 +230,7 @@ spool_give_rest(struct cluster *fs, const struct injected *all, GPtrArray *had)
 {
 	guint i;
 
-	if (!fs->spool_dir)
+	if (!spool_dir(fs))
 		return;
 	for (i = 0; i < fs->vms->len; i++) {
 		struct vm *vm = fs->vms->pdata[i];
@@ -233,7 +248,7 @@ spool_replay(struct vm *vm)
 	GHashTableIter it;
 	gpointer val;
 
-	if (!fs->spool_dir)
+	if (!spool_dir(fs))
 		return;
 	g_hash_table_iter_init(&it, fs->all->injected);
 	while (g_hash_table_iter_next(&it, NULL, &val)) {
@@ -276,6 +291,10 @@ spool_cleanup(struct cluster *fs)
 	}
 	if (!fs->spool_dir)
 		return;
+	if (fs->keep_sessions) {	/* for the next mount of the state */
+		g_clear_pointer(&fs->spool_dir, g_free);
+		return;
+	}
 	if ((dir = g_dir_open(fs->spool_dir, 0, NULL)))
 		while ((name = g_dir_read_name(dir))) {
 			g_autofree char *p = g_build_filename(fs->spool_dir,

@@ -149,12 +149,38 @@ call_new(struct vm *vm, const char *line)
 	struct call *c = g_new0(struct call, 1);
 
 	c->vm = vm;
-	c->id = ++vm->last_call;
+	c->id = vm->last_call = journal_next_id(vm);
 	c->args = g_strdup(line);
 	c->created = time(NULL);
 	call_set_state(c, CALL_QUEUED, NULL);
 	g_hash_table_insert(vm->calls, GUINT_TO_POINTER(c->id), c);
 	return c;
+}
+
+struct call *
+call_restore(struct vm *vm, guint32 id)
+{
+	struct call *c = g_new0(struct call, 1);
+
+	c->vm = vm;
+	c->id = id;
+	c->created = time(NULL);
+	c->sync_gen = G_MAXUINT;
+	c->retries = vm->fs->opt.retries;
+	call_set_state(c, CALL_QUEUED, "recovered: waiting for its node");
+	g_hash_table_insert(vm->calls, GUINT_TO_POINTER(c->id), c);
+	return c;
+}
+
+void
+call_restore_drop(struct call *c)
+{
+	if (c->any)
+		c->any->real = NULL;
+	if (c->real)
+		c->real->any = NULL;
+	c->any = c->real = NULL;
+	g_hash_table_remove(c->vm->calls, GUINT_TO_POINTER(c->id));
 }
 
 /* A call is on its way to vm's node: a new run. */
@@ -199,6 +225,7 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 		call_ended_now(c);
 		return c;
 	}
+	journal_fork(c);
 
 	if (vm->host->state == HOST_DOWN) {
 		g_autofree char *why = g_strdup_printf("node down: %s",
@@ -231,6 +258,7 @@ void
 call_ended_now(struct call *c)
 {
 	g_clear_pointer(&c->argv, g_strfreev);
+	journal_end(c);
 	c->vm->ended[c->state]++;
 	cluster_emit(c->vm->fs, CL_CALL_ENDED, c->vm->host, c->vm, c, NULL);
 }
@@ -246,8 +274,15 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 	if (!c)
 		return;
 	c->sync_gen = vm->host->sync_gen;	/* the node knows it */
-	if (call_ended(c))
+	if (call_ended(c)) {
+		/* Told again after a reconnect or a remount: the sizes of
+		 * its output (the journal does not keep them). */
+		if (state == c->state) {
+			call_saw_size(c, WIRE_STDOUT, out);
+			call_saw_size(c, WIRE_STDERR, err);
+		}
 		return;
+	}
 	owner = c->any ? c->any : c;
 	if (state >= CALL_DONE)
 		outcome = state == CALL_DONE ? g_strdup("done")
@@ -342,9 +377,12 @@ call_drop(struct call *c)
 
 	if (call_held(a))
 		return;		/* a read still holds it; it goes later */
-	if (real)
+	journal_forget(a);
+	if (real) {
+		journal_forget(real);
 		g_hash_table_remove(real->vm->calls,
 				    GUINT_TO_POINTER(real->id));
+	}
 	g_hash_table_remove(a->vm->calls, GUINT_TO_POINTER(a->id));
 	/* Its node's output is forgotten: a leaving node may end. */
 	if (h)
