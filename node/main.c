@@ -14,6 +14,7 @@
 
 #include "announce.h"
 #include "node.h"
+#include "session.h"
 #include "stderrlog.h"
 #include "wire.h"
 #include "worker.h"
@@ -24,6 +25,8 @@ static char *opt_dir;
 static gboolean opt_version;
 static gint64 opt_first_object;
 static gboolean opt_announce;
+static gboolean opt_list_sessions;
+static char *opt_remove_session;
 static struct announce_options announce;
 
 static const GOptionEntry entries[] = {
@@ -34,6 +37,10 @@ static const GOptionEntry entries[] = {
 	  "Print the version and exit", NULL },
 	{ "announce", 0, 0, G_OPTION_ARG_NONE, &opt_announce,
 	  "Run as the discovery daemon instead (see below)", NULL },
+	{ "list-sessions", 0, 0, G_OPTION_ARG_NONE, &opt_list_sessions,
+	  "List the sessions kept under the directory and exit", NULL },
+	{ "remove-session", 0, 0, G_OPTION_ARG_STRING, &opt_remove_session,
+	  "End session ID (its calls and files) and exit", "ID" },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
 	  NULL, NULL },
 	{ "check-load", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
@@ -123,5 +130,9 @@ main(int argc, char **argv)
 	dir = opt_dir ? g_strdup(opt_dir)
 		      : g_build_filename(g_get_user_runtime_dir(),
 					 "trickle-node", NULL);
+	if (opt_list_sessions)
+		return session_list(dir);
+	if (opt_remove_session)
+		return session_remove(dir, opt_remove_session);
 	return node_run(dir);
 }

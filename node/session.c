@@ -11,12 +11,16 @@
  * process (the SSH session's command) lives until the connection closes.
  */
 #include "session.h"
+#include "vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -332,6 +336,164 @@ const char *
 session_dir(const struct session *s)
 {
 	return s->dir;
+}
+
+void
+session_set_lease(struct session *s, guint lease)
+{
+	char text[64];
+	int n = g_snprintf(text, sizeof(text), "%d %u\n", (int)getpid(),
+			   lease);
+
+	/* What --list-sessions and the reaper read: who, for how long. */
+	if (s->lockfd < 0 || ftruncate(s->lockfd, 0) < 0 ||
+	    pwrite(s->lockfd, text, n, 0) != n)
+		g_warning("%s: cannot note the lease: %s", s->dir,
+			  g_strerror(errno));
+}
+
+void
+session_touch(struct session *s)
+{
+	if (s->lockfd >= 0)
+		futimens(s->lockfd, NULL);
+}
+
+/* ------------------------------------------------ sessions on a node */
+
+struct session_info {
+	char *id;
+	char *dir;
+	gboolean live;		/* a process holds it */
+	int pid;
+	guint lease;
+	gint64 idle;		/* s since its process last noted it ran */
+};
+
+static void
+session_info_clear(struct session_info *i)
+{
+	g_free(i->id);
+	g_free(i->dir);
+}
+
+/* What the lock of a session says; fd keeps the lock if we took it. */
+static gboolean
+session_look(const char *base, const char *name, struct session_info *i,
+	     int *fd)
+{
+	g_autofree char *lock = NULL, *text = NULL;
+	struct stat st;
+
+	memset(i, 0, sizeof(*i));
+	if (!g_str_has_prefix(name, "session-") ||
+	    !session_id_valid(name + strlen("session-")))
+		return FALSE;
+	i->id = g_strdup(name + strlen("session-"));
+	i->dir = g_build_filename(base, name, NULL);
+	lock = g_build_filename(i->dir, "lock", NULL);
+	i->lease = 60;
+	*fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd < 0) {
+		/* Made, never served: as old as its directory. */
+		if (stat(i->dir, &st) == 0)
+			i->idle = time(NULL) - st.st_mtime;
+		return TRUE;
+	}
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0)
+		i->live = TRUE;
+	if (g_file_get_contents(lock, &text, NULL, NULL))
+		sscanf(text, "%d %u", &i->pid, &i->lease);
+	if (fstat(*fd, &st) == 0)
+		i->idle = time(NULL) - st.st_mtime;
+	if (i->live) {
+		close(*fd);
+		*fd = -1;
+	}
+	return TRUE;
+}
+
+void
+session_reap(const char *base)
+{
+	g_autoptr(GDir) d = g_dir_open(base, 0, NULL);
+	const char *name;
+
+	/* A session whose process died and that nobody came back for
+	 * within its lease: its mount has given it up. */
+	while (d && (name = g_dir_read_name(d))) {
+		struct session_info i;
+		int fd = -1;
+
+		if (!session_look(base, name, &i, &fd))
+			continue;
+		if (!i.live && i.idle > (gint64)i.lease) {
+			g_message("removing session %s: nobody came back for "
+				  "it in %u s", i.id, i.lease);
+			rm_rf(i.dir);
+		}
+		if (fd >= 0)
+			close(fd);
+		session_info_clear(&i);
+	}
+}
+
+int
+session_list(const char *base)
+{
+	g_autoptr(GDir) d = g_dir_open(base, 0, NULL);
+	const char *name;
+
+	printf("%-32s %-8s %7s %6s %6s\n", "SESSION", "STATE", "PID", "IDLE",
+	       "LEASE");
+	while (d && (name = g_dir_read_name(d))) {
+		struct session_info i;
+		int fd = -1;
+
+		if (!session_look(base, name, &i, &fd))
+			continue;
+		printf("%-32s %-8s %7d %5" G_GINT64_FORMAT "s %5us\n", i.id,
+		       i.live ? "live" : "orphaned", i.live ? i.pid : 0,
+		       i.idle, i.lease);
+		if (fd >= 0)
+			close(fd);
+		session_info_clear(&i);
+	}
+	return 0;
+}
+
+int
+session_remove(const char *base, const char *id)
+{
+	g_autofree char *name = g_strconcat("session-", id, NULL);
+	struct session_info i;
+	int fd = -1, n;
+
+	if (!session_id_valid(id) || !session_look(base, name, &i, &fd) ||
+	    !g_file_test(i.dir, G_FILE_TEST_IS_DIR)) {
+		g_printerr("trickle-node: no session %s in %s\n", id, base);
+		if (i.id)
+			session_info_clear(&i);
+		return 1;
+	}
+	if (i.live && i.pid > 0) {
+		/* Its process removes its files as it ends. */
+		if (kill(i.pid, SIGTERM) < 0)
+			g_printerr("trickle-node: cannot end %d: %s\n", i.pid,
+				   g_strerror(errno));
+		for (n = 0; n < 100 && g_file_test(i.dir, G_FILE_TEST_EXISTS);
+		     n++)
+			g_usleep(50000);
+	}
+	if (g_file_test(i.dir, G_FILE_TEST_EXISTS) && !i.live)
+		rm_rf(i.dir);
+	if (fd >= 0)
+		close(fd);
+	n = g_file_test(i.dir, G_FILE_TEST_EXISTS);
+	if (n)
+		g_printerr("trickle-node: session %s is still there\n", id);
+	session_info_clear(&i);
+	return n ? 1 : 0;
 }
 
 void

@@ -47,6 +47,17 @@ struct session *session_open(const char *base, const char *id, int in,
 			     session_client_fn client, void *data,
 			     enum session_how *how, GError **error);
 const char *session_dir(const struct session *s);
+/* Note who serves it and its lease, for --list-sessions and the reaper. */
+void session_set_lease(struct session *s, guint lease);
+/* We ran just now (the lease tick): the reaper counts idleness from it. */
+void session_touch(struct session *s);
+
+/* Sessions under base whose process is gone and that stayed so for their
+ * lease: removed. */
+void session_reap(const char *base);
+/* trickle-node --list-sessions / --remove-session ID (exit status). */
+int session_list(const char *base);
+int session_remove(const char *base, const char *id);
 /* The client handed over last is gone or replaced: let its trickle-node
  * (waiting in session_wait_released) end. */
 void session_release_client(struct session *s);

@@ -184,6 +184,7 @@ lease_tick(gpointer data)
 	if (lease_out(n))
 		return G_SOURCE_REMOVE;	/* lease_out removed us already */
 	n->last_tick = g_get_monotonic_time();
+	session_touch(n->session);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -207,6 +208,7 @@ do_attach(struct node *n, struct wire_msg *m)
 		    g_strcmp0(id, n->id) == 0 && nvms == n->vms->len) {
 			g_message("client back: resuming session %s", id);
 			n->lease = lease ? lease : n->lease;
+			session_set_lease(n->session, n->lease);
 			welcome(n, m->tag, TRUE);
 			return;
 		}
@@ -249,6 +251,7 @@ do_attach(struct node *n, struct wire_msg *m)
 			    n->dec.buf->len - n->dec.start);
 	n->id = g_strdup(id);
 	n->lease = lease;
+	session_reap(n->base);
 	n->session = session_open(n->base, id, n->in, n->out, ahead->data,
 				  ahead->len, on_handed_client, n, &how,
 				  &error);
@@ -263,6 +266,7 @@ do_attach(struct node *n, struct wire_msg *m)
 		return;
 	}
 	n->dir = g_strdup(session_dir(n->session));
+	session_set_lease(n->session, lease);
 	if (how == SESSION_ADOPTED)
 		g_message("adopting session %s: its trickle-node is gone", id);
 	if (!make_vms(n, nvms, how == SESSION_ADOPTED)) {

@@ -313,7 +313,11 @@ vm_down(struct vm *vm, const char *why)
 	vm->state = VM_DOWN;
 	g_free(vm->detail);
 	vm->detail = g_strdup(why);
-	vm_lose_calls(vm, detail, FALSE);
+	/* Unmounting, the calls are not lost: a node keeping its session
+	 * (-o keep) goes on with them, and a journal that said they had
+	 * failed would make the next mount believe it. */
+	if (!vm->fs->stopping)
+		vm_lose_calls(vm, detail, FALSE);
 }
 
 struct call *
