@@ -119,8 +119,10 @@ LOG=$T/tricklefs.log
 ERR=$T/mount.err
 NODE_DIR=$T/node		# --dir of SSH nodes
 mkdir -p "$M" "$T/run"
-# Local nodes keep their session directory under $XDG_RUNTIME_DIR.
+# Local nodes keep their session directory under $XDG_RUNTIME_DIR; the
+# mount keeps its state (journal) under $XDG_STATE_HOME/tricklefs/.
 export XDG_RUNTIME_DIR=$T/run
+export XDG_STATE_HOME=$T/state
 
 MAIN_PID=$BASHPID
 FS_PID=
@@ -425,8 +427,8 @@ expect_no_nodes() {
 	left=$(our_nodes)
 	[ -z "$left" ] || fail "trickle-node processes left: $left"
 	[ "${1:-}" = --processes-only ] && return 0
-	left=$(find "$T/run" "$NODE_DIR" -mindepth 2 2>/dev/null | head -n 20)
-	[ -z "$left" ] || fail "node files left after unmount: $left"
+	left=$(find "$T/run" "$NODE_DIR" "$T/state" -mindepth 2 2>/dev/null | head -n 20)
+	[ -z "$left" ] || fail "node or state files left after unmount: $left"
 }
 
 # ---------------------------------------------------------------- calls
