@@ -427,6 +427,10 @@ void call_lost(struct call *c, const char *why, gboolean may_wait);
  * or the VM's own) starts on vm; the last one ended so. */
 void call_attempt_start(struct call *c, struct vm *vm);
 void call_attempt_end(struct call *c, const char *outcome);
+/* The same, as the journal recorded them (times: g_get_real_time()). */
+void call_attempt_add(struct call *c, const char *vm, const char *node,
+		      gint64 start);
+void call_attempt_close(struct call *c, gint64 end, const char *outcome);
 /* vm.c: send c to its VM's node now (a new run), or keep it until the
  * node is back (vm_send_waiting). */
 void call_send(struct call *c);
@@ -551,6 +555,8 @@ void journal_host(struct host *h);
 void journal_fork(struct call *c);
 void journal_sent(struct call *a);
 void journal_end(struct call *c);
+/* c's last run began or ended. */
+void journal_attempt(struct call *c);
 void journal_forget(struct call *c);
 void journal_all_inject(struct cluster *cl, const char *name, mode_t mode,
 			gboolean installed);

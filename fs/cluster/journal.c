@@ -18,6 +18,8 @@
  *   A ID VM VMID              .any's call ID went to VM as its call VMID
  *   E VM ID STATE CODE DETAIL a call ended
  *   F VM ID                   a call forgotten (rmdir)
+ *   S VM ID RUNVM NODE START  a run began (times in microseconds)
+ *   X VM ID END OUTCOME       the last run ended
  *   I NAME MODE / U NAME      .all/inject/ installed or removed NAME
  *
  * Fields are tab-separated and escaped (g_strescape).  Lines are written
@@ -209,6 +211,26 @@ journal_forget(struct call *c)
 }
 
 void
+journal_attempt(struct call *c)
+{
+	struct journal *j = c->vm->fs->journal;
+	const struct attempt *a;
+	g_autofree char *id = NULL, *t = NULL;
+
+	if (!j || !c->attempts || !c->attempts->len)
+		return;
+	a = c->attempts->pdata[c->attempts->len - 1];
+	id = U(c->id);
+	if (!a->end) {
+		t = g_strdup_printf("%" G_GINT64_FORMAT, a->start);
+		put(j, "S", c->vm->name, id, a->vm, a->node, t, NULL);
+	} else {
+		t = g_strdup_printf("%" G_GINT64_FORMAT, a->end);
+		put(j, "X", c->vm->name, id, t, a->outcome, NULL);
+	}
+}
+
+void
 journal_all_inject(struct cluster *cl, const char *name, mode_t mode,
 		   gboolean installed)
 {
@@ -274,7 +296,7 @@ replay_line(struct replay_state *rs, char **f, guint n)
 	guint32 id = 0, x;
 	guint i;
 
-	if (n >= 2 && strchr("RCLEF", f[0][0]) && !f[0][1]) {
+	if (n >= 2 && strchr("RCLEFSX", f[0][0]) && !f[0][1]) {
 		if (!(vm = vm_by_name(cl, f[1])) || (n >= 3 &&
 		    !parse_u32(f[2], &id))) {
 			rs->bad += vm == NULL ? 0 : 1;
@@ -356,6 +378,17 @@ replay_line(struct replay_state *rs, char **f, guint n)
 	case 'F':
 		if ((c = vm_call(vm, id)))
 			call_restore_drop(c);
+		return;
+	case 'S':
+		if (n < 6 || !(c = vm_call(vm, id)))
+			break;
+		call_attempt_add(c, f[3], f[4], g_ascii_strtoll(f[5], NULL,
+								10));
+		return;
+	case 'X':
+		if (n < 5 || !(c = vm_call(vm, id)))
+			break;
+		call_attempt_close(c, g_ascii_strtoll(f[3], NULL, 10), f[4]);
 		return;
 	case 'I':
 		if (n < 3 || !parse_u32(f[2], &x))

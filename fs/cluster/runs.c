@@ -65,17 +65,40 @@ call_attempts_text(const struct call *c)
 }
 
 void
-call_attempt_start(struct call *c, struct vm *vm)
+call_attempt_add(struct call *c, const char *vm, const char *node,
+		 gint64 start)
 {
 	struct attempt *a = g_new0(struct attempt, 1);
 
 	if (!c->attempts)
 		c->attempts = g_ptr_array_new_with_free_func(
 			(GDestroyNotify)attempt_free);
-	a->vm = g_strdup(vm->name);
-	a->node = g_strdup(vm->host ? vm->host->label : "-");
-	a->start = g_get_real_time();
+	a->vm = g_strdup(vm);
+	a->node = g_strdup(node);
+	a->start = start;
 	g_ptr_array_add(c->attempts, a);
+}
+
+void
+call_attempt_close(struct call *c, gint64 end, const char *outcome)
+{
+	struct attempt *a;
+
+	if (!c->attempts || !c->attempts->len)
+		return;
+	a = c->attempts->pdata[c->attempts->len - 1];
+	if (a->end)
+		return;
+	a->end = end;
+	a->outcome = g_strdup(outcome);
+}
+
+void
+call_attempt_start(struct call *c, struct vm *vm)
+{
+	call_attempt_add(c, vm->name, vm->host ? vm->host->label : "-",
+			 g_get_real_time());
+	journal_attempt(c);
 }
 
 void
@@ -88,10 +111,9 @@ call_attempt_end(struct call *c, const char *outcome)
 	a = c->attempts->pdata[c->attempts->len - 1];
 	if (a->end)
 		return;
-	a->end = g_get_real_time();
-	a->outcome = g_strdup(outcome);
+	call_attempt_close(c, g_get_real_time(), outcome);
+	journal_attempt(c);
 }
-
 
 /*
  * The call options the mount itself takes off a line: TRICKLE_RETRIES=N

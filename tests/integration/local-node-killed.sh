@@ -34,6 +34,7 @@ expect_eq "the cut-off call, run again" "slept 2" "$(result local0 "$id")"
 expect_eq "the queued call" 8 "$(result local0 "$queued")"
 expect_eq "the cut-off call's status" done "$(status local0 "$id")"
 if [ -e "$M/local0/calls/$id/attempts" ]; then
+	echo "attempts: $(cat "$M/local0/calls/$id/attempts")"
 	expect_eq "attempts of the cut-off call" 2 "$(wc -l <"$M/local0/calls/$id/attempts")"
 	expect_match "its first attempt" '^1 local0 local .* lost: ' "$(head -1 "$M/local0/calls/$id/attempts")"
 	expect_match "its second attempt" '^2 local0 local .* done$' "$(tail -1 "$M/local0/calls/$id/attempts")"
