@@ -276,6 +276,12 @@ on_data(void *user, const guint8 *data, gsize len)
 	}
 }
 
+void
+host_feed(struct host *h, const guint8 *data, gsize len)
+{
+	on_data(h, data, len);
+}
+
 static void
 on_log(void *user, const char *line)
 {
@@ -339,6 +345,14 @@ ping(gpointer data)
 	gint64 quiet = g_get_monotonic_time() - h->last_heard;
 	gint64 limit = (gint64)fs->opt.alive_interval * fs->opt.alive_count *
 		       G_USEC_PER_SEC;
+
+	/* Until WELCOME the node is still starting (a handshake, a new
+	 * process, on a machine that may be busy): the link bounds its
+	 * set-up, and the node has a reply's time after that. */
+	if (h->state != HOST_UP)
+		limit = MAX(limit, (gint64)(fs->opt.connect_timeout +
+					    fs->opt.reply_timeout) *
+				   G_USEC_PER_SEC);
 
 	if (quiet > limit) {
 		g_autofree char *why = g_strdup_printf(
