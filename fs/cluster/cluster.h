@@ -350,6 +350,9 @@ gboolean host_send(struct host *h, guint type, guint vm, guint32 tag,
 		   GVariant *body);
 void host_send_bytes(struct host *h, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
+/* Bytes from the node, as its link hands them over (and as
+ * tests/fuzz/fuzz-host.c does, with no link at all). */
+void host_feed(struct host *h, const guint8 *data, gsize len);
 /* Declare the host down now (why for the log and its calls). */
 void host_fail(struct host *h, const char *why);
 /* Use session id (from the journal) and treat the next SYNCED as a
