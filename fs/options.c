@@ -5,6 +5,8 @@
 #include "options.h"
 #include "nodespec.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,8 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("max=%d", max),
 	OPT("min=%d", min),
 	OPT("allow=%s", allow_text),
+	/* Who may act on an allow_other mount (issue 10). */
+	OPT("allow_users=%s", allow_users),
 	/* Failures (issue 10): reconnect, the node's lease, retries. */
 	{ "reconnect", offsetof(struct cluster, opt.reconnect), 1 },
 	{ "noreconnect", offsetof(struct cluster, opt.reconnect), 0 },
@@ -102,7 +106,50 @@ usage(const char *prog)
 "    -o min=N               fail unless N VMs are up after mounting (1)\n"
 "    -o allow=PAT[:PAT...]  only discovered nodes whose name or address\n"
 "                           matches a glob PAT\n"
+"    -o allow_users=USER[:USER...]  with -o allow_other, these users (names\n"
+"                           or uids) may fork, inject and write ctl too;\n"
+"                           their calls run as the mount's owner\n"
 "\n", prog);
+}
+
+/*
+ * allow_users=alice:1001 as the uids it names, "1000:1001", for the tree
+ * (which must not look names up while it serves requests).  FALSE with
+ * why for a user that does not exist.
+ */
+static gboolean
+parse_users(char **text, GError **error)
+{
+	g_auto(GStrv) names = g_strsplit(*text, ":", -1);
+	g_autoptr(GString) uids = g_string_new(NULL);
+	char **n;
+
+	for (n = names; *n; n++) {
+		const struct passwd *pw;
+		guint64 uid;
+		char *end;
+
+		if (!**n)
+			continue;
+		uid = g_ascii_strtoull(*n, &end, 10);
+		if (*end || uid >= (uid_t)-1) {
+			errno = 0;
+			if (!(pw = getpwnam(*n))) {
+				g_set_error(error, G_OPTION_ERROR,
+					    G_OPTION_ERROR_BAD_VALUE,
+					    "allow_users: no user %s%s%s", *n,
+					    errno ? ": " : "",
+					    errno ? g_strerror(errno) : "");
+				return FALSE;
+			}
+			uid = pw->pw_uid;
+		}
+		g_string_append_printf(uids, "%s%" G_GUINT64_FORMAT,
+				       uids->len ? ":" : "", uid);
+	}
+	g_free(*text);
+	*text = g_string_free(g_steal_pointer(&uids), FALSE);
+	return TRUE;
 }
 
 static GPtrArray *words;	/* NODEs and the mount point, while parsing */
@@ -241,6 +288,8 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 		o->min = 1;
 	if (o->allow_text && *o->allow_text)
 		o->allow = g_strsplit(o->allow_text, ":", -1);
+	if (o->allow_users && !parse_users(&o->allow_users, error))
+		return FALSE;
 	if (o->local > 0) {
 		g_autofree char *node = o->node_command
 			? g_strdup(o->node_command) : default_local_node();

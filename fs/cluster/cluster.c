@@ -328,6 +328,7 @@ cluster_free(struct cluster *cl)
 	g_free(o->discover_group);
 	g_free(o->discover_user);
 	g_free(o->allow_text);
+	g_free(o->allow_users);
 	g_strfreev(o->allow);
 	g_free(o->identity);
 	g_free(o->known_hosts);

@@ -54,6 +54,8 @@ struct cluster_options {
 	int min;			/* VMs up, or the mount fails */
 	char *allow_text;		/* allow=PAT:PAT */
 	char **allow;
+	char *allow_users;		/* allow_users=: who else may act, as
+					   uids "1001:1002" once parsed */
 	int reconnect;			/* reconnect dropped nodes */
 	int lease;			/* s a node keeps a lost session */
 	int retries;			/* runs again of a lost .any call */
@@ -255,6 +257,8 @@ struct call {
 	guint retries;			/* lost runs it may still have again */
 	gboolean retry_failed;		/* TRICKLE_RETRIES_ON_FAILURE: runs
 					   that failed count as lost */
+	uid_t uid;			/* who forked it (the tree's; 0 also
+					   when not known) */
 	guint holds;			/* what the layer above holds: open
 					   output files, waiting reads; the
 					   call is not forgotten meanwhile */

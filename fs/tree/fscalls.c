@@ -5,6 +5,12 @@
  * The file is a stream (no offsets): a shell's `echo >&3` moves the
  * offset, and `read id <&3` must still get the id.  Lines are split with
  * shell quoting rules; a line may span several writes.
+ *
+ * A write that is refused (a line too long, a bad line, a NUL) forks
+ * nothing, and refuses the line it ends in as a whole: what came of that
+ * line in earlier writes is dropped, and so is what comes in later writes
+ * up to its newline.  A writer that carries on after the error then goes
+ * on at the next line, and never forks the tail of a refused one.
  */
 #include "tree.h"
 
@@ -20,6 +26,9 @@ struct calls_handle {
 	struct vm *vm;
 	GString *partial;	/* a line not yet ended */
 	GString *ids;		/* "N\n" for each fork, not yet read */
+	int skipping;		/* the errno that refused the line whose
+				   rest is dropped up to its newline; 0 */
+	uid_t uid;		/* who wrote the line last: it is theirs */
 };
 
 static const struct handle_ops calls_new_ops;
@@ -70,6 +79,7 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 	if (c->vm->host || c->vm == fs->any) {
 		call = c->vm->host ? vm_fork(c->vm, argv, line, NULL)
 				   : any_fork(fs, argv, line);
+		call->uid = c->uid;
 		g_string_append_printf(c->ids, "%u\n", call->id);
 		return;
 	}
@@ -78,6 +88,7 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 
 		call = vm_fork(vm_named(fs, argv[0] + 1), argv + 1,
 			       rest + strspn(rest, " \t"), NULL);
+		call->uid = c->uid;
 		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
 				       call->id);
 		return;
@@ -86,6 +97,7 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 		if (!vm_open(fs->vms->pdata[i]))
 			continue;
 		call = vm_fork(fs->vms->pdata[i], argv, line, NULL);
+		call->uid = c->uid;
 		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
 				       call->id);
 	}
@@ -132,46 +144,72 @@ parse_lines(struct cluster *fs, struct vm *vm, const char *text, gsize len,
 	return 0;
 }
 
+/* Take a write's text: fork the lines it completes.  0, or the errno that
+ * refuses it (then nothing of it is forked; see the top). */
+static int
+take_text(struct calls_handle *c, const char *buf, size_t size)
+{
+	g_autoptr(GPtrArray) argvs = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)g_strfreev);
+	g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+	const char *nl;
+	gsize whole;
+	guint i;
+	int err;
+
+	if (c->skipping) {
+		if (!(nl = memchr(buf, '\n', size)))
+			return c->skipping;
+		err = c->skipping;
+		c->skipping = 0;
+		size -= nl + 1 - buf;
+		buf = nl + 1;
+		/* A write that only ends the refused line is refused too;
+		 * one with more after it is that more's. */
+		if (size == 0)
+			return err;
+	}
+	if (memchr(buf, '\0', size)) {
+		g_warning("%s: calls/new: a NUL byte in a line", c->vm->name);
+		err = EINVAL;
+		goto refused;
+	}
+	g_string_append_len(c->partial, buf, size);
+	if (!(nl = memrchr(c->partial->str, '\n', c->partial->len))) {
+		if (c->partial->len <= MAX_LINE)
+			return 0;
+		g_warning("%s: calls/new: a line of more than %d bytes; the "
+			  "rest of it is skipped", c->vm->name, MAX_LINE);
+		err = E2BIG;
+		goto refused;
+	}
+	whole = nl - c->partial->str + 1;
+	err = parse_lines(c->fs, c->vm, c->partial->str, whole, argvs, lines);
+	if (err)
+		goto refused;
+	g_string_erase(c->partial, 0, whole);
+	for (i = 0; i < argvs->len; i++)
+		fork_line(c, argvs->pdata[i], lines->pdata[i]);
+	return 0;
+refused:
+	g_string_truncate(c->partial, 0);
+	if (size && buf[size - 1] != '\n')
+		c->skipping = err;
+	return err;
+}
+
 static void
 calls_new_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
 	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
-	g_autoptr(GPtrArray) argvs = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)g_strfreev);
-	g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
-	const char *last_nl;
-	gsize whole;
-	guint i;
 	int err;
 
-	if (memchr(buf, '\0', size)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	g_string_append_len(c->partial, buf, size);
-	last_nl = memrchr(c->partial->str, '\n', c->partial->len);
-	if (!last_nl) {
-		if (c->partial->len > MAX_LINE) {
-			g_string_truncate(c->partial, 0);
-			fuse_reply_err(req, E2BIG);
-			return;
-		}
-		fuse_reply_write(req, size);
-		return;
-	}
-	whole = last_nl - c->partial->str + 1;
-	err = parse_lines(c->fs, c->vm, c->partial->str, whole, argvs, lines);
-	if (err) {
-		/* Drop this write's text, keep what came before it. */
-		g_string_truncate(c->partial, c->partial->len - size);
+	c->uid = req_uid(req);
+	if ((err = take_text(c, buf, size)))
 		fuse_reply_err(req, err);
-		return;
-	}
-	g_string_erase(c->partial, 0, whole);
-	for (i = 0; i < argvs->len; i++)
-		fork_line(c, argvs->pdata[i], lines->pdata[i]);
-	fuse_reply_write(req, size);
+	else
+		fuse_reply_write(req, size);
 }
 
 static void

@@ -267,7 +267,10 @@ fill_attr(struct op *op, guint32 id, struct stat *st)
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = data_ino(op->vm, id);
-	st->st_mode = op->mode;
+	/* Through the mount only the owner (and -o allow_users) may write,
+	 * whatever the file's mode on the node says to its group and other
+	 * (tree_may_act). */
+	st->st_mode = op->mode & ~(mode_t)(S_IWGRP | S_IWOTH);
 	st->st_nlink = op->nlink ? op->nlink : 1;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
@@ -333,6 +336,7 @@ data_lookup(fuse_req_t req, struct vm *vm, guint32 parent, const char *name)
 
 	if (!op)
 		return;
+	op->interruptible = TRUE;
 	send_stat(op, op->path);
 	op_go(op);
 }
@@ -349,6 +353,7 @@ data_getattr(fuse_req_t req, struct vm *vm, guint32 id)
 	}
 	op = op_new(req, vm, "stat", g_strdup(path), attr_done);
 	op->id = id;
+	op->interruptible = TRUE;
 	send_stat(op, path);
 	op_go(op);
 }
@@ -517,6 +522,9 @@ readdir_fill(fuse_req_t req, struct data_dir *d, size_t size, off_t off,
 			return;
 		}
 		op = op_new(req, d->vm, "list", g_strdup(path), list_done);
+		/* Interrupted, the listing is dropped: d may be closed
+		 * before the answer comes. */
+		op->interruptible = TRUE;
 		op->dir = d;
 		op->size = size;
 		op->off = off;

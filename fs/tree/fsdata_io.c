@@ -58,6 +58,13 @@ open_done(struct op *op)
 		file_free(f);
 }
 
+/* An open interrupted: no release will come for the file. */
+static void
+open_dropped(struct op *op)
+{
+	file_free(op->file);
+}
+
 void
 data_open(fuse_req_t req, struct vm *vm, guint32 id,
 	  struct fuse_file_info *fi)
@@ -77,6 +84,10 @@ data_open(fuse_req_t req, struct vm *vm, guint32 id,
 	op->id = id;
 	op->fi = *fi;
 	op->file = f;
+	/* An open to read changes nothing: Ctrl-C may end it (the file
+	 * then goes with the op). */
+	op->interruptible = !writing;
+	op->dropped = open_dropped;
 	/* FUSE_CAP_ATOMIC_O_TRUNC: the truncation is ours to do.  Under
 	 * .all the file is new to a VM that does not have it yet (as the
 	 * first VM does), so that cp into .all/data/ puts it on every VM. */
@@ -148,6 +159,7 @@ data_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 		return;
 	}
 	op = op_new(req, f->vm, "read", g_strdup(path), read_done);
+	op->interruptible = TRUE;
 	op->size = size;
 	op->parts = (size + WIRE_CHUNK - 1) / WIRE_CHUNK;
 	op->buf = g_malloc(size);

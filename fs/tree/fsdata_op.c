@@ -6,7 +6,8 @@
  * under .all), answered when the last of them has answered.  host_request()
  * bounds each by reply_timeout and answers all of them when a host goes
  * down, so every op ends and every FUSE request gets exactly one reply.
- * The first error wins.
+ * The first error wins.  A read interrupted (Ctrl-C) is answered EINTR at
+ * once; its op still waits for its answers, and then only frees.
  */
 #include "fsdata_priv.h"
 
@@ -102,21 +103,42 @@ op_unref(struct op *op)
 		return;
 	if (!op->err && op->already && !op->changed)
 		op->err = op->already;
-	op->done(op);
+	if (!op->interrupted)
+		op->done(op);
+	else if (op->dropped)
+		op->dropped(op);
 	op_free(op);
+}
+
+static void
+op_interrupted(fuse_req_t req, void *data)
+{
+	struct op *op = data;
+
+	op->interrupted = TRUE;
+	fuse_reply_err(req, EINTR);
 }
 
 /* Everything is sent: the op ends when the answers are in. */
 void
 op_go(struct op *op)
 {
+	/* Registered only now: nothing above may reply yet.  An interrupt
+	 * that came first (libfuse kept it) is answered here, not from
+	 * inside libfuse, where the request would go under its feet. */
+	if (op->interruptible && fuse_req_interrupted(op->req))
+		op_interrupted(op->req, op);
+	else if (op->interruptible)
+		fuse_req_interrupt_func(op->req, op_interrupted, op);
 	op_unref(op);
 }
 
 static void
 op_fail(struct op *op, struct vm *vm, int err, const char *msg)
 {
-	if (op->fanout || err == EPROTO)
+	/* A node down or being reconnected answers at once: say why. */
+	if (op->fanout || err == EPROTO ||
+	    (!op->err && (err == EHOSTDOWN || err == EHOSTUNREACH)))
 		g_warning("%s: data/%s: %s failed: %s", vm ? vm->name : "?",
 			  op->path ? op->path : "", op->what,
 			  msg && *msg ? msg : g_strerror(err));

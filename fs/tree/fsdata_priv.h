@@ -48,6 +48,12 @@ struct op {
 	guint changed;		/* VMs that made a change */
 	int already;		/* a VM was there already (see on_answer) */
 	op_done_fn done;
+	/* A read (lookup, stat, open to read, read, listing) ends at once on
+	 * Ctrl-C: then dropped, not done, runs when the answers are in, to
+	 * free what done would have handed on (NULL: nothing). */
+	gboolean interruptible;
+	gboolean interrupted;	/* the request has its EINTR */
+	op_done_fn dropped;
 
 	/* the main STAT's answer */
 	gboolean have_stat;

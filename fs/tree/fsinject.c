@@ -9,9 +9,10 @@
  * a refused file fails the cp there.  Obvious junk fails the first write.
  *
  * A handle carries one transfer per VM it installs into: one for VM/inject/,
- * one for every VM that is not down for .all/inject/.  The cp succeeds only
+ * one for every VM whose node is up for .all/inject/.  The cp succeeds only
  * if every VM accepts the file.  .all/inject/ also keeps a copy (spool.c)
- * for VMs that join later.
+ * for VMs that join later, and for those whose node is unreachable now:
+ * they get it once it is back.
  */
 #include "tree.h"
 
@@ -77,6 +78,15 @@ add_xfer(struct inject_handle *x, struct vm *vm, const char *name,
 /* A handle with transfers to every VM it reaches, or NULL (replied). */
 static const struct handle_ops inject_ops;
 
+/* Its node takes a transfer: not down, not being reconnected (a link
+ * that is gone takes no bytes). */
+static gboolean
+reachable(const struct vm *vm)
+{
+	return vm->host->state != HOST_DOWN &&
+	       vm->host->state != HOST_RECONNECTING;
+}
+
 static struct inject_handle *
 begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 {
@@ -90,13 +100,21 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 	x->spool = -1;
 	x->xfers = g_array_new(FALSE, FALSE, sizeof(struct xfer));
 	if (vm->host) {
-		if (vm->host->state != HOST_DOWN)
+		if (reachable(vm))
 			add_xfer(x, vm, name, mode);
 	} else {
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *v = fs->vms->pdata[i];
-			if (vm_open(v) && v->host->state != HOST_DOWN)
+
+			if (!vm_open(v))
+				continue;
+			if (reachable(v))
 				add_xfer(x, v, name, mode);
+			else if (v->host->state == HOST_RECONNECTING)
+				g_message("%s: inject/%s: later, %s is "
+					  "unreachable now (%s)", v->name,
+					  name, v->host->label,
+					  v->host->down_reason);
 		}
 	}
 	if (x->xfers->len == 0) {
@@ -104,7 +122,8 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 			  vm->host ? vm->host->down_reason : "no VM is up");
 		g_array_unref(x->xfers);
 		g_free(x);
-		fuse_reply_err(req, EHOSTDOWN);
+		fuse_reply_err(req, vm->host && vm->host->state ==
+			       HOST_RECONNECTING ? EHOSTUNREACH : EHOSTDOWN);
 		return NULL;
 	}
 	if (vm->host) {
@@ -171,10 +190,19 @@ check_write(struct inject_handle *x, const char *buf, size_t size, off_t off)
 
 	if (x->phase != X_OPEN)
 		return EBADF;
-	for (i = 0; i < x->xfers->len; i++)
-		if (g_array_index(x->xfers, struct xfer, i).vm->host->state ==
-		    HOST_DOWN)
-			return EHOSTDOWN;
+	for (i = 0; i < x->xfers->len; i++) {
+		struct host *h =
+			g_array_index(x->xfers, struct xfer, i).vm->host;
+
+		/* What was sent before the link went is lost with it. */
+		if (h->state == HOST_DOWN || h->state == HOST_RECONNECTING) {
+			g_warning("%s: inject/%s: %s went away mid-copy (%s)",
+				  x->vm->name, x->inj->name, h->label,
+				  h->down_reason);
+			return h->state == HOST_DOWN ? EHOSTDOWN
+						     : EHOSTUNREACH;
+		}
+	}
 	if ((guint64)off != x->written) {
 		g_warning("%s: inject/%s: write at offset %lld, expected %llu:"
 			  " files are installed whole, written front to back",

@@ -8,7 +8,9 @@
  * without a thread; the call's CL_CALL_ENDED wakes it.  Ctrl-C
  * interrupts it at once and leaves the call alone.  A large read of a
  * stream goes out as several WIRE_READs at once (a fan-in), so that one
- * round trip is paid per FUSE read rather than per chunk.
+ * round trip is paid per FUSE read rather than per chunk; Ctrl-C ends
+ * that read at once too, and the node's answers, when they come, are
+ * dropped.
  */
 #include "tree.h"
 #include "fsdata.h"
@@ -119,8 +121,8 @@ wake(struct tree *t, struct call *c)
 	for (l = w->joiners; l; l = l->next) {
 		struct joiner *j = l->data;
 
-		/* From here the read is bounded by the node's reply; an
-		 * interrupt no longer needs to end it. */
+		/* The join is over; the read of the result that follows
+		 * (call_read) registers its own. */
 		fuse_req_interrupt_func(j->req, NULL, NULL);
 		call_join(c, j->req, j->size, j->off);
 		call_release(c);
@@ -155,7 +157,7 @@ call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph)
 /* ------------------------------------------------- reads of streams */
 
 struct pending_read {
-	fuse_req_t req;
+	fuse_req_t req;		/* NULL once interrupted (answered) */
 	struct vm *vm;
 	guint32 call;
 	guint stream;
@@ -195,9 +197,10 @@ read_done(void *data, int err)
 		if (len < WIRE_CHUNK)
 			break;
 	}
-	if (err)
+	/* Interrupted (r->req NULL): the reader has its EINTR. */
+	if (r->req && err)
 		fuse_reply_err(r->req, err);
-	else
+	else if (r->req)
 		fuse_reply_buf(r->req, (const char *)out->data, out->len);
 	if (!err)
 		call_saw_size(vm_call(r->vm, r->call), r->stream,
@@ -207,6 +210,15 @@ read_done(void *data, int err)
 			g_bytes_unref(r->chunks[i]);
 	g_free(r->chunks);
 	g_free(r);
+}
+
+static void
+read_interrupted(fuse_req_t req, void *data)
+{
+	struct pending_read *r = data;
+
+	r->req = NULL;
+	fuse_reply_err(req, EINTR);
 }
 
 void
@@ -236,6 +248,20 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 		fuse_reply_err(req, EIO);
 		return;
 	}
+	/* Its node is being reconnected: no waiting for it here (a read
+	 * that blocked until then would hang ls and cat alike). */
+	if (h->state == HOST_RECONNECTING) {
+		g_message("%s/calls/%u: output not readable now: %s is "
+			  "unreachable (%s)", c->vm->name, c->id, h->label,
+			  h->down_reason);
+		fuse_reply_err(req, EHOSTUNREACH);
+		return;
+	}
+	/* Interrupted already (libfuse kept the news): answer here. */
+	if (fuse_req_interrupted(req)) {
+		fuse_reply_err(req, EINTR);
+		return;
+	}
 	r = g_new0(struct pending_read, 1);
 	r->req = req;
 	r->vm = c->vm;
@@ -244,6 +270,8 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	r->off = off;
 	r->parts = MAX(1, (size + WIRE_CHUNK - 1) / WIRE_CHUNK);
 	r->chunks = g_new0(GBytes *, r->parts);
+	/* Before the requests: an answer may come at once, and reply. */
+	fuse_req_interrupt_func(req, read_interrupted, r);
 	f = fanin_new(read_done, r);
 	for (i = 0; i < r->parts; i++) {
 		guint32 want = MIN(size - (size_t)i * WIRE_CHUNK, WIRE_CHUNK);
@@ -406,6 +434,18 @@ tree_new(struct cluster *cl)
 	t->cl = cl;
 	t->uid = getuid();
 	t->gid = getgid();
+	t->allowed = g_array_new(FALSE, FALSE, sizeof(uid_t));
+	if (cl->opt.allow_users) {
+		g_auto(GStrv) uids = g_strsplit(cl->opt.allow_users, ":", -1);
+		char **u;
+
+		/* options.c made them numbers. */
+		for (u = uids; *u; u++) {
+			uid_t uid = g_ascii_strtoull(*u, NULL, 10);
+
+			g_array_append_val(t->allowed, uid);
+		}
+	}
 	t->started = time(NULL);
 	t->waits = g_hash_table_new(NULL, NULL);
 	t->held = g_hash_table_new_full(NULL, NULL, NULL, held_free);
@@ -439,6 +479,7 @@ tree_free(struct tree *t)
 	}
 	g_hash_table_unref(t->waits);
 	g_hash_table_unref(t->held);
+	g_array_unref(t->allowed);
 	cluster_unlisten(t->cl, on_event, t);
 	tree_free_data(t);
 	g_free(t);

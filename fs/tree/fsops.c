@@ -108,6 +108,11 @@ tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (((in.kind == I_DATA && in.id) || in.kind == I_NEW ||
+	     in.kind == I_INJFILE) && !tree_may_act(req, "change a file")) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
 	if (in.kind == I_DATA && in.id) {
 		data_setattr(req, in.vm, in.id, attr, to_set, fi);
 		return;
@@ -206,6 +211,41 @@ tfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* Whether req may open in for acc; if not, it has its answer (EACCES). */
+static gboolean
+may_open(fuse_req_t req, const struct inode *in, int acc)
+{
+	gboolean ok = TRUE;
+
+	switch (in->kind) {
+	case I_RESULT:
+	case I_STDOUT:
+	case I_STDERR:
+		ok = tree_may_see_call(req, in->call, "open the output");
+		break;
+	case I_CALLCTL:
+		ok = tree_may_see_call(req, in->call, "open the ctl") &&
+		     tree_may_act(req, "write a call's ctl");
+		break;
+	case I_NEW:
+	case I_CTL:
+	case I_MCTL:
+	case I_INJFILE:
+	case I_DATA:
+		if (acc != O_RDONLY)
+			ok = tree_may_act(req, in->kind == I_NEW ? "fork calls"
+					  : in->kind == I_INJFILE ? "inject"
+					  : in->kind == I_DATA ? "write data/"
+					  : "write a ctl");
+		break;
+	default:
+		break;
+	}
+	if (!ok)
+		fuse_reply_err(req, EACCES);
+	return ok;
+}
+
 static void
 tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -217,6 +257,8 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	if (!may_open(req, &in, acc))
+		return;
 	if (in.kind == I_NEW) {
 		calls_new_open(req, in.vm, fi);
 		return;
@@ -301,16 +343,23 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_text(req, text, size, off);
 		break;
 	case I_RESULT:
-		call_join(in.call, req, size, off);
-		break;
 	case I_STDOUT:
-		call_read(in.call, WIRE_STDOUT, req, size, off);
-		break;
 	case I_STDERR:
-		call_read(in.call, WIRE_STDERR, req, size, off);
+		if (!tree_may_see_call(req, in.call, "read the output"))
+			fuse_reply_err(req, EACCES);
+		else if (in.kind == I_RESULT)
+			call_join(in.call, req, size, off);
+		else
+			call_read(in.call, in.kind == I_STDOUT ? WIRE_STDOUT
+							       : WIRE_STDERR,
+				  req, size, off);
 		break;
 	case I_CALLVM:
 		text = call_vm_text(in.call);
+		reply_text(req, text, size, off);
+		break;
+	case I_ATTEMPTS:
+		text = call_attempts_text(in.call);
 		reply_text(req, text, size, off);
 		break;
 	case I_FUNC:
@@ -332,10 +381,15 @@ tfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 {
 	const struct handle_ops *ops = ops_of(fi);
 
-	if (ops && ops->write)
-		ops->write(req, buf, size, off, fi);
-	else
+	/* Every file that takes writes changes what runs on the nodes
+	 * (calls/new, inject/, ctl, .ctl, data/): the writer must be one
+	 * who may, even with a descriptor someone else opened. */
+	if (!ops || !ops->write)
 		fuse_reply_err(req, EBADF);
+	else if (!tree_may_act(req, "write here"))
+		fuse_reply_err(req, EACCES);
+	else
+		ops->write(req, buf, size, off, fi);
 }
 
 static void
@@ -369,6 +423,10 @@ tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
+	else if ((p.kind == I_DATA || p.kind == I_INJECT) &&
+		 !tree_may_act(req, p.kind == I_DATA ? "create in data/"
+			       : "inject"))
+		fuse_reply_err(req, EACCES);
 	else if (p.kind == I_DATA)
 		data_create(req, p.vm, p.id, name, mode, fi);
 	else if (p.kind != I_INJECT)
@@ -385,6 +443,9 @@ tfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
+	else if ((p.kind == I_DATA || p.kind == I_OBJECTS ||
+		  p.kind == I_INJECT) && !tree_may_act(req, "remove files"))
+		fuse_reply_err(req, EACCES);
 	else if (p.kind == I_DATA)
 		data_unlink(req, p.vm, p.id, name);
 	else if (p.kind == I_OBJECTS)
@@ -402,6 +463,8 @@ tfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 
 	if (!decode_ino(req_fs(req), parent, &p))
 		fuse_reply_err(req, ENOENT);
+	else if (p.kind == I_DATA && !tree_may_act(req, "mkdir in data/"))
+		fuse_reply_err(req, EACCES);
 	else if (p.kind == I_DATA)
 		data_mknod_dir(req, p.vm, p.id, name, mode);
 	else
@@ -415,6 +478,9 @@ tfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (!decode_ino(req_fs(req), parent, &p))
 		fuse_reply_err(req, ENOENT);
+	else if ((p.kind == I_DATA || p.kind == I_CALLS) &&
+		 !tree_may_act(req, "remove directories"))
+		fuse_reply_err(req, EACCES);
 	else if (p.kind == I_DATA)
 		data_rmdir(req, p.vm, p.id, name);
 	else if (p.kind == I_CALLS && p.vm != p.vm->fs->all)
@@ -436,6 +502,8 @@ tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 	else if (p.kind != I_DATA || np.kind != I_DATA || p.vm != np.vm)
 		fuse_reply_err(req, EXDEV);
+	else if (!tree_may_act(req, "rename in data/"))
+		fuse_reply_err(req, EACCES);
 	else
 		data_rename(req, p.vm, p.id, name, np.id, newname);
 }

@@ -5,7 +5,8 @@
  * What the node pushes (functions, objects, call states) is answered from
  * here without asking it, so a hung node never hangs ls or cat of them;
  * commands (restart, cancel, destroy, forget) and info's node half are
- * requests with the usual deadline.
+ * requests with the usual deadline.  A read of info that waits on its
+ * node ends at once on Ctrl-C; the node's late answer is then dropped.
  */
 #include "tree.h"
 
@@ -58,6 +59,7 @@ info_local(struct vm *vm)
 {
 	struct host *h = vm->host;
 	GString *s = g_string_new(NULL);
+	g_autofree char *hstate = NULL;
 	guint queued, running;
 
 	vm_count_calls(vm, &queued, &running);
@@ -68,6 +70,9 @@ info_local(struct vm *vm)
 			       h->node_name ? ")" : "");
 	if (h->state == HOST_DOWN)
 		g_string_append_printf(s, "state: down: %s\n", h->down_reason);
+	else if (h->state == HOST_RECONNECTING)
+		g_string_append_printf(s, "state: %s\n",
+				       (hstate = host_state_text(h)));
 	else if (h->state == HOST_CONNECTING)
 		g_string_append(s, "state: starting\n");
 	else if (vm->state == VM_RESTARTING)
@@ -152,7 +157,10 @@ on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 				       g_strerror(err));
 	else if (bytes)
 		append_new_keys(s, (const char *)bytes, len);
-	reply_slice(p->req, s, p->size, p->off);
+	/* Interrupted: the reader has its EINTR; the text is still good
+	 * for the next read. */
+	if (p->req)
+		reply_slice(p->req, s, p->size, p->off);
 	if (!ih->text)
 		ih->text = g_steal_pointer(&s);
 	if (s)
@@ -163,6 +171,17 @@ on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
 }
 
 static const struct handle_ops info_ops;
+
+/* Ctrl-C on a read of info waiting for the node: libfuse calls this from
+ * the loop when the kernel's INTERRUPT comes. */
+static void
+info_interrupted(fuse_req_t req, void *data)
+{
+	struct pending *p = data;
+
+	p->req = NULL;
+	fuse_reply_err(req, EINTR);
+}
 
 void
 info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
@@ -187,9 +206,15 @@ info_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 		reply_slice(req, ih->text, size, off);
 		return;
 	}
+	/* Down or being reconnected: what the mount knows, at once. */
 	if (vm->host->state != HOST_UP) {
 		ih->text = info_local(vm);
 		reply_slice(req, ih->text, size, off);
+		return;
+	}
+	/* Interrupted before it got here (libfuse kept the news). */
+	if (fuse_req_interrupted(req)) {
+		fuse_reply_err(req, EINTR);
 		return;
 	}
 	p = pending_new(req, vm, 0, "info");
@@ -197,6 +222,7 @@ info_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 	p->off = off;
 	p->handle = ih;
 	ih->inflight++;
+	fuse_req_interrupt_func(req, info_interrupted, p);
 	host_request(vm->host, WIRE_INFO, vm->index, 0, NULL, on_info, p);
 }
 
@@ -265,6 +291,10 @@ ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	if (c->call && strcmp(cmd, "cancel") == 0) {
 		struct call *call = vm_call(c->vm, c->call);
 
+		if (call && !tree_may_see_call(req, call, "cancel")) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
 		if (!call || call_ended(call)) {
 			fuse_reply_err(req, call ? EALREADY : ENOENT);
 			return;
@@ -325,6 +355,10 @@ rmdir_call(fuse_req_t req, struct vm *vm, guint32 id)
 
 	if (!c) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!tree_may_see_call(req, c, "remove")) {
+		fuse_reply_err(req, EACCES);
 		return;
 	}
 	if (!call_ended(c) || call_held(c)) {

@@ -8,7 +8,7 @@
  *   VM/                      I_VM
  *   VM/inject/ , VM/inject/X I_INJECT, I_INJFILE (id = injected id)
  *   VM/calls/ , VM/calls/new I_CALLS, I_NEW
- *   VM/calls/N/ and files    I_CALL ... I_CALLVM (id = call id)
+ *   VM/calls/N/ and files    I_CALL ... I_ATTEMPTS (id = call id)
  *   VM/data/...              I_DATA (id = fsdata path id)
  *   VM/functions/, objects/  I_FUNCS, I_FUNC, I_OBJECTS, I_OBJECT
  *   VM/info, VM/ctl          I_INFO, I_CTL
@@ -48,6 +48,7 @@ static const struct {
 	{ "stdout", I_STDOUT, ON_VM | ON_ANY },
 	{ "stderr", I_STDERR, ON_VM | ON_ANY },
 	{ "vm", I_CALLVM, ON_ANY },
+	{ "attempts", I_ATTEMPTS, ON_VM | ON_ANY },
 };
 
 static unsigned
@@ -170,6 +171,10 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 	st->st_ino = inode_ino(in);
 	st->st_uid = t->uid;
 	st->st_gid = t->gid;
+	/* A call's directory, output and ctl are its forker's (and the
+	 * owner's, and root's: tree_may_see_call). */
+	if (c && call_uid(c))
+		st->st_uid = call_uid(c);
 	st->st_nlink = 1;
 	st->st_mtime = st->st_ctime = st->st_atime =
 		in->vm ? in->vm->created : t->started;
@@ -188,13 +193,15 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 		break;
+	/* Modes tell who may write (tree_may_act): the owner alone, as far
+	 * as group and other know; -o allow_users are not shown. */
 	case I_INJFILE:
-		st->st_mode = S_IFREG | (in->inj->mode & 0777);
+		st->st_mode = S_IFREG | (in->inj->mode & 0755);
 		st->st_size = in->inj->size;
 		st->st_mtime = st->st_ctime = in->inj->mtime;
 		break;
 	case I_NEW:
-		st->st_mode = S_IFREG | 0666;
+		st->st_mode = S_IFREG | 0600;
 		break;
 	case I_ARGS:
 		st->st_mode = S_IFREG | 0444;
@@ -206,15 +213,15 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 		st->st_size = strlen(status);
 		break;
 	case I_RESULT:
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | 0400;
 		st->st_size = c->state == CALL_DONE ? c->out_size : 0;
 		break;
 	case I_STDOUT:
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | 0400;
 		st->st_size = c->out_size;
 		break;
 	case I_STDERR:
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | 0400;
 		st->st_size = c->err_size;
 		break;
 	case I_FUNC:
@@ -241,6 +248,11 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 	case I_CALLVM:
 		st->st_mode = S_IFREG | 0444;
 		text = call_vm_text(c);
+		st->st_size = strlen(text);
+		break;
+	case I_ATTEMPTS:
+		st->st_mode = S_IFREG | 0444;
+		text = call_attempts_text(c);
 		st->st_size = strlen(text);
 		break;
 	case I_KIND_MAX:

@@ -20,6 +20,7 @@ enum ikind {
 	/* in a call directory, id = the call's id */
 	I_CALL, I_ARGS, I_STATUS, I_RESULT, I_STDOUT, I_STDERR, I_CALLCTL,
 	I_CALLVM,		/* .any/calls/N/vm */
+	I_ATTEMPTS,		/* calls/N/attempts */
 	I_KIND_MAX
 };
 

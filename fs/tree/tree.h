@@ -20,8 +20,9 @@
 /* The mount's tree: fuse_req_userdata() of every request. */
 struct tree {
 	struct cluster *cl;
-	uid_t uid;
+	uid_t uid;		/* the mount's owner: all its calls run as */
 	gid_t gid;
+	GArray *allowed;	/* uid_t: -o allow_users, may act as uid */
 	time_t started;
 	GList *done_readers;	/* open .done files (fsdone.c) */
 	GHashTable *waits;	/* struct call * -> its parked joins and
@@ -110,6 +111,21 @@ void inject_unlink(fuse_req_t req, struct vm *vm, const char *name);
 
 /* fscalls.c */
 void calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
+
+/*
+ * reply.c: who may do what.  With -o allow_other anyone may reach the
+ * mount, but everything that runs code on the nodes runs it as the
+ * mount's owner: forking, injecting, writing a ctl, changing data/ are
+ * for the owner, root and -o allow_users.  A call's output and its ctl
+ * are its forker's (and the owner's and root's).  Checked on every such
+ * request from its uid; a refusal is logged, and the request gets EACCES.
+ */
+gboolean tree_may_act(fuse_req_t req, const char *what);
+gboolean tree_may_see_call(fuse_req_t req, const struct call *c,
+			   const char *what);
+/* Who forked c (a .any call's VM half: who forked the .any call). */
+uid_t call_uid(const struct call *c);
+uid_t req_uid(fuse_req_t req);
 
 /* reply.c: replies the files share */
 /* Reply to a read of size at off of a text held here. */

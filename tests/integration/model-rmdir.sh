@@ -47,7 +47,7 @@ e=$(fork $V "foo 4") || fail "fork"
 expect_eq "e" 8 "$(result $V "$e")"
 expect_errno "rm of a call's result" EPERM unlink "$M/$V/calls/$e/result"
 rm -rf "$M/$V/calls/$e" 2>/dev/null && fail "rm -rf of a call succeeded"
-expect_ls "$M/$V/calls/$e" args ctl result status stderr stdout
+expect_ls "$M/$V/calls/$e" args attempts ctl result status stderr stdout
 expect_eq "result after rm -rf" 8 "$(result $V "$e")"
 expect_errno "rmdir calls/new" ENOTDIR rmdir "$M/$V/calls/new"
 [ -e "$M/$V/calls/new" ] || fail "calls/new is gone"
