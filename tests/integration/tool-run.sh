@@ -1,7 +1,7 @@
 #!/bin/bash
 # trickle-run FUNC ARG...: one call on .any (or --vm VM); its stdout to
 # stdout, stderr to stderr, exit code: done 0, "failed exit N" N, a signal
-# 128+N, anything else 255 with the status on stderr.  Arguments arrive
+# 128+N, a timeout 124, anything else 255 with the status on stderr.  Arguments arrive
 # intact; TRICKLE_MOUNT is the default mount; the call is forgotten
 # afterwards; SIGINT while waiting cancels the call and exits 130.
 TEST_TIMEOUT=120
@@ -50,8 +50,9 @@ expect_eq "crash: stderr" "trickle-run: failed signal 11 (SIGSEGV)" "$ERR"
 run no_such_function 1 2
 expect_eq "unknown function: status" 255 $RC
 expect_match "unknown function: stderr" '^trickle-run: failed ' "$ERR"
+# A timeout: 124, as timeout(1).
 run TRICKLE_TIMEOUT=1 sleep 20
-expect_eq "timeout: status" 255 $RC
+expect_eq "timeout: status" 124 $RC
 expect_eq "timeout: stderr" "trickle-run: failed timeout" "$ERR"
 
 # Arguments with spaces, quotes and shell characters arrive as they are.
@@ -124,7 +125,7 @@ catpid=$!
 BG_PIDS+=($catpid)
 exec 4<&-
 set -m		# or bash starts background jobs with SIGINT ignored
-"$RUN" -C "$M" sleep 30 >"$T/out" 2>"$T/err" &
+"$RUN" -C "$M" sleep 30 </dev/null >"$T/out" 2>"$T/err" &
 pid=$!
 set +m
 BG_PIDS+=($pid)
@@ -145,7 +146,7 @@ wait_for grep -qx "\.any/$id cancelled" "$T/done.txt" ||
 wait_for eval '[ ! -e "$M/.any/calls/$id" ]' || fail "the cancelled call was not forgotten"
 
 # SIGTERM too: 143.
-"$RUN" -C "$M" --vm local0 sleep 30 >/dev/null 2>&1 &
+"$RUN" -C "$M" --vm local0 sleep 30 </dev/null >/dev/null 2>&1 &
 pid=$!
 BG_PIDS+=($pid)
 wait_for eval '[ -n "$(ls "$M/local0/calls" | grep -v new)" ]' || fail "no call in local0/calls"

@@ -165,6 +165,98 @@ tc_fork(int newfd, const char *lines, size_t len, guint32 *ids,
 	return 0;
 }
 
+GPtrArray *
+tc_read_ids(int newfd)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+	GPtrArray *ids;
+	char buf[4096], **lines;
+	ssize_t n;
+
+	/* The ids are there once the write has returned; reading them
+	 * all ends at end of file. */
+	while ((n = read(newfd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return NULL;
+		g_string_append_len(text, buf, n);
+	}
+	ids = g_ptr_array_new_with_free_func(g_free);
+	lines = g_strsplit(text->str, "\n", -1);
+	for (char **l = lines; *l; l++)
+		if (**l)
+			g_ptr_array_add(ids, g_strdup(*l));
+	g_strfreev(lines);
+	return ids;
+}
+
+gboolean
+tc_parse_call_id(const char *s, char **vm, guint32 *id)
+{
+	const char *slash = strchr(s, '/'), *num;
+	char *end;
+	unsigned long v;
+
+	if (!slash || slash == s)
+		return FALSE;
+	num = slash + 1;
+	if (g_str_has_prefix(num, "calls/"))
+		num += strlen("calls/");
+	if (!g_ascii_isdigit(*num))
+		return FALSE;
+	v = strtoul(num, &end, 10);
+	if (*end || v == 0 || v > G_MAXUINT32)
+		return FALSE;
+	*vm = g_strndup(s, slash - s);
+	*id = v;
+	return TRUE;
+}
+
+/* NAME=VALUE, NAME a shell identifier: a call's environment word. */
+static gboolean
+is_assignment(const char *w)
+{
+	if (!g_ascii_isalpha(*w) && *w != '_')
+		return FALSE;
+	while (g_ascii_isalnum(*w) || *w == '_')
+		w++;
+	return *w == '=';
+}
+
+char **
+tc_workdir_words(char **words, int n, const char *dir, GError **error)
+{
+	GPtrArray *v;
+	g_autofree char *cwd = NULL;
+	int i = 0;
+
+	while (i < n && is_assignment(words[i]))
+		i++;
+	if (i == n || strcmp(words[i], "exec") != 0 || i + 1 == n) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "--workdir runs programs (exec PROGRAM ARG...) "
+			    "only: the node has no call option for a working "
+			    "directory, and injected functions run in the "
+			    "VM's data/ directory");
+		return NULL;
+	}
+	if (strcmp(dir, ".") == 0)
+		dir = cwd = g_get_current_dir();
+	v = g_ptr_array_new();
+	for (int k = 0; k <= i; k++)
+		g_ptr_array_add(v, g_strdup(words[k]));
+	/* $0 is the directory: nothing of it is parsed by sh. */
+	g_ptr_array_add(v, g_strdup("sh"));
+	g_ptr_array_add(v, g_strdup("-c"));
+	g_ptr_array_add(v, g_strdup("cd -- \"$0\" && exec \"$@\""));
+	g_ptr_array_add(v, g_strdup(dir));
+	for (int k = i + 1; k < n; k++)
+		g_ptr_array_add(v, g_strdup(words[k]));
+	g_ptr_array_add(v, NULL);
+	return (char **)g_ptr_array_free(v, FALSE);
+}
+
 int
 tc_copy(int in, int out, guint64 *copied, int *which)
 {
@@ -278,6 +370,9 @@ tc_status_code(const char *status, int *signo)
 		return 128 + 2;
 	if (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0)
 		return -1;
+	/* As timeout(1), so that scripts tell it from the call's own exit. */
+	if (strcmp(status, "failed timeout") == 0)
+		return TC_EXIT_TIMEOUT;
 	if ((p = g_str_has_prefix(status, "failed exit ") ?
 		 status + strlen("failed exit ") : NULL)) {
 		v = strtol(p, &end, 10);
@@ -350,6 +445,26 @@ spill(struct tc_spill *s, struct tc_held *h, GError **error)
 	return TRUE;
 }
 
+gboolean
+tc_hold_bytes(struct tc_spill *s, struct tc_held *h, const void *buf,
+	      size_t n, GError **error)
+{
+	if (!h->spilled && s->in_memory + n > s->limit && !spill(s, h, error))
+		return FALSE;
+	if (h->spilled) {
+		if (pwrite(s->fd, buf, n, h->off + h->len) != (ssize_t)n)
+			return set_errno_error(error, "writing the spill file");
+		s->end = h->off + h->len + n;
+	} else {
+		if (!h->mem)
+			h->mem = g_byte_array_new();
+		g_byte_array_append(h->mem, buf, n);
+		s->in_memory += n;
+	}
+	h->len += n;
+	return TRUE;
+}
+
 int
 tc_hold(struct tc_spill *s, struct tc_held *h, int fd, GError **error)
 {
@@ -361,22 +476,8 @@ tc_hold(struct tc_spill *s, struct tc_held *h, int fd, GError **error)
 			continue;
 		if (n < 0)
 			return -1;
-		if (!h->spilled && s->in_memory + n > s->limit &&
-		    !spill(s, h, error))
+		if (!tc_hold_bytes(s, h, buf, n, error))
 			return -2;
-		if (h->spilled) {
-			if (pwrite(s->fd, buf, n, h->off + h->len) != n) {
-				set_errno_error(error, "writing the spill file");
-				return -2;
-			}
-			s->end = h->off + h->len + n;
-		} else {
-			if (!h->mem)
-				h->mem = g_byte_array_new();
-			g_byte_array_append(h->mem, (guint8 *)buf, n);
-			s->in_memory += n;
-		}
-		h->len += n;
 	}
 	return 0;
 }

@@ -13,6 +13,8 @@
 /* Exit code for a failure of the tool itself or of the call's machinery
  * (node down, timeout, unknown function...), as ssh(1) does. */
 #define TC_EXIT_OTHER 255
+/* Exit code for a call stopped by its time limit, as timeout(1) does. */
+#define TC_EXIT_TIMEOUT 124
 
 /*
  * The mount to use: opt (-C) if given, else $TRICKLE_MOUNT.  Checks that
@@ -38,6 +40,30 @@ char *tc_call_line(char **words, int n, GError **error);
 
 /* Append word, quoted, to line (with a space before it unless first). */
 gboolean tc_append_word(GString *line, const char *word, GError **error);
+
+/*
+ * Read the ids an open calls/new (of .all, say) has to give back after a
+ * write: every line up to its end of file, without the newlines.  NULL
+ * with errno set.
+ */
+GPtrArray *tc_read_ids(int newfd);
+
+/*
+ * A call id as .all/calls/new and .done give it, "VM/N" or "VM/calls/N":
+ * the VM (newly allocated) and N.  FALSE if it is neither.
+ */
+gboolean tc_parse_call_id(const char *s, char **vm, guint32 *id);
+
+/*
+ * FUNC ARG... made to run in dir: "exec PROG ARG..." becomes "exec sh -c
+ * 'cd -- "$0" && exec "$@"' DIR PROG ARG..." (leading NAME=VALUE words
+ * stay in front).  "." is the caller's current directory.  Only for
+ * exec: the node has no call option for a working directory, and an
+ * injected function runs inside the VM, in its data/ directory.  A new
+ * NULL-terminated vector, or NULL with error set.
+ */
+char **tc_workdir_words(char **words, int n, const char *dir,
+			GError **error);
 
 /*
  * Write len bytes of lines (each ending in '\n') in one write(2) to an
@@ -74,7 +100,8 @@ int tc_write_file(int dirfd, const char *path, const char *text);
 /*
  * A status line ("done", "failed exit 3", "failed signal 11 (SIGSEGV)",
  * "cancelled", "failed timeout"...) as an exit code: 0, N, 128+N, 130 for
- * cancelled, TC_EXIT_OTHER for any other failure.  *signo gets the signal
+ * cancelled, TC_EXIT_TIMEOUT for a timeout, TC_EXIT_OTHER for any other
+ * failure.  *signo gets the signal
  * number of a "failed signal N" status, else 0.  Returns -1 for a status
  * that is not an end (queued, running).
  */
@@ -112,6 +139,10 @@ struct tc_held {
 /* Read fd to its end into h: 0; -1 with errno set if reading fd failed;
  * -2 with error set if the spill file did. */
 int tc_hold(struct tc_spill *s, struct tc_held *h, int fd, GError **error);
+/* Add len bytes to h (as tc_hold does with what it reads): TRUE, or
+ * FALSE with error set if the spill file failed. */
+gboolean tc_hold_bytes(struct tc_spill *s, struct tc_held *h,
+		       const void *buf, size_t len, GError **error);
 /* Write h to out and let it go. */
 gboolean tc_release(struct tc_spill *s, struct tc_held *h, int out,
 		    GError **error);

@@ -22,14 +22,27 @@
 
 static const char *prog = "trickle-join";
 
+#define USAGE_LINE "usage: %s [OPTION]... CALLDIR...\n"
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: %s [--any] CALLDIR...\n"
-		"Wait for tricklefs calls (MOUNT/VM/calls/N) and print their "
-		"results.\n"
-		"  -a, --any   only the first call to end: print its path, "
-		"then its result\n", prog);
+	fprintf(f, USAGE_LINE
+"Wait for tricklefs calls (MOUNT/VM/calls/N) and print their results.\n"
+"\n"
+"  -a, --any              only the first call to end: its path, then its\n"
+"                         result\n"
+"  -h, --help             this help, then exit\n"
+"      --version          the version, then exit\n"
+"\n"
+"See trickle-join(1).\n", prog);
+}
+
+static void
+usage_error(void)
+{
+	fprintf(stderr, USAGE_LINE "Try '%s --help' for more.\n", prog,
+		prog);
 }
 
 static int
@@ -167,6 +180,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "any", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int any = 0, c;
@@ -179,13 +193,16 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("%s (tricklefs) %s\n", prog, TRICKLE_VERSION);
+			return 0;
 		default:
-			usage(stderr);
+			usage_error();
 			return 2;
 		}
 	}
 	if (optind == argc) {
-		usage(stderr);
+		usage_error();
 		return 2;
 	}
 	return any ? join_any(argc - optind, argv + optind)

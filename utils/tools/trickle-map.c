@@ -1,28 +1,28 @@
 /*
- * trickle-map - the paper's forkwork/forkgen for the shell: every line of
- * standard input is a work item, CHUNK items at a time are appended to
- * FUNC ARG... as one call, and the calls go out on MOUNT/.any so that
- * every VM stays busy.
+ * trickle-map - the paper's forkwork/forkgen for the shell, with GNU
+ * parallel's interface: every item (a line of stdin, a word after :::, a
+ * line of a file after ::::) goes into FUNC ARG... (at its replacement
+ * strings, or at the end), CHUNK items a call, and the calls go out on
+ * MOUNT/.any so that every VM stays busy.
  *
- *   trickle-map [-C MOUNT] [--vm VM] [-n CHUNK] [-j N] [--ordered]
- *               [--joblog FILE] [--halt soon|now,fail=N] [--bar]
- *               FUNC [ARG...] < WORK
+ *   trickle-map [OPTION]... FUNC [ARG...] [::: ITEM... | :::: FILE...]
  *
- * At most N calls are outstanding, and stdin is read only as far as
- * they need (and 1 MiB ahead), so a generator may be endless.  Ends are
- * learnt from MOUNT/.done (opened before the first fork), never by
- * polling status files: poll(2) watches it beside stdin (the mount makes
- * it readable when a line is waiting), so one thread does everything.
- * Each ended call's stdout is written in one piece
- * (in input order with --ordered, spilling to a temp file what waits),
- * then its stderr; then the call is forgotten.  Exit status: the number
- * of failed calls, at most 101, as GNU parallel; 255 on our own errors;
- * 128+signal when interrupted (outstanding calls are cancelled).
+ * At most N calls are outstanding, and a stream of items is read only as
+ * far as they need (and 1 MiB ahead), so a generator may be endless.
+ * Ends are learnt from MOUNT/.done (opened before the first fork), never
+ * by polling status files: poll(2) watches it beside the stream (the
+ * mount makes it readable when a line is waiting), so one thread does
+ * everything.  Each ended call's stdout is written in one piece (in input
+ * order with --ordered, spilling to a temp file what waits), then its
+ * stderr; then the call is forgotten.  A call the mount runs again (lost
+ * with its node; failed, with --retries) ends once, with its last run.
+ * Exit status: the number of failed calls, at most 101, as GNU parallel
+ * (--halt has its own); 255 on our own errors; 128+signal when
+ * interrupted (outstanding calls are cancelled).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "fdio.h"
-#include "tclient.h"
+#include "map.h"
 
 #define FORK_BATCH	(60 * 1024)	/* bytes of lines per write(2) */
 #define MAX_LINE	(128 * 1024)	/* the mount takes a bit more */
@@ -47,36 +47,35 @@ struct job {
 	guint64 seq;		/* input order, from 1 */
 	guint32 id;		/* 0: never forked */
 	char *line;		/* the call line, without its newline */
+	char *tag;		/* --tag: the items and a tab */
 	double start, mono;	/* when forked: epoch, monotonic */
 	double runtime;
 	char *status;
 	char *host;
 	guint64 received;
 	int code;		/* exit code, as trickle-run's */
+	gboolean skipped;	/* --resume: done by an earlier run */
+	gboolean bad;		/* an item no call line can carry */
 	struct tc_held out, err;	/* --ordered: waiting for its turn */
 };
 
 struct map {
-	/* options */
-	const char *mount, *vm;
+	struct map_opts *o;
 	const char *prefix;	/* of our lines in .done */
 	char *dir;		/* MOUNT/.any or MOUNT/VM */
-	int chunk, maxjobs;
-	gboolean ordered, bar, halt_now;
-	guint64 halt_fail;	/* 0: never halt */
-	FILE *joblog;
-	GString *base;		/* FUNC ARG..., quoted */
+	struct template *tmpl;
+	GString *opts;		/* call options of every line, quoted */
+	struct joblog *joblog;
+	struct resume *resume;
 	/* descriptors */
 	int callsfd, newfd, donefd;
-	/* input */
-	GString *in;
-	gsize in_pos;
-	gboolean in_eof;
+	struct items *items;
 	/* calls */
 	GHashTable *running;	/* id -> struct job */
 	GHashTable *ready;	/* seq -> struct job, ended, waiting */
-	guint64 seq, print_seq, ended, failed;
+	guint64 seq, print_seq, ended, failed, skipped;
 	gboolean halting;
+	int halt_status;	/* -1 until --halt fires */
 	GString *done;		/* .done text not yet a whole line */
 	struct tc_spill spill;	/* --ordered: what waits */
 	/* --bar */
@@ -90,34 +89,7 @@ static struct map *outstanding;	/* calls to cancel if we die */
 static void cancel_all(struct map *m);
 static void clear_bar(void);
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: %s [-C MOUNT] [--vm VM] [-n CHUNK] [-j N] "
-		"[--ordered] [--joblog FILE]\n"
-		"       [--halt soon,fail=N|now,fail=N] [--bar] FUNC [ARG...] "
-		"< WORK\n"
-		"Fork FUNC ARG... ITEM... on a tricklefs mount for the lines "
-		"of stdin.\n"
-		"  -C, --mount MOUNT    the mount (default: $TRICKLE_MOUNT)\n"
-		"      --vm VM          run on VM instead of MOUNT/.any\n"
-		"  -n, --max-args CHUNK items per call (1)\n"
-		"  -j, --jobs N         calls outstanding at most (4 per VM, "
-		"at least 8)\n"
-		"  -k, --ordered        output in input order\n"
-		"      --joblog FILE    a line per call, as GNU parallel's\n"
-		"      --halt WHEN,fail=N  stop after N failed calls: soon "
-		"(let the\n"
-		"                       running ones end) or now (cancel "
-		"them)\n"
-		"      --bar            progress on stderr (default when it is "
-		"a terminal)\n", prog);
-}
-
-static _Noreturn void
-die(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-static void
+static _Noreturn void G_GNUC_PRINTF(1, 2)
 die(const char *fmt, ...)
 {
 	va_list ap;
@@ -154,16 +126,51 @@ output_failed(GError *error)
 	die("%s", error->message);
 }
 
-/* Copy (or capture) one of the call's files; -1 with errno set. */
+/* Some of a call's output: written now, or held in h for its turn;
+ * with --tag every line starts with the job's tag (*bol: at a line's
+ * start). */
+static void
+put_output(struct map *m, struct job *j, int out, struct tc_held *h,
+	   const char *buf, size_t n, gboolean *bol)
+{
+	g_autoptr(GString) tagged = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (j->tag) {
+		tagged = g_string_sized_new(n + 64);
+		for (size_t i = 0; i < n; i++) {
+			if (*bol)
+				g_string_append(tagged, j->tag);
+			g_string_append_c(tagged, buf[i]);
+			*bol = buf[i] == '\n';
+		}
+		buf = tagged->str;
+		n = tagged->len;
+	}
+	if (h) {
+		if (!tc_hold_bytes(&m->spill, h, buf, n, &error))
+			die("%s", error->message);
+		return;
+	}
+	clear_bar();	/* output does not share its line */
+	if (fdio_write_all(out, buf, n) < 0) {
+		g_set_error(&error, G_FILE_ERROR,
+			    g_file_error_from_errno(errno),
+			    "writing output: %s", strerror(errno));
+		output_failed(error);
+	}
+}
+
+/* Copy (or hold) one of the call's files; -1 with errno set. */
 static int
 take_file(struct map *m, struct job *j, const char *name, int out,
 	  struct tc_held *h)
 {
-	g_autoptr(GError) error = NULL;
-	char path[32];
-	int fd, r = 0, e;
-
+	char path[32], buf[READ_SIZE];
+	gboolean bol = TRUE;
 	struct stat st;
+	int fd, r = 0, e;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "%u/%s", j->id, name);
 	/* The call has ended, so its sizes are final: an empty stream (the
@@ -173,34 +180,16 @@ take_file(struct map *m, struct job *j, const char *name, int out,
 		return 0;
 	if ((fd = openat(m->callsfd, path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	if (h) {
-		/* Our spill file failing is fatal; the call's file not. */
-		if ((r = tc_hold(&m->spill, h, fd, &error)) == -2)
-			die("%s", error->message);
-		if (out == STDOUT_FILENO)
-			j->received = h->len;
-	} else {
-		char buf[READ_SIZE];
-		ssize_t n;
-
-		while ((n = read(fd, buf, sizeof(buf))) != 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				r = -1;
-				break;
-			}
-			clear_bar();	/* output does not share its line */
-			if (fdio_write_all(out, buf, n) < 0) {
-				g_set_error(&error, G_FILE_ERROR,
-					    g_file_error_from_errno(errno),
-					    "writing output: %s",
-					    strerror(errno));
-				output_failed(error);
-			}
-			if (out == STDOUT_FILENO)
-				j->received += n;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -1;
+			break;
 		}
+		put_output(m, j, out, h, buf, n, &bol);
+		if (out == STDOUT_FILENO)
+			j->received += n;
 	}
 	e = errno;
 	close(fd);
@@ -212,19 +201,25 @@ static void
 job_free(struct job *j)
 {
 	g_free(j->line);
+	g_free(j->tag);
 	g_free(j->status);
 	g_free(j->host);
 	g_free(j);
 }
 
-/* What did not come from the function itself goes to stderr too. */
+/* A failed job says so on stderr, as GNU parallel's "This job failed". */
 static void
 emit_status(struct job *j)
 {
-	if (j->code == 0 || g_str_has_prefix(j->status, "failed exit "))
+	const char *why;
+
+	if (j->code == 0 || j->skipped)
 		return;
+	why = g_str_has_prefix(j->status, "failed ") ? j->status + 7
+						    : j->status;
 	clear_bar();
-	fprintf(stderr, "%s: %s: %s\n", prog, j->line, j->status);
+	fprintf(stderr, "%s: item %" G_GUINT64_FORMAT " failed (%s): %s\n",
+		prog, j->seq, why, j->line);
 }
 
 /* --ordered: print the waiting calls whose turn has come. */
@@ -254,28 +249,88 @@ flush_ready(struct map *m, gboolean skip_holes)
 	}
 }
 
-/* ---------------------------------------------------------------- calls */
-
+/* A job is out of our hands: its output now, or held for its turn. */
 static void
-write_joblog(struct map *m, struct job *j, int signo)
+retire(struct map *m, struct job *j)
 {
-	if (!m->joblog)
+	if (m->o->ordered && j->seq != m->print_seq) {
+		g_hash_table_insert(m->ready, &j->seq, j);
 		return;
-	fprintf(m->joblog, "%" G_GUINT64_FORMAT "\t%s\t%.3f\t%.3f\t%zu\t%"
-		G_GUINT64_FORMAT "\t%d\t%d\t%s\n", j->seq,
-		j->host && *j->host ? j->host : "-", j->start, j->runtime,
-		j->id ? strlen(j->line) + 1 : 0, j->received, j->code, signo,
-		j->line);
+	}
+	emit_status(j);
+	job_free(j);
+	if (m->o->ordered) {
+		m->print_seq++;
+		flush_ready(m, FALSE);
+	}
 }
+
+/* ---------------------------------------------------------------- halt */
+
+static guint64
+jobs_total(struct map *m)
+{
+	return m->seq + (items_left(m->items) + m->o->chunk - 1) /
+		m->o->chunk;
+}
+
+/* --halt: has the end of a job (with exit code code) made it fire?
+ * Exit status as parallel's. */
+static void
+check_halt(struct map *m, int code)
+{
+	struct map_opts *o = m->o;
+	guint64 limit, total = jobs_total(m);
+	double need = o->halt_count;
+
+	if (m->halting || o->halt_on == HALT_NEVER)
+		return;
+	if (o->halt_on == HALT_FAIL)
+		limit = code ? m->failed : 0;
+	else if (o->halt_on == HALT_SUCCESS)
+		limit = code ? 0 : m->ended - m->failed;
+	else
+		limit = m->ended;
+	/* A percentage is of every job: the input was read whole. */
+	if (o->halt_pct)
+		need = total * (o->halt_count / 100.0);
+	if (!limit || limit < need)
+		return;
+	m->halting = TRUE;
+	if (o->halt_on == HALT_SUCCESS)
+		m->halt_status = 0;
+	else if (o->halt_pct)
+		m->halt_status = (int)ceil(m->failed * 100.0 / MAX(total, 1));
+	else if (o->halt_count == 1)
+		m->halt_status = code;
+	else
+		m->halt_status = MIN(m->failed, 101);
+	clear_bar();
+	if (o->halt_now && g_hash_table_size(m->running)) {
+		fprintf(stderr, "%s: --halt %s: Starting no more jobs. "
+			"Cancelling %u jobs.\n", prog, o->halt_spec,
+			g_hash_table_size(m->running));
+		got_signal = -1;	/* cancel the rest, like ^C */
+	} else if (g_hash_table_size(m->running)) {
+		fprintf(stderr, "%s: --halt %s: Starting no more jobs. "
+			"Waiting for %u jobs to finish.\n", prog,
+			o->halt_spec, g_hash_table_size(m->running));
+	} else {
+		fprintf(stderr, "%s: --halt %s: Starting no more jobs.\n",
+			prog, o->halt_spec);
+	}
+}
+
+/* ---------------------------------------------------------------- calls */
 
 /* A call has ended with status: output, joblog, forget it.  A forked
  * one is still in m->running. */
 static void
 finish(struct map *m, struct job *j, const char *status)
 {
-	gboolean now = !m->ordered || j->seq == m->print_seq;
+	gboolean now = !m->o->ordered || j->seq == m->print_seq;
 	char name[16];
-	int signo;
+	int signo, code;
 
 	j->runtime = j->id ? tc_mono() - j->mono : 0;
 	j->status = g_strdup(status);
@@ -289,13 +344,13 @@ finish(struct map *m, struct job *j, const char *status)
 			      now ? NULL : &j->err) < 0)
 			fprintf(stderr, "%s: %s/calls/%u: output: %s\n", prog,
 				m->dir, j->id, strerror(errno));
-		if (m->joblog && !m->vm) {
+		if (m->joblog && !m->o->vm) {
 			snprintf(name, sizeof(name), "%u/vm", j->id);
 			if ((j->host = tc_read_small(m->callsfd, name, 256,
 						     NULL)))
 				tc_chomp(j->host);
-		} else if (m->vm) {
-			j->host = g_strdup(m->vm);
+		} else if (m->o->vm) {
+			j->host = g_strdup(m->o->vm);
 		}
 		snprintf(name, sizeof(name), "%u", j->id);
 		if (unlinkat(m->callsfd, name, AT_REMOVEDIR) < 0)
@@ -305,25 +360,16 @@ finish(struct map *m, struct job *j, const char *status)
 		 * with the outstanding ones. */
 		g_hash_table_steal(m->running, GUINT_TO_POINTER(j->id));
 	}
-	write_joblog(m, j, signo);
+	joblog_write(m->joblog, j->seq, j->host, j->start, j->runtime,
+		     j->id ? strlen(j->line) + 1 : 0, j->received, j->code,
+		     signo, j->line);
 	m->ended++;
-	if (j->code != 0 && ++m->failed >= m->halt_fail && m->halt_fail) {
-		m->halting = TRUE;
-		if (m->halt_now)
-			got_signal = -1;	/* cancel the rest, like ^C */
-	}
-	if (!now) {
-		guint64 *key = &j->seq;
-
-		g_hash_table_insert(m->ready, key, j);
-		return;
-	}
-	emit_status(j);
-	job_free(j);
-	if (m->ordered) {
-		m->print_seq++;
-		flush_ready(m, FALSE);
-	}
+	if (j->code != 0)
+		m->failed++;
+	/* Its failure is told before the halt it makes. */
+	code = j->code;
+	retire(m, j);
+	check_halt(m, code);
 }
 
 /* Cancel every outstanding call and forget what we can. */
@@ -352,7 +398,8 @@ cancel_all(struct map *m)
 	}
 }
 
-/* The .done text that came in: finish the calls that are ours. */
+/* The .done text that came in: finish the calls that are ours.  An id
+ * is PREFIX/N or PREFIX/calls/N. */
 static void
 take_done(struct map *m, const char *buf, size_t len)
 {
@@ -363,14 +410,17 @@ take_done(struct map *m, const char *buf, size_t len)
 	for (p = m->done->str; (nl = strchr(p, '\n')); p = nl + 1) {
 		unsigned long id;
 		struct job *j;
-		char *end;
+		char *q, *end;
 
 		*nl = '\0';
 		used = nl + 1 - m->done->str;
 		if (strncmp(p, m->prefix, plen) != 0 || p[plen] != '/')
 			continue;
-		id = strtoul(p + plen + 1, &end, 10);
-		if (*end != ' ' || id > G_MAXUINT32)
+		q = p + plen + 1;
+		if (g_str_has_prefix(q, "calls/"))
+			q += strlen("calls/");
+		id = strtoul(q, &end, 10);
+		if (end == q || *end != ' ' || id > G_MAXUINT32)
 			continue;
 		if (!(j = g_hash_table_lookup(m->running, GUINT_TO_POINTER(id))))
 			continue;
@@ -383,85 +433,33 @@ take_done(struct map *m, const char *buf, size_t len)
 
 /* ---------------------------------------------------------------- input */
 
-/* Is there a whole chunk of items (or the last, short one) to fork? */
-static gboolean
-chunk_ready(struct map *m)
-{
-	const char *p = m->in->str + m->in_pos, *end = m->in->str + m->in->len;
-	int n = 0;
-
-	while (n < m->chunk && p < end) {
-		const char *nl = memchr(p, '\n', end - p);
-
-		if (!nl)
-			return m->in_eof;
-		n++;
-		p = nl + 1;
-	}
-	return n == m->chunk || (m->in_eof && n > 0);
-}
-
-static gboolean
-input_done(struct map *m)
-{
-	return m->in_eof && m->in_pos >= m->in->len;
-}
-
-/* Calls the input read so far still makes. */
-static guint64
-chunks_left(struct map *m)
-{
-	const char *p = m->in->str + m->in_pos, *end = m->in->str + m->in->len;
-	guint64 lines = 0;
-
-	for (; p < end; lines++) {
-		const char *nl = memchr(p, '\n', end - p);
-
-		p = nl ? nl + 1 : end;
-	}
-	return (lines + m->chunk - 1) / m->chunk;
-}
-
-/* The next chunk as a new job (its line built, not yet forked). */
+/* The next chunk as a new job (its line built, not yet forked); an item
+ * no call line can carry ends the job at once. */
 static struct job *
 take_chunk(struct map *m)
 {
-	GString *line = g_string_new_len(m->base->str, m->base->len);
+	g_autoptr(GPtrArray) vals = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
 	struct job *j = g_new0(struct job, 1);
-	int n;
 
-	for (n = 0; n < m->chunk && m->in_pos < m->in->len; n++) {
-		const char *p = m->in->str + m->in_pos;
-		const char *nl = memchr(p, '\n', m->in->len - m->in_pos);
-		size_t len = nl ? (size_t)(nl - p) : m->in->len - m->in_pos;
-		g_autofree char *item = g_strndup(p, len);
-
-		tc_append_word(line, item, NULL);	/* no newline in it */
-		m->in_pos += len + (nl != NULL);
-	}
+	for (int n = 0; n < m->o->chunk && items_take(m->items, vals); n++)
+		;
 	j->seq = ++m->seq;
-	j->line = g_string_free(line, FALSE);
-	return j;
-}
+	if (m->o->tag) {
+		GString *t = g_string_new(NULL);
 
-/* Read more of stdin (called when poll says it is readable). */
-static void
-read_input(struct map *m)
-{
-	ssize_t n;
-
-	if (m->in_pos > 0 && m->in_pos >= m->in->len / 2) {
-		g_string_erase(m->in, 0, m->in_pos);
-		m->in_pos = 0;
+		for (guint i = 0; i < vals->len; i++)
+			g_string_append_printf(t, "%s%s", i ? " " : "",
+					       (char *)vals->pdata[i]);
+		g_string_append_c(t, '\t');
+		j->tag = g_string_free(t, FALSE);
 	}
-	g_string_set_size(m->in, m->in->len + READ_SIZE);
-	n = read(STDIN_FILENO, m->in->str + m->in->len - READ_SIZE,
-		 READ_SIZE);
-	g_string_set_size(m->in, m->in->len - READ_SIZE + MAX(n, 0));
-	if (n < 0 && errno != EINTR && errno != EAGAIN)
-		die("reading stdin: %s", strerror(errno));
-	if (n == 0)
-		m->in_eof = TRUE;
+	if (!(j->line = template_line(m->tmpl, m->opts->str, j->seq, vals,
+				      &error))) {
+		j->bad = TRUE;
+		j->line = g_strdup_printf("(%s)", error->message);
+	}
+	return j;
 }
 
 /* Fork a batch of jobs with one write(2). */
@@ -488,23 +486,48 @@ fork_batch(struct map *m, GString *lines, GPtrArray *jobs)
 	g_ptr_array_set_size(jobs, 0);
 }
 
-/* Fork what stdin has ready, as far as the room for calls goes. */
+/* The next job, unless it is not to run: done by an earlier run
+ * (--resume), or its line cannot be a call.  NULL: none to run now. */
+static struct job *
+next_job(struct map *m)
+{
+	while (items_ready(m->items, m->o->chunk)) {
+		struct job *j = take_chunk(m);
+
+		if (resume_skip(m->resume, j->seq, j->line)) {
+			j->skipped = TRUE;
+			m->skipped++;
+			retire(m, j);
+			continue;
+		}
+		if (j->bad)
+			finish(m, j, "failed an item cannot be in a call line");
+		else if (strlen(j->line) > MAX_LINE)
+			finish(m, j, "failed call line too long");
+		else
+			return j;
+		if (m->halting || got_signal)
+			break;
+	}
+	return NULL;
+}
+
+/* Fork what the items have ready, as far as the room for calls goes. */
 static void
 launch(struct map *m)
 {
 	g_autoptr(GString) lines = g_string_new(NULL);
 	g_autoptr(GPtrArray) jobs = g_ptr_array_new();
+	struct job *j;
 
+	/* --halt N%: a percentage of every job, so all are read first. */
+	if (m->o->halt_pct && !items_eof(m->items))
+		return;
 	while (!m->halting && !got_signal &&
-	       g_hash_table_size(m->running) + jobs->len < (guint)m->maxjobs &&
-	       chunk_ready(m)) {
-		struct job *j = take_chunk(m);
+	       g_hash_table_size(m->running) + jobs->len <
+	       (guint)m->o->maxjobs && (j = next_job(m))) {
 		size_t len = strlen(j->line);
 
-		if (len > MAX_LINE) {
-			finish(m, j, "failed call line too long");
-			continue;
-		}
 		if (lines->len + len + 1 > FORK_BATCH)
 			fork_batch(m, lines, jobs);
 		g_string_append_len(lines, j->line, len);
@@ -514,31 +537,55 @@ launch(struct map *m)
 	fork_batch(m, lines, jobs);
 }
 
+/* --dry-run: the lines, without a mount. */
+static void
+dry_run(struct map *m)
+{
+	g_autoptr(GError) error = NULL;
+	struct job *j;
+
+	for (;;) {
+		while (!items_ready(m->items, m->o->chunk) &&
+		       !items_done(m->items))
+			if (!items_read(m->items, &error))
+				die("%s", error->message);
+		if (!(j = next_job(m)))
+			break;
+		printf("%s\n", j->line);
+		job_free(j);
+	}
+	if (fflush(stdout) != 0)
+		die("writing output: %s", strerror(errno));
+}
+
 /* ---------------------------------------------------------------- progress */
 
+/* The bar, at most ten times a second unless last (the final count). */
 static void
-draw_bar(struct map *m)
+draw_bar(struct map *m, gboolean last)
 {
 	double now = tc_mono(), rate;
+	guint64 done = m->ended + m->skipped;
 	char total[32] = "?", eta[32] = "?";
 
-	if (!m->bar || now - m->drawn < 0.1)
+	if (!m->o->bar || (now - m->drawn < 0.1 && !last))
 		return;
 	m->drawn = now;
 	rate = now > m->t0 ? m->ended / (now - m->t0) : 0;
-	if (m->in_eof && !m->halting) {
-		guint64 all = m->seq + chunks_left(m);
+	if (items_eof(m->items) && !m->halting) {
+		guint64 all = jobs_total(m);
 
 		snprintf(total, sizeof(total), "%" G_GUINT64_FORMAT, all);
 		if (rate > 0) {
-			long s = (long)((all - m->ended) / rate + 0.5);
+			long s = (long)((all - done) / rate + 0.5);
 
 			snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600,
 				 s / 60 % 60, s % 60);
 		}
 	}
-	fprintf(stderr, "\r%s: %" G_GUINT64_FORMAT "/%s calls, %.1f/s, "
-		"ETA %s\033[K", prog, m->ended, total, rate, eta);
+	fprintf(stderr, "\r%s: %" G_GUINT64_FORMAT "/%s calls, %"
+		G_GUINT64_FORMAT " failed, %.1f/s, ETA %s\033[K", prog, done,
+		total, m->failed, rate, eta);
 	fflush(stderr);
 	bar_shown = TRUE;
 }
@@ -553,72 +600,26 @@ clear_bar(void)
 
 /* ---------------------------------------------------------------- main */
 
-/* 4 calls per VM directory of the mount (at least 8). */
-static int
-default_jobs(const char *mount)
-{
-	DIR *d = opendir(mount);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 8;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return MAX(4 * n, 8);
-}
-
+/* Wait for .done text or items; with the signals only let in here. */
 static void
-parse_halt(struct map *m, const char *arg)
-{
-	char *end;
-	const char *p;
-
-	if (strcmp(arg, "never") == 0)
-		return;
-	if (g_str_has_prefix(arg, "soon,fail="))
-		p = arg + strlen("soon,fail=");
-	else if (g_str_has_prefix(arg, "now,fail=")) {
-		p = arg + strlen("now,fail=");
-		m->halt_now = TRUE;
-	} else
-		die("--halt %s: expected soon,fail=N or now,fail=N", arg);
-	m->halt_fail = g_ascii_strtoull(p, &end, 10);
-	if (end == p || *end || m->halt_fail == 0)
-		die("--halt %s: N must be a number above 0", arg);
-}
-
-static int
-positive(const char *opt, const char *arg)
-{
-	char *end;
-	long v = strtol(arg, &end, 10);
-
-	if (end == arg || *end || v < 1 || v > 1000000)
-		die("%s %s: expected a number from 1 to 1000000", opt, arg);
-	return v;
-}
-
-/* Wait for .done text or stdin; with the signals only let in here. */
-static void
-wait_events(struct map *m, const sigset_t *open_mask)
+wait_events(struct map *m, const char *mount, const sigset_t *open_mask)
 {
 	struct pollfd p[2] = {
 		{ .fd = m->donefd, .events = POLLIN },
-		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .fd = items_fd(m->items), .events = POLLIN },
 	};
 	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	g_autoptr(GError) error = NULL;
 	char buf[READ_SIZE];
 	/* Input when there is room for a call, and a little ahead (so that
-	 * the end of the input, and with it the total, is seen early). */
-	gboolean want_input = !m->in_eof && !m->halting &&
-	    (g_hash_table_size(m->running) < (guint)m->maxjobs ||
-	     m->in->len - m->in_pos < READ_AHEAD);
+	 * the end of the input, and with it the total, is seen early);
+	 * all of it for a --halt percentage. */
+	gboolean want_input = p[1].fd >= 0 && !m->halting &&
+	    (g_hash_table_size(m->running) < (guint)m->o->maxjobs ||
+	     items_buffered(m->items) < READ_AHEAD || m->o->halt_pct);
 	ssize_t n;
 
-	if (ppoll(p, want_input ? 2 : 1, m->bar ? &tick : NULL,
+	if (ppoll(p, want_input ? 2 : 1, m->o->bar ? &tick : NULL,
 		  open_mask) < 0) {
 		if (errno == EINTR)
 			return;
@@ -630,101 +631,75 @@ wait_events(struct map *m, const sigset_t *open_mask)
 	if (p[0].revents) {
 		n = read(m->donefd, buf, sizeof(buf));
 		if (n == 0 || (n < 0 && errno != EINTR))
-			die("reading %s/.done: %s", m->mount,
+			die("reading %s/.done: %s", mount,
 			    n == 0 ? "it ended" : strerror(errno));
 		if (n > 0)
 			take_done(m, buf, n);
 	}
-	if (want_input && p[1].revents)
-		read_input(m);
+	if (want_input && p[1].revents && !items_read(m->items, &error))
+		die("%s", error->message);
 }
 
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "mount", required_argument, NULL, 'C' },
-		{ "vm", required_argument, NULL, 'V' },
-		{ "max-args", required_argument, NULL, 'n' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "ordered", no_argument, NULL, 'k' },
-		{ "keep-order", no_argument, NULL, 'k' },
-		{ "joblog", required_argument, NULL, 'L' },
-		{ "halt", required_argument, NULL, 'H' },
-		{ "bar", no_argument, NULL, 'B' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	g_autoptr(GError) error = NULL;
 	g_autofree char *mount = NULL, *calls = NULL, *newpath = NULL;
-	const char *opt_mount = NULL, *joblog = NULL;
-	struct map m = { .chunk = 1, .print_seq = 1,
+	g_auto(GStrv) wrapped = NULL;
+	struct map_opts o;
+	struct map m = { .o = &o, .print_seq = 1, .halt_status = -1,
 			  .spill = TC_SPILL_INIT(MEM_BUFFERED) };
 	sigset_t block, open_mask;
 	struct sigaction sa;
-	int c, i;
+	char **cmd;
+	int ncmd;
 
-	while ((c = getopt_long(argc, argv, "+C:n:j:kh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'C':
-			opt_mount = optarg;
-			break;
-		case 'V':
-			m.vm = optarg;
-			break;
-		case 'n':
-			m.chunk = positive("-n", optarg);
-			break;
-		case 'j':
-			m.maxjobs = positive("-j", optarg);
-			break;
-		case 'k':
-			m.ordered = TRUE;
-			break;
-		case 'L':
-			joblog = optarg;
-			break;
-		case 'H':
-			parse_halt(&m, optarg);
-			break;
-		case 'B':
-			m.bar = TRUE;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return TC_EXIT_OTHER;
-		}
-	}
-	if (optind == argc) {
-		usage(stderr);
-		return TC_EXIT_OTHER;
-	}
-	if (!(mount = tc_mount(opt_mount, &error)) ||
-	    !(m.dir = tc_calls_parent(mount, m.vm, &error)))
-		die("%s", error->message);
-	m.base = g_string_new(NULL);
-	for (i = optind; i < argc; i++)
-		if (!tc_append_word(m.base, argv[i], &error))
+	map_parse_options(&o, argc, argv);
+	cmd = o.cmd;
+	ncmd = o.ncmd;
+	if (o.workdir) {
+		if (!(wrapped = tc_workdir_words(cmd, ncmd, o.workdir,
+						 &error)))
 			die("%s", error->message);
-	m.mount = mount;
-	m.prefix = tc_done_prefix(m.vm);
-	if (!m.maxjobs)
-		m.maxjobs = default_jobs(mount);
-	if (!m.bar)
-		m.bar = isatty(STDERR_FILENO);
-	if (joblog) {
-		if (!(m.joblog = fopen(joblog, "we")))
-			die("%s: %s", joblog, strerror(errno));
-		fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\t"
-		      "Exitval\tSignal\tCommand\n", m.joblog);
+		cmd = wrapped;
+		ncmd = g_strv_length(wrapped);
 	}
+	/* A newline in FUNC ARG... fails every job: say so once, now. */
+	for (int i = 0; i < ncmd; i++)
+		if (strchr(cmd[i], '\n'))
+			die("an argument holds a newline, which a call line "
+			    "cannot carry");
+	m.tmpl = template_new(cmd, ncmd);
+	m.opts = map_call_options(&o);
+	if (!(m.items = items_new(o.sources, o.nsources, o.delim, &error)))
+		die("%s", error->message);
+	if (items_from_tty(m.items))
+		fprintf(stderr, "%s: reading items from the terminal (end them "
+			"with ^D; or give them after ::: or through a pipe)\n",
+			prog);
+	if (o.resume && !(m.resume = resume_load(o.joblog, o.resume_failed,
+						 &error)))
+		die("%s", error->message);
+	m.running = g_hash_table_new(NULL, NULL);
+	m.ready = g_hash_table_new(g_int64_hash, g_int64_equal);
+	if (o.dry_run) {
+		dry_run(&m);
+		return m.failed ? TC_EXIT_OTHER : 0;
+	}
+	if (!(mount = tc_mount(o.mount, &error)) ||
+	    !(m.dir = tc_calls_parent(mount, o.vm, &error)))
+		die("%s", error->message);
+	m.prefix = tc_done_prefix(o.vm);
+	if (!o.maxjobs)
+		o.maxjobs = map_default_jobs(mount);
+	if (!o.bar)
+		o.bar = isatty(STDERR_FILENO);
+	if (o.joblog && !(m.joblog = joblog_open(o.joblog, o.resume, &error)))
+		die("%s", error->message);
 
 	/* Signals get in only while we wait in ppoll(2): no EINTR anywhere
-	 * else, and no blocking read of .done or stdin they would have to
-	 * interrupt. */
+	 * else, and no blocking read of .done or the items they would have
+	 * to interrupt. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -747,9 +722,6 @@ main(int argc, char **argv)
 		die("%s", error->message);
 	if ((m.newfd = open(newpath, O_RDWR | O_CLOEXEC)) < 0)
 		die("%s: %s", newpath, strerror(errno));
-	m.in = g_string_new(NULL);
-	m.running = g_hash_table_new(NULL, NULL);
-	m.ready = g_hash_table_new(g_int64_hash, g_int64_equal);
 	m.done = g_string_new(NULL);
 	m.t0 = tc_mono();
 	outstanding = &m;
@@ -759,30 +731,36 @@ main(int argc, char **argv)
 		if (got_signal)
 			break;
 		if (!g_hash_table_size(m.running) &&
-		    (m.halting || input_done(&m)))
+		    (m.halting || items_done(m.items)))
 			break;
-		draw_bar(&m);
-		wait_events(&m, &open_mask);
+		draw_bar(&m, FALSE);
+		wait_events(&m, mount, &open_mask);
 	}
 	if (got_signal)
 		cancel_all(&m);
 	flush_ready(&m, TRUE);
+	draw_bar(&m, TRUE);
 	clear_bar();
-	if (m.joblog && fclose(m.joblog) != 0)
-		die("%s: %s", joblog, strerror(errno));
+	if (!joblog_close(m.joblog, &error))
+		die("%s", error->message);
 	outstanding = NULL;
 	close(m.donefd);
 	close(m.newfd);
 	close(m.callsfd);
 	g_hash_table_destroy(m.running);	/* empty by now */
 	g_hash_table_destroy(m.ready);
-	g_string_free(m.in, TRUE);
 	g_string_free(m.done, TRUE);
-	g_string_free(m.base, TRUE);
+	g_string_free(m.opts, TRUE);
+	template_free(m.tmpl);
+	items_free(m.items);
+	resume_free(m.resume);
+	g_free(o.sources);
 	g_free(m.dir);
 	if (m.spill.fd >= 0)
 		close(m.spill.fd);
 	if (got_signal > 0)
 		return 128 + got_signal;
+	if (m.halt_status >= 0)
+		return m.halt_status;
 	return MIN(m.failed, 101);
 }

@@ -5,25 +5,38 @@
  * exit code.  Made to be a Makefile recipe's command under make -j, so it
  * is a handful of plain syscalls: no main loop, no threads.
  *
- *   trickle-run [-C MOUNT] [--vm VM] [--] FUNC [ARG...]
+ *   trickle-run [-C MOUNT] [--vm VM | --all [-b]] [--workdir DIR]
+ *               [--no-stdin] [--] [NAME=VALUE...] FUNC [ARG...]
  *
  * Exit: 0 done, N for "failed exit N", 128+N for "failed signal N",
- * 130 cancelled, 255 for any other failure (status on stderr) and for the
- * tool's own errors.  SIGINT/SIGTERM/SIGHUP while waiting cancel the call
- * and exit 128+signal.
+ * 124 for "failed timeout" (as timeout(1)), 130 cancelled, 255 for any
+ * other failure (status on stderr) and for the tool's own errors.
+ * SIGINT/SIGTERM/SIGHUP while waiting cancel the call and exit
+ * 128+signal.  With --all (run_all.c), the largest of the calls'.
+ *
+ * A call has no standard input yet.  Rather than drop ours without a
+ * word (a recipe "trickle-run exec sort < in > out" would make an empty
+ * target), data on it fails the run, before the fork when it is there
+ * already, or while the call runs when it comes later.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdio.h"
-#include "tclient.h"
+#include "run.h"
+
+#define NO_STDIN_MSG "standard input is not forwarded yet (see " \
+	"trickle-run(1)); use --no-stdin to ignore it or redirect </dev/null"
 
 static const char *prog = "trickle-run";
 
@@ -33,15 +46,35 @@ static volatile sig_atomic_t got_signal;
 static volatile sig_atomic_t have_call;
 static char ctl_path[PATH_MAX];
 
+#define USAGE_LINE "usage: %s [OPTION]... [--] [NAME=VALUE]... FUNC [ARG]...\n"
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: %s [-C MOUNT] [--vm VM] [--] FUNC [ARG...]\n"
-		"Run one call on a tricklefs mount and exit with its status.\n"
-		"  -C, --mount MOUNT  the mount (default: $TRICKLE_MOUNT)\n"
-		"      --vm VM        run on VM instead of MOUNT/.any\n"
-		"Leading NAME=VALUE arguments set the call's environment "
-		"(TRICKLE_TIMEOUT=S...).\n", prog);
+	fprintf(f, USAGE_LINE
+"Run one call on a tricklefs mount as if it were a local command: its\n"
+"output, its exit status.\n"
+"\n"
+"  -C, --mount MOUNT      the mount (default: $TRICKLE_MOUNT)\n"
+"      --vm VM            run on VM instead of MOUNT/.any\n"
+"  -a, --all              run on every VM; output lines labelled \"VM: \"\n"
+"  -b, --gather           with --all: each distinct output once, under\n"
+"                         the VMs that gave it (as clush -b)\n"
+"      --workdir DIR      run an exec call in DIR (. is this directory)\n"
+"      --no-stdin         ignore standard input (it is not forwarded)\n"
+"  -h, --help             this help, then exit\n"
+"      --version          the version, then exit\n"
+"\n"
+"NAME=VALUE words set the call's environment and options (TRICKLE_TIMEOUT=S).\n"
+"See trickle-run(1).\n", prog);
+}
+
+static _Noreturn void
+usage_error(void)
+{
+	fprintf(stderr, USAGE_LINE "Try '%s --help' for more.\n", prog,
+		prog);
+	exit(TC_EXIT_OTHER);
 }
 
 /* Async-signal-safe: open, write and close only. */
@@ -113,13 +146,99 @@ fork_call(int callsfd, const char *dir, const char *line)
 }
 
 /*
- * Copy the call's output to ours once it has ended.  result blocks until
- * then and gives stdout if the call succeeded (EIO if not: stdout is then
- * read from its file).  0; 1 if a signal ended the wait; 141 if our
- * stdout is closed; -1 on other errors (reported).
+ * Data on stdin, which a call would not get?  1 there is; 0 there is none
+ * and will be none (end of file, or nothing polls readable); -1 none yet
+ * (a pipe with nothing in it).  FIONREAD counts what a pipe or socket
+ * holds without taking it: another reader of the same stdin loses
+ * nothing to us.
  */
 static int
-copy_output(int callsfd, const char *dir, guint32 id)
+stdin_poll(int timeout_ms)
+{
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	int n;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -1;
+	if (p.revents & POLLNVAL)
+		return 0;
+	/* Readable with nothing in it: its end (a socket's too, which
+	 * says POLLIN there, not POLLHUP); watching on would spin. */
+	if (ioctl(STDIN_FILENO, FIONREAD, &n) == 0)
+		return n > 0;
+	/* Not a pipe or socket (a device): readable is data. */
+	return (p.revents & POLLIN) ? 1 : 0;
+}
+
+/* What our stdin holds before the fork, as stdin_poll() says it; a
+ * terminal and /dev/null hold nothing we would drop. */
+static int
+stdin_state(void)
+{
+	struct stat st, null;
+	off_t pos;
+
+	if (fstat(STDIN_FILENO, &st) < 0 || isatty(STDIN_FILENO) ||
+	    S_ISDIR(st.st_mode))
+		return 0;
+	if (S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 &&
+	    st.st_rdev == null.st_rdev)
+		return 0;
+	if (S_ISREG(st.st_mode)) {
+		pos = lseek(STDIN_FILENO, 0, SEEK_CUR);
+		return st.st_size > MAX(pos, 0);
+	}
+	return stdin_poll(0);
+}
+
+/*
+ * Wait for the call's end on its result file (fd), and meanwhile for
+ * data on stdin if watch: 0 ended; 1 a signal came; 2 data came.
+ */
+static int
+wait_end(int fd, gboolean watch)
+{
+	struct pollfd p[2] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+	};
+
+	/* Nothing to watch: the read of result blocks until the end, as
+	 * a plain join does (and a signal interrupts it). */
+	if (!watch)
+		return 0;
+	for (;;) {
+		if (got_signal)
+			return 1;
+		/* The signal handler cancels the call, so that the
+		 * result is readable soon even if it came just before
+		 * poll. */
+		if (poll(p, watch ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;	/* the read will say */
+		}
+		if (p[0].revents)
+			return 0;
+		if (watch && p[1].revents) {
+			int r = stdin_poll(0);
+
+			if (r == 1)
+				return 2;
+			if (r == 0)
+				watch = FALSE;
+		}
+	}
+}
+
+/*
+ * Copy the call's output to ours once it has ended.  result gives stdout
+ * if the call succeeded (EIO if not: stdout is then read from its file).
+ * 0; 1 if a signal ended the wait; 2 if data came on stdin (watched with
+ * watch); 141 if our stdout is closed; -1 on other errors (reported).
+ */
+static int
+copy_output(int callsfd, const char *dir, guint32 id, gboolean watch)
 {
 	char path[64], buf[1 << 16];
 	int fd, which = 0, r = 0;
@@ -128,6 +247,11 @@ copy_output(int callsfd, const char *dir, guint32 id)
 	snprintf(path, sizeof(path), "%u/result", id);
 	if ((fd = openat(callsfd, path, O_RDONLY | O_CLOEXEC)) < 0)
 		goto read_error;
+	if ((r = wait_end(fd, watch)) != 0 ||
+	    (watch && (r = stdin_poll(0) == 1 ? 2 : 0))) {
+		close(fd);
+		return r;
+	}
 	while ((n = read(fd, buf, sizeof(buf))) < 0 && errno == EINTR)
 		if (got_signal) {
 			close(fd);
@@ -215,48 +339,102 @@ status_code(int callsfd, const char *dir, guint32 id)
 int
 main(int argc, char **argv)
 {
+	enum { O_VM = 1000, O_WORKDIR, O_NO_STDIN, O_VERSION };
 	static const struct option opts[] = {
 		{ "mount", required_argument, NULL, 'C' },
-		{ "vm", required_argument, NULL, 'V' },
+		{ "vm", required_argument, NULL, O_VM },
+		{ "all", no_argument, NULL, 'a' },
+		{ "gather", no_argument, NULL, 'b' },
+		{ "dshbak", no_argument, NULL, 'b' },
+		{ "workdir", required_argument, NULL, O_WORKDIR },
+		{ "no-stdin", no_argument, NULL, O_NO_STDIN },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	g_autoptr(GError) error = NULL;
 	g_autofree char *mount = NULL, *dir = NULL, *line = NULL;
 	g_autofree char *calls = NULL;
-	const char *opt_mount = NULL, *vm = NULL;
-	int c, callsfd, code = 0;
+	g_auto(GStrv) wrapped = NULL;
+	const char *opt_mount = NULL, *vm = NULL, *workdir = NULL;
+	gboolean all = FALSE, gather = FALSE, no_stdin = FALSE;
+	int c, callsfd, code = 0, in = 0;
+	char **words;
+	int nwords;
 	guint32 id;
 
 	/* '+': FUNC's own arguments may look like options. */
-	while ((c = getopt_long(argc, argv, "+C:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+C:abh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'C':
 			opt_mount = optarg;
 			break;
-		case 'V':
-			vm = optarg;
+		case O_VM:
+			/* The tree's own names for every VM and any VM. */
+			if (strcmp(optarg, ".all") == 0)
+				all = TRUE;
+			else if (strcmp(optarg, ".any") != 0)
+				vm = optarg;
+			break;
+		case 'a':
+			all = TRUE;
+			break;
+		case 'b':
+			gather = TRUE;
+			break;
+		case O_WORKDIR:
+			workdir = optarg;
+			break;
+		case O_NO_STDIN:
+			no_stdin = TRUE;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
+		case O_VERSION:
+			printf("%s (tricklefs) %s\n", prog, TRICKLE_VERSION);
+			return 0;
 		default:
-			usage(stderr);
-			return TC_EXIT_OTHER;
+			usage_error();
 		}
 	}
-	if (optind == argc) {
-		usage(stderr);
+	if (optind == argc)
+		usage_error();
+	if (all && vm) {
+		fprintf(stderr, "%s: --all and --vm %s: one or the other\n",
+			prog, vm);
 		return TC_EXIT_OTHER;
 	}
+	if (gather && !all) {
+		fprintf(stderr, "%s: -b gathers the output of --all\n", prog);
+		return TC_EXIT_OTHER;
+	}
+	words = argv + optind;
+	nwords = argc - optind;
+	if (workdir) {
+		if (!(wrapped = tc_workdir_words(words, nwords, workdir,
+						 &error))) {
+			fprintf(stderr, "%s: %s\n", prog, error->message);
+			return TC_EXIT_OTHER;
+		}
+		words = wrapped;
+		nwords = g_strv_length(wrapped);
+	}
 	if (!(mount = tc_mount(opt_mount, &error)) ||
-	    !(dir = tc_calls_parent(mount, vm, &error)) ||
-	    !(line = tc_call_line(argv + optind, argc - optind, &error))) {
+	    (!all && !(dir = tc_calls_parent(mount, vm, &error))) ||
+	    !(line = tc_call_line(words, nwords, &error))) {
 		fprintf(stderr, "%s: %s\n", prog, error->message);
+		return TC_EXIT_OTHER;
+	}
+	/* Data we would drop: say so before forking anything. */
+	if (!no_stdin && (in = stdin_state()) == 1) {
+		fprintf(stderr, "%s: %s\n", prog, NO_STDIN_MSG);
 		return TC_EXIT_OTHER;
 	}
 	line = g_realloc(line, strlen(line) + 2);
 	strcat(line, "\n");
+	if (all)
+		return run_all(mount, line, gather);
 	calls = g_build_filename(dir, "calls", NULL);
 	if ((callsfd = open(calls, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", prog, calls, strerror(errno));
@@ -275,10 +453,28 @@ main(int argc, char **argv)
 	if (got_signal)
 		send_cancel();
 	else
-		code = copy_output(callsfd, dir, id);
+		code = copy_output(callsfd, dir, id, !no_stdin && in < 0);
 	if (got_signal) {
 		forget_call(callsfd, dir, id, 1);
 		return 128 + got_signal;
+	}
+	if (code == 2) {
+		/* Its output was made without the input: none of it.
+		 * Cancelled, it ends at once; then it can be forgotten. */
+		char path[32];
+		int fd;
+
+		send_cancel();
+		fprintf(stderr, "%s: %s\n", prog, NO_STDIN_MSG);
+		snprintf(path, sizeof(path), "%u/result", id);
+		if ((fd = openat(callsfd, path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			poll(&p, 1, 10 * 1000);
+			close(fd);
+		}
+		forget_call(callsfd, dir, id, 1);
+		return TC_EXIT_OTHER;
 	}
 	if (code < 0 || code == 141) {
 		forget_call(callsfd, dir, id, 1);
