@@ -14,13 +14,14 @@
  * beneath it.  Operations on a name (unlink, mkdir, rmdir, rename) resolve
  * the parent directory that way and then act on the last component with
  * the *at() call, which never follows it.  This needs Linux 5.6 or later;
- * older kernels get ENOSYS rather than a weaker check.
+ * older kernels get ENOSYS rather than a weaker check.  The lexical
+ * check is datapath.c's, on its own so that tests/fuzz can drive it.
  */
 #include "vm_priv.h"
+#include "datapath.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <dirent.h>
@@ -46,35 +47,6 @@ reply(struct vmnode *vm, struct wire_msg *m, int err, const char *msg)
 {
 	vmnode_send(vm, WIRE_REPLY, m->tag,
 		    g_variant_new("(is)", err, msg ? msg : g_strerror(err)));
-}
-
-/*
- * Check a client's path and put it in normal form in out: components
- * joined by single slashes, without "." or empty ones; "" is the data
- * directory itself.  Absolute paths and ".." are refused.
- */
-static int
-normalize(const char *path, GString *out)
-{
-	g_auto(GStrv) parts = NULL;
-	guint i;
-
-	g_string_truncate(out, 0);
-	if (path[0] == '/')
-		return EPERM;
-	parts = g_strsplit(path, "/", -1);
-	for (i = 0; parts[i]; i++) {
-		if (!*parts[i] || strcmp(parts[i], ".") == 0)
-			continue;
-		if (strcmp(parts[i], "..") == 0)
-			return EPERM;
-		if (out->len)
-			g_string_append_c(out, '/');
-		g_string_append(out, parts[i]);
-	}
-	if (out->len >= PATH_MAX)
-		return ENAMETOOLONG;
-	return 0;
 }
 
 /*
@@ -484,8 +456,9 @@ datafs_op(struct vmnode *vm, struct wire_msg *m)
 		reply(vm, m, ENOSYS, "unknown file operation");
 		return;
 	}
-	if ((err = normalize(o.path, path)) ||
-	    (o.op == FS_RENAME && (err = normalize(o.path2, path2)))) {
+	if ((err = datapath_normalize(o.path, path)) ||
+	    (o.op == FS_RENAME &&
+	     (err = datapath_normalize(o.path2, path2)))) {
 		if (err == EPERM)
 			g_warning("vm%u: %s: refusing path outside the data "
 				  "directory", m->vm, op_names[o.op]);
