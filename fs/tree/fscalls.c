@@ -126,6 +126,13 @@ parse_lines(struct cluster *fs, struct vm *vm, const char *text, gsize len,
 				  "%d)", vm->name, strlen(line), MAX_LINE);
 			return E2BIG;
 		}
+		/* The words travel as GVariant strings, which must be
+		 * UTF-8: a line that is not would kill the mount there. */
+		if (!g_utf8_validate(line, -1, NULL)) {
+			g_warning("%s: calls/new: a line that is not UTF-8",
+				  vm->name);
+			return EINVAL;
+		}
 		if (!g_shell_parse_argv(line, NULL, &argv, &error)) {
 			g_warning("%s: calls/new: bad line \"%s\": %s",
 				  vm->name, line, error->message);
