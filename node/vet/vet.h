@@ -51,8 +51,9 @@ void elf_func_free(struct elf_func *f);
 GPtrArray *elfsyms_functions(const char *path, GError **error);
 
 /* checkload.c: load an injected shared object once in a throw-away
- * process (self --check-load PATH, which node/worker answers) before any
- * VM does. */
+ * process (self --check-load PATH, which node/worker answers, with its
+ * verdict on its fd 3) before any VM does.  A constructor that exits,
+ * even with status 0, or crashes refuses the file. */
 
 struct check;
 

@@ -340,6 +340,35 @@ parse_call(struct ncall *c, char **argv, char **why)
 			/* 0: no time limit, as with timeout(1). */
 			c->timeout_ms = s == 0 ? 0
 				: (guint)MIN(MAX(ceil(s * 1000), 1), G_MAXINT);
+		} else if (g_str_has_prefix(*a, "TRICKLE_MEMORY=") ||
+			   g_str_has_prefix(*a, "TRICKLE_CPU=")) {
+			/* Limits the worker sets while the call runs: bytes
+			 * with K, M or G, or whole CPU seconds; 0 for none.
+			 * It gets them as environment words, in plain
+			 * numbers, and takes them out of the call's
+			 * environment. */
+			static const char units[] = "KMG";
+			gboolean mem = (*a)[8] == 'M';
+			const char *u = NULL;
+			char *end = NULL;
+			guint64 n = g_ascii_isdigit(*value) ?
+				    g_ascii_strtoull(value, &end, 10) : 0;
+			guint shift = 0;
+
+			if (mem && end && *end && !end[1] &&
+			    (u = strchr(units, g_ascii_toupper(*end))))
+				shift = 10 * (guint)(u - units + 1);
+			if (!end || (*end && !u) ||
+			    n > (mem ? G_MAXUINT64 >> shift : G_MAXUINT)) {
+				*why = g_strdup_printf("bad call option %s (%s "
+					"wanted)", *a, mem ? "bytes, or a number "
+					"with K, M or G" : "whole seconds");
+				return FALSE;
+			}
+			if (n)
+				g_ptr_array_add(env, g_strdup_printf(
+					"%.*s%" G_GUINT64_FORMAT,
+					(int)(value - *a), *a, n << shift));
 		} else {
 			*why = g_strdup_printf("unknown call option %.*s",
 					       (int)(value - 1 - *a), *a);

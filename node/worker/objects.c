@@ -41,6 +41,14 @@ objects_init(guint32 first_id)
 	next_id = first_id ? first_id : 1;
 }
 
+/* A plain read of one word: worker.c calls it from a signal handler when
+ * the worker starts over (its objects go, their ids are not reused). */
+guint32
+objects_next_id(void)
+{
+	return next_id;
+}
+
 long
 trickle_object_new(const struct trickle_class *cls, void *obj)
 {

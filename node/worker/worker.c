@@ -10,12 +10,21 @@
  * latest loaded first), then the built-ins.  The call's own environment
  * (leading NAME=VALUE words) is set in the worker for its duration, so
  * functions see it with getenv() and programs inherit it.
+ *
+ * A call is contained: every process it started is killed when it ends
+ * (end_descendants), and its TRICKLE_MEMORY and TRICKLE_CPU limits hold
+ * while it runs.  A function past its limit cannot be stopped short of
+ * the process, and the supervisor must hear why the call failed before
+ * it sends the next one: so the worker says so itself and starts over in
+ * place (restart_self: exec() of itself, same PID, same socket, its
+ * libraries loaded again), as a VM does after a crash.
  */
 #include "worker.h"
 #include "worker_priv.h"
 #include "fdio.h"
 #include "wire.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +32,7 @@
 #include <math.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,22 +48,22 @@ typedef int (*trickle_fn)(int argc, char **argv);
  * the call's files, so that it can be watched while the call runs. */
 #define FLUSH_INTERVAL_US (G_USEC_PER_SEC / 4)
 
-struct lib {
-	char *path;
-	void *handle;
-};
-
 /* A variable the running call set, and what it was before. */
 struct saved_var {
 	char *name;
 	char *old;			/* NULL: it was not set */
 };
 
-static GPtrArray *libs;		/* struct lib *, in load order */
-static int devnull = -1;
-static int logfd = -1;		/* the supervisor's stderr, for our own messages */
+GPtrArray *libs;		/* struct lib *, in load order */
+int devnull = -1;
+int logfd = -1;		/* the supervisor's stderr, for our own messages */
 static GPtrArray *saved_vars;	/* struct saved_var *, of the running call */
-static GVariant *objects_sent;	/* the W_OBJECTS last sent */
+GVariant *objects_sent;	/* the W_OBJECTS last sent */
+
+pid_t worker_pid;	/* handlers inherited by a call's fork do nothing */
+int wsock = -1;		/* the line to the supervisor */
+char *self_exe;		/* argv[0] for restart_self() */
+long page_size;
 
 static GMutex flush_lock;
 static GCond flush_cond;
@@ -68,7 +78,7 @@ signal_description(int sig)
 		      : g_strdup_printf("signal %d", sig);
 }
 
-static void
+void
 send_frame(int fd, GByteArray *frame)
 {
 	if (fdio_write_all(fd, frame->data, frame->len) < 0)
@@ -290,12 +300,15 @@ static void
 run_program(const char *prog, char **argv, int out, int err,
 	    guint8 *state, int *code, char **detail)
 {
+	struct rusage ru;
+	char *typed;
 	pid_t pid;
 	int status;
 
 	pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		child_limits();
 		dup2(devnull, STDIN_FILENO);
 		dup2(out, STDOUT_FILENO);
 		dup2(err, STDERR_FILENO);
@@ -315,9 +328,14 @@ run_program(const char *prog, char **argv, int out, int err,
 					  g_strerror(errno));
 		return;
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status)) {
+	if ((typed = program_limit_detail(status, &ru))) {
+		*state = CALL_FAILED;
+		*code = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+					    : WEXITSTATUS(status);
+		*detail = typed;
+	} else if (WIFSIGNALED(status)) {
 		*state = CALL_FAILED;
 		*code = 128 + WTERMSIG(status);
 		*detail = signal_description(WTERMSIG(status));
@@ -379,10 +397,15 @@ run_function(trickle_fn fn, char **argv, int out, int err,
 	dup2(err, STDERR_FILENO);
 	optind = 0;		/* functions shaped like main use getopt */
 	set_flushing(TRUE);
+	arm_limits();
 	*code = fn(argc, argv);
+	disarm_limits();
 	set_flushing(FALSE);
 	fflush(stdout);
 	fflush(stderr);
+	/* fd 0 too: a function may have closed it, and the next file the
+	 * worker opens would take its place. */
+	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	dup2(logfd, STDERR_FILENO);
 	clearerr(stdout);
@@ -433,6 +456,9 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	env = g_strdupv((char **)cenv);
 	ofd = open_output(dir, "stdout");
 	efd = open_output(dir, "stderr");
+	take_limits(env);
+	if (lim.memory || lim.cpu_s)
+		prepare_restart(m->vm, m->tag);
 	set_call_env(env);
 	if (ofd < 0 || efd < 0) {
 		detail = g_strdup_printf("cannot create output in %s: %s",
@@ -456,6 +482,9 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 		detail = g_strdup_printf("function not found: %s", argv[0]);
 	}
 	restore_env();
+	clear_limits();
+	/* Nothing the call started outlives it. */
+	end_descendants();
 	if (ofd >= 0)
 		close(ofd);
 	if (efd >= 0)
@@ -483,18 +512,80 @@ do_destroy(int fd, GByteArray *out, const struct wire_msg *m)
 	send_frame(fd, out);
 }
 
+/* Read exactly n bytes: 1, 0 at the end of the stream or on an error. */
+static int
+read_exact(int fd, void *buf, gsize n)
+{
+	guint8 *p = buf;
+
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		p += r;
+		n -= r;
+	}
+	return 1;
+}
+
+/* Feed one frame to dec and nothing after it: what the supervisor sent
+ * next stays in the socket for the image restart_self() starts. */
+static int
+read_frame(int fd, struct wire_decoder *dec)
+{
+	guint8 head[WIRE_HEADER_SIZE];
+	g_autofree guint8 *body = NULL;
+	guint32 len;
+
+	if (!read_exact(fd, head, sizeof(head)))
+		return 0;
+	wire_decoder_feed(dec, head, sizeof(head));
+	memcpy(&len, head, sizeof(len));
+	len = GUINT32_FROM_BE(len);
+	if (len == 0 || len > WIRE_MAX_BODY)
+		return 1;	/* the decoder judges it */
+	body = g_malloc(len);
+	if (!read_exact(fd, body, len))
+		return 0;
+	wire_decoder_feed(dec, body, len);
+	return 1;
+}
+
 int
 worker_main(int fd, guint32 first_object)
 {
 	struct wire_decoder dec;
 	g_autoptr(GByteArray) out = g_byte_array_new();
-	guint8 buf[64 * 1024];
+	g_autofree char *restart = g_strdup(g_getenv(RESTART_VAR));
+	sigset_t none;
 	int sock;
 
 	/* A VM does not outlive its node, even one killed outright. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		return 1;
+	/* Orphans of a call come to us (see end_descendants). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	worker_pid = getpid();
+	page_size = sysconf(_SC_PAGESIZE);
+	self_exe = g_file_read_link("/proc/self/exe", NULL);
+	if (restart) {
+		int sig;
+
+		/* After restart_self(): what the call had blocked or
+		 * ignored survives exec(). */
+		g_unsetenv(RESTART_VAR);
+		for (sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	install_handlers();
+	atexit(end_descendants_at_exit);
 	signal(SIGPIPE, SIG_IGN);
 	/* Programs the VM runs must not inherit the line to the supervisor
 	 * (fd 3 as spawned): one could read our next request, or forge an
@@ -502,7 +593,7 @@ worker_main(int fd, guint32 first_object)
 	if ((sock = fcntl(fd, F_DUPFD_CLOEXEC, 10)) < 0)
 		return 2;
 	close(fd);
-	fd = sock;
+	fd = wsock = sock;
 	libs = g_ptr_array_new();
 	saved_vars = g_ptr_array_new_with_free_func(
 		(GDestroyNotify)saved_var_free);
@@ -512,18 +603,17 @@ worker_main(int fd, guint32 first_object)
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	g_thread_unref(g_thread_new("flusher", flusher, NULL));
+	/* Unreadable: end, and the supervisor fails the call. */
+	if (restart && !finish_restart(fd, out, restart))
+		return 2;
 	wire_decoder_init(&dec);
 	for (;;) {
 		struct wire_msg m;
 		g_autoptr(GError) error = NULL;
-		ssize_t n = read(fd, buf, sizeof(buf));
 		int r;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (!read_frame(fd, &dec))
 			return 0;
-		wire_decoder_feed(&dec, buf, n);
 		while ((r = wire_decoder_next(&dec, &m, &error)) == 1) {
 			if (m.type == WIRE_W_LOAD)
 				do_load(fd, out, &m);
@@ -543,12 +633,20 @@ worker_main(int fd, guint32 first_object)
 	}
 }
 
+/* node/vet/checkload.c reads the verdict here, once dlopen() has
+ * returned: a constructor that exits the process leaves none. */
+#define CHECK_VERDICT_FD 3
+
 int
 worker_check_load(const char *path)
 {
-	if (!dlopen(path, RTLD_NOW | RTLD_LOCAL)) {
+	gboolean ok = dlopen(path, RTLD_NOW | RTLD_LOCAL) != NULL;
+	const char *verdict = ok ? "ok" : "failed";
+
+	if (!ok)
 		fprintf(stderr, "%s\n", dlerror());
+	if (write(CHECK_VERDICT_FD, verdict, strlen(verdict)) < 0)
 		return 1;
-	}
-	return 0;
+	close(CHECK_VERDICT_FD);
+	return ok ? 0 : 1;
 }

@@ -15,7 +15,9 @@
 /* Serve W_LOAD, W_RUN and W_DESTROY frames on fd until it closes; the
  * exit status.  Object ids start at first_object (1 if 0). */
 int worker_main(int fd, guint32 first_object);
-/* trickle-node --check-load: can path be dlopen()ed here?  Exit status. */
+/* trickle-node --check-load: can path be dlopen()ed here?  Exit status,
+ * and "ok" or "failed" on fd 3 once dlopen() has returned (a constructor
+ * that exits leaves nothing there; node/vet/checkload.c reads it). */
 int worker_check_load(const char *path);
 /* "signal 11 (SIGSEGV)" */
 char *signal_description(int sig);
