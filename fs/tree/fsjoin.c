@@ -77,12 +77,22 @@ join_interrupted(fuse_req_t req, void *data)
 	joiner_drop(data);
 }
 
+/* An ended call whose output is on a node being reconnected: its join
+ * waits for the node (a result is worth waiting for, unlike a listing). */
+static gboolean
+output_away(struct call *c)
+{
+	struct host *h = call_output(c)->vm->host;
+
+	return h && h->state == HOST_RECONNECTING;
+}
+
 void
 call_join(struct call *c, fuse_req_t req, size_t size, off_t off)
 {
 	struct joiner *j;
 
-	if (call_ended(c)) {
+	if (call_ended(c) && !(c->state == CALL_DONE && output_away(c))) {
 		if (c->state != CALL_DONE)
 			fuse_reply_err(req, EIO);
 		else
@@ -135,6 +145,27 @@ wake(struct tree *t, struct call *c)
 	g_list_free(w->joiners);
 	g_list_free(w->pollers);
 	g_free(w);
+}
+
+/* A node is back (or gone for good): the joins of ended calls whose
+ * output it has read it now (or fail). */
+static void
+wake_host(struct tree *t, struct host *h)
+{
+	g_autoptr(GPtrArray) calls = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer key;
+	guint i;
+
+	g_hash_table_iter_init(&it, t->waits);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		struct call *c = key;
+
+		if (call_ended(c) && call_output(c)->vm->host == h)
+			g_ptr_array_add(calls, c);
+	}
+	for (i = 0; i < calls->len; i++)
+		wake(t, calls->pdata[i]);
 }
 
 void
@@ -413,8 +444,13 @@ on_event(void *data, const struct cluster_event *ev)
 		if (!ev->call->any)
 			done_announce(t, ev->call);
 		break;
-	case CL_HOST_DRAINED:
+	case CL_HOST_UP:
 	case CL_HOST_DOWN:
+		wake_host(t, ev->host);
+		if (ev->type == CL_HOST_UP)
+			break;
+		/* fall through */
+	case CL_HOST_DRAINED:
 		if (g_hash_table_contains(t->held, ev->host)) {
 			struct held *hw = g_hash_table_lookup(t->held,
 							      ev->host);

@@ -39,7 +39,7 @@ grep -qE "$N1LABEL: .*its calls are lost" "$LOG" &&
 	echo "NOTE: the loss kept node1 unreachable past the lease: its calls were lost and may have run twice" >&2
 check_pile 100 0
 check_attempts
-on1=$(awk -F'\t' 'NR > 1 && $2 == "node1"' "$T/pile.joblog" | wc -l)	# trickle-map's joblog
+on1=$(ran_on node1)
 echo "node1 ran $on1 of 100"
 [ "$on1" -gt 0 ] || fail "node1 ran none of the pile: the loss was never tested"
 wait_for -t 45 eval '[ "$(nf_vm_state node1)" = up ]' || fail "node1 not up after the loss: $(nf_ctl)"

@@ -78,7 +78,7 @@ check_pile 100 0
 check_attempts
 grep -Eq "$N1LABEL: session resumed" "$LOG" ||
 	fail "node1's session was not resumed: $(grep -E "$N1LABEL" "$LOG" | tail -5)"
-on1=$(awk -F'\t' 'NR > 1 && $2 == "node1"' "$T/pile.joblog" | wc -l)	# trickle-map's joblog
+on1=$(ran_on node1)
 echo "node1 ran $on1 of 100"
 unmount
 expect_no_nodes

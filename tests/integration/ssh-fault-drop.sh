@@ -14,15 +14,16 @@ start_sshd2
 mount_ssh a=127.0.0.1:$SSHD_PORT b=127.0.0.1:$SSHD2_PORT -o ServerAliveInterval=1
 cp "$ATTEMPTS_SO" "$M/.all/inject/" || fail "cp attempts.so .all/inject/"
 
-start_pile 100 100
-wait_for -t 60 eval '[ "$(ended_items)" -ge 30 ]' || fail "the pile did not get going"
 node=$(node_of_sshd "$SSHD_PID")
 [ -n "$node" ] || fail "cannot tell b's node"
 # The sshd process of b's connection: the node's parent.
 conn=$(ppid_of "$node")
 [ "$conn" != "$SSHD_PID" ] && descends_from "$conn" "$SSHD_PID" ||
 	fail "b's node $node is not below a connection of sshd $SSHD_PID"
+start_pile 100 100
+wait_for -t 60 eval '[ "$(ended_items)" -ge 30 ]' || fail "the pile did not get going"
 kill -KILL "$conn"
+fault_in_time 100
 echo "dropped b's connection (sshd $conn) after $(ended_items) items"
 wait_for -t 20 eval 'grep -q "127.0.0.1:$SSHD2_PORT: trickle-node back" "$LOG"' ||
 	fail "b did not come back: $(tail -5 "$LOG")"

@@ -14,17 +14,19 @@ start_sshd2
 
 mount_ssh a=127.0.0.1:$SSHD_PORT b=127.0.0.1:$SSHD2_PORT -o ServerAliveInterval=1,lease=5
 cp "$ATTEMPTS_SO" "$M/.all/inject/" || fail "cp attempts.so .all/inject/"
-pinned=$(fork b "work $T/b.log 4000 pinned") || fail "fork on b"
 
-start_pile 40 200
-wait_for -t 60 eval '[ "$(ended_items)" -ge 8 ]' || fail "the pile did not get going"
 node=$(node_of_sshd "$SSHD_PID")
 [ -n "$node" ] || fail "cannot tell b's node"
 frozen=("$node")
 for e in $(our_nodes); do
 	[ "$(ppid_of "${e%%:*}")" = "$node" ] && frozen+=("${e%%:*}")
 done
+start_pile 40 200
+wait_for -t 60 eval '[ "$(ended_items)" -ge 8 ]' || fail "the pile did not get going"
+pinned=$(fork b "work $T/b.log 8000 pinned") || fail "fork on b"
+wait_for -t 20 grep -q "^start pinned " "$T/b.log" || fail "b's own call did not start"
 kill -STOP "${frozen[@]}"
+fault_in_time 40
 echo "froze b's node $node and workers ${frozen[*]:1} after $(ended_items) items"
 start=$(now_ms)
 wait_for -t 10 eval 'grep -q "^b .* unreachable " "$M/.ctl"' || fail "b not unreachable: $(cat "$M/.ctl")"

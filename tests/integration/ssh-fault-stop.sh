@@ -40,6 +40,7 @@ pin_b=$(fork b "work $PINNED 10000 pin-b") || fail "fork on b"
 wait_for -t 20 grep -q "^start pin-b " "$PINNED" ||
 	fail "b's call did not start: $(cat "$PINNED")"
 kill -STOP "$node" || fail "kill -STOP $node"
+fault_in_time 60
 stop_ns=$(date +%s%N)
 elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 ended=$(ended_items)
@@ -153,8 +154,7 @@ for item in pin-a pin-b; do
 	expect_eq "$item started" 1 "$(grep -c "^start $item " "$PINNED")"
 	expect_eq "$item ended" 1 "$(grep -c "^end $item " "$PINNED")"
 done
-# (trickle-map removes each call once read: its joblog says where it ran.)
-echo "b ran $(awk -F'\t' 'NR > 1 && $2 == "b"' "$T/pile.joblog" | wc -l) of 60"
+echo "b ran $(ran_on b) of 60"
 # The attempts file of b's call (if this build has them): one run, done.
 if [ -e "$M/b/calls/$pin_b/attempts" ]; then
 	att=$(cat "$M/b/calls/$pin_b/attempts")
