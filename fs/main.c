@@ -21,7 +21,8 @@
 #include <unistd.h>
 #include <glib-unix.h>
 
-#define SHUTDOWN_WAIT_S 5
+#define SHUTDOWN_WAIT_S 15	/* for SHUTDOWN to reach the nodes: a node that
+				   sees only EOF keeps its session for the lease */
 
 struct mount {
 	struct cluster *cl;

@@ -92,6 +92,10 @@ static const struct {
 	{WIRE_W_DESTROYED, "(uint32 3, 0, '')"},
 	{WIRE_W_DONE, "(byte 2, 0, '')"},
 	{WIRE_W_DONE, "(byte 3, 139, 'killed by signal 11')"},
+	{WIRE_ATTACH, "(uint32 2, uint32 4, '0123456789abcdef0123456789abcdef', uint32 60)"},
+	{WIRE_ATTACH, "(uint32 2, uint32 1, '', uint32 0)"},
+	{WIRE_SYNCED, "(true, uint32 12)"},
+	{WIRE_SYNCED, "(false, uint32 0)"},
 };
 
 static GVariant *
@@ -889,6 +893,11 @@ test_reject_not_normal(void)
 	static const guint8 unit_long[] = {0, 0};
 	/* (ysitt) with garbage. */
 	static const guint8 ysitt_garbage[] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3};
+	/* A boolean that is neither 0 nor 1. */
+	static const guint8 bu_bad_bool[] = {2, 0, 0, 0, 1, 0, 0, 0};
+	/* (uusu) whose string runs into the offset table, unterminated. */
+	static const guint8 uusu_nonul[] = {2, 0, 0, 0, 1, 0, 0, 0,
+		'a', 'b', 'c', 'd', 60, 0, 0, 0, 12};
 	/* (ssas) whose framing offsets point past the end. */
 	static const guint8 ssas_garbage[] = {'/', 0, 0, 'a', 0, 4, 42, 2};
 	g_autoptr(GByteArray) good = g_byte_array_new();
@@ -944,6 +953,10 @@ test_reject_not_normal(void)
 	REJECT(WIRE_PING, unit_long);
 	REJECT(WIRE_CALL_STATE, ysitt_garbage);
 	REJECT(WIRE_W_RUN, ssas_garbage);
+	REJECT(WIRE_SYNCED, bu_bad_bool);
+	REJECT(WIRE_SYNCED, uu_short);
+	REJECT(WIRE_ATTACH, uu_short);
+	REJECT(WIRE_ATTACH, uusu_nonul);
 #undef REJECT
 	/* An empty body is no "()" (that is one zero byte), nor "s". */
 	expect_reject_body(WIRE_PING, NULL, 0);
