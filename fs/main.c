@@ -188,6 +188,9 @@ main(int argc, char **argv)
 	status = 0;
 
 	fuse_session_unmount(m.se);
+	/* The state is free for the next mount of it now, while the nodes
+	 * are still being ended (run.sh scripts mount again at once). */
+	cluster_release_state(m.cl);
 stop:
 	/* End the nodes' VMs and remove what was injected. */
 	cluster_shutdown(m.cl);

@@ -169,11 +169,23 @@ on_accept(int lfd, GIOCondition cond, gpointer data)
 	       errno == EINTR)
 		;
 	for (cm = r > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm;
-	     cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(fds)))
-			memcpy(fds, CMSG_DATA(cm), sizeof(fds));
+	     cm = CMSG_NXTHDR(&msg, cm)) {
+		int *got = (int *)CMSG_DATA(cm);
+		gsize k, nfd;
+
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		/* The two we want; any other fd is closed, not leaked. */
+		for (k = 0; k < nfd; k++) {
+			if (nfd == 2 && fds[k] < 0)
+				fds[k] = got[k];
+			else
+				close(got[k]);
+		}
+	}
 	if (fds[0] < 0 || fds[1] < 0 || (msg.msg_flags & MSG_CTRUNC))
 		goto fail;
 	if (r < (ssize_t)sizeof(head) &&
@@ -427,7 +439,9 @@ session_reap(const char *base)
 
 		if (!session_look(base, name, &i, &fd))
 			continue;
-		if (!i.live && i.idle > (gint64)i.lease) {
+		/* The mount gives it up lease + 2..7 s after losing it;
+		 * the same margin here, and some. */
+		if (!i.live && i.idle > (gint64)i.lease + 10) {
 			g_message("removing session %s: nobody came back for "
 				  "it in %u s", i.id, i.lease);
 			rm_rf(i.dir);

@@ -494,6 +494,9 @@ on_client_closed(void *user, const GError *error)
 		  n->lease);
 	fdstream_free(g_steal_pointer(&n->io));
 	session_release_client(n->session);
+	/* A transfer cut off with its link cannot go on: bytes were lost
+	 * with it (the client sends it again). */
+	g_hash_table_remove_all(n->xfers);
 }
 
 /* A later trickle-node gave us its client (the mount reconnected): it
@@ -514,6 +517,7 @@ on_handed_client(void *data, int in, int out, const guint8 *bytes, gsize len)
 	if (n->io)
 		g_message("a new connection replaces the client's old one");
 	fdstream_free(g_steal_pointer(&n->io));
+	g_hash_table_remove_all(n->xfers);
 	wire_decoder_clear(&n->dec);
 	wire_decoder_init(&n->dec);
 	n->io = fdstream_new(in, out, &client_cb, n);
@@ -570,16 +574,13 @@ node_finish(struct node *n)
 	if (n->lease_timer)
 		g_source_remove(n->lease_timer);
 	n->lease_timer = 0;
-	g_clear_pointer(&n->session, session_free);
-	if (!n->dir)
-		return;		/* never had a session */
-	if (n->shutdown) {
+	/* Out of the way (renamed) while still locked: a trickle-node
+	 * starting meanwhile must not adopt what is being removed. */
+	if (n->dir && n->shutdown)
 		remove_later(n->dir);
-	} else {
-		/* The client vanished without saying goodbye: keep the calls'
-		 * output for whoever comes back for it. */
-		g_message("connection lost; keeping %s", n->dir);
-	}
+	else if (n->dir && !n->handed_off)
+		g_message("ending; keeping %s", n->dir);
+	g_clear_pointer(&n->session, session_free);
 }
 
 int

@@ -283,7 +283,14 @@ any_restore(struct cluster *fs)
 
 		if (call_ended(a))
 			continue;
-		if (!c && a->argv) {
+		if (!c && a->absent) {
+			g_autofree char *why = g_strdup_printf("recovered: "
+				"it was sent to %s, which is not mounted now",
+				a->where);
+
+			call_set_state(a, CALL_FAILED, why);
+			call_ended_now(a);
+		} else if (!c && a->argv) {
 			call_set_state(a, CALL_QUEUED, NULL);
 			g_queue_push_tail(&fs->any_queue, a);
 			a->queued = fs->any_queue.tail;

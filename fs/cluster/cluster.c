@@ -64,6 +64,8 @@ on_lease_over(struct host *h, const char *why)
 
 	for (i = 0; i < h->vms->len; i++)
 		vm_lose_calls(h->vms->pdata[i], why, FALSE);
+	/* Joins waiting for its output give up too. */
+	cluster_emit(h->fs, CL_HOST_UNREACHABLE, h, NULL, NULL, why);
 }
 
 static void
@@ -105,6 +107,13 @@ on_objects(struct host *h, struct vm *vm, GVariant *objects)
 	vm_set_objects(vm, objects);
 }
 
+static void
+on_result(struct host *h, struct vm *vm, guint32 id, const guint8 *bytes,
+	  gsize len)
+{
+	vm_call_result(vm, id, bytes, len);
+}
+
 static const struct host_events model_events = {
 	.up = on_up,
 	.down = on_down,
@@ -116,6 +125,7 @@ static const struct host_events model_events = {
 	.call_state = on_call_state,
 	.funcs = on_funcs,
 	.objects = on_objects,
+	.result = on_result,
 };
 
 struct host *
@@ -128,6 +138,13 @@ cluster_add_host(struct cluster *cl, const char *label,
 	g_ptr_array_add(cl->hosts, h);
 	journal_host(h);
 	return h;
+}
+
+void
+cluster_release_state(struct cluster *cl)
+{
+	spool_cleanup(cl);
+	journal_close(g_steal_pointer(&cl->journal), !cl->keep_sessions);
 }
 
 gboolean
@@ -253,9 +270,14 @@ cluster_gone(struct cluster *cl)
 {
 	guint i;
 
-	for (i = 0; i < cl->hosts->len; i++)
-		if (((struct host *)cl->hosts->pdata[i])->link)
+	for (i = 0; i < cl->hosts->len; i++) {
+		struct host *h = cl->hosts->pdata[i];
+
+		/* A node keeping its session (-o keep) keeps its link open
+		 * too: nothing to wait for. */
+		if (h->link && !(cl->keep_sessions && h->ending))
 			return FALSE;
+	}
 	return TRUE;
 }
 
@@ -303,8 +325,7 @@ cluster_free(struct cluster *cl)
 	guint i, j;
 
 	cl->stopping = TRUE;
-	spool_cleanup(cl);
-	journal_close(g_steal_pointer(&cl->journal), !cl->keep_sessions);
+	cluster_release_state(cl);
 	for (i = 0; i < cl->hosts->len; i++) {
 		struct host *h = cl->hosts->pdata[i];
 		g_autoptr(GPtrArray) vms = g_ptr_array_ref(h->vms);

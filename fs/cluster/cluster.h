@@ -160,6 +160,9 @@ struct host_events {
 			   guint64 out, guint64 err);
 	void (*funcs)(struct host *h, struct vm *vm, GVariant *funcs);
 	void (*objects)(struct host *h, struct vm *vm, GVariant *objects);
+	/* A small result, just before its call's CALL_STATE done. */
+	void (*result)(struct host *h, struct vm *vm, guint32 id,
+		       const guint8 *bytes, gsize len);
 };
 
 /* A request to the node waiting for its REPLY, DATA, STAT or LIST.  done
@@ -190,6 +193,9 @@ struct host {
 	guint ping_timer;
 	gboolean ending;		/* SHUTDOWN sent, link closing */
 	char session[33];		/* ATTACH's id: hex, ours alone */
+	char attached[33];		/* the id the current link asked for */
+	gboolean lease_out;		/* unreachable past the lease: its
+					   calls were given up */
 	gboolean was_up;		/* WELCOME once: reconnect if lost */
 	gboolean back;			/* reconnecting: the next SYNCED is a
 					   resume */
@@ -252,6 +258,10 @@ struct call {
 	char *where;			/* on .any: the VM it was sent to */
 	guint sync_gen;			/* its host's generation when sent or
 					   last heard of; 0: not sent yet */
+	gboolean absent;		/* on .any, recovered: sent to a VM
+					   not mounted now */
+	GBytes *result;			/* a small result, kept here once the
+					   call is done: it outlives its node */
 	GPtrArray *attempts;		/* struct attempt *, on the call the
 					   user forked (.any's, or the VM's) */
 	guint retries;			/* lost runs it may still have again */
@@ -291,6 +301,9 @@ struct vm {
 	gboolean gone;			/* no longer in the tree */
 };
 
+/* Results up to this size are kept at the mount once done (vm.c). */
+#define RESULT_KEEP WIRE_RESULT_MAX
+
 /* The slots of the .all and .any pseudo-VMs in inode numbers. */
 #define ALL_SLOT 0xffffffu
 #define ANY_SLOT 0xfffffeu
@@ -302,6 +315,9 @@ void cluster_setup(struct cluster *cl);
 /* Open the state (-o state=): what a mount before this one left there
  * comes back (calls, ids, node sessions); then it records. */
 gboolean cluster_recover(struct cluster *cl, GError **error);
+/* Unmounted: close the state (removed, unless the sessions are kept) and
+ * let go of its lock, before the nodes are ended. */
+void cluster_release_state(struct cluster *cl);
 /* Connect every host, and start discovery if asked. */
 gboolean cluster_start(struct cluster *cl, GError **error);
 /* Stop finding nodes; ask every host to end its VMs. */
@@ -426,6 +442,9 @@ void call_set_state(struct call *c, guint state, const char *detail);
 void vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 		   int code, guint64 out, guint64 err);
 void vm_down(struct vm *vm, const char *why);
+/* The node sent call id's small result: kept if the call is done so. */
+void vm_call_result(struct vm *vm, guint32 id, const guint8 *bytes,
+		    gsize len);
 /* A call sent to vm's node is lost (why): a .any call runs again
  * elsewhere, a VM's call again on its VM (now, or when its node is back
  * if may_wait), while retries last; else it fails. */

@@ -155,6 +155,15 @@ dispatch(struct host *h, struct wire_msg *m)
 
 	switch (m->type) {
 	case WIRE_WELCOME:
+		if (strcmp(h->attached, h->session) != 0) {
+			/* Asked for before the lease ran out, answered
+			 * after: its calls were given up (and run
+			 * elsewhere).  End that session, start ours. */
+			host_send(h, WIRE_SHUTDOWN, 0, 0, NULL);
+			host_lost(h, "the node kept a session that was "
+				  "given up; ended it");
+			break;
+		}
 		g_variant_get(m->body, "(u&suu)", &u, &s, &h->cores, &pid);
 		g_free(h->node_name);
 		h->node_name = g_strdup(s);
@@ -163,6 +172,7 @@ dispatch(struct host *h, struct wire_msg *m)
 		h->sync_gen++;
 		h->attempt = 0;
 		h->lost_since = 0;
+		h->lease_out = FALSE;
 		if (h->lease_timer)
 			g_source_remove(h->lease_timer);
 		h->lease_timer = 0;
@@ -202,6 +212,13 @@ dispatch(struct host *h, struct wire_msg *m)
 		if ((vm = msg_vm(h, m)))
 			h->ev->funcs(h, vm, m->body);
 		break;
+	case WIRE_RESULT: {
+		const guint8 *b = wire_msg_bytes(m, &len);
+
+		if ((vm = msg_vm(h, m)) && len <= WIRE_RESULT_MAX)
+			h->ev->result(h, vm, m->tag, b, len);
+		break;
+	}
 	case WIRE_OBJECTS:
 		if ((vm = msg_vm(h, m)))
 			h->ev->objects(h, vm, m->body);
@@ -257,6 +274,7 @@ static void
 on_data(void *user, const guint8 *data, gsize len)
 {
 	struct host *h = user;
+	struct link *l = h->link;
 	g_autoptr(GError) error = NULL;
 	struct wire_msg m;
 	int r;
@@ -264,7 +282,8 @@ on_data(void *user, const guint8 *data, gsize len)
 	h->last_heard = g_get_monotonic_time();
 	h->bytes_in += len;
 	wire_decoder_feed(&h->dec, data, len);
-	while (h->state != HOST_DOWN &&
+	/* Until the link is let go of: what follows is not ours. */
+	while (h->state != HOST_DOWN && h->link == l &&
 	       (r = wire_decoder_next(&h->dec, &m, &error)) == 1) {
 		dispatch(h, &m);
 		wire_msg_clear(&m);
@@ -427,6 +446,8 @@ host_resume_session(struct host *h, const char *id)
 {
 	g_strlcpy(h->session, id, sizeof(h->session));
 	h->back = TRUE;
+	/* Its calls may be running there: lost only under the lease. */
+	h->was_up = TRUE;
 }
 
 static gboolean
@@ -435,6 +456,10 @@ reconnect(gpointer data)
 	struct host *h = data;
 
 	h->reconnect_timer = 0;
+	if (h->fs->stopping) {	/* unmounting: no new link */
+		host_down(h, "unmounted");
+		return G_SOURCE_REMOVE;
+	}
 	h->attempt++;
 	g_message("%s: reconnecting (attempt %u)", h->label, h->attempt);
 	/* A frame cut in half by the old link is not the new one's. */
@@ -452,6 +477,7 @@ lease_over(gpointer data)
 		h->fs->opt.lease, h->down_reason);
 
 	h->lease_timer = 0;
+	h->lease_out = TRUE;
 	g_warning("%s: %s; its calls are lost", h->label, why);
 	/* Never resume what was given up: the next connection starts a
 	 * session of its own (the old one ends on its node by itself). */
@@ -476,22 +502,26 @@ host_lost(struct host *h, const char *why)
 		host_down(h, why);
 		return;
 	}
-	drop_link(h, why, EHOSTUNREACH);
 	if (h->state != HOST_RECONNECTING) {
+		/* Before the requests fail: their callbacks see it. */
 		h->state = HOST_RECONNECTING;
+		drop_link(h, why, EHOSTUNREACH);
 		g_free(h->down_reason);
 		h->down_reason = g_strdup(why);
 		h->back = TRUE;
 		if (!h->lost_since) {
 			h->lost_since = g_get_monotonic_time();
 			/* The node counts its lease from our last frame,
-			 * at most the detection time before now. */
+			 * at most the detection time before now, and checks
+			 * it every lease/8 s (5 at most). */
 			h->lease_timer = g_timeout_add_seconds(
-				fs->opt.lease + 2, lease_over, h);
+				fs->opt.lease + MIN(fs->opt.lease / 8, 5) + 2,
+				lease_over, h);
 		}
 		g_warning("%s: unreachable: %s", h->label, why);
 		h->ev->unreachable(h, why);
 	} else {
+		drop_link(h, why, EHOSTUNREACH);
 		g_message("%s: reconnect attempt %u failed: %s", h->label,
 			  h->attempt, why);
 	}
@@ -563,6 +593,7 @@ host_start(struct host *h)
 	if (!h->link)
 		return;		/* down already reported */
 	h->last_heard = g_get_monotonic_time();
+	g_strlcpy(h->attached, h->session, sizeof(h->attached));
 	host_send(h, WIRE_ATTACH, 0, 0,
 		  g_variant_new("(uusu)", WIRE_PROTO_VERSION, h->vms->len,
 				h->session, (guint32)fs->opt.lease));

@@ -52,6 +52,8 @@ struct journal {
 	gboolean dirty;		/* written, not yet synced */
 	GHashTable *reserved;	/* VM name -> guint32 upto (ids) */
 	guint recovered;	/* calls found in the journal */
+	gsize whole;		/* bytes of the journal up to its last
+				   whole line */
 };
 
 static void
@@ -110,9 +112,11 @@ put(struct journal *j, const char *type, ...)
 	}
 	va_end(ap);
 	g_string_append_c(j->pending, '\n');
+	/* At default priority: an idle would starve while the mount is
+	 * busy. */
 	if (!j->flush_idle)
-		j->flush_idle = g_idle_add_full(G_PRIORITY_HIGH_IDLE, on_idle,
-						j, NULL);
+		j->flush_idle = g_timeout_add_full(G_PRIORITY_DEFAULT, 0,
+						   on_idle, j, NULL);
 }
 
 #define U(n) g_strdup_printf("%u", (guint)(n))
@@ -247,6 +251,7 @@ journal_all_inject(struct cluster *cl, const char *name, mode_t mode,
 struct replay_state {
 	struct cluster *cl;
 	guint lines, bad;
+	guint absent;		/* records of VMs not mounted this time */
 	guint calls;
 };
 
@@ -296,11 +301,19 @@ replay_line(struct replay_state *rs, char **f, guint n)
 	guint32 id = 0, x;
 	guint i;
 
-	if (n >= 2 && strchr("RCLEFSX", f[0][0]) && !f[0][1]) {
-		if (!(vm = vm_by_name(cl, f[1])) || (n >= 3 &&
-		    !parse_u32(f[2], &id))) {
-			rs->bad += vm == NULL ? 0 : 1;
-			return;	/* a VM not mounted this time */
+	if (!f[0][0] || f[0][1]) {
+		rs->bad++;	/* not a record type: a torn line */
+		return;
+	}
+	if (strchr("RCLEFSX", f[0][0])) {
+		if (n < 3 || !parse_u32(f[2], &id) || id == 0 ||
+		    id > G_MAXUINT32 - ID_BLOCK) {
+			rs->bad++;
+			return;
+		}
+		if (!(vm = vm_by_name(cl, f[1]))) {
+			rs->absent++;	/* a VM not mounted this time */
+			return;
 		}
 	}
 	switch (f[0][0]) {
@@ -344,7 +357,7 @@ replay_line(struct replay_state *rs, char **f, guint n)
 		c = restore_call(vm, id);
 		g_strfreev(c->argv);
 		c->argv = g_steal_pointer(&argv);
-		c->retries = strtoul(f[3], &end, 10);
+		c->retries = MIN(strtoul(f[3], &end, 10), 100);
 		c->retry_failed = *end == 'f';
 		return;
 	}
@@ -353,14 +366,28 @@ replay_line(struct replay_state *rs, char **f, guint n)
 		struct call *real;
 
 		if (n < 4 || !parse_u32(f[1], &id) || !parse_u32(f[3], &x) ||
-		    !(to = vm_by_name(cl, f[2])) || !to->host)
+		    !id || !x || id > G_MAXUINT32 - ID_BLOCK ||
+		    x > G_MAXUINT32 - ID_BLOCK)
 			break;
 		c = restore_call(cl->any, id);
+		if (!(to = vm_by_name(cl, f[2])) || !to->host) {
+			/* Sent to a VM not mounted this time (a discovered
+			 * node not found yet): it may still run there, so it
+			 * is not queued again; it fails, named. */
+			g_free(c->where);
+			c->where = g_strdup(f[2]);
+			c->absent = TRUE;
+			rs->absent++;
+			return;
+		}
 		real = restore_call(to, x);
 		if (c->real)
 			c->real->any = NULL;
+		if (real->any && real->any != c)
+			real->any->real = NULL;
 		c->real = real;
 		real->any = c;
+		c->absent = FALSE;
 		g_free(c->where);
 		c->where = g_strdup(to->name);
 		return;
@@ -424,6 +451,9 @@ replay(struct journal *j, GError **error)
 
 	if (!g_file_get_contents(path, &text, &len, NULL))
 		return TRUE;	/* a new state */
+	j->whole = len;
+	while (j->whole && text[j->whole - 1] != '\n')
+		j->whole--;
 	lines = g_strsplit(text, "\n", -1);
 	for (l = lines; *l; l++) {
 		g_auto(GStrv) raw = NULL;
@@ -445,6 +475,10 @@ replay(struct journal *j, GError **error)
 	if (rs.bad)
 		g_warning("journal %s: %u of %u records not understood",
 			  j->dir, rs.bad, rs.lines);
+	if (rs.absent)
+		g_warning("journal %s: %u records of VMs not mounted now (a "
+			  "discovered node not found yet?): not recovered",
+			  j->dir, rs.absent);
 	if (rs.calls)
 		g_message("state %s: %u calls recovered", j->dir, rs.calls);
 	j->recovered = rs.calls;
@@ -493,6 +527,7 @@ journal_open(struct cluster *cl, const char *dir, GError **error)
 	j->cl = cl;
 	j->dir = g_strdup(dir);
 	j->fd = -1;
+	j->whole = (gsize)-1;	/* nothing read: nothing to cut */
 	j->pending = g_string_new(NULL);
 	j->reserved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					    NULL);
@@ -509,6 +544,11 @@ journal_open(struct cluster *cl, const char *dir, GError **error)
 	replay(j, error);
 	path = g_build_filename(dir, "journal", NULL);
 	j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* A torn last line (a crash mid-write) goes, so that what is
+	 * appended now starts a line of its own. */
+	if (j->fd >= 0 && j->whole != (gsize)-1 &&
+	    ftruncate(j->fd, j->whole) < 0)
+		g_warning("journal %s: %s", path, g_strerror(errno));
 	if (j->fd < 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
 			    "state %s: %s", path, g_strerror(errno));

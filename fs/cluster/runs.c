@@ -229,6 +229,7 @@ call_rerun(struct call *c, const char *outcome, gboolean may_wait)
 				host_request(h, WIRE_FORGET, vm->index, 0,
 					     g_variant_new_uint32(c->id),
 					     ignore_answer, NULL);
+			journal_forget(c);
 			g_hash_table_remove(vm->calls,
 					    GUINT_TO_POINTER(c->id));
 		}

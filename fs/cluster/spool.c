@@ -166,7 +166,9 @@ replay_more(gpointer data)
 	ssize_t n;
 
 	r->timer = 0;
-	if (h->state == HOST_DOWN) {
+	/* Away: the transfer is lost with the link; the VM gets the file
+	 * again once its node is back (spool_replay). */
+	if (h->state != HOST_UP) {
 		replay_free(r);
 		return G_SOURCE_REMOVE;
 	}

@@ -23,6 +23,7 @@ call_free(struct call *c)
 {
 	g_assert(!c->holds);
 	g_assert(!c->queued);
+	g_clear_pointer(&c->result, g_bytes_unref);
 	/* The other half of a .any call keeps what it has, without us. */
 	if (c->any)
 		c->any->real = NULL;
@@ -204,7 +205,8 @@ void
 call_wait(struct call *c, const char *why)
 {
 	g_autofree char *detail = g_strdup_printf("waiting for node %s to "
-		"come back%s%s", c->vm->host->label, why ? ": " : "",
+		"come %s%s%s", c->vm->host->label,
+		c->vm->host->was_up ? "back" : "up", why ? ": " : "",
 		why ? why : "");
 
 	c->sync_gen = 0;
@@ -239,7 +241,19 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 		call_ended_now(c);
 		return c;
 	}
-	if (vm->host->state == HOST_RECONNECTING)
+	if (vm->host->lease_out) {
+		g_autofree char *why = g_strdup_printf("node unreachable for "
+			"more than %d s: %s", vm->fs->opt.lease,
+			vm->host->down_reason);
+
+		call_set_state(c, CALL_FAILED, why);
+		call_ended_now(c);
+		return c;
+	}
+	/* Not up yet (connecting, or back after a loss): sent once its
+	 * node has said what it knows (SYNCED), so that a call queued behind
+	 * the ATTACH is never sent twice. */
+	if (vm->host->state != HOST_UP)
 		call_wait(c, NULL);
 	else
 		call_send(c);
@@ -261,6 +275,17 @@ call_ended_now(struct call *c)
 	journal_end(c);
 	c->vm->ended[c->state]++;
 	cluster_emit(c->vm->fs, CL_CALL_ENDED, c->vm->host, c->vm, c, NULL);
+}
+
+void
+vm_call_result(struct vm *vm, guint32 id, const guint8 *bytes, gsize len)
+{
+	struct call *c = vm_call(vm, id);
+
+	if (!c || call_ended(c))
+		return;
+	g_clear_pointer(&c->result, g_bytes_unref);
+	c->result = g_bytes_new(bytes, len);
 }
 
 void
@@ -299,6 +324,10 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 	c->err_size = err;
 	if (call_ended(c)) {
 		call_attempt_end(owner, outcome);
+		/* Kept only if it is the whole of a done call's output. */
+		if (c->result && (state != CALL_DONE ||
+				  g_bytes_get_size(c->result) != out))
+			g_clear_pointer(&c->result, g_bytes_unref);
 		call_ended_now(c);
 	} else {
 		cluster_emit(vm->fs, CL_CALL_CHANGED, vm->host, vm, c, NULL);

@@ -173,16 +173,13 @@ local_destroy(struct link *l)
 		if (*w[i])
 			g_source_remove(*w[i]);
 	if (ll->pid) {
-		/* Ours to end.  SIGTERM lets it end its VMs; one that does
-		 * not go within a second (stopped, hung) is killed. */
-		kill(ll->pid, SIGTERM);
-		for (i = 0; i < 100 && waitpid(ll->pid, NULL, WNOHANG) == 0;
-		     i++)
-			g_usleep(10000);
-		if (i == 100) {
-			kill(ll->pid, SIGKILL);
-			waitpid(ll->pid, NULL, 0);
-		}
+		/* Ours to end, outright: its VM workers die with it, and
+		 * its session stays on disk for a reconnect (or the next
+		 * mount of this state) to adopt.  SIGTERM would make it
+		 * remove the session, results and all; a clean end is
+		 * SHUTDOWN, sent before this if at all. */
+		kill(ll->pid, SIGKILL);
+		waitpid(ll->pid, NULL, 0);
 		g_spawn_close_pid(ll->pid);
 	}
 	local_close_write(l);

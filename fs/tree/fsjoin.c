@@ -84,7 +84,8 @@ output_away(struct call *c)
 {
 	struct host *h = call_output(c)->vm->host;
 
-	return h && h->state == HOST_RECONNECTING;
+	return h && h->state == HOST_RECONNECTING && !h->lease_out &&
+	       !call_output(c)->result;
 }
 
 void
@@ -141,6 +142,7 @@ wake(struct tree *t, struct call *c)
 	for (l = w->pollers; l; l = l->next) {
 		fuse_lowlevel_notify_poll(l->data);
 		fuse_pollhandle_destroy(l->data);
+		call_release(c);
 	}
 	g_list_free(w->joiners);
 	g_list_free(w->pollers);
@@ -180,6 +182,9 @@ call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph)
 	if (ph) {
 		struct waits *w = waits_of(req_tree(req), c);
 
+		/* Held until woken: a lost run's call is not freed under
+		 * a poller (it ends instead, and wakes it). */
+		call_hold(c);
 		w->pollers = g_list_prepend(w->pollers, ph);
 	}
 	fuse_reply_poll(req, 0);
@@ -266,6 +271,18 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	c = call_output(c);
 	if (!(h = c->vm->host)) {
 		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	/* A small result kept here: no round trip, and its node may be
+	 * gone. */
+	if (stream == WIRE_STDOUT && c->result) {
+		gsize len;
+		const char *p = g_bytes_get_data(c->result, &len);
+
+		if ((guint64)off >= len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, p + off, MIN(size, len - off));
 		return;
 	}
 	/* An ended call's sizes are final: a read at or past the end (an
@@ -443,6 +460,9 @@ on_event(void *data, const struct cluster_event *ev)
 		/* A .any call's VM half ends in its .any call's name. */
 		if (!ev->call->any)
 			done_announce(t, ev->call);
+		break;
+	case CL_HOST_UNREACHABLE:
+		wake_host(t, ev->host);
 		break;
 	case CL_HOST_UP:
 	case CL_HOST_DOWN:

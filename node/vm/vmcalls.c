@@ -94,6 +94,23 @@ log_end(struct vmnode *vm, guint32 id, guint state, int code,
 }
 
 static void
+send_result(struct vmnode *vm, guint32 id, guint64 size)
+{
+	g_autofree char *p = g_strdup_printf("%s/%u/stdout", vm->calls_dir, id);
+	guint8 buf[WIRE_RESULT_MAX];
+	ssize_t n;
+	int fd;
+
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	n = pread(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (n == (ssize_t)size)
+		vmnode_send_bytes(vm, WIRE_RESULT, id, buf, n);
+}
+
+static void
 send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
 		const char *detail)
 {
@@ -102,6 +119,10 @@ send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
 
 	if (state >= CALL_DONE)
 		log_end(vm, id, state, code, detail);
+	/* A small result travels with the end, so the client has it even
+	 * if this node is gone when it is read. */
+	if (state == CALL_DONE && out > 0 && out <= WIRE_RESULT_MAX)
+		send_result(vm, id, out);
 
 	if (vm->running && vm->running->id == id) {
 		vm->sent_out = out;

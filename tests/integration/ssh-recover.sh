@@ -56,8 +56,10 @@ expect_eq "the new call" "201 ok" "$(result .any "$id")"
 unmount
 expect_no_nodes
 
-# The nodes all gone while the mount was dead: the calls fail, named.
-mount_ssh a=127.0.0.1:$SSHD_PORT -o ServerAliveInterval=1,state=$T/lonely
+# The nodes all gone while the mount was dead: the calls fail, named,
+# once the lease (5 s here) is out: until then the node might still be
+# running them.
+mount_ssh a=127.0.0.1:$SSHD_PORT -o ServerAliveInterval=1,lease=5,state=$T/lonely
 cp "$ATTEMPTS_SO" "$M/a/inject/" || fail "cp attempts.so a/inject/"
 id=$(fork a "work $ATTEMPTS 30000 lonely") || fail "fork on a"
 wait_for eval '[ "$(status a "$id")" = running ]' || fail "not running: $(status a "$id")"
@@ -72,7 +74,8 @@ for p in $node; do kill -KILL "$p" 2>/dev/null; done
 rm -rf "$NODE_DIR"
 sshd_stop	# b's; a's too:
 _stop_sshd1
-mount_ssh a=127.0.0.1:$SSHD_PORT -o ServerAliveInterval=1,state=$T/lonely,min=0,connect_timeout=2
-expect_match "a call whose node is gone" '^failed lost: node down: ' "$(status a "$id")"
+mount_ssh a=127.0.0.1:$SSHD_PORT -o ServerAliveInterval=1,lease=5,state=$T/lonely,min=0,connect_timeout=2
+wait_for -t 30 eval 'status a "$id" | grep -q "^failed lost: node unreachable for 5 s"' ||
+	fail "a call whose node is gone: $(status a "$id")"
 result_fails a "$id"
 unmount

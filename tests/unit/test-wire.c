@@ -96,6 +96,8 @@ static const struct {
 	{WIRE_ATTACH, "(uint32 2, uint32 1, '', uint32 0)"},
 	{WIRE_SYNCED, "(true, uint32 12)"},
 	{WIRE_SYNCED, "(false, uint32 0)"},
+	{WIRE_RESULT, "b'42\\n'"},
+	{WIRE_RESULT, "@ay []"},
 };
 
 static GVariant *

@@ -48,6 +48,7 @@ static const struct {
 	[WIRE_W_DESTROYED] = {"W_DESTROYED", "(uis)"},
 	[WIRE_ATTACH] = {"ATTACH", "(uusu)"},
 	[WIRE_SYNCED] = {"SYNCED", "(bu)"},
+	[WIRE_RESULT] = {"RESULT", "ay"},
 };
 
 static const char *const call_states[CALL_STATE_MAX] = {

@@ -25,6 +25,7 @@
 #define WIRE_HEADER_SIZE 12
 #define WIRE_CHUNK (256 * 1024)
 #define WIRE_MAX_BODY (WIRE_CHUNK + 4096)
+#define WIRE_RESULT_MAX 4096	/* results sent with their call's end */
 
 enum wire_type {
 	/* client -> node */
@@ -97,6 +98,9 @@ enum wire_type {
 	WIRE_SYNCED,		/* (bu)   resumed an existing session?, calls
 				 *   reported; a call the client sent before
 				 *   and the node did not report is lost */
+	WIRE_RESULT,		/* ay     a small result (stdout of a call
+				 *   that is done), sent just before its
+				 *   CALL_STATE: the client keeps it */
 
 	WIRE_TYPE_MAX
 };
