@@ -13,8 +13,11 @@ mount_local 1 -o ServerAliveInterval=10
 inject local0 "$BASIC_SO"
 echo hello >"$M/local0/data/f" || fail "write data/f"
 mkdir "$M/local0/data/d" || fail "mkdir data/d"
-id=$(fork local0 "foo 21") || fail "fork foo 21"
-expect_eq "result" 42 "$(result local0 "$id")"
+# Output past the 4 KiB a mount keeps of a result: read from the node.
+id=$(fork local0 "bulk 1") || fail "fork bulk 1"
+expect_eq "result size" 1048576 "$(result local0 "$id" | wc -c)"
+small=$(fork local0 "foo 21") || fail "fork foo 21"
+expect_eq "result" 42 "$(result local0 "$small")"
 
 note_nodes
 frozen=()
@@ -42,6 +45,9 @@ interrupted "cat data/f" cat "$M/local0/data/f"
 interrupted "ls data/" ls "$M/local0/data"
 interrupted "stat data/d" stat "$M/local0/data/d"
 interrupted "cat stdout of an ended call" cat "$M/local0/calls/$id/stdout"
+# A small result was kept by the mount: it reads at once, node or not.
+expect_eq "a kept result, with its node frozen" 42 \
+	"$(timeout 2 cat "$M/local0/calls/$small/result")"
 interrupted "cat result of an ended call" cat "$M/local0/calls/$id/result"
 # The same read again, while the first's answer is still out.
 interrupted "cat info again" cat "$M/local0/info"
@@ -53,8 +59,8 @@ thaw
 # The late answers are dropped; everything answers again.
 expect_eq "data/f" hello "$(timeout 10 cat "$M/local0/data/f")"
 expect_eq "data/" "d f" "$(timeout 10 ls "$M/local0/data" | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "result" 42 "$(result local0 "$id")"
-expect_eq "stdout" 42 "$(timeout 10 cat "$M/local0/calls/$id/stdout")"
+expect_eq "result size, after" 1048576 "$(result local0 "$id" | wc -c)"
+expect_eq "stdout, after" 42 "$(timeout 10 cat "$M/local0/calls/$small/stdout")"
 expect_match "info" '^vm: local0' "$(timeout 10 cat "$M/local0/info")"
 expect_eq "a new call" 8 "$(call local0 "foo 4")"
 alive "${FS_PIDS[0]}" || fail "tricklefs died"
