@@ -683,8 +683,18 @@ main(int argc, char **argv)
 	m.running = g_hash_table_new(NULL, NULL);
 	m.ready = g_hash_table_new(g_int64_hash, g_int64_equal);
 	if (o.dry_run) {
+		int status;
+
 		dry_run(&m);
-		return m.failed ? TC_EXIT_OTHER : 0;
+		status = m.failed ? TC_EXIT_OTHER : 0;
+		g_hash_table_destroy(m.running);
+		g_hash_table_destroy(m.ready);
+		g_string_free(m.opts, TRUE);
+		template_free(m.tmpl);
+		items_free(m.items);
+		resume_free(m.resume);
+		g_free(o.sources);
+		return status;
 	}
 	if (!(mount = tc_mount(o.mount, &error)) ||
 	    !(m.dir = tc_calls_parent(mount, o.vm, &error)))
