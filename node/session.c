@@ -92,38 +92,19 @@ wait_fd(int fd, short events, int ms)
 	return r == 1;
 }
 
+/* All of len bytes in (out FALSE) or out on fd, each step within the
+ * hand-over's bound. */
 static gboolean
-read_full(int fd, void *buf, gsize len)
+xfer_full(int fd, void *buf, gsize len, gboolean out)
 {
 	guint8 *p = buf;
 
 	while (len) {
 		ssize_t r;
 
-		if (!wait_fd(fd, POLLIN, HANDOFF_WAIT_MS))
+		if (!wait_fd(fd, out ? POLLOUT : POLLIN, HANDOFF_WAIT_MS))
 			return FALSE;
-		r = read(fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return FALSE;
-		p += r;
-		len -= r;
-	}
-	return TRUE;
-}
-
-static gboolean
-write_full(int fd, const void *buf, gsize len)
-{
-	const guint8 *p = buf;
-
-	while (len) {
-		ssize_t r;
-
-		if (!wait_fd(fd, POLLOUT, HANDOFF_WAIT_MS))
-			return FALSE;
-		r = send(fd, p, len, MSG_NOSIGNAL);
+		r = out ? send(fd, p, len, MSG_NOSIGNAL) : read(fd, p, len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -189,13 +170,14 @@ on_accept(int lfd, GIOCondition cond, gpointer data)
 	if (fds[0] < 0 || fds[1] < 0 || (msg.msg_flags & MSG_CTRUNC))
 		goto fail;
 	if (r < (ssize_t)sizeof(head) &&
-	    !read_full(cfd, head + r, sizeof(head) - r))
+	    !xfer_full(cfd, head + r, sizeof(head) - r, FALSE))
 		goto fail;
 	len = GUINT32_FROM_BE(*(guint32 *)head);
 	if (len > HANDOFF_MAX)
 		goto fail;
 	bytes = g_malloc(MAX(len, 1));
-	if (!read_full(cfd, bytes, len) || !write_full(cfd, "A", 1))
+	if (!xfer_full(cfd, bytes, len, FALSE) ||
+	    !xfer_full(cfd, (char[]){ 'A' }, 1, TRUE))
 		goto fail;
 	session_release_client(s);
 	s->conn = cfd;
@@ -269,7 +251,7 @@ hand_off(struct session *s, int in, int out, const guint8 *bytes, gsize len)
 	cm->cmsg_len = CMSG_LEN(sizeof(fds));
 	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
 	if (sendmsg(s->conn, &msg, MSG_NOSIGNAL) != sizeof(head) ||
-	    !write_full(s->conn, bytes, len))
+	    !xfer_full(s->conn, (void *)bytes, len, TRUE))
 		return FALSE;
 	/* A live process that is stopped (SIGSTOP) takes the connection
 	 * into its backlog but never answers: do not wait for ever. */

@@ -115,18 +115,6 @@ call_attempt_end(struct call *c, const char *outcome)
 	journal_attempt(c);
 }
 
-static gboolean
-is_assignment(const char *w)
-{
-	const char *p = w;
-
-	if (!(g_ascii_isalpha(*p) || *p == '_'))
-		return FALSE;
-	for (p++; g_ascii_isalnum(*p) || *p == '_'; p++)
-		;
-	return *p == '=';
-}
-
 /*
  * The call options the mount itself takes off a line: TRICKLE_RETRIES=N
  * (lost runs it may have again) and TRICKLE_RETRIES_ON_FAILURE=1 (runs
@@ -146,7 +134,7 @@ call_options(struct call *c, char **argv, char **why)
 
 		/* Leading NAME=VALUE words, NAME as in a shell: the node's
 		 * rule for where a call's options end (vmcalls.c). */
-		leading = leading && is_assignment(w);
+		leading = leading && wire_is_assignment(w);
 		if (leading && g_str_has_prefix(w, "TRICKLE_RETRIES=")) {
 			w += strlen("TRICKLE_RETRIES=");
 			n = g_ascii_strtoull(w, &end, 10);

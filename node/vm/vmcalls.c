@@ -320,19 +320,6 @@ vmcalls_clear(struct vmnode *vm)
 
 /* Queueing. */
 
-/* NAME=VALUE with NAME a shell identifier: environment, as in a shell. */
-static gboolean
-is_assignment(const char *w)
-{
-	const char *p = w;
-
-	if (!(g_ascii_isalpha(*p) || *p == '_'))
-		return FALSE;
-	for (p++; g_ascii_isalnum(*p) || *p == '_'; p++)
-		;
-	return *p == '=';
-}
-
 /*
  * Take the leading NAME=VALUE words off argv into c->env, and the
  * TRICKLE_ ones, the call's options, into c.  FALSE with why if an
@@ -344,7 +331,7 @@ parse_call(struct ncall *c, char **argv, char **why)
 	g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
 	char **a;
 
-	for (a = argv; *a && is_assignment(*a); a++) {
+	for (a = argv; *a && wire_is_assignment(*a); a++) {
 		const char *value = strchr(*a, '=') + 1;
 
 		if (!g_str_has_prefix(*a, "TRICKLE_")) {

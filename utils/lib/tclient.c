@@ -4,9 +4,11 @@
  */
 #include "tclient.h"
 #include "fdio.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -213,17 +215,6 @@ tc_parse_call_id(const char *s, char **vm, guint32 *id)
 	return TRUE;
 }
 
-/* NAME=VALUE, NAME a shell identifier: a call's environment word. */
-static gboolean
-is_assignment(const char *w)
-{
-	if (!g_ascii_isalpha(*w) && *w != '_')
-		return FALSE;
-	while (g_ascii_isalnum(*w) || *w == '_')
-		w++;
-	return *w == '=';
-}
-
 char **
 tc_workdir_words(char **words, int n, const char *dir, GError **error)
 {
@@ -231,7 +222,7 @@ tc_workdir_words(char **words, int n, const char *dir, GError **error)
 	g_autofree char *cwd = NULL;
 	int i = 0;
 
-	while (i < n && is_assignment(words[i]))
+	while (i < n && wire_is_assignment(words[i]))
 		i++;
 	if (i == n || strcmp(words[i], "exec") != 0 || i + 1 == n) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -523,4 +514,24 @@ tc_drop(struct tc_spill *s, struct tc_held *h)
 		s->end = 0;
 	h->spilled = FALSE;
 	h->len = 0;
+}
+
+void
+tc_signals_for_ppoll(void (*handler)(int), sigset_t *open_mask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, open_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <glib.h>
+#include <signal.h>
 #include <sys/types.h>
 
 /* Exit code for a failure of the tool itself or of the call's machinery
@@ -148,3 +149,8 @@ gboolean tc_release(struct tc_spill *s, struct tc_held *h, int out,
 		    GError **error);
 /* Let h go unwritten. */
 void tc_drop(struct tc_spill *s, struct tc_held *h);
+
+/* SIGINT, SIGTERM and SIGHUP go to handler, blocked except while the
+ * caller waits in ppoll(2) with open_mask (so no other call sees EINTR);
+ * SIGPIPE is ignored. */
+void tc_signals_for_ppoll(void (*handler)(int), sigset_t *open_mask);

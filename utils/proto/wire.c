@@ -66,6 +66,16 @@ static const char *const vm_states[VM_STATE_MAX] = {
 	[VM_DOWN] = "down",
 };
 
+gboolean
+wire_is_assignment(const char *w)
+{
+	if (!g_ascii_isalpha(*w) && *w != '_')
+		return FALSE;
+	while (g_ascii_isalnum(*w) || *w == '_')
+		w++;
+	return *w == '=';
+}
+
 const char *
 wire_type_name(guint type)
 {

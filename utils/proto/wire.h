@@ -165,6 +165,10 @@ GQuark wire_error_quark(void);
 enum { WIRE_ERROR_MALFORMED, WIRE_ERROR_OVERFLOW };
 
 const char *wire_type_name(guint type);
+/* Is word NAME=VALUE with NAME a shell identifier?  A call line's leading
+ * such words are its environment and options (TRICKLE_*), for the mount,
+ * the node and the tools alike. */
+gboolean wire_is_assignment(const char *word);
 const GVariantType *wire_body_type(guint type);
 const char *wire_call_state_name(guint state);
 const char *wire_vm_state_name(guint state);

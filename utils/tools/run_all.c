@@ -281,23 +281,11 @@ run_all(const char *mount, const char *line, gboolean gather)
 		(GDestroyNotify)vm_call_free);
 	g_autoptr(GPtrArray) ids = NULL;
 	g_autofree struct pollfd *p = NULL;
-	sigset_t block, open_mask;
-	struct sigaction sa;
+	sigset_t open_mask;
 	int fd, worst = 0;
 	guint i, left;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, &open_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	tc_signals_for_ppoll(on_signal, &open_mask);
 
 	if ((fd = open(newpath, O_RDWR | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "trickle-run: %s: %s\n", newpath,

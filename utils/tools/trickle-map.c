@@ -649,8 +649,7 @@ main(int argc, char **argv)
 	struct map_opts o;
 	struct map m = { .o = &o, .print_seq = 1, .halt_status = -1,
 			  .spill = TC_SPILL_INIT(MEM_BUFFERED) };
-	sigset_t block, open_mask;
-	struct sigaction sa;
+	sigset_t open_mask;
 	char **cmd;
 	int ncmd;
 
@@ -710,18 +709,7 @@ main(int argc, char **argv)
 	/* Signals get in only while we wait in ppoll(2): no EINTR anywhere
 	 * else, and no blocking read of .done or the items they would have
 	 * to interrupt. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, &open_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	tc_signals_for_ppoll(on_signal, &open_mask);
 
 	calls = g_build_filename(m.dir, "calls", NULL);
 	newpath = g_build_filename(calls, "new", NULL);
