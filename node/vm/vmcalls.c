@@ -14,6 +14,7 @@
  */
 #include "vm_priv.h"
 #include "fdio.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,14 +65,12 @@ file_size(const char *dir, guint32 id, const char *name)
 /* The end of a call, appended to vm<i>/ended before the client hears of
  * it: a trickle-node that adopts the session after this one died knows
  * from it which calls ended and how, and which were cut off.  One line
- * ("ID STATE CODE DETAIL"), one write, no new inode per call. */
+ * (worker_log_end), one write, no new inode per call.  A call that
+ * returned in its worker was logged there already. */
 static void
 log_end(struct vmnode *vm, guint32 id, guint state, int code,
 	const char *detail)
 {
-	g_autofree char *line = NULL;
-	char *p;
-
 	if (vm->ended_fd < 0) {
 		g_autofree char *path = g_build_filename(vm->dir, "ended",
 							 NULL);
@@ -84,11 +83,7 @@ log_end(struct vmnode *vm, guint32 id, guint state, int code,
 			return;
 		}
 	}
-	line = g_strdup_printf("%u %u %d %s\n", id, state, code, detail);
-	for (p = line; p[1]; p++)
-		if (*p == '\n')
-			*p = ' ';
-	if (fdio_write_all(vm->ended_fd, line, strlen(line)) < 0)
+	if (!worker_log_end(vm->ended_fd, id, state, code, detail))
 		g_warning("vm%u: cannot log the end of call %u: %s", vm->index,
 			  id, g_strerror(errno));
 }
@@ -110,14 +105,16 @@ send_result(struct vmnode *vm, guint32 id, guint64 size)
 		vmnode_send_bytes(vm, WIRE_RESULT, id, buf, n);
 }
 
+/* The client hears of a call's new state; logged first if it ended,
+ * unless its worker logged it. */
 static void
-send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
-		const char *detail)
+tell_call_state(struct vmnode *vm, guint32 id, guint state, int code,
+		const char *detail, gboolean logged)
 {
 	guint64 out = file_size(vm->calls_dir, id, "stdout");
 	guint64 err = file_size(vm->calls_dir, id, "stderr");
 
-	if (state >= CALL_DONE)
+	if (state >= CALL_DONE && !logged)
 		log_end(vm, id, state, code, detail);
 	/* A small result travels with the end, so the client has it even
 	 * if this node is gone when it is read. */
@@ -130,6 +127,13 @@ send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
 	}
 	vmnode_send(vm, WIRE_CALL_STATE, id,
 		    g_variant_new("(ysitt)", state, detail, code, out, err));
+}
+
+static void
+send_call_state(struct vmnode *vm, guint32 id, guint state, int code,
+		const char *detail)
+{
+	tell_call_state(vm, id, state, code, detail, FALSE);
 }
 
 /* Running. */
@@ -173,6 +177,7 @@ vmcalls_pump(struct vmnode *vm)
 	struct ncall *c;
 	g_autofree char *dir = NULL;
 	g_autofree char *prog = NULL;
+	g_autofree char *ended = NULL;
 
 	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
 	    vm->draining ||
@@ -180,13 +185,15 @@ vmcalls_pump(struct vmnode *vm)
 		return;
 	vm->running = c;
 	dir = g_strdup_printf("%s/%u", vm->calls_dir, c->id);
+	ended = g_build_filename(vm->dir, "ended", NULL);
 	if (g_hash_table_contains(vm->programs, c->argv[0]))
 		prog = g_build_filename(vm->inject_dir, c->argv[0], NULL);
 	c->setenv = strcmp(c->argv[0], "setenv") == 0 &&
 		    g_strcmp0(vmnode_func_origin(vm, "setenv"),
 			      "built-in") == 0;
 	vmnode_to_worker(vm, WIRE_W_RUN, c->id,
-			 g_variant_new("(ss^as^as)", dir, prog ? prog : "",
+			 g_variant_new("(sss^as^as)", dir, ended,
+				       prog ? prog : "",
 				       c->argv, c->env));
 	send_call_state(vm, c->id, CALL_RUNNING, 0, "");
 	if (c->timeout_ms)
@@ -220,8 +227,10 @@ record_setenv(struct vmnode *vm, char **argv)
 	g_ptr_array_add(vm->env, g_strdup_printf("%s=%s", argv[1], value));
 }
 
+/* logged: its worker logged its end (it returned there). */
 static void
-finish_running(struct vmnode *vm, guint state, int code, const char *detail)
+finish_running(struct vmnode *vm, guint state, int code, const char *detail,
+	       gboolean logged)
 {
 	struct ncall *c = vm->running;
 
@@ -234,7 +243,7 @@ finish_running(struct vmnode *vm, guint state, int code, const char *detail)
 	vm->call_timer = vm->tick_timer = 0;
 	if (state == CALL_DONE && c->setenv)
 		record_setenv(vm, c->argv);
-	send_call_state(vm, c->id, state, code, detail);
+	tell_call_state(vm, c->id, state, code, detail, logged);
 	vm->running = NULL;
 	if (c->cancels)
 		vmnode_reply_all(vm, c->cancels, 0, "");
@@ -247,6 +256,7 @@ vmcalls_done(struct vmnode *vm, guint32 id, GVariant *body)
 	const char *detail;
 	guint8 state;
 	int code;
+	gboolean logged;
 
 	if (!vm->running || vm->running->id != id) {
 		g_warning("vm%u: result for call %u not running",
@@ -255,9 +265,10 @@ vmcalls_done(struct vmnode *vm, guint32 id, GVariant *body)
 	}
 	if (vm->running->stop != STOP_NONE)
 		return FALSE;	/* too late: it ends when the worker does */
-	g_variant_get(body, "(yi&s)", &state, &code, &detail);
+	g_variant_get(body, "(yi&sb)", &state, &code, &detail, &logged);
 	finish_running(vm, state == CALL_DONE ? CALL_DONE : CALL_FAILED,
-		       code, detail);
+		       code, detail,
+		       logged && (state == CALL_DONE || state == CALL_FAILED));
 	return TRUE;
 }
 
@@ -289,11 +300,11 @@ vmcalls_worker_ended(struct vmnode *vm, int status, const char *why)
 		const char *detail;
 
 		stopped_state(vm->running->stop, &state, &detail);
-		finish_running(vm, state, -1, detail);
+		finish_running(vm, state, -1, detail, FALSE);
 	} else {
 		finish_running(vm, CALL_FAILED,
 			       WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-						   : WEXITSTATUS(status), why);
+						   : WEXITSTATUS(status), why, FALSE);
 	}
 }
 

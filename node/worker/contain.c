@@ -445,8 +445,8 @@ finish_restart(int fd, GByteArray *out, const char *spec)
 		send_frame(fd, out);
 	}
 	wire_encode(out, WIRE_W_DONE, vm, tag,
-		    g_variant_new("(yis)", CALL_FAILED,
-				  128 + atoi(w[0] + 1), detail));
+		    g_variant_new("(yisb)", CALL_FAILED,
+				  128 + atoi(w[0] + 1), detail, FALSE));
 	send_frame(fd, out);
 	return TRUE;
 }

@@ -438,10 +438,48 @@ send_objects(int fd, GByteArray *out, guint vm)
 	send_frame(fd, out);
 }
 
+gboolean
+worker_log_end(int fd, guint32 id, guint state, int code, const char *detail)
+{
+	g_autofree char *line = g_strdup_printf("%u %u %d %s\n", id, state,
+						code, detail);
+	char *p;
+
+	for (p = line; p[1]; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return fdio_write_all(fd, line, strlen(line)) == 0;
+}
+
+/* The end of the call that just returned, in the VM's log of ended calls
+ * (opened once: a worker serves one VM). */
+static gboolean
+log_end(const char *path, guint32 id, guint state, int code,
+	const char *detail)
+{
+	static int fd = -1;
+	static char *fd_path;
+
+	if (fd < 0 || g_strcmp0(path, fd_path) != 0) {
+		if (fd >= 0)
+			close(fd);
+		g_free(fd_path);
+		fd_path = g_strdup(path);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			  0600);
+	}
+	if (fd < 0 || !worker_log_end(fd, id, state, code, detail)) {
+		dprintf(logfd, "worker: cannot log the end of call %u in %s: "
+			"%s\n", id, path, g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static void
 do_run(int fd, GByteArray *out, const struct wire_msg *m)
 {
-	const char *dir, *prog;
+	const char *dir, *ended, *prog;
 	g_autofree const char **cargv = NULL;
 	g_autofree const char **cenv = NULL;
 	g_auto(GStrv) argv = NULL;
@@ -450,8 +488,10 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	guint8 state = CALL_FAILED;
 	int code = -1, ofd, efd;
 	trickle_fn fn = NULL;
+	gboolean logged;
 
-	g_variant_get(m->body, "(&s&s^a&s^a&s)", &dir, &prog, &cargv, &cenv);
+	g_variant_get(m->body, "(&s&s&s^a&s^a&s)", &dir, &ended, &prog, &cargv,
+		      &cenv);
 	argv = g_strdupv((char **)cargv);
 	env = g_strdupv((char **)cenv);
 	ofd = open_output(dir, "stdout");
@@ -481,6 +521,8 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	} else {
 		detail = g_strdup_printf("function not found: %s", argv[0]);
 	}
+	/* At once, before anything else can be cut off. */
+	logged = log_end(ended, m->tag, state, code, detail ? detail : "");
 	restore_env();
 	clear_limits();
 	/* Nothing the call started outlives it. */
@@ -493,7 +535,7 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	 * listed. */
 	send_objects(fd, out, m->vm);
 	wire_encode(out, WIRE_W_DONE, m->vm, m->tag,
-		    g_variant_new("(yis)", state, code, detail));
+		    g_variant_new("(yisb)", state, code, detail, logged));
 	send_frame(fd, out);
 }
 

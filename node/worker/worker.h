@@ -19,6 +19,15 @@ int worker_main(int fd, guint32 first_object);
  * and "ok" or "failed" on fd 3 once dlopen() has returned (a constructor
  * that exits leaves nothing there; node/vet/checkload.c reads it). */
 int worker_check_load(const char *path);
+/* A VM's log of ended calls (vm<i>/ended): one line a call, "ID STATE
+ * CODE DETAIL\n", appended in one write; the last line of an id wins.
+ * The worker appends a call's end the moment it returns, before the
+ * supervisor hears of it, so a call whose supervisor is killed then is
+ * not taken for cut off and run again; node/vm appends the ends of calls
+ * that end otherwise (cancelled, timed out, crashed).  FALSE with errno. */
+gboolean worker_log_end(int fd, guint32 id, guint state, int code,
+			const char *detail);
+
 /* "signal 11 (SIGSEGV)" */
 char *signal_description(int sig);
 

@@ -239,10 +239,11 @@ worker_got(char ***argv, char ***env)
 		wire_decoder_feed(&d, buf, n);
 	CHECK(n < 0 && errno == EAGAIN);
 	while (wire_decoder_next(&d, &m, &error) == 1) {
-		const char *dir, *prog;
+		const char *dir, *ended, *prog;
 
 		CHECK(!got && m.type == WIRE_W_RUN && m.tag == 1);
-		g_variant_get(m.body, "(&s&s^as^as)", &dir, &prog, argv, env);
+		g_variant_get(m.body, "(&s&s&s^as^as)", &dir, &ended, &prog,
+			      argv, env);
 		wire_msg_clear(&m);
 		got = TRUE;
 	}

@@ -72,11 +72,12 @@ use_string(const char *s)
 static void
 take_apart(const struct wire_msg *m)
 {
-	const char *s, *s2;
+	const char *s, *s2, *s3;
 	const char **argv = NULL;
 	guint32 u1, u2, u3;
 	gint32 i;
 	guint8 y;
+	gboolean b;
 	guint64 t1, t2;
 	const guint8 *p;
 	gsize n;
@@ -157,17 +158,20 @@ take_apart(const struct wire_msg *m)
 		sink += u1;
 		break;
 	case WIRE_W_RUN:
-		g_variant_get(m->body, "(&s&s^a&s@as)", &s, &s2, &argv, NULL);
+		g_variant_get(m->body, "(&s&s&s^a&s@as)", &s, &s2, &s3, &argv,
+			      NULL);
 		use_string(s);
 		use_string(s2);
+		use_string(s3);
 		CHECK(argv);
 		for (const char **a = argv; *a; a++)
 			use_string(*a);
 		g_free(argv);
 		break;
 	case WIRE_W_DONE:
-		g_variant_get(m->body, "(yi&s)", &y, &i, &s);
+		g_variant_get(m->body, "(yi&sb)", &y, &i, &s, &b);
 		use_string(s);
+		sink += b;
 		use_string(wire_call_state_name(y));
 		sink += (gsize)i;
 		break;
@@ -445,8 +449,10 @@ make_corpus(const char *dir)
 	bodies[WIRE_LOG] = g_variant_new("(us)", G_LOG_LEVEL_WARNING, "hm");
 	bodies[WIRE_W_LOAD] = g_variant_new_string("/vm0/libx.so");
 	bodies[WIRE_W_LOADED] = g_variant_new("(is)", 0, "");
-	bodies[WIRE_W_RUN] = g_variant_new("(ss^as^as)", "/c/7", "", argv, argv);
-	bodies[WIRE_W_DONE] = g_variant_new("(yis)", CALL_DONE, 0, "");
+	bodies[WIRE_W_RUN] = g_variant_new("(sss^as^as)", "/c/7", "/c/ended",
+					   "", argv, argv);
+	bodies[WIRE_W_DONE] = g_variant_new("(yisb)", CALL_DONE, 0, "",
+					    TRUE);
 	bodies[WIRE_FSOP] = g_variant_new("(ysstu@ay)", FS_WRITE, "dir/f",
 		"", (guint64)12, 0644, g_variant_new_fixed_array(
 			G_VARIANT_TYPE_BYTE, chunk, 30, 1));

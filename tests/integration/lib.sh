@@ -222,7 +222,7 @@ diagnostics() {
 	fi
 	if is_mounted "$M"; then
 		echo "---- ls -R $M:" >&2
-		timeout 5 ls -lR "$M" 2>&1 | head -n 60 | sed 's/^/  ls: /' >&2
+		timeout 5 ls -lR "$M" 2>&1 | head -n 25 | sed 's/^/  ls: /' >&2
 	fi
 	if [ -n "${SSHD_LOG:-}" ] && [ -f "$SSHD_LOG" ]; then
 		echo "---- sshd log:" >&2
@@ -235,7 +235,11 @@ diagnostics() {
 # x=$(helper) || fail "...".
 fail() {
 	echo "FAIL: $TEST_NAME: $*" >&2
-	[ "$BASHPID" = "$MAIN_PID" ] && diagnostics
+	if [ "$BASHPID" = "$MAIN_PID" ]; then
+		diagnostics
+		# again, last: meson shows only the end of a long log
+		echo "FAIL: $TEST_NAME: $*" >&2
+	fi
 	exit 1
 }
 

@@ -68,9 +68,9 @@ static const struct {
 	{WIRE_W_LOAD, "'/var/lib/trickle/vm0/libfoo.so'"},
 	{WIRE_W_LOADED, "(0, '')"},
 	{WIRE_W_LOADED, "(-8, 'Exec format error')"},
-	{WIRE_W_RUN, "('/tmp/call-1', '', ['prog', '', 'a b', '\u4e2d\u6587'], ['A=1', 'B='])"},
-	{WIRE_W_RUN, "('/tmp/call-2', '/bin/\u00e9 x', ['x', '\"q\"'], @as [])"},
-	{WIRE_W_RUN, "('', '', @as [], @as [])"},
+	{WIRE_W_RUN, "('/tmp/call-1', '/tmp/ended', '', ['prog', '', 'a b', '\u4e2d\u6587'], ['A=1', 'B='])"},
+	{WIRE_W_RUN, "('/tmp/call-2', '', '/bin/\u00e9 x', ['x', '\"q\"'], @as [])"},
+	{WIRE_W_RUN, "('', '', '', @as [], @as [])"},
 	{WIRE_FSOP, "(byte 0, 'names', '', uint64 0, uint32 0, @ay [])"},
 	{WIRE_FSOP, "(byte 4, 'dir/new file', '', uint64 0, uint32 420, @ay [])"},
 	{WIRE_FSOP, "(byte 3, 'x', '', uint64 1099511627776, uint32 0, [byte 0, 1, 255])"},
@@ -90,8 +90,8 @@ static const struct {
 	{WIRE_W_OBJECTS, "@a(uss) []"},
 	{WIRE_W_DESTROY, "uint32 3"},
 	{WIRE_W_DESTROYED, "(uint32 3, 0, '')"},
-	{WIRE_W_DONE, "(byte 2, 0, '')"},
-	{WIRE_W_DONE, "(byte 3, 139, 'killed by signal 11')"},
+	{WIRE_W_DONE, "(byte 2, 0, '', true)"},
+	{WIRE_W_DONE, "(byte 3, 139, 'killed by signal 11', false)"},
 	{WIRE_ATTACH, "(uint32 2, uint32 4, '0123456789abcdef0123456789abcdef', uint32 60)"},
 	{WIRE_ATTACH, "(uint32 2, uint32 1, '', uint32 0)"},
 	{WIRE_SYNCED, "(true, uint32 12)"},
@@ -366,7 +366,7 @@ test_roundtrip_accessors(void)
 	g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(got_free);
 	struct wire_decoder d;
 	g_autofree const char **av = NULL;
-	const char *s, *s2;
+	const char *s, *s2, *s3;
 	guint8 y;
 	gint32 i;
 	guint32 u, u2;
@@ -375,8 +375,8 @@ test_roundtrip_accessors(void)
 	g_assert_true(wire_encode(out, WIRE_CALL, 2, 77,
 				  g_variant_new_strv(argv, -1)));
 	g_assert_true(wire_encode(out, WIRE_W_RUN, 2, 77,
-				  g_variant_new("(ss^as^as)", "/c/77", "", argv,
-						argv)));
+				  g_variant_new("(sss^as^as)", "/c/77",
+						"/c/ended", "", argv, argv)));
 	g_assert_true(wire_encode(out, WIRE_READ, 2, 78,
 				  g_variant_new("(uytu)", 77, WIRE_STDERR,
 						(guint64)1 << 40, WIRE_CHUNK)));
@@ -396,9 +396,10 @@ test_roundtrip_accessors(void)
 	g_assert_cmpstrv(av, argv);
 	g_clear_pointer(&av, g_free);
 
-	g_variant_get(((struct got *)got->pdata[1])->body, "(&s&s^a&s@as)", &s,
-		      &s2, &av, NULL);
+	g_variant_get(((struct got *)got->pdata[1])->body, "(&s&s&s^a&s@as)",
+		      &s, &s3, &s2, &av, NULL);
 	g_assert_cmpstr(s, ==, "/c/77");
+	g_assert_cmpstr(s3, ==, "/c/ended");
 	g_assert_cmpstr(s2, ==, "");
 	g_assert_cmpstrv(av, argv);
 
@@ -743,7 +744,8 @@ test_truncated(void)
 	g_autoptr(GByteArray) f = g_byte_array_new();
 
 	wire_encode(f, WIRE_W_RUN, 3, 9,
-		    g_variant_new_parsed("('/c', '', ['a', '', 'ccc'], @as [])"));
+		    g_variant_new_parsed("('/c', '/e', '', ['a', '', 'ccc'], "
+					 "@as [])"));
 	wire_encode_bytes(f, WIRE_DATA, 0, 0, NULL, 0);
 	for (guint cut = 0; cut < f->len; cut++) {
 		struct wire_decoder d;

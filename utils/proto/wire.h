@@ -52,9 +52,11 @@ enum wire_type {
 	/* node supervisor <-> worker */
 	WIRE_W_LOAD,		/* s      load this file (shared object) */
 	WIRE_W_LOADED,		/* (is)   errno, message */
-	WIRE_W_RUN,		/* (ssasas) call directory, program or "",
-				 *   argv, environment ("NAME=VALUE") */
-	WIRE_W_DONE,		/* (yis)  state, exit code, detail */
+	WIRE_W_RUN,		/* (sssasas) call directory, the VM's log of
+				 *   ended calls, program or "", argv,
+				 *   environment ("NAME=VALUE") */
+	WIRE_W_DONE,		/* (yisb) state, exit code, detail, whether
+				 *   the worker logged the end (worker.h) */
 
 	/* client -> node, each answered as noted */
 	WIRE_FSOP,		/* (ysstuay) enum wire_fsop, path, second path,
