@@ -421,6 +421,13 @@ dispatch(struct node *n, struct wire_msg *m)
 		vmnode_call(vm, m->tag, (char **)argv);
 		break;
 	}
+	case WIRE_STDIN: {
+		gsize len;
+		const guint8 *p = wire_msg_bytes(m, &len);
+
+		vmnode_stdin(vm, m->tag, p, len);
+		break;
+	}
 	case WIRE_READ:
 		do_read(n, vm, m);
 		break;

@@ -55,6 +55,9 @@ void vmnode_info(struct vmnode *vm, GString *s);
 
 /* vmcalls.c: a VM's calls */
 void vmnode_call(struct vmnode *vm, guint32 id, char **argv);
+/* Bytes of call id's stdin (TRICKLE_STDIN=1); none: its end. */
+void vmnode_stdin(struct vmnode *vm, guint32 id, const guint8 *bytes,
+		  gsize len);
 /* The file holding a call's stream, or NULL if there is no such call. */
 char *vmnode_call_file(struct vmnode *vm, guint32 id, guint stream);
 /* WIRE_CANCEL: answers the request tag itself (for a running call, once

@@ -41,6 +41,8 @@ struct ncall {
 	enum stop_reason stop;		/* why it is being stopped */
 	GArray *cancels;		/* guint32 CANCEL tags to answer */
 	gboolean setenv;		/* the built-in: record it if done */
+	int stdin_fd;			/* TRICKLE_STDIN=1: calls/N/stdin, open
+					   while its bytes come; -1 */
 };
 
 static void
@@ -48,6 +50,8 @@ ncall_free(struct ncall *c)
 {
 	g_strfreev(c->argv);
 	g_strfreev(c->env);
+	if (c->stdin_fd >= 0)
+		close(c->stdin_fd);
 	if (c->cancels)
 		g_array_unref(c->cancels);
 	g_free(c);
@@ -179,10 +183,19 @@ vmcalls_pump(struct vmnode *vm)
 	g_autofree char *prog = NULL;
 	g_autofree char *ended = NULL;
 
+	GList *l;
+
 	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
-	    vm->draining ||
-	    !(c = g_queue_pop_head(&vm->queue)))
+	    vm->draining)
 		return;
+	/* The first call in line that is not waiting for its stdin. */
+	for (l = vm->queue.head; l; l = l->next)
+		if (((struct ncall *)l->data)->stdin_fd < 0)
+			break;
+	if (!l)
+		return;
+	c = l->data;
+	g_queue_delete_link(&vm->queue, l);
 	vm->running = c;
 	dir = g_strdup_printf("%s/%u", vm->calls_dir, c->id);
 	ended = g_build_filename(vm->dir, "ended", NULL);
@@ -359,6 +372,18 @@ parse_call(struct ncall *c, char **argv, char **why)
 			/* 0: no time limit, as with timeout(1). */
 			c->timeout_ms = s == 0 ? 0
 				: (guint)MIN(MAX(ceil(s * 1000), 1), G_MAXINT);
+		} else if (g_str_has_prefix(*a, "TRICKLE_STDIN=")) {
+			if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
+				*why = g_strdup_printf("bad call option %s "
+					"(0 or 1 wanted)", *a);
+				return FALSE;
+			}
+			c->stdin_fd = *value == '1' ? 0 : -1;	/* opened later */
+		} else if (g_str_has_prefix(*a, "TRICKLE_VM=") ||
+			   g_str_has_prefix(*a, "TRICKLE_WORKDIR=")) {
+			/* The VM's name, from the client; the directory the
+			 * call runs in: the worker takes them. */
+			g_ptr_array_add(env, g_strdup(*a));
 		} else if (g_str_has_prefix(*a, "TRICKLE_MEMORY=") ||
 			   g_str_has_prefix(*a, "TRICKLE_CPU=")) {
 			/* Limits the worker sets while the call runs: bytes
@@ -443,11 +468,30 @@ vmnode_call(struct vmnode *vm, guint32 id, char **argv)
 	}
 	c = g_new0(struct ncall, 1);
 	c->id = id;
+	c->stdin_fd = -1;
 	if (!parse_call(c, argv, &why) || !c->argv[0]) {
+		c->stdin_fd = -1;
 		send_call_state(vm, id, CALL_FAILED, -1,
 				why ? why : "empty call");
 		ncall_free(c);
 		return;
+	}
+	/* Its stdin follows in STDIN frames, up to an empty one; it waits
+	 * in line until then. */
+	if (c->stdin_fd == 0) {
+		g_autofree char *p = g_build_filename(dir, "stdin", NULL);
+
+		c->stdin_fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				   0600);
+		if (c->stdin_fd < 0) {
+			g_autofree char *d = g_strdup_printf(
+				"cannot create the call's stdin on the node: "
+				"%s", g_strerror(errno));
+
+			send_call_state(vm, id, CALL_FAILED, -1, d);
+			ncall_free(c);
+			return;
+		}
 	}
 	g_queue_push_tail(&vm->queue, c);
 	vmcalls_pump(vm);
@@ -467,6 +511,34 @@ call_exists(struct vmnode *vm, guint32 id)
 	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
 
 	return g_file_test(dir, G_FILE_TEST_IS_DIR);
+}
+
+void
+vmnode_stdin(struct vmnode *vm, guint32 id, const guint8 *bytes, gsize len)
+{
+	GList *l = g_queue_find_custom(&vm->queue, GUINT_TO_POINTER(id),
+				       has_id);
+	struct ncall *c = l ? l->data : NULL;
+
+	if (!c || c->stdin_fd < 0) {
+		g_warning("vm%u: stdin for call %u, which is not waiting for "
+			  "it", vm->index, id);
+		return;
+	}
+	if (len && fdio_write_all(c->stdin_fd, bytes, len) < 0) {
+		g_autofree char *d = g_strdup_printf("cannot write the call's "
+			"stdin on the node: %s", g_strerror(errno));
+
+		g_queue_delete_link(&vm->queue, l);
+		send_call_state(vm, id, CALL_FAILED, -1, d);
+		ncall_free(c);
+		return;
+	}
+	if (len)
+		return;
+	close(c->stdin_fd);
+	c->stdin_fd = -1;
+	vmcalls_pump(vm);
 }
 
 void
@@ -608,7 +680,17 @@ vmcalls_resync(struct vmnode *vm)
 	g_autoptr(GDir) d = g_dir_open(vm->calls_dir, 0, NULL);
 	const char *name;
 	guint n = 0;
+	GList *l, *next;
 
+	/* A call whose stdin was still coming lost the rest with the link:
+	 * it is not told, so the client sends it again, whole. */
+	for (l = vm->queue.head; l; l = next) {
+		next = l->next;
+		if (((struct ncall *)l->data)->stdin_fd >= 0) {
+			ncall_free(l->data);
+			g_queue_delete_link(&vm->queue, l);
+		}
+	}
 	/* A call with a directory that neither ended nor is here was cut
 	 * off with the process that ran it: it is not told, so the client
 	 * takes it as lost. */

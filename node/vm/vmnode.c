@@ -447,8 +447,10 @@ spawn_worker(struct vmnode *vm)
 	g_autofree char *index = g_strdup_printf("%u", vm->index);
 	g_autofree char *first = g_strdup_printf("--first-object=%u",
 						 vm->next_object);
-	g_auto(GStrv) envp = g_environ_setenv(g_get_environ(), "TRICKLE_VM",
-					      index, TRUE);
+	/* TRICKLE_VM: each call gets its VM's name from the client. */
+	g_auto(GStrv) envp = g_environ_setenv(g_environ_setenv(
+		g_get_environ(), "TRICKLE_VM_INDEX", index, TRUE),
+		"TRICKLE_VM", index, TRUE);
 	char *argv[] = { (char *)vm->host->self, "--worker", first, NULL };
 	int sv[2], target = 3;
 	guint i;

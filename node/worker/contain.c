@@ -224,6 +224,8 @@ restart_self(char kind, int sig)
 	/* As the supervisor starts a worker: the socket on 3, no more. */
 	if (dup2(wsock, 3) < 0)
 		return;
+	if (home_fd >= 0 && fchdir(home_fd) < 0)
+		return;
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	dup2(logfd, STDERR_FILENO);

@@ -34,6 +34,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -63,6 +64,7 @@ GVariant *objects_sent;	/* the W_OBJECTS last sent */
 pid_t worker_pid;	/* handlers inherited by a call's fork do nothing */
 int wsock = -1;		/* the line to the supervisor */
 char *self_exe;		/* argv[0] for restart_self() */
+int home_fd = -1;
 long page_size;
 
 static GMutex flush_lock;
@@ -297,7 +299,7 @@ restore_env(void)
  * would.
  */
 static void
-run_program(const char *prog, char **argv, int out, int err,
+run_program(const char *prog, char **argv, int in, int out, int err,
 	    guint8 *state, int *code, char **detail)
 {
 	struct rusage ru;
@@ -309,7 +311,7 @@ run_program(const char *prog, char **argv, int out, int err,
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		child_limits();
-		dup2(devnull, STDIN_FILENO);
+		dup2(in, STDIN_FILENO);
 		dup2(out, STDOUT_FILENO);
 		dup2(err, STDERR_FILENO);
 		signal(SIGPIPE, SIG_DFL);
@@ -386,13 +388,17 @@ set_flushing(gboolean on)
 }
 
 static void
-run_function(trickle_fn fn, char **argv, int out, int err,
+run_function(trickle_fn fn, char **argv, int in, int out, int err,
 	     guint8 *state, int *code, char **detail)
 {
 	int argc = g_strv_length(argv);
 
 	fflush(stdout);
 	fflush(stderr);
+	/* Nothing an earlier call left in stdin's buffer. */
+	__fpurge(stdin);
+	clearerr(stdin);
+	dup2(in, STDIN_FILENO);
 	dup2(out, STDOUT_FILENO);
 	dup2(err, STDERR_FILENO);
 	optind = 0;		/* functions shaped like main use getopt */
@@ -408,6 +414,8 @@ run_function(trickle_fn fn, char **argv, int out, int err,
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	dup2(logfd, STDERR_FILENO);
+	__fpurge(stdin);
+	clearerr(stdin);
 	clearerr(stdout);
 	clearerr(stderr);
 	*state = *code ? CALL_FAILED : CALL_DONE;
@@ -476,6 +484,51 @@ log_end(const char *path, guint32 id, guint state, int code,
 	return TRUE;
 }
 
+/* The call's stdin: calls/N/stdin if it was given one, else nothing. */
+static int
+open_input(const char *dir)
+{
+	g_autofree char *p = g_build_filename(dir, "stdin", NULL);
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	return fd >= 0 ? fd : dup(devnull);
+}
+
+/* Into the call's TRICKLE_WORKDIR (relative: to data/), keeping the way
+ * back in home_fd; FALSE with why.  Programs inherit it. */
+static gboolean
+enter_workdir(char **env, char **why)
+{
+	const char *dir = NULL;
+
+	for (; *env; env++)
+		if (g_str_has_prefix(*env, "TRICKLE_WORKDIR="))
+			dir = *env + strlen("TRICKLE_WORKDIR=");
+	if (!dir || !*dir)
+		return TRUE;
+	home_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (home_fd >= 0 && chdir(dir) == 0)
+		return TRUE;
+	*why = g_strdup_printf("cannot enter the working directory %s: %s",
+			       dir, g_strerror(errno));
+	if (home_fd >= 0)
+		close(home_fd);
+	home_fd = -1;
+	return FALSE;
+}
+
+static void
+leave_workdir(void)
+{
+	if (home_fd < 0)
+		return;
+	if (fchdir(home_fd) < 0)
+		dprintf(logfd, "worker: cannot go back to data/: %s\n",
+			g_strerror(errno));
+	close(home_fd);
+	home_fd = -1;
+}
+
 static void
 do_run(int fd, GByteArray *out, const struct wire_msg *m)
 {
@@ -486,7 +539,7 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	g_auto(GStrv) env = NULL;
 	g_autofree char *detail = NULL;
 	guint8 state = CALL_FAILED;
-	int code = -1, ofd, efd;
+	int code = -1, ifd, ofd, efd;
 	trickle_fn fn = NULL;
 	gboolean logged;
 
@@ -494,39 +547,45 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 		      &cenv);
 	argv = g_strdupv((char **)cargv);
 	env = g_strdupv((char **)cenv);
+	ifd = open_input(dir);
 	ofd = open_output(dir, "stdout");
 	efd = open_output(dir, "stderr");
 	take_limits(env);
 	if (lim.memory || lim.cpu_s)
 		prepare_restart(m->vm, m->tag);
 	set_call_env(env);
-	if (ofd < 0 || efd < 0) {
+	if (ifd < 0 || ofd < 0 || efd < 0) {
 		detail = g_strdup_printf("cannot create output in %s: %s",
 					 dir, g_strerror(errno));
+	} else if (!enter_workdir(env, &detail)) {
+		code = 1;
 	} else if (!argv[0]) {
 		detail = g_strdup("empty call");
 	} else if (*prog) {
-		run_program(prog, argv, ofd, efd, &state, &code, &detail);
+		run_program(prog, argv, ifd, ofd, efd, &state, &code, &detail);
 	} else if ((fn = lookup(argv[0])) || (fn = builtin(argv[0]))) {
-		run_function(fn, argv, ofd, efd, &state, &code, &detail);
+		run_function(fn, argv, ifd, ofd, efd, &state, &code, &detail);
 	} else if (strcmp(argv[0], "exec") == 0) {
 		if (!argv[1]) {
 			dprintf(efd, "usage: exec PROGRAM [ARG...]\n");
 			code = 2;
 			detail = g_strdup("exit 2");
 		} else {
-			run_program(NULL, argv + 1, ofd, efd, &state, &code,
-				    &detail);
+			run_program(NULL, argv + 1, ifd, ofd, efd, &state,
+				    &code, &detail);
 		}
 	} else {
 		detail = g_strdup_printf("function not found: %s", argv[0]);
 	}
 	/* At once, before anything else can be cut off. */
 	logged = log_end(ended, m->tag, state, code, detail ? detail : "");
+	leave_workdir();
 	restore_env();
 	clear_limits();
 	/* Nothing the call started outlives it. */
 	end_descendants();
+	if (ifd >= 0)
+		close(ifd);
 	if (ofd >= 0)
 		close(ofd);
 	if (efd >= 0)

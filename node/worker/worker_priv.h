@@ -38,6 +38,8 @@ extern pid_t worker_pid;	/* handlers inherited by a call's fork do nothing */
 extern int wsock;		/* the line to the supervisor */
 extern char *self_exe;		/* argv[0] for restart_self() */
 extern long page_size;
+extern int home_fd;		/* the worker's own directory while a call
+				   runs in its TRICKLE_WORKDIR; -1 */
 
 /* The running call's limits (0: none) and, while a function runs with
  * one, what restart_self() needs, built beforehand: its handler may not

@@ -98,6 +98,7 @@ take_apart(const struct wire_msg *m)
 		break;
 	case WIRE_INJECT_DATA:
 	case WIRE_DATA:
+	case WIRE_STDIN:
 		p = wire_msg_bytes(m, &n);
 		CHECK(n <= WIRE_MAX_BODY);
 		CHECK(n == g_variant_get_size(m->body));
@@ -476,6 +477,8 @@ make_corpus(const char *dir)
 	bodies[WIRE_W_DESTROYED] = g_variant_new("(uis)", 3, 2,
 						 "no such object");
 
+	bodies[WIRE_STDIN] = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE,
+						       "b\na\n", 4, 1);
 	for (guint t = 1; t < WIRE_TYPE_MAX; t++) {
 		g_autoptr(GByteArray) one = g_byte_array_new();
 		g_autofree char *name = g_strdup_printf("type-%02u-%s", t,

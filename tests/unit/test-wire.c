@@ -98,6 +98,8 @@ static const struct {
 	{WIRE_SYNCED, "(false, uint32 0)"},
 	{WIRE_RESULT, "b'42\\n'"},
 	{WIRE_RESULT, "@ay []"},
+	{WIRE_STDIN, "b'b\\na\\n'"},
+	{WIRE_STDIN, "@ay []"},
 };
 
 static GVariant *

@@ -49,6 +49,7 @@ static const struct {
 	[WIRE_ATTACH] = {"ATTACH", "(uusu)"},
 	[WIRE_SYNCED] = {"SYNCED", "(bu)"},
 	[WIRE_RESULT] = {"RESULT", "ay"},
+	[WIRE_STDIN] = {"STDIN", "ay"},
 };
 
 static const char *const call_states[CALL_STATE_MAX] = {

@@ -21,7 +21,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#define WIRE_PROTO_VERSION 2
+#define WIRE_PROTO_VERSION 3
 #define WIRE_HEADER_SIZE 12
 #define WIRE_CHUNK (256 * 1024)
 #define WIRE_MAX_BODY (WIRE_CHUNK + 4096)
@@ -103,6 +103,9 @@ enum wire_type {
 	WIRE_RESULT,		/* ay     a small result (stdout of a call
 				 *   that is done), sent just before its
 				 *   CALL_STATE: the client keeps it */
+	/* client -> node */
+	WIRE_STDIN,		/* ay     bytes of the stdin of call tag, sent
+				 *   with TRICKLE_STDIN=1; empty: its end */
 
 	WIRE_TYPE_MAX
 };
