@@ -28,6 +28,18 @@ foo(int argc, char **argv)
 	return 0;
 }
 
+/* upper: its stdin in capitals (a call forked with TRICKLE_STDIN=1) */
+TRICKLE_DOC(upper, "upper: stdin in capitals (fork it with TRICKLE_STDIN=1)");
+int
+upper(int argc, char **argv)
+{
+	int c;
+
+	while ((c = getchar()) != EOF)
+		putchar(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+	return ferror(stdin) ? 1 : 0;
+}
+
 /* counter: 1, then 2, ...: VM state persists between calls */
 int
 counter(int argc, char **argv)

@@ -115,10 +115,22 @@ any_fork(struct cluster *fs, char **words, const char *line)
 		return a;
 	}
 	a->argv = g_steal_pointer(&argv);
+	if (a->stdin_state == STDIN_OPEN)
+		call_set_state(a, CALL_QUEUED, "waiting for its stdin");
+	else
+		any_go(a);
+	return a;
+}
+
+void
+any_go(struct call *a)
+{
+	struct cluster *fs = a->vm->fs;
+
+	call_set_state(a, CALL_QUEUED, NULL);
 	g_queue_push_tail(&fs->any_queue, a);
 	a->queued = fs->any_queue.tail;
 	any_kick(fs);
-	return a;
 }
 
 /* The VM with the most room that runs func, ties taken in turn; NULL if

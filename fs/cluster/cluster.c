@@ -143,6 +143,7 @@ cluster_add_host(struct cluster *cl, const char *label,
 void
 cluster_release_state(struct cluster *cl)
 {
+	feed_cancel_all(cl);
 	spool_cleanup(cl);
 	journal_close(g_steal_pointer(&cl->journal), !cl->keep_sessions);
 }
@@ -157,6 +158,7 @@ cluster_recover(struct cluster *cl, GError **error)
 	/* The session ids now in use, recovered or new. */
 	for (i = 0; i < cl->hosts->len; i++)
 		journal_host(cl->hosts->pdata[i]);
+	callin_restore(cl);
 	any_restore(cl);
 	return TRUE;
 }

@@ -134,6 +134,7 @@ struct cluster {
 	struct journal *journal;	/* journal.c; NULL: none */
 	gboolean keep_sessions;		/* leave node sessions when ending */
 	GList *replays;			/* spool.c: copies on their way */
+	GList *feeds;			/* feed.c: files on their way */
 };
 
 /* CONNECTING -> UP -> DOWN, or UP -> RECONNECTING (link lost; requests
@@ -272,6 +273,13 @@ struct call {
 	guint holds;			/* what the layer above holds: open
 					   output files, waiting reads; the
 					   call is not forgotten meanwhile */
+	/* callin.c: its stdin (TRICKLE_STDIN=1), on the call the user
+	 * forked; the feed on the VM's call it is sent with. */
+	enum { STDIN_NONE, STDIN_OPEN, STDIN_CLOSED } stdin_state;
+	guint stdin_writers;		/* open calls/N/stdin for writing */
+	int stdin_fd;			/* the copy, while written; -1 */
+	guint64 stdin_size;
+	struct feed *stdin_feed;
 };
 
 struct vm {
@@ -460,6 +468,12 @@ void call_attempt_close(struct call *c, gint64 end, const char *outcome);
 /* vm.c: send c to its VM's node now (a new run), or keep it until the
  * node is back (vm_send_waiting). */
 void call_send(struct call *c);
+/* c (a VM's call) may go now: sent, kept until its node is back, or
+ * failed if it cannot be. */
+void call_go(struct call *c);
+/* Cancel c here if no node has it (waiting for its stdin, for its node,
+ * in .any's queue); FALSE if it was sent. */
+gboolean call_cancel_unsent(struct call *c);
 void call_wait(struct call *c, const char *why);
 /* c's run ended without the result wanted (outcome): run it again while
  * its retries last (.any elsewhere; a VM's call on its VM, now or, if
@@ -533,6 +547,8 @@ vm_open(const struct vm *vm)
 
 /* anysched.c: .any, the initiator's queue of calls for the first free VM */
 struct call *any_fork(struct cluster *cl, char **argv, const char *line);
+/* A .any call may go now: into .any's queue. */
+void any_go(struct call *a);
 /* Cancel a .any call still queued here; FALSE if it was sent. */
 gboolean any_cancel_queued(struct call *c);
 /* A .any call's run was lost (or failed, with TRICKLE_RETRIES_ON_FAILURE):
@@ -584,10 +600,44 @@ void journal_end(struct call *c);
 /* c's last run began or ended. */
 void journal_attempt(struct call *c);
 void journal_forget(struct call *c);
+/* c's stdin is whole. */
+void journal_stdin(struct call *c);
 void journal_all_inject(struct cluster *cl, const char *name, mode_t mode,
 			gboolean installed);
 
+/* feed.c: a file to a node, at the pace of its link, as frames of type
+ * (tag, vm); sent hears of each chunk, finish of the end, once: 0 (all
+ * sent), errno (the file), ECONNRESET (the link was lost under it) or
+ * ECANCELED (feed_cancel_all).  feed_cancel ends it without a word. */
+struct feed;
+typedef void (*feed_sent_fn)(void *data, gsize n);
+typedef void (*feed_finish_fn)(void *data, int err);
+struct feed *feed_start(struct host *h, guint vm, guint type, guint32 tag,
+			int fd, feed_sent_fn sent, feed_finish_fn finish,
+			void *data);
+void feed_cancel(struct feed *f);
+void feed_cancel_all(struct cluster *cl);
+
+/* callin.c: a call's stdin (TRICKLE_STDIN=1): calls/N/stdin, written
+ * until its last writer closes it; then the call goes.  0 or errno. */
+int call_stdin_open(struct call *c);
+int call_stdin_write(struct call *c, const void *buf, gsize len, off_t off);
+int call_stdin_truncate(struct call *c, guint64 size);
+void call_stdin_release(struct call *c);
+/* Its bytes as kept here, to read: an fd, or -1. */
+int call_stdin_reader(const struct call *c);
+/* c (a VM's call) was sent for owner: its stdin follows. */
+void call_stdin_feed(struct call *c, const struct call *owner);
+/* After the journal: a call whose stdin was still being written when the
+ * mount ended fails (its writer is gone). */
+void callin_restore(struct cluster *cl);
+/* c goes: stop feeding it; remove: its stdin too (forgotten). */
+void call_stdin_drop(struct call *c, gboolean remove);
+
 /* spool.c: what .all/inject installed, kept to give VMs that join */
+/* The spool's directory (in the state directory if there is one), made
+ * if need be; NULL if it cannot be. */
+const char *spool_dir(struct cluster *cl);
 int spool_open(struct cluster *cl, const char *name);
 void spool_write(struct cluster *cl, const char *name, int *fd,
 		 const void *buf, gsize len);

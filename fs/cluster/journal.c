@@ -13,7 +13,10 @@
  *   H LABEL SESSION           a node's session id (the last one counts)
  *   R VM N                    ids up to N of VM may be used: a crash
  *                             never lets an id be given twice
- *   C VM ID RETRIES WORDS     a call forked (WORDS: its argv, quoted)
+ *   C VM ID RETRIES WORDS     a call forked (WORDS: its argv, quoted;
+ *                             RETRIES: a count, then f if failed runs
+ *                             count too, i if it waits for a stdin)
+ *   N VM ID SIZE              its stdin is whole (spool/stdin.VM.ID)
  *   L VM ID LINE              the line it was forked with (as shown)
  *   A ID VM VMID              .any's call ID went to VM as its call VMID
  *   E VM ID STATE CODE DETAIL a call ended
@@ -172,9 +175,22 @@ journal_fork(struct call *c)
 		g_string_append_printf(w, "%s%s", w->len ? " " : "", q);
 	}
 	words = g_string_free(w, FALSE);
-	retries = g_strdup_printf("%u%s", c->retries,
-				  c->retry_failed ? "f" : "");
+	retries = g_strdup_printf("%u%s%s", c->retries,
+				  c->retry_failed ? "f" : "",
+				  c->stdin_state != STDIN_NONE ? "i" : "");
 	put(j, "C", c->vm->name, id, retries, words, NULL);
+}
+
+void
+journal_stdin(struct call *c)
+{
+	g_autofree char *id = NULL, *size = NULL;
+
+	if (!c->vm->fs->journal)
+		return;
+	id = U(c->id);
+	size = g_strdup_printf("%" G_GUINT64_FORMAT, c->stdin_size);
+	put(c->vm->fs->journal, "N", c->vm->name, id, size, NULL);
 }
 
 void
@@ -305,7 +321,7 @@ replay_line(struct replay_state *rs, char **f, guint n)
 		rs->bad++;	/* not a record type: a torn line */
 		return;
 	}
-	if (strchr("RCLEFSX", f[0][0])) {
+	if (strchr("RCLEFSXN", f[0][0])) {
 		if (n < 3 || !parse_u32(f[2], &id) || id == 0 ||
 		    id > G_MAXUINT32 - ID_BLOCK) {
 			rs->bad++;
@@ -358,9 +374,17 @@ replay_line(struct replay_state *rs, char **f, guint n)
 		g_strfreev(c->argv);
 		c->argv = g_steal_pointer(&argv);
 		c->retries = MIN(strtoul(f[3], &end, 10), 100);
-		c->retry_failed = *end == 'f';
+		c->retry_failed = strchr(end, 'f') != NULL;
+		if (strchr(end, 'i') && c->stdin_state == STDIN_NONE)
+			c->stdin_state = STDIN_OPEN;
 		return;
 	}
+	case 'N':
+		if (n < 4 || !(c = vm_call(vm, id)))
+			break;
+		c->stdin_state = STDIN_CLOSED;
+		c->stdin_size = g_ascii_strtoull(f[3], NULL, 10);
+		return;
 	case 'A': {
 		struct vm *to;
 		struct call *real;

@@ -117,8 +117,9 @@ call_attempt_end(struct call *c, const char *outcome)
 
 /*
  * The call options the mount itself takes off a line: TRICKLE_RETRIES=N
- * (lost runs it may have again) and TRICKLE_RETRIES_ON_FAILURE=1 (runs
- * that fail count too).  The words left, or NULL and why.
+ * (lost runs it may have again), TRICKLE_RETRIES_ON_FAILURE=1 (runs
+ * that fail count too) and TRICKLE_STDIN=1 (it waits for calls/N/stdin:
+ * callin.c).  The words left, or NULL and why.
  */
 char **
 call_options(struct call *c, char **argv, char **why)
@@ -145,6 +146,16 @@ call_options(struct call *c, char **argv, char **why)
 				return NULL;
 			}
 			c->retries = n;
+			continue;
+		}
+		if (leading && g_str_has_prefix(w, "TRICKLE_STDIN=")) {
+			w += strlen("TRICKLE_STDIN=");
+			if (strcmp(w, "0") != 0 && strcmp(w, "1") != 0) {
+				*why = g_strdup_printf("bad call option %s "
+					"(0 or 1 wanted)", *argv);
+				return NULL;
+			}
+			c->stdin_state = *w == '1' ? STDIN_OPEN : STDIN_NONE;
 			continue;
 		}
 		if (leading &&
@@ -176,6 +187,7 @@ vm_send_waiting(struct vm *vm)
 		struct call *c = l->data;
 
 		if (!c->sync_gen && !call_ended(c) && c->argv && !c->any &&
+		    c->stdin_state != STDIN_OPEN &&
 		    vm->host->state == HOST_UP) {
 			call_set_state(c, CALL_QUEUED, NULL);
 			call_send(c);

@@ -7,7 +7,7 @@
  * not kept in memory, so a copy is written here alongside (in a private
  * directory of this mount, removed at unmount) and replayed to each VM
  * that joins, or comes back after its node was unreachable and lacks it:
- * BEGIN, the bytes at the pace of its link, END.  The VM
+ * BEGIN, the bytes at the pace of its link (feed.c), END.  The VM
  * shows the file in inject/ once its node has accepted it, and until
  * then .any sends it no call that needs it.
  */
@@ -24,13 +24,12 @@
 struct replay {
 	struct vm *vm;
 	struct injected *inj;
-	int fd;
+	struct feed *feed;	/* while the bytes go */
 	guint32 tag;
-	guint timer;
 	gboolean ending;	/* END sent: the request owns it now */
 };
 
-static const char *
+const char *
 spool_dir(struct cluster *fs)
 {
 	g_autoptr(GError) error = NULL;
@@ -130,10 +129,7 @@ static void
 replay_free(struct replay *r)
 {
 	r->vm->fs->replays = g_list_remove(r->vm->fs->replays, r);
-	if (r->timer)
-		g_source_remove(r->timer);
-	if (r->fd >= 0)
-		close(r->fd);
+	feed_cancel(r->feed);
 	vm_injected_unref(r->vm, r->inj);
 	g_free(r);
 }
@@ -156,49 +152,33 @@ on_replayed(void *data, int err, const char *msg, const guint8 *bytes,
 	replay_free(r);
 }
 
-/* Send what the link has room for; again later until the end. */
-static gboolean
-replay_more(gpointer data)
+static void
+on_replay_sent(void *data, gsize n)
+{
+	((struct replay *)data)->inj->size += n;
+}
+
+static void
+on_replay_fed(void *data, int err)
 {
 	struct replay *r = data;
 	struct host *h = r->vm->host;
-	guint8 buf[WIRE_CHUNK];
-	ssize_t n;
 
-	r->timer = 0;
-	/* Away: the transfer is lost with the link; the VM gets the file
-	 * again once its node is back (spool_replay). */
-	if (h->state != HOST_UP) {
-		replay_free(r);
-		return G_SOURCE_REMOVE;
+	r->feed = NULL;
+	if (err == 0) {
+		r->ending = TRUE;
+		host_request(h, WIRE_INJECT_END, r->vm->index, r->tag, NULL,
+			     on_replayed, r);
+		return;
 	}
-	while (h->link && host_pending(h) < LINK_LOW_WATER) {
-		n = read(r->fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			g_warning("%s: replaying .all/inject/%s: %s",
-				  r->vm->name, r->inj->name,
-				  g_strerror(errno));
-			host_send(h, WIRE_INJECT_ABORT, r->vm->index, r->tag,
-				  NULL);
-			replay_free(r);
-			return G_SOURCE_REMOVE;
-		}
-		if (n == 0) {
-			close(r->fd);
-			r->fd = -1;
-			r->ending = TRUE;
-			host_request(h, WIRE_INJECT_END, r->vm->index, r->tag,
-				     NULL, on_replayed, r);
-			return G_SOURCE_REMOVE;
-		}
-		host_send_bytes(h, WIRE_INJECT_DATA, r->vm->index, r->tag,
-				buf, n);
-		r->inj->size += n;
+	/* Away (ECONNRESET): the transfer is lost with the link; the VM
+	 * gets the file again once its node is back (spool_replay). */
+	if (err != ECONNRESET && err != ECANCELED) {
+		g_warning("%s: replaying .all/inject/%s: %s", r->vm->name,
+			  r->inj->name, g_strerror(err));
+		host_send(h, WIRE_INJECT_ABORT, r->vm->index, r->tag, NULL);
 	}
-	r->timer = g_timeout_add(10, replay_more, r);
-	return G_SOURCE_REMOVE;
+	replay_free(r);
 }
 
 static void
@@ -217,14 +197,14 @@ replay_one(struct vm *vm, const struct injected *all)
 	r = g_new0(struct replay, 1);
 	fs->replays = g_list_prepend(fs->replays, r);
 	r->vm = vm;
-	r->fd = fd;
 	r->inj = vm_injected_add(vm, all->name, all->mode);
 	r->inj->writers++;
 	r->inj->size = 0;
 	r->tag = host_next_tag(vm->host);
 	host_send(vm->host, WIRE_INJECT_BEGIN, vm->index, r->tag,
 		  g_variant_new("(su)", all->name, (guint32)all->mode));
-	replay_more(r);
+	r->feed = feed_start(vm->host, vm->index, WIRE_INJECT_DATA, r->tag, fd,
+			     on_replay_sent, on_replay_fed, r);
 }
 
 void

@@ -23,6 +23,7 @@ call_free(struct call *c)
 {
 	g_assert(!c->holds);
 	g_assert(!c->queued);
+	call_stdin_drop(c, FALSE);
 	g_clear_pointer(&c->result, g_bytes_unref);
 	/* The other half of a .any call keeps what it has, without us. */
 	if (c->any)
@@ -127,11 +128,17 @@ sets_option(char **argv, const char *name)
 	return FALSE;
 }
 
+/* The words go with the mount's: the VM's name, whether stdin follows,
+ * the default time limit. */
 static gboolean
-send_call(struct vm *vm, guint32 id, char **argv)
+send_call(struct vm *vm, guint32 id, char **argv, gboolean with_stdin)
 {
 	int timeout = vm->host->fs->opt.timeout;
 	g_autoptr(GPtrArray) v = g_ptr_array_new_with_free_func(g_free);
+
+	g_ptr_array_add(v, g_strconcat("TRICKLE_VM=", vm->name, NULL));
+	if (with_stdin)
+		g_ptr_array_add(v, g_strdup("TRICKLE_STDIN=1"));
 
 	/* -o timeout=S: the default for lines that do not say. */
 	if (timeout > 0 && !sets_option(argv, "TRICKLE_TIMEOUT"))
@@ -153,6 +160,7 @@ call_new(struct vm *vm, const char *line)
 	c->id = vm->last_call = journal_next_id(vm);
 	c->args = g_strdup(line);
 	c->created = time(NULL);
+	c->stdin_fd = -1;
 	call_set_state(c, CALL_QUEUED, NULL);
 	g_hash_table_insert(vm->calls, GUINT_TO_POINTER(c->id), c);
 	return c;
@@ -167,6 +175,7 @@ call_restore(struct vm *vm, guint32 id)
 	c->id = id;
 	c->created = time(NULL);
 	c->sync_gen = G_MAXUINT;
+	c->stdin_fd = -1;
 	c->retries = vm->fs->opt.retries;
 	call_set_state(c, CALL_QUEUED, "recovered: waiting for its node");
 	g_hash_table_insert(vm->calls, GUINT_TO_POINTER(c->id), c);
@@ -189,15 +198,19 @@ void
 call_send(struct call *c)
 {
 	struct vm *vm = c->vm;
+	struct call *owner = c->any ? c->any : c;
+	gboolean with_stdin = owner->stdin_state == STDIN_CLOSED;
 
 	c->sync_gen = vm->host->sync_gen;
-	call_attempt_start(c->any ? c->any : c, vm);
-	if (!send_call(vm, c->id, c->any ? c->any->argv : c->argv)) {
+	call_attempt_start(owner, vm);
+	if (!send_call(vm, c->id, owner->argv, with_stdin)) {
 		call_set_state(c, CALL_FAILED, "call too large for the wire");
-		call_attempt_end(c->any ? c->any : c, "failed call too large for "
-			    "the wire");
+		call_attempt_end(owner, "failed call too large for the wire");
 		call_ended_now(c);
+		return;
 	}
+	if (with_stdin)
+		call_stdin_feed(c, owner);
 }
 
 /* vm's node is away: c goes when it is back (vm_send_waiting). */
@@ -228,18 +241,30 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 		return c;
 	}
 	journal_fork(c);
+	if (c->stdin_state == STDIN_OPEN) {
+		call_set_state(c, CALL_QUEUED, "waiting for its stdin");
+		return c;
+	}
+	call_go(c);
+	return c;
+}
+
+void
+call_go(struct call *c)
+{
+	struct vm *vm = c->vm;
 
 	if (vm->host->state == HOST_DOWN) {
 		g_autofree char *why = g_strdup_printf("node down: %s",
 			vm->host->down_reason);
 		call_set_state(c, CALL_FAILED, why);
 		call_ended_now(c);
-		return c;
+		return;
 	}
 	if (vm->draining) {
 		call_set_state(c, CALL_FAILED, "VM leaving: takes no new calls");
 		call_ended_now(c);
-		return c;
+		return;
 	}
 	if (vm->host->lease_out) {
 		g_autofree char *why = g_strdup_printf("node unreachable for "
@@ -248,7 +273,7 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 
 		call_set_state(c, CALL_FAILED, why);
 		call_ended_now(c);
-		return c;
+		return;
 	}
 	/* Not up yet (connecting, or back after a loss): sent once its
 	 * node has said what it knows (SYNCED), so that a call queued behind
@@ -257,7 +282,22 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 		call_wait(c, NULL);
 	else
 		call_send(c);
-	return c;
+}
+
+gboolean
+call_cancel_unsent(struct call *c)
+{
+	if (any_cancel_queued(c))
+		return TRUE;
+	/* Sent: a .any call's VM call, a VM's call its node has. */
+	if (call_ended(c) || c->real || c->any || (c->vm->host && c->sync_gen))
+		return FALSE;
+	if (!c->vm->host && c->stdin_state != STDIN_OPEN)
+		return FALSE;
+	g_clear_pointer(&c->argv, g_strfreev);
+	call_set_state(c, CALL_CANCELLED, NULL);
+	call_ended_now(c);
+	return TRUE;
 }
 
 gboolean
@@ -410,6 +450,7 @@ call_drop(struct call *c)
 
 	if (call_held(a))
 		return;		/* a read still holds it; it goes later */
+	call_stdin_drop(a, TRUE);
 	journal_forget(a);
 	if (real) {
 		journal_forget(real);

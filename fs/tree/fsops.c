@@ -117,6 +117,18 @@ tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		data_setattr(req, in.vm, in.id, attr, to_set, fi);
 		return;
 	}
+	/* `> calls/N/stdin` truncates it, empty still. */
+	if (in.kind == I_STDIN && (to_set & FUSE_SET_ATTR_SIZE)) {
+		int err = call_stdin_truncate(in.call, attr->st_size);
+
+		if (err) {
+			fuse_reply_err(req, err);
+			return;
+		}
+		fill_attr(req_tree(req), &in, &st);
+		fuse_reply_attr(req, &st, attr_timeout(&in));
+		return;
+	}
 	/* Shells truncate what they redirect into (> calls/new), and cp
 	 * may truncate or chmod a file it copies into inject/: accept
 	 * those as the no-ops they are here. */
@@ -227,6 +239,11 @@ may_open(fuse_req_t req, const struct inode *in, int acc)
 		ok = tree_may_see_call(req, in->call, "open the ctl") &&
 		     tree_may_act(req, "write a call's ctl");
 		break;
+	case I_STDIN:
+		ok = tree_may_see_call(req, in->call, "open the stdin") &&
+		     (acc == O_RDONLY ||
+		      tree_may_act(req, "write a call's stdin"));
+		break;
 	case I_NEW:
 	case I_CTL:
 	case I_MCTL:
@@ -268,6 +285,10 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, EACCES);
 		else
 			ctl_open(req, in.vm, in.call ? in.call->id : 0, fi);
+		return;
+	}
+	if (in.kind == I_STDIN) {
+		stdin_open(req, in.call, fi);
 		return;
 	}
 	if (in.kind == I_INFO) {

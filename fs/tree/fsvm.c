@@ -299,9 +299,9 @@ ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 			fuse_reply_err(req, call ? EALREADY : ENOENT);
 			return;
 		}
-		/* A .any call still here just goes; once sent, it is the
-		 * VM's call that is cancelled. */
-		if (any_cancel_queued(call)) {
+		/* A call not sent yet just goes; once sent, it is the
+		 * node that cancels it (a .any call's VM call). */
+		if (call_cancel_unsent(call)) {
 			fuse_reply_write(req, size);
 			return;
 		}

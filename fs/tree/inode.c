@@ -49,7 +49,15 @@ static const struct {
 	{ "stderr", I_STDERR, ON_VM | ON_ANY },
 	{ "vm", I_CALLVM, ON_ANY },
 	{ "attempts", I_ATTEMPTS, ON_VM | ON_ANY },
+	{ "stdin", I_STDIN, ON_VM | ON_ANY },
 };
+
+/* Does call c have a file of this kind?  stdin only if it takes one. */
+static gboolean
+call_has(const struct call *c, enum ikind kind)
+{
+	return kind != I_STDIN || c->stdin_state != STDIN_NONE;
+}
 
 static unsigned
 vm_is(const struct vm *vm)
@@ -145,7 +153,7 @@ decode_ino(struct cluster *fs, fuse_ino_t ino, struct inode *in)
 	}
 	if (in->kind >= I_CALL) {
 		in->call = vm_call(in->vm, id);
-		return in->call != NULL;
+		return in->call != NULL && call_has(in->call, in->kind);
 	}
 	return TRUE;
 }
@@ -255,6 +263,11 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 		text = call_attempts_text(c);
 		st->st_size = strlen(text);
 		break;
+	case I_STDIN:
+		st->st_mode = S_IFREG |
+			      (c->stdin_state == STDIN_OPEN ? 0600 : 0400);
+		st->st_size = c->stdin_size;
+		break;
 	case I_KIND_MAX:
 		break;
 	}
@@ -351,7 +364,8 @@ find_child(struct cluster *fs, const struct inode *parent, const char *name,
 	case I_CALL:
 		for (i = 0; i < G_N_ELEMENTS(call_files); i++) {
 			if (strcmp(call_files[i].name, name) == 0 &&
-			    (call_files[i].on & vm_is(parent->vm))) {
+			    (call_files[i].on & vm_is(parent->vm)) &&
+			    call_has(parent->call, call_files[i].kind)) {
 				child->kind = call_files[i].kind;
 				child->call = parent->call;
 				return TRUE;
@@ -467,7 +481,8 @@ list_dir(struct cluster *fs, const struct inode *in, GArray *a)
 		break;
 	case I_CALL:
 		for (i = 0; i < G_N_ELEMENTS(call_files); i++)
-			if (call_files[i].on & vm_is(in->vm))
+			if ((call_files[i].on & vm_is(in->vm)) &&
+			    call_has(in->call, call_files[i].kind))
 				dir_add(a, call_files[i].name,
 					make_ino(call_files[i].kind, in->vm,
 						 in->call->id), S_IFREG);

@@ -21,6 +21,7 @@ enum ikind {
 	I_CALL, I_ARGS, I_STATUS, I_RESULT, I_STDOUT, I_STDERR, I_CALLCTL,
 	I_CALLVM,		/* .any/calls/N/vm */
 	I_ATTEMPTS,		/* calls/N/attempts */
+	I_STDIN,		/* calls/N/stdin, if it takes one */
 	I_KIND_MAX
 };
 

@@ -109,6 +109,9 @@ void inject_open(fuse_req_t req, struct vm *vm, struct injected *inj,
 		 struct fuse_file_info *fi);
 void inject_unlink(fuse_req_t req, struct vm *vm, const char *name);
 
+/* fsstdin.c: calls/N/stdin */
+void stdin_open(fuse_req_t req, struct call *c, struct fuse_file_info *fi);
+
 /* fscalls.c */
 void calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
 

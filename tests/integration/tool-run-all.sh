@@ -2,7 +2,7 @@
 # trickle-run --all (every VM, lines labelled "VM: " as pdsh; -b gathers
 # identical output as clush -b; exit status the largest), --vm VM and
 # --vm .all, --workdir, a timeout as 124, standard input that would be
-# dropped (an error, unless --no-stdin or /dev/null), and --version and
+# forwarded (refused with --all, unless -n or /dev/null), and --version and
 # the help of the three tools.
 TEST_TIMEOUT=150
 . "$(dirname "$0")/lib.sh"
@@ -14,9 +14,7 @@ RUN=$TRICKLE_RUN
 
 mount_local 2
 export TRICKLE_MOUNT=$M
-# The calls tell their VM by ${TRICKLE_VM_INDEX:-$TRICKLE_VM}: TRICKLE_VM
-# is the VM's index today, and is to become its name, the index moving to
-# TRICKLE_VM_INDEX (issue 13).
+# The calls tell their VM by its index on the node, $TRICKLE_VM_INDEX.
 
 # run ARG... [< INPUT]: stdout in OUT, stderr in ERR, exit status in RC.
 run() {
@@ -34,7 +32,7 @@ expect_eq "--all: output" "local0: hello
 local1: hello" "$(sort <<<"$OUT")"
 # Each VM's lines together, stderr labelled too, a last line without a
 # newline ended.
-run --all exec sh -c 'echo "one ${TRICKLE_VM_INDEX:-$TRICKLE_VM}"; echo "two ${TRICKLE_VM_INDEX:-$TRICKLE_VM}"; printf "e" >&2' </dev/null
+run --all exec sh -c 'echo "one $TRICKLE_VM_INDEX"; echo "two $TRICKLE_VM_INDEX"; printf "e" >&2' </dev/null
 expect_eq "--all: lines" "local0: one 0
 local0: two 0
 local1: one 1
@@ -42,19 +40,19 @@ local1: two 1" "$(sort <<<"$OUT")"
 expect_eq "--all: stderr" "local0: e
 local1: e" "$(sort <<<"$ERR")"
 # The exit status is the largest; each failure is said.
-run --all exec sh -c 'exit $((${TRICKLE_VM_INDEX:-$TRICKLE_VM} * 3 + 1))' </dev/null
+run --all exec sh -c 'exit $(($TRICKLE_VM_INDEX * 3 + 1))' </dev/null
 expect_eq "--all: largest status" 4 $RC
 expect_eq "--all: failures" "trickle-run: local0: failed exit 1
 trickle-run: local1: failed exit 4" "$(sort <<<"$ERR")"
 # -b: the same output once, under the folded VM names.
-run --all -b exec sh -c 'echo same; echo "vm $((${TRICKLE_VM_INDEX:-$TRICKLE_VM} / 2))"' </dev/null
+run --all -b exec sh -c 'echo same; echo "vm $(($TRICKLE_VM_INDEX / 2))"' </dev/null
 expect_eq "-b: status" 0 $RC
 expect_eq "-b: same output" "---------------
 local[0-1] (2)
 ---------------
 same
 vm 0" "$OUT"
-run -ab exec sh -c 'echo "vm ${TRICKLE_VM_INDEX:-$TRICKLE_VM}"' </dev/null
+run -ab exec sh -c 'echo "vm $TRICKLE_VM_INDEX"' </dev/null
 expect_eq "-b: different output" "---------------
 local0 (1)
 ---------------
@@ -75,7 +73,7 @@ run --all --vm local0 echo x </dev/null
 expect_eq "--all with --vm: status" 255 $RC
 
 # --vm VM: that VM, which must exist.
-run --vm local1 exec sh -c 'echo ${TRICKLE_VM_INDEX:-$TRICKLE_VM}' </dev/null
+run --vm local1 exec sh -c 'echo $TRICKLE_VM_INDEX' </dev/null
 expect_eq "--vm local1" 1 "$OUT"
 run --vm nosuch echo x </dev/null
 expect_eq "--vm nosuch: status" 255 $RC
@@ -109,9 +107,15 @@ expect_eq "--workdir DIR" "in wd" "$OUT"
 run --all --workdir "$T/wd" exec cat f </dev/null
 expect_eq "--all --workdir" "local0: in wd
 local1: in wd" "$(sort <<<"$OUT")"
-run --workdir . echo x </dev/null
-expect_eq "--workdir with a function: status" 255 $RC
-expect_match "--workdir with a function: message" 'exec PROGRAM' "$ERR"
+# Functions run there too (TRICKLE_WORKDIR).
+run --workdir "$T/wd" echo x </dev/null
+expect_eq "--workdir with a function" "0 x" "$RC $OUT"
+run --workdir "$T/nowhere" exec true </dev/null
+expect_eq "--workdir missing: status" 255 $RC
+expect_match "--workdir missing: message" "cannot enter the working directory $T/nowhere" "$ERR"
+# TRICKLE_VM is the VM's name; its index on the node is TRICKLE_VM_INDEX.
+run --vm local1 exec sh -c 'echo "$TRICKLE_VM $TRICKLE_VM_INDEX"' </dev/null
+expect_eq "TRICKLE_VM" "local1 1" "$OUT"
 # Without it, relative paths are in the VM's data/.
 echo "in data" >"$M/local0/data/f"
 run --vm local0 exec cat f </dev/null
@@ -125,32 +129,39 @@ expect_eq "timeout: stderr" "trickle-run: failed timeout" "$ERR"
 
 # ---------------------------------------------------------------- stdin
 
-msg="trickle-run: standard input is not forwarded yet (see trickle-run(1)); use --no-stdin to ignore it or redirect </dev/null"
+msg="trickle-run: --all does not forward standard input (see trickle-run(1)); use -n to ignore it or redirect </dev/null"
 calls_now() { ls "$M/.any/calls" "$M/local0/calls" "$M/local1/calls" | grep -c '^[0-9]'; }
-# A pipe with data: refused, nothing forked.
-printf 'b\na\n' | timeout 30 "$RUN" exec sort >"$T/out" 2>"$T/err"
-expect_eq "piped stdin: status" 255 $?
-expect_eq "piped stdin: message" "$msg" "$(cat "$T/err")"
-expect_eq "piped stdin: output" "" "$(cat "$T/out")"
-# A file with data, as a recipe's "< $<" gives.
+# A pipe, a file (as a recipe's "< $<" gives), data that comes late: the
+# call's stdin, as with ssh.
+out=$(printf 'b\na\n' | timeout 30 "$RUN" exec sort)
+expect_eq "piped stdin" "0 a
+b" "$? $out"
 printf 'x\n' >"$T/in"
-run exec sort <"$T/in"
-expect_eq "file stdin: status" 255 $RC
-expect_eq "file stdin: message" "$msg" "$ERR"
-# Data that comes while the call runs: it is cancelled.
-(sleep 1; echo late) | timeout 30 "$RUN" sleep 10 >"$T/out" 2>"$T/err"
-expect_eq "late stdin: status" 255 $?
-expect_eq "late stdin: message" "$msg" "$(cat "$T/err")"
-wait_for eval '[ "$(calls_now)" = 0 ]' || fail "late stdin: the call was not forgotten"
+run --vm local1 exec cat <"$T/in"
+expect_eq "file stdin" "0 x" "$RC $OUT"
+out=$( (sleep 1; echo late) | timeout 30 "$RUN" exec cat)
+expect_eq "late stdin" "0 late" "$? $out"
+# 10 MiB arrive whole.
+head -c 10485760 /dev/urandom >"$T/big"
+want=$(md5sum <"$T/big")
+out=$(timeout 60 "$RUN" exec md5sum <"$T/big")
+expect_eq "10 MiB through stdin" "0 $want" "$? $out"
+# --all would drop it: refused, nothing forked.
+printf 'b\na\n' | timeout 30 "$RUN" --all exec sort >"$T/out" 2>"$T/err"
+expect_eq "--all with stdin: status" 255 $?
+expect_eq "--all with stdin: message" "$msg" "$(cat "$T/err")"
+expect_eq "--all with stdin: output" "" "$(cat "$T/out")"
 # No data: /dev/null, an empty file, a pipe that ends empty.
 run echo ok </dev/null
 expect_eq "/dev/null stdin" "0 ok" "$RC $OUT"
 : >"$T/empty"
-run echo ok <"$T/empty"
-expect_eq "empty file stdin" "0 ok" "$RC $OUT"
-out=$(sleep 0.3 | timeout 30 "$RUN" echo ok) 
-expect_eq "empty pipe stdin" "0 ok" "$? $out"
-# --no-stdin: ignored on purpose.
+run exec wc -c <"$T/empty"
+expect_eq "empty file stdin" "0 0" "$RC $OUT"
+out=$(sleep 0.3 | timeout 30 "$RUN" exec wc -c)
+expect_eq "empty pipe stdin" "0 0" "$? $out"
+# -n, --no-stdin: not forwarded, as ssh -n.
+out=$(printf 'b\na\n' | timeout 30 "$RUN" -n exec wc -c)
+expect_eq "-n" "0 0" "$? $out"
 out=$(printf 'b\na\n' | timeout 30 "$RUN" --no-stdin echo ignored)
 expect_eq "--no-stdin" "0 ignored" "$? $out"
 expect_eq "stdin: no call left" 0 "$(calls_now)"

@@ -218,31 +218,20 @@ tc_parse_call_id(const char *s, char **vm, guint32 *id)
 char **
 tc_workdir_words(char **words, int n, const char *dir, GError **error)
 {
-	GPtrArray *v;
 	g_autofree char *cwd = NULL;
-	int i = 0;
+	GPtrArray *v;
+	int k;
 
-	while (i < n && wire_is_assignment(words[i]))
-		i++;
-	if (i == n || strcmp(words[i], "exec") != 0 || i + 1 == n) {
+	if (!*dir) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			    "--workdir runs programs (exec PROGRAM ARG...) "
-			    "only: the node has no call option for a working "
-			    "directory, and injected functions run in the "
-			    "VM's data/ directory");
+			    "--workdir: an empty directory name");
 		return NULL;
 	}
-	if (strcmp(dir, ".") == 0)
-		dir = cwd = g_get_current_dir();
+	if (strcmp(dir, ".") == 0 && !(dir = cwd = g_get_current_dir()))
+		return NULL;
 	v = g_ptr_array_new();
-	for (int k = 0; k <= i; k++)
-		g_ptr_array_add(v, g_strdup(words[k]));
-	/* $0 is the directory: nothing of it is parsed by sh. */
-	g_ptr_array_add(v, g_strdup("sh"));
-	g_ptr_array_add(v, g_strdup("-c"));
-	g_ptr_array_add(v, g_strdup("cd -- \"$0\" && exec \"$@\""));
-	g_ptr_array_add(v, g_strdup(dir));
-	for (int k = i + 1; k < n; k++)
+	g_ptr_array_add(v, g_strconcat("TRICKLE_WORKDIR=", dir, NULL));
+	for (k = 0; k < n; k++)
 		g_ptr_array_add(v, g_strdup(words[k]));
 	g_ptr_array_add(v, NULL);
 	return (char **)g_ptr_array_free(v, FALSE);

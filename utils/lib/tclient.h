@@ -56,12 +56,10 @@ GPtrArray *tc_read_ids(int newfd);
 gboolean tc_parse_call_id(const char *s, char **vm, guint32 *id);
 
 /*
- * FUNC ARG... made to run in dir: "exec PROG ARG..." becomes "exec sh -c
- * 'cd -- "$0" && exec "$@"' DIR PROG ARG..." (leading NAME=VALUE words
- * stay in front).  "." is the caller's current directory.  Only for
- * exec: the node has no call option for a working directory, and an
- * injected function runs inside the VM, in its data/ directory.  A new
- * NULL-terminated vector, or NULL with error set.
+ * A call's words made to run in dir: TRICKLE_WORKDIR=DIR in front (the
+ * node's call option: functions and programs alike run there).  "." is
+ * the caller's current directory.  A new NULL-terminated vector, or NULL
+ * with error set.
  */
 char **tc_workdir_words(char **words, int n, const char *dir,
 			GError **error);

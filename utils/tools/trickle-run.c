@@ -6,7 +6,7 @@
  * is a handful of plain syscalls: no main loop, no threads.
  *
  *   trickle-run [-C MOUNT] [--vm VM | --all [-b]] [--workdir DIR]
- *               [--no-stdin] [--] [NAME=VALUE...] FUNC [ARG...]
+ *               [-n|--no-stdin] [--] [NAME=VALUE...] FUNC [ARG...]
  *
  * Exit: 0 done, N for "failed exit N", 128+N for "failed signal N",
  * 124 for "failed timeout" (as timeout(1)), 130 cancelled, 255 for any
@@ -14,10 +14,11 @@
  * SIGINT/SIGTERM/SIGHUP while waiting cancel the call and exit
  * 128+signal.  With --all (run_all.c), the largest of the calls'.
  *
- * A call has no standard input yet.  Rather than drop ours without a
- * word (a recipe "trickle-run exec sort < in > out" would make an empty
- * target), data on it fails the run, before the fork when it is there
- * already, or while the call runs when it comes later.
+ * Our standard input is the call's, as with ssh, unless it is a terminal
+ * or /dev/null (or -n): the call is forked with TRICKLE_STDIN=1, and
+ * what we read is written to its calls/N/stdin until our end of file;
+ * the call starts then.  With --all it is not forwarded (yet): rather
+ * than drop it without a word, data on it fails the run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +36,8 @@
 #include "fdio.h"
 #include "run.h"
 
-#define NO_STDIN_MSG "standard input is not forwarded yet (see " \
-	"trickle-run(1)); use --no-stdin to ignore it or redirect </dev/null"
+#define NO_STDIN_MSG "--all does not forward standard input (see " \
+	"trickle-run(1)); use -n to ignore it or redirect </dev/null"
 
 static const char *prog = "trickle-run";
 
@@ -61,7 +62,7 @@ usage(FILE *f)
 "  -b, --gather           with --all: each distinct output once, under\n"
 "                         the VMs that gave it (as clush -b)\n"
 "      --workdir DIR      run an exec call in DIR (. is this directory)\n"
-"      --no-stdin         ignore standard input (it is not forwarded)\n"
+"  -n, --no-stdin         do not forward standard input (as ssh -n)\n"
 "  -h, --help             this help, then exit\n"
 "      --version          the version, then exit\n"
 "\n"
@@ -192,53 +193,14 @@ stdin_state(void)
 }
 
 /*
- * Wait for the call's end on its result file (fd), and meanwhile for
- * data on stdin if watch: 0 ended; 1 a signal came; 2 data came.
- */
-static int
-wait_end(int fd, gboolean watch)
-{
-	struct pollfd p[2] = {
-		{ .fd = fd, .events = POLLIN },
-		{ .fd = STDIN_FILENO, .events = POLLIN },
-	};
-
-	/* Nothing to watch: the read of result blocks until the end, as
-	 * a plain join does (and a signal interrupts it). */
-	if (!watch)
-		return 0;
-	for (;;) {
-		if (got_signal)
-			return 1;
-		/* The signal handler cancels the call, so that the
-		 * result is readable soon even if it came just before
-		 * poll. */
-		if (poll(p, watch ? 2 : 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return 0;	/* the read will say */
-		}
-		if (p[0].revents)
-			return 0;
-		if (watch && p[1].revents) {
-			int r = stdin_poll(0);
-
-			if (r == 1)
-				return 2;
-			if (r == 0)
-				watch = FALSE;
-		}
-	}
-}
-
-/*
  * Copy the call's output to ours once it has ended.  result gives stdout
- * if the call succeeded (EIO if not: stdout is then read from its file).
- * 0; 1 if a signal ended the wait; 2 if data came on stdin (watched with
- * watch); 141 if our stdout is closed; -1 on other errors (reported).
+ * if the call succeeded (EIO if not: stdout is then read from its file);
+ * the read blocks until the end, as a plain join does, and a signal
+ * interrupts it.  0; 1 if a signal ended the wait; 141 if our stdout is
+ * closed; -1 on other errors (reported).
  */
 static int
-copy_output(int callsfd, const char *dir, guint32 id, gboolean watch)
+copy_output(int callsfd, const char *dir, guint32 id)
 {
 	char path[64], buf[1 << 16];
 	int fd, which = 0, r = 0;
@@ -247,11 +209,6 @@ copy_output(int callsfd, const char *dir, guint32 id, gboolean watch)
 	snprintf(path, sizeof(path), "%u/result", id);
 	if ((fd = openat(callsfd, path, O_RDONLY | O_CLOEXEC)) < 0)
 		goto read_error;
-	if ((r = wait_end(fd, watch)) != 0 ||
-	    (watch && (r = stdin_poll(0) == 1 ? 2 : 0))) {
-		close(fd);
-		return r;
-	}
 	while ((n = read(fd, buf, sizeof(buf))) < 0 && errno == EINTR)
 		if (got_signal) {
 			close(fd);
@@ -295,6 +252,36 @@ read_error:
 	fprintf(stderr, "%s: %s/calls/%s: %s\n", prog, dir, path,
 		strerror(errno));
 	return -1;
+}
+
+/* Our stdin into the call's, to our end of file; closing it lets the
+ * call start.  0, 1 if a signal came, -1 on errors (reported). */
+static int
+send_stdin(int callsfd, const char *dir, guint32 id)
+{
+	char path[64];
+	int fd, which = 0, r;
+
+	snprintf(path, sizeof(path), "%u/stdin", id);
+	if ((fd = openat(callsfd, path, O_WRONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "%s: %s/calls/%s: %s\n", prog, dir, path,
+			strerror(errno));
+		return -1;
+	}
+	r = tc_copy(STDIN_FILENO, fd, NULL, &which);
+	if (r < 0 && errno == EINTR && got_signal) {
+		close(fd);
+		return 1;
+	}
+	if (r < 0)
+		fprintf(stderr, "%s: %s: %s\n", prog, which ? path
+			: "reading standard input", strerror(errno));
+	if (close(fd) < 0 && r == 0) {
+		fprintf(stderr, "%s: %s/calls/%s: %s\n", prog, dir, path,
+			strerror(errno));
+		r = -1;
+	}
+	return r;
 }
 
 /* Forget the call; a failure only costs the mount some memory. */
@@ -347,7 +334,7 @@ main(int argc, char **argv)
 		{ "gather", no_argument, NULL, 'b' },
 		{ "dshbak", no_argument, NULL, 'b' },
 		{ "workdir", required_argument, NULL, O_WORKDIR },
-		{ "no-stdin", no_argument, NULL, O_NO_STDIN },
+		{ "no-stdin", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -357,14 +344,14 @@ main(int argc, char **argv)
 	g_autofree char *calls = NULL;
 	g_auto(GStrv) wrapped = NULL;
 	const char *opt_mount = NULL, *vm = NULL, *workdir = NULL;
-	gboolean all = FALSE, gather = FALSE, no_stdin = FALSE;
+	gboolean all = FALSE, gather = FALSE, no_stdin = FALSE, forward;
 	int c, callsfd, code = 0, in = 0;
 	char **words;
 	int nwords;
 	guint32 id;
 
 	/* '+': FUNC's own arguments may look like options. */
-	while ((c = getopt_long(argc, argv, "+C:abh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+C:abnh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'C':
 			opt_mount = optarg;
@@ -385,6 +372,7 @@ main(int argc, char **argv)
 		case O_WORKDIR:
 			workdir = optarg;
 			break;
+		case 'n':
 		case O_NO_STDIN:
 			no_stdin = TRUE;
 			break;
@@ -426,15 +414,27 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, error->message);
 		return TC_EXIT_OTHER;
 	}
-	/* Data we would drop: say so before forking anything. */
-	if (!no_stdin && (in = stdin_state()) == 1) {
+	if (!no_stdin)
+		in = stdin_state();
+	/* Data --all would drop: say so before forking anything. */
+	if (all && in == 1) {
 		fprintf(stderr, "%s: %s\n", prog, NO_STDIN_MSG);
 		return TC_EXIT_OTHER;
 	}
-	line = g_realloc(line, strlen(line) + 2);
-	strcat(line, "\n");
-	if (all)
-		return run_all(mount, line, gather);
+	if (all) {
+		g_autofree char *l = g_strconcat(line, "\n", NULL);
+
+		return run_all(mount, l, gather);
+	}
+	/* Anything that may still come is the call's. */
+	forward = in != 0;
+	{
+		char *l = g_strconcat(forward ? "TRICKLE_STDIN=1 " : "", line,
+				      "\n", NULL);
+
+		g_free(line);
+		line = l;
+	}
 	calls = g_build_filename(dir, "calls", NULL);
 	if ((callsfd = open(calls, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", prog, calls, strerror(errno));
@@ -449,32 +449,21 @@ main(int argc, char **argv)
 		return TC_EXIT_OTHER;
 	}
 	have_call = 1;
+	if (forward && !got_signal && (code = send_stdin(callsfd, dir, id))) {
+		if (code < 0) {
+			send_cancel();
+			forget_call(callsfd, dir, id, 1);
+			return TC_EXIT_OTHER;
+		}
+	}
 	/* A signal before have_call was set found no call to cancel. */
 	if (got_signal)
 		send_cancel();
 	else
-		code = copy_output(callsfd, dir, id, !no_stdin && in < 0);
+		code = copy_output(callsfd, dir, id);
 	if (got_signal) {
 		forget_call(callsfd, dir, id, 1);
 		return 128 + got_signal;
-	}
-	if (code == 2) {
-		/* Its output was made without the input: none of it.
-		 * Cancelled, it ends at once; then it can be forgotten. */
-		char path[32];
-		int fd;
-
-		send_cancel();
-		fprintf(stderr, "%s: %s\n", prog, NO_STDIN_MSG);
-		snprintf(path, sizeof(path), "%u/result", id);
-		if ((fd = openat(callsfd, path, O_RDONLY | O_CLOEXEC)) >= 0) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-
-			poll(&p, 1, 10 * 1000);
-			close(fd);
-		}
-		forget_call(callsfd, dir, id, 1);
-		return TC_EXIT_OTHER;
 	}
 	if (code < 0 || code == 141) {
 		forget_call(callsfd, dir, id, 1);
