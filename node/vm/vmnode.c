@@ -428,8 +428,10 @@ child_setup(gpointer data)
 	setpgid(0, 0);
 	/* A supervisor killed -9 takes its workers with it: the calls they
 	 * run are lost (the session's next trickle-node reports them so),
-	 * never left running unseen beside their next attempt. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	 * never left running unseen beside their next attempt.  SIGTERM,
+	 * which the worker takes as it does a cancel: it kills what the call
+	 * started (a program's own children too), then dies. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
 static void

@@ -247,7 +247,8 @@ on_fatal_signal(int sig)
 			restart_self('m', sig);
 		end_descendants();
 	}
-	/* SA_RESETHAND: die of it, with its status for the supervisor. */
+	/* SA_RESETHAND: die of it, with its status for the supervisor,
+	 * once the handler returns (every signal is blocked in it). */
 	raise(sig);
 }
 
@@ -258,10 +259,14 @@ install_handlers(void)
 		SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGXCPU, SIGXFSZ,
 		SIGSYS };
 	struct sigaction sa = { .sa_handler = on_fatal_signal,
-				.sa_flags = SA_RESETHAND | SA_NODEFER };
+				.sa_flags = SA_RESETHAND };
 	guint i;
 
-	sigemptyset(&sa.sa_mask);
+	/* Nothing cuts the handler short: a supervisor killed outright may
+	 * send its parent-death SIGTERM more than once (a thread at a
+	 * time), and a second one must not end us before end_descendants
+	 * has. */
+	sigfillset(&sa.sa_mask);
 	for (i = 0; i < G_N_ELEMENTS(sigs); i++)
 		sigaction(sigs[i], &sa, NULL);
 }

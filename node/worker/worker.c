@@ -664,8 +664,10 @@ worker_main(int fd, guint32 first_object)
 	sigset_t none;
 	int sock;
 
-	/* A VM does not outlive its node, even one killed outright. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* A VM does not outlive its node, even one killed outright; nor
+	 * does what its call started: SIGTERM ends both (on_fatal_signal,
+	 * as for a cancel). */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		return 1;
 	/* Orphans of a call come to us (see end_descendants). */
