@@ -146,9 +146,3 @@ call() {
 	exec 3>&-
 	cat "$1/calls/$id/result"
 }
-
-# calldir VM/N: the call's directory, VM/calls/N (what .all/calls/new and
-# .done name a call by).
-calldir() {
-	echo "${1%/*}/calls/${1#*/}"
-}

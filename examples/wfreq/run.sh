@@ -102,7 +102,7 @@ for n in $vms; do
 	for i in $(seq "$n"); do read -r id <&3; ids+=("$id"); done
 	exec 3>&-
 	for id in "${ids[@]}"; do
-		cat "$M/${id%/*}/calls/${id#*/}/result"
+		cat "$M/$id/result"
 	done | "$bin/wfreq-merge" >"$T/result.$n"
 	t=$(elapsed "$t0" "$(secs)")
 	fusermount3 -u "$M"

@@ -67,7 +67,8 @@ vm_named(struct cluster *fs, const char *name)
  * back.  On .any, the call waits here for the first free VM (anysched.c).
  * On .all, the line goes to every VM, or with a first word "@VM"
  * to that VM only (the paper's fork(vmlist, funclist, arglist) is a batch
- * of such lines), and each fork reads back as "VM/ID".
+ * of such lines), and each fork reads back as its path from the mount,
+ * "VM/calls/ID" (CALL_PATH_FMT).
  */
 static void
 fork_line(struct calls_handle *c, char **argv, const char *line)
@@ -89,8 +90,8 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 		call = vm_fork(vm_named(fs, argv[0] + 1), argv + 1,
 			       rest + strspn(rest, " \t"), NULL);
 		call->uid = c->uid;
-		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
-				       call->id);
+		g_string_append_printf(c->ids, CALL_PATH_FMT "\n",
+				       call->vm->name, call->id);
 		return;
 	}
 	for (i = 0; i < fs->vms->len; i++) {
@@ -98,8 +99,8 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 			continue;
 		call = vm_fork(fs->vms->pdata[i], argv, line, NULL);
 		call->uid = c->uid;
-		g_string_append_printf(c->ids, "%s/%u\n", call->vm->name,
-				       call->id);
+		g_string_append_printf(c->ids, CALL_PATH_FMT "\n",
+				       call->vm->name, call->id);
 	}
 }
 

@@ -2,7 +2,8 @@
  * fsdone.c - waiting for any call: MOUNT/.done.
  *
  * Each open of .done is a stream of the calls that end after it was
- * opened, one line each ("VM/N done", "VM/N failed exit 3"); a read with
+ * opened, one line each, the call's path from the mount and its status
+ * ("VM/calls/N done", ".any/calls/N failed exit 3"); a read with
  * nothing to say waits, without a thread, for the next call to end, and
  * Ctrl-C interrupts it; poll(2) on it says when a line is there.
  */
@@ -111,8 +112,8 @@ done_announce(struct tree *t, struct call *c)
 		struct done_handle *d = l->data;
 		fuse_req_t req;
 
-		g_string_append_printf(d->lines, "%s/%u %s", c->vm->name,
-				       c->id, status);
+		g_string_append_printf(d->lines, CALL_PATH_FMT " %s",
+				       c->vm->name, c->id, status);
 		if ((req = d->waiting)) {
 			d->waiting = NULL;
 			fuse_req_interrupt_func(req, NULL, NULL);

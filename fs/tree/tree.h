@@ -17,6 +17,13 @@
 
 #include "cluster.h"
 
+/* A call's path from the mount, "VM/calls/N" (".any/calls/N" for a call
+ * of .any), with the directory's name and the call's number: how
+ * .all/calls/new and .done name a call, so that MOUNT/ID/result and
+ * trickle-join MOUNT/ID work as they are.  A VM's own calls/new and
+ * .any/calls/new answer the bare N instead (the clone idiom). */
+#define CALL_PATH_FMT "%s/calls/%u"
+
 /* The mount's tree: fuse_req_userdata() of every request. */
 struct tree {
 	struct cluster *cl;

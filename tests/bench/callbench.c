@@ -337,7 +337,8 @@ wait_done(int fd, long n)
 			return -1;
 		}
 		for (i = 0; i < r; i++) {
-			/* "VM/N STATUS\n": the status's first letter tells. */
+			/* "VM/calls/N STATUS\n": the status's first letter
+			 * tells. */
 			if (at_start == 2 && buf[i] != 'd')
 				failed++;
 			if (at_start == 1 && buf[i] == ' ')

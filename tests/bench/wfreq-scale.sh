@@ -196,8 +196,8 @@ tfs_count() {
 	i=0
 	for id in "${ids[@]}"; do
 		i=$((i + 1))
-		cat "$mp/${id%/*}/calls/${id#*/}/result" >"$T/dump.$i" ||
-		    die "wc_dump on ${id%/*} failed"
+		cat "$mp/$id/result" >"$T/dump.$i" ||
+		    die "wc_dump on ${id%%/*} failed"
 	done
 	DUMPSECS=$(secs_since "$t0")
 	(for i in $(seq "$n"); do cat "$T/dump.$i"; done) | "$MERGE" >"$T/result" ||

@@ -70,7 +70,7 @@ expect_ls "$M/local0/calls" new "$@"
 # .all and .any share calls/new's code.
 ids=$(writes .all "ok ok E2BIG E2BIG ok" \
 	"$P1" "$P" "$P" "work $RAN 0 stray-all\n" "work $RAN 0 good-all\n") || exit 1
-expect_eq ".all: ids read back" "local0/6 local1/1" "$ids"
+expect_eq ".all: ids read back" "local0/calls/6 local1/calls/1" "$ids"
 expect_eq ".all: result on local1" "good-all ok" "$(result local1 1)"
 expect_eq ".all: result on local0" "good-all ok" "$(result local0 6)"
 ids=$(writes .any "ok ok E2BIG E2BIG ok" \

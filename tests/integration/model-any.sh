@@ -61,15 +61,16 @@ for i in 1 2 3 4 5 6; do
 	expect_eq "foo $i" $((2 * i)) "$(result .any "$id")"
 	expect_eq "VM of foo $i" local1 "$(cat "$M/.any/calls/$id/vm")"
 done
-# A function no VM has fails at once, named, and .done says so as .any/N.
+# A function no VM has fails at once, named, and .done says so as
+# .any/calls/N.
 exec 4<"$M/.done" || fail "open .done"
 id=$(fork .any "nosuchfunc 1") || fail "fork nosuchfunc"
 expect_eq "status of an unknown function" "failed no VM has function nosuchfunc" "$(status .any "$id")"
 read -r -t 10 line <&4 || fail "no .done line for nosuchfunc"
-expect_eq ".done line" ".any/$id failed no VM has function nosuchfunc" "$line"
+expect_eq ".done line" ".any/calls/$id failed no VM has function nosuchfunc" "$line"
 id=$(fork .any "foo 21") || fail "fork foo 21"
 read -r -t 10 line <&4 || fail "no .done line for foo 21"
-expect_eq ".done names a .any call once, as .any/N" ".any/$id done" "$line"
+expect_eq ".done names a .any call once, as .any/calls/N" ".any/calls/$id done" "$line"
 timeout 1 cat <&4 >"$T/more"
 expect_eq "no second .done line for it" "" "$(cat "$T/more")"
 exec 4<&-

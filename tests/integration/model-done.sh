@@ -1,6 +1,7 @@
 #!/bin/bash
 # MOUNT/.done: each open is a stream of the calls that end after it was
-# opened ("VM/N done", "VM/N failed exit 3", "VM/N cancelled"), in the
+# opened ("VM/calls/N done", "VM/calls/N failed exit 3", "VM/calls/N
+# cancelled": the call's path from the mount and its status), in the
 # order they end, on every VM; calls that ended before the open are not
 # in it; a read with nothing new blocks, and SIGINT ends it at once; two
 # opens each get every line.
@@ -29,14 +30,14 @@ for i in 1 2 3 4; do
 	read -r -t 20 line <&4 || fail "read $i of .done: nothing in 20 s (got: $lines)"
 	lines+="$line;"
 done
-expect_eq ".done lines" "local1/$c failed exit 3;local0/$a done;local0/$b done;local1/$d done;" "$lines"
+expect_eq ".done lines" "local1/calls/$c failed exit 3;local0/calls/$a done;local0/calls/$b done;local1/calls/$d done;" "$lines"
 # The second open saw the same.
 lines=
 for i in 1 2 3 4; do
 	read -r -t 5 line <&5 || fail "read $i of the second .done"
 	lines+="$line;"
 done
-expect_eq ".done lines, second open" "local1/$c failed exit 3;local0/$a done;local0/$b done;local1/$d done;" "$lines"
+expect_eq ".done lines, second open" "local1/calls/$c failed exit 3;local0/calls/$a done;local0/calls/$b done;local1/calls/$d done;" "$lines"
 exec 5<&-
 
 # A cancelled call and a crashed one are reported too.
@@ -44,10 +45,10 @@ e=$(fork local0 "sleeper 30") || fail "fork sleeper 30"
 wait_running local0 "$e"
 write_to "$M/local0/calls/$e/ctl" cancel >/dev/null || fail "cancel"
 read -r -t 10 line <&4 || fail "no .done line for the cancelled call"
-expect_eq ".done line of a cancel" "local0/$e cancelled" "$line"
+expect_eq ".done line of a cancel" "local0/calls/$e cancelled" "$line"
 f=$(fork local1 crash) || fail "fork crash"
 read -r -t 10 line <&4 || fail "no .done line for the crash"
-expect_eq ".done line of a crash" "local1/$f failed signal 11 (SIGSEGV)" "$line"
+expect_eq ".done line of a crash" "local1/calls/$f failed signal 11 (SIGSEGV)" "$line"
 exec 4<&-
 
 # A fresh open does not see what ended before it.
@@ -57,7 +58,7 @@ expect_eq "fresh open, nothing new" 124 $?
 expect_eq "output" "" "$(cat "$T/fresh")"
 g=$(fork local0 "foo 4") || fail "fork foo 4"
 read -r -t 10 line <&4 || fail "no .done line for foo 4"
-expect_eq ".done after a fresh open" "local0/$g done" "$line"
+expect_eq ".done after a fresh open" "local0/calls/$g done" "$line"
 exec 4<&-
 
 # SIGINT ends a blocked read of .done at once.
@@ -80,6 +81,6 @@ expect_eq "cat .done output" "" "$(cat "$T/cat.out")"
 exec 4<"$M/.done"
 h=$(fork local1 "foo 5") || fail "fork foo 5"
 read -r -t 10 line <&4 || fail "no .done line after the interrupted read"
-expect_eq ".done after SIGINT" "local1/$h done" "$line"
+expect_eq ".done after SIGINT" "local1/calls/$h done" "$line"
 exec 4<&-
 expect_eq "foo 5" 10 "$(result local1 "$h")"

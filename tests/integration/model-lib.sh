@@ -13,7 +13,7 @@ need_var STACK_SO stack.so
 need_var TRICKLE_JOIN trickle-join
 
 # fork_all LINES: write LINES (in one write) to .all/calls/new; prints what
-# reads back (VM/N lines).  Fails when the write fails.
+# reads back (VM/calls/N lines).  Fails when the write fails.
 fork_all() {
 	printf '%s\n' "$1" >"$T/fork_all.txt"
 	exec 3<>"$M/.all/calls/new" || return 1

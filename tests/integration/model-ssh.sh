@@ -1,8 +1,8 @@
 #!/bin/bash
 # The Trickle paper's examples (examples/paper/run-all.sh) against two VMs
 # on two SSH hosts (two private sshds on 127.0.0.1): the same output as
-# locally (model-paper.expected), then .all, .done, trickle-join --any,
-# objects and info across the two hosts.
+# locally (model-paper.expected), then .all, .done (their ids as paths),
+# trickle-join --any, objects and info across the two hosts.
 TEST_TIMEOUT=150
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/model-lib.sh"
@@ -40,12 +40,25 @@ descends_from "$pb" "$SSHD_PID" || fail "beta's node $pb is not below the second
 exec 4<"$M/.done"
 out=$(fork_all "@alpha slowfoo 1 5
 @beta foo 6") || fail "fork_all"
-expect_eq "ids" "alpha/26
-beta/6" "$out"
+expect_eq "ids" "alpha/calls/26
+beta/calls/6" "$out"
 read -r -t 20 l1 <&4 || fail "no first .done line"
 read -r -t 20 l2 <&4 || fail "no second .done line"
 exec 4<&-
-expect_eq ".done over SSH" "beta/6 done|alpha/26 done" "$l1|$l2"
+expect_eq ".done over SSH" "beta/calls/6 done|alpha/calls/26 done" "$l1|$l2"
+# Those ids are paths from the mount, for cat and trickle-join as they are;
+# a .any call's .done line names it .any/calls/N.
+for pair in alpha/calls/26:10 beta/calls/6:12; do
+	id=${pair%:*} want=${pair#*:}
+	expect_eq "cat \$M/$id/result" "$want" "$(timeout 30 cat "$M/$id/result")"
+	expect_eq "trickle-join \$M/$id" "$want" "$(timeout 30 "$TRICKLE_JOIN" "$M/$id")"
+done
+exec 4<"$M/.done"
+n=$(fork .any "foo 9") || fail "fork on .any"
+read -r -t 20 l1 <&4 || fail "no .done line for the .any call"
+exec 4<&-
+expect_eq ".done of a .any call over SSH" ".any/calls/$n done" "$l1"
+expect_eq "trickle-join of its path" 18 "$(timeout 30 "$TRICKLE_JOIN" "$M/${l1%% *}")"
 a=$(fork alpha "slowfoo 2 1") || fail "fork"
 b=$(fork beta "slowfoo 0 2") || fail "fork"
 out=$(timeout 30 "$TRICKLE_JOIN" --any "$M/alpha/calls/$a" "$M/beta/calls/$b")

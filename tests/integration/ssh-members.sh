@@ -64,7 +64,7 @@ expect_match ".ctl after a left" "^b " "$(cat "$M/.ctl")"
 exec 4<>"$M/.all/calls/new" || fail "open .all/calls/new"
 echo "echo hi" >&4
 read -r line <&4 || fail "no id from .all"
-expect_match ".all after a left" '^b/[0-9]+$' "$line"
+expect_match ".all after a left" '^b/calls/[0-9]+$' "$line"
 exec 4>&- 3>&-
 expect_eq "b still works" 6 "$(call b "add 1 2 3")"
 

@@ -183,7 +183,7 @@ rc=$?
 elapsed=$(($(now_ms) - start))
 expect_eq "SIGINT: status" 130 $rc
 [ $elapsed -lt 3000 ] || fail "trickle-map took $elapsed ms to end after SIGINT"
-wait_for eval '[ "$(grep -c "^\.any/[0-9]* cancelled$" "$T/done.txt")" = 4 ]' ||
+wait_for eval '[ "$(grep -c "^\.any/calls/[0-9]* cancelled$" "$T/done.txt")" = 4 ]' ||
 	fail "not 4 cancelled calls in .done: $(cat "$T/done.txt")"
 wait_for eval '[ -z "$(ls "$M/.any/calls" | grep -v new)" ]' ||
 	fail "calls left after SIGINT: $(ls "$M/.any/calls")"

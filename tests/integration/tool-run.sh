@@ -141,8 +141,8 @@ rc=$?
 elapsed=$(($(now_ms) - start))
 expect_eq "SIGINT: status" 130 $rc
 [ $elapsed -lt 2000 ] || fail "trickle-run took $elapsed ms to end after SIGINT"
-wait_for grep -qx "\.any/$id cancelled" "$T/done.txt" ||
-	fail "no '.any/$id cancelled' in .done: $(cat "$T/done.txt")"
+wait_for grep -qx "\.any/calls/$id cancelled" "$T/done.txt" ||
+	fail "no '.any/calls/$id cancelled' in .done: $(cat "$T/done.txt")"
 wait_for eval '[ ! -e "$M/.any/calls/$id" ]' || fail "the cancelled call was not forgotten"
 
 # SIGTERM too: 143.
@@ -156,8 +156,8 @@ wait_for eval '[ "$(cat "$M/local0/calls/$id/status" 2>/dev/null)" = running ]' 
 kill -TERM $pid
 wait $pid
 expect_eq "SIGTERM: status" 143 $?
-wait_for grep -qx "local0/$id cancelled" "$T/done.txt" ||
-	fail "no 'local0/$id cancelled' in .done: $(cat "$T/done.txt")"
+wait_for grep -qx "local0/calls/$id cancelled" "$T/done.txt" ||
+	fail "no 'local0/calls/$id cancelled' in .done: $(cat "$T/done.txt")"
 
 # The VMs work on.
 run echo still here

@@ -200,11 +200,9 @@ tc_parse_call_id(const char *s, char **vm, guint32 *id)
 	char *end;
 	unsigned long v;
 
-	if (!slash || slash == s)
+	if (!slash || slash == s || !g_str_has_prefix(slash + 1, "calls/"))
 		return FALSE;
-	num = slash + 1;
-	if (g_str_has_prefix(num, "calls/"))
-		num += strlen("calls/");
+	num = slash + 1 + strlen("calls/");
 	if (!g_ascii_isdigit(*num))
 		return FALSE;
 	v = strtoul(num, &end, 10);

@@ -29,7 +29,8 @@ char *tc_mount(const char *opt, GError **error);
  */
 char *tc_calls_parent(const char *mount, const char *vm, GError **error);
 
-/* The prefix of this directory's lines in .done: ".any" or "VM". */
+/* The directory of this VM's (or .any's) calls in .done's lines, the
+ * "DIR" of their "DIR/calls/N": ".any" or "VM". */
 const char *tc_done_prefix(const char *vm);
 
 /*
@@ -50,8 +51,9 @@ gboolean tc_append_word(GString *line, const char *word, GError **error);
 GPtrArray *tc_read_ids(int newfd);
 
 /*
- * A call id as .all/calls/new and .done give it, "VM/N" or "VM/calls/N":
- * the VM (newly allocated) and N.  FALSE if it is neither.
+ * A call id as .all/calls/new and .done give it, its path from the mount,
+ * "VM/calls/N" (".any/calls/N"): the VM (newly allocated) and N.  FALSE
+ * if it is not one.
  */
 gboolean tc_parse_call_id(const char *s, char **vm, guint32 *id);
 
@@ -73,11 +75,11 @@ int tc_fork(int newfd, const char *lines, size_t len, guint32 *ids,
 	    size_t nlines);
 
 /*
- * Open MOUNT/.done (O_RDONLY, close-on-exec): a stream of "PREFIX/N STATUS"
- * lines for the calls that end after the open.  Its read(2) blocks until
- * a line is there; poll(2) on it says POLLIN once one is, so a caller
- * waits on it beside its other fds and reads only then.  The fd, or -1
- * with error set.
+ * Open MOUNT/.done (O_RDONLY, close-on-exec): a stream of "DIR/calls/N
+ * STATUS" lines for the calls that end after the open.  Its read(2)
+ * blocks until a line is there; poll(2) on it says POLLIN once one is, so
+ * a caller waits on it beside its other fds and reads only then.  The fd,
+ * or -1 with error set.
  */
 int tc_done_open(const char *mount, GError **error);
 

@@ -6,7 +6,9 @@
  *   trickle-join --any PATH...  the first call to end: its path, then its
  *                               result
  *
- * A PATH is a call directory (MOUNT/VM/calls/N).  Waiting for any uses
+ * A PATH is a call directory (MOUNT/VM/calls/N, MOUNT/.any/calls/N): so
+ * MOUNT/ID for an id that .all/calls/new or .done hands back, which is the
+ * call's path from the mount.  Waiting for any uses
  * poll(2) on the calls' result files, which tricklefs makes readable when
  * a call ends.  Exit status: 0 if every joined call succeeded, 1 if one
  * failed (its status goes to stderr), 2 on usage or I/O errors.
@@ -29,6 +31,7 @@ usage(FILE *f)
 {
 	fprintf(f, USAGE_LINE
 "Wait for tricklefs calls (MOUNT/VM/calls/N) and print their results.\n"
+"An id from .all/calls/new or .done is a path from the mount: MOUNT/ID.\n"
 "\n"
 "  -a, --any              only the first call to end: its path, then its\n"
 "                         result\n"

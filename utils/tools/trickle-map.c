@@ -398,8 +398,8 @@ cancel_all(struct map *m)
 	}
 }
 
-/* The .done text that came in: finish the calls that are ours.  An id
- * is PREFIX/N or PREFIX/calls/N. */
+/* The .done text that came in: finish the calls that are ours, those
+ * whose path is PREFIX/calls/N. */
 static void
 take_done(struct map *m, const char *buf, size_t len)
 {
@@ -414,11 +414,10 @@ take_done(struct map *m, const char *buf, size_t len)
 
 		*nl = '\0';
 		used = nl + 1 - m->done->str;
-		if (strncmp(p, m->prefix, plen) != 0 || p[plen] != '/')
+		if (strncmp(p, m->prefix, plen) != 0 ||
+		    !g_str_has_prefix(p + plen, "/calls/"))
 			continue;
-		q = p + plen + 1;
-		if (g_str_has_prefix(q, "calls/"))
-			q += strlen("calls/");
+		q = p + plen + strlen("/calls/");
 		id = strtoul(q, &end, 10);
 		if (end == q || *end != ' ' || id > G_MAXUINT32)
 			continue;
