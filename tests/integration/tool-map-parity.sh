@@ -7,25 +7,12 @@
 # bar, the terminal warning, and the options it refuses with a reason.
 TEST_TIMEOUT=240
 . "$(dirname "$0")/lib.sh"
-
-need_var TRICKLE_MAP trickle-map
-MAP=$TRICKLE_MAP
+. "$(dirname "$0")/map-lib.sh"
 
 mount_local 2
 cp "$BASIC_SO" "$M/.all/inject/" || fail "cp basic.so .all/inject/ failed"
 export TRICKLE_MOUNT=$M
 
-# map ARG... < INPUT: stdout in OUT, stderr in ERR, exit status in RC.
-map() {
-	timeout 60 "$MAP" "$@" >"$T/out" 2>"$T/err"
-	RC=$?
-	OUT=$(cat "$T/out")
-	ERR=$(cat "$T/err")
-}
-# joblog_col FILE N: column N of the joblog's lines, sorted by Seq.
-joblog_col() {
-	tail -n +2 "$1" | sort -n | cut -f "$2" | tr '\n' ' ' | sed 's/ $//'
-}
 ended() { cat "$M/local0/info" "$M/local1/info" | grep -E '^calls (done|failed|cancelled):'; }
 
 # ---------------------------------------------------------------- items
@@ -235,8 +222,8 @@ refused "trickle-map: -S: nodes are chosen by the mount; use -C MOUNT (--vm VM f
 	-S host echo ::: a
 refused "trickle-map: --sshlogin: nodes are chosen by the mount; use -C MOUNT (--vm VM for one VM; trickle-run --all for every VM)" \
 	--sshlogin host echo ::: a
-refused "trickle-map: --transferfile: files are not copied for calls: copy them to MOUNT/.all/data/ (or use --workdir on a shared filesystem) and read results from MOUNT/VM/data/" \
-	--transferfile x echo ::: a
+refused "trickle-map: --basefile: not built: copy files every call needs to MOUNT/.all/data/ once (--transferfile copies a call's own)" \
+	--basefile x echo ::: a
 refused "trickle-map: --line-buffer: a call's output comes in one piece when it ends (tail -f MOUNT/VM/calls/N/stdout follows one)" \
 	--line-buffer echo ::: a
 refused "trickle-map: --timeout 10%: a percentage of the median run time is not built; give seconds" \

@@ -6,28 +6,12 @@
 # forks nothing, SIGINT cancels what is outstanding; every call forgotten.
 TEST_TIMEOUT=150
 . "$(dirname "$0")/lib.sh"
-
-need_var TRICKLE_MAP trickle-map
-MAP=$TRICKLE_MAP
+. "$(dirname "$0")/map-lib.sh"
 
 mount_local 2
 cp "$BASIC_SO" "$M/.all/inject/" || fail "cp basic.so .all/inject/ failed"
 [ -d "$M/.any/calls" ] || fail "the mount has no .any/calls"
 export TRICKLE_MOUNT=$M
-
-# map ARG... < INPUT: stdout in OUT, stderr in ERR, exit status in RC.
-map() {
-	timeout 60 "$MAP" "$@" >"$T/out" 2>"$T/err"
-	RC=$?
-	OUT=$(cat "$T/out")
-	ERR=$(cat "$T/err")
-}
-
-# joblog_col FILE N: column N of the joblog's lines (not the header),
-# sorted by Seq.
-joblog_col() {
-	tail -n +2 "$1" | sort -n | cut -f "$2"
-}
 
 # Chunks: -n 3 over 10 items is 4 calls, the last one short.
 map -n 3 --joblog "$T/jl" echo x < <(seq 10)
@@ -38,15 +22,15 @@ x 4 5 6
 x 7 8 9" "$(sort <<<"$OUT")"
 expect_eq "-n 3: joblog header" "Seq	Host	Starttime	JobRuntime	Send	Receive	Exitval	Signal	Command" \
 	"$(head -n 1 "$T/jl")"
-expect_eq "-n 3: joblog Seq" "1 2 3 4" "$(joblog_col "$T/jl" 1 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "-n 3: joblog Seq" "1 2 3 4" "$(joblog_col "$T/jl" 1)"
 expect_eq "-n 3: joblog Command" "'echo' 'x' '1' '2' '3'
 'echo' 'x' '4' '5' '6'
 'echo' 'x' '7' '8' '9'
-'echo' 'x' '10'" "$(joblog_col "$T/jl" 9)"
+'echo' 'x' '10'" "$(tail -n +2 "$T/jl" | sort -n | cut -f 9)"
 # Send: the line and its newline; Receive: the stdout bytes.
 bad=$(tail -n +2 "$T/jl" | awk -F'\t' '$5 != length($9) + 1')
 [ -z "$bad" ] || fail "-n 3: joblog Send is not the line's length + 1: $bad"
-expect_eq "-n 3: joblog Receive" "8 8 8 5" "$(joblog_col "$T/jl" 6 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "-n 3: joblog Receive" "8 8 8 5" "$(joblog_col "$T/jl" 6)"
 for h in $(joblog_col "$T/jl" 2); do
 	expect_match "-n 3: joblog Host" '^local[01]$' "$h"
 done
@@ -96,8 +80,8 @@ map --joblog "$T/jl" exec sh -c 'echo $0; exit $(($0 % 3))' < <(seq 0 5)
 expect_eq "failures: status" 4 $RC
 expect_eq "failures: all output" "$(seq 0 5)" "$(sort -n <<<"$OUT")"
 expect_eq "failures: joblog lines" 7 "$(wc -l <"$T/jl")"
-expect_eq "failures: joblog Exitval" "0 1 2 0 1 2" "$(joblog_col "$T/jl" 7 | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "failures: joblog Signal" "0 0 0 0 0 0" "$(joblog_col "$T/jl" 8 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "failures: joblog Exitval" "0 1 2 0 1 2" "$(joblog_col "$T/jl" 7)"
+expect_eq "failures: joblog Signal" "0 0 0 0 0 0" "$(joblog_col "$T/jl" 8)"
 map --joblog "$T/jl" crash < <(printf 'x\n')
 expect_eq "crash: status" 1 $RC
 expect_eq "crash: joblog Exitval Signal" "139	11" "$(joblog_col "$T/jl" 7-8)"
@@ -144,7 +128,7 @@ expect_eq "spill: output" "$( (head -c 1048576 /dev/zero | tr '\0' a
 map --vm local1 --joblog "$T/jl" echo < <(seq 4)
 expect_eq "--vm: status" 0 $RC
 expect_eq "--vm: output" "$(seq 4)" "$(sort -n <<<"$OUT")"
-expect_eq "--vm: hosts" "local1 local1 local1 local1" "$(joblog_col "$T/jl" 2 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "--vm: hosts" "local1 local1 local1 local1" "$(joblog_col "$T/jl" 2)"
 
 # --bar draws on stderr and clears itself at the end.
 map --bar echo < <(seq 3)

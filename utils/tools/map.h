@@ -1,12 +1,15 @@
 /*
  * map.h - the parts of trickle-map: where its items come from and how
  * they make call lines (map_items.c), its joblog and --resume
- * (map_joblog.c), its options (map_opts.c), and the main loop that forks
- * and joins the calls (trickle-map.c).
+ * (map_joblog.c), its options (map_opts.c), where calls are forked and
+ * how they are forgotten (map_targets.c), files copied through a VM's
+ * data/ (map_transfer.c), and the main loop that forks and joins the
+ * calls (trickle-map.c).
  */
 #pragma once
 
 #include <glib.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "tclient.h"
@@ -59,6 +62,10 @@ struct template;
 struct template *template_new(char **words, int n);
 void template_free(struct template *t);
 gboolean template_has_repl(struct template *t);
+/* The words for job seq with values (owned strings); without a
+ * replacement string, the values are appended if append says so. */
+GPtrArray *template_words(struct template *t, guint64 seq, GPtrArray *vals,
+			  gboolean append);
 /* The call line (quoted words) for job seq with values (the tuples of
  * its chunk, flattened).  NULL with error set (a value holding a
  * newline, which no call line can carry). */
@@ -107,6 +114,8 @@ struct map_opts {
 	int retries;		/* tries, as GNU parallel counts: 0 none */
 	const char *timeout;	/* seconds, as given */
 	const char *workdir;
+	GPtrArray *transfer, *returns;	/* --transferfile, --return words */
+	gboolean cleanup;
 	const char *joblog;
 	gboolean resume, resume_failed;
 	enum halt_on halt_on;
@@ -127,3 +136,91 @@ void map_parse_options(struct map_opts *o, int argc, char **argv);
 GString *map_call_options(struct map_opts *o);
 /* -j's default: 4 calls per VM directory of the mount, at least 8. */
 int map_default_jobs(const char *mount);
+
+/* The command's FUNC: its first word after NAME=VALUE words; NULL if
+ * it is made by replacement strings. */
+const char *map_func(char **cmd, int ncmd);
+
+/* ---------------------------------------------------------------- progress */
+
+/* --bar: done of all (if known) calls, ended and failed of them, since
+ * t0 (tc_mono()); at most ten times a second unless last. */
+void bar_draw(double t0, guint64 done, guint64 ended, guint64 failed,
+	      gboolean known, guint64 all, gboolean last);
+/* Clear the bar's line (before other output on stderr). */
+void bar_clear(void);
+/* --halt: has the end of a job (exit code code) made it fire?  *status
+ * gets GNU parallel's exit status for it. */
+gboolean halt_fires(const struct map_opts *o, int code, guint64 ended,
+		    guint64 failed, guint64 total, int *status);
+
+/* ---------------------------------------------------------------- targets */
+
+/* A calls/ directory calls are forked on: MOUNT/.any, or MOUNT/VM. */
+struct target {
+	char *name;		/* ".any" or the VM: its lines' prefix in .done */
+	char *dir;		/* MOUNT/NAME */
+	int callsfd, newfd;
+	guint index;		/* its place, for job keys */
+	guint outstanding;	/* our calls forked there, not yet ended */
+	gboolean usable;
+};
+
+struct targets;
+
+/*
+ * The target of --vm VM, or of .any; or, with pick, the VMs that
+ * targets_pick() chooses from (FUNC: a VM must have it, NULL: any).
+ * NULL with error set.
+ */
+struct targets *targets_open(const char *mount, const char *vm,
+			     const char *func, gboolean pick, GError **error);
+void targets_free(struct targets *ts);
+/* The target of a .done line's prefix (NULL: not ours). */
+struct target *targets_find(struct targets *ts, const char *name, gsize len);
+struct target *targets_get(struct targets *ts, guint index);
+/* Where to fork the next call: the one target, or the usable VM with the
+ * fewest calls outstanding.  NULL: none now (wait and ask again); with
+ * error set: none will be (no VM has FUNC). */
+struct target *targets_pick(struct targets *ts, GError **error);
+/* Do not pick t until .ctl has been read again, or (the one target of
+ * .any or --vm) for a second: its node went away. */
+void targets_unusable(struct targets *ts, struct target *t);
+/* Forget an ended call (rmdir); while its node is unreachable, later. */
+void targets_forget(struct targets *ts, struct target *t, guint32 id);
+/* Try again the calls not yet forgotten (at most twice a second): how
+ * many are left. */
+guint targets_forget_again(struct targets *ts);
+/* At the end: keep trying for secs (a signal in mask stops it), then name
+ * on stderr the calls left. */
+void targets_forget_wait(struct targets *ts, double secs,
+			 const sigset_t *mask);
+
+/* ---------------------------------------------------------------- transfer */
+
+#define MAP_TRANSFER_ERROR map_transfer_error_quark()
+GQuark map_transfer_error_quark(void);
+enum {
+	MAP_TRANSFER_FAILED,	/* the job's failure */
+	MAP_TRANSFER_VM_DOWN,	/* the VM's node is away: try another */
+};
+
+struct transfer;
+
+/* NULL when neither --transferfile nor --return is given. */
+struct transfer *transfer_new(GPtrArray *send, GPtrArray *ret,
+			      gboolean cleanup);
+void transfer_free(struct transfer *tr);
+/* A job's files, after its replacement strings (NULL-terminated). */
+void transfer_names(struct transfer *tr, guint64 seq, GPtrArray *vals,
+		    char ***send, char ***ret);
+/* Copy the files into VMDIR/data/ before the call is forked there. */
+gboolean transfer_send(struct transfer *tr, const char *vmdir, char **send,
+		       GError **error);
+/* Copy the --return files back after the call ended (call_ok: it
+ * succeeded, so every one must be there). */
+gboolean transfer_return(struct transfer *tr, const char *vmdir, char **ret,
+			 gboolean call_ok, GError **error);
+/* The job is over on VMDIR: --cleanup removes its files from data/. */
+void transfer_cleanup(struct transfer *tr, const char *vmdir, char **send,
+		      char **ret);

@@ -558,12 +558,11 @@ expand_word(struct tword *w, guint64 seq, GPtrArray *vals, GPtrArray *out)
 	g_ptr_array_add(out, g_string_free(cur, FALSE));
 }
 
-char *
-template_line(struct template *t, const char *prefix, guint64 seq,
-	      GPtrArray *vals, GError **error)
+GPtrArray *
+template_words(struct template *t, guint64 seq, GPtrArray *vals,
+	       gboolean append)
 {
-	g_autoptr(GString) line = g_string_new(prefix);
-	g_autoptr(GPtrArray) words = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *words = g_ptr_array_new_with_free_func(g_free);
 	guint i;
 
 	for (i = 0; i < t->words->len; i++) {
@@ -575,9 +574,19 @@ template_line(struct template *t, const char *prefix, guint64 seq,
 			g_ptr_array_add(words, g_strdup(w->word));
 	}
 	/* No replacement string: the values go at the end. */
-	for (i = 0; !t->repl && i < vals->len; i++)
+	for (i = 0; append && !t->repl && i < vals->len; i++)
 		g_ptr_array_add(words, g_strdup(vals->pdata[i]));
-	for (i = 0; i < words->len; i++)
+	return words;
+}
+
+char *
+template_line(struct template *t, const char *prefix, guint64 seq,
+	      GPtrArray *vals, GError **error)
+{
+	g_autoptr(GString) line = g_string_new(prefix);
+	g_autoptr(GPtrArray) words = template_words(t, seq, vals, TRUE);
+
+	for (guint i = 0; i < words->len; i++)
 		if (!tc_append_word(line, words->pdata[i], error))
 			return NULL;
 	return g_string_free(g_steal_pointer(&line), FALSE);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "map.h"
+#include "wire.h"
 
 static const char *prog = "trickle-map";
 
@@ -35,6 +36,12 @@ usage(FILE *f)
 "      --timeout S        stop a call after S seconds (Exitval 124)\n"
 "      --retries N        run a failed or lost call up to N times in all\n"
 "      --workdir DIR      run exec calls in DIR (. is this directory)\n"
+"      --transferfile FILE, --tf FILE\n"
+"                         copy FILE (with {}...) to the VM's data/ first\n"
+"      --transfer         --transferfile {}\n"
+"      --return FILE      copy FILE back from data/ after the call\n"
+"      --cleanup          then remove those files from data/\n"
+"      --trc FILE         --transfer --return FILE --cleanup\n"
 "      --joblog FILE      a line per call (- stdout, +FILE appends)\n"
 "      --resume           skip the jobs the joblog has\n"
 "      --resume-failed    ... but run those that failed again\n"
@@ -82,9 +89,8 @@ static const char *const refusals[] = {
 		"blocks of stdin cannot go to them; give items as lines",
 	[R_SSH] = "nodes are chosen by the mount; use -C MOUNT (--vm VM "
 		"for one VM; trickle-run --all for every VM)",
-	[R_TRANSFER] = "files are not copied for calls: copy them to "
-		"MOUNT/.all/data/ (or use --workdir on a shared filesystem) "
-		"and read results from MOUNT/VM/data/",
+	[R_TRANSFER] = "not built: copy files every call needs to "
+		"MOUNT/.all/data/ once (--transferfile copies a call's own)",
 	[R_OUTPUT] = "a call's output comes in one piece when it ends (tail "
 		"-f MOUNT/VM/calls/N/stdout follows one)",
 	[R_ARGS] = "not built; use -n N with {} (and {N} for the Nth "
@@ -101,7 +107,7 @@ static const char *const refusals[] = {
 enum {
 	O_VM = 1000, O_JOBLOG, O_HALT, O_BAR, O_VERSION, O_RETRIES,
 	O_RESUME, O_RESUME_FAILED, O_TAG, O_TIMEOUT, O_DRY_RUN, O_WORKDIR,
-	O_NOOP,
+	O_NOOP, O_TF, O_TRANSFER, O_RETURN, O_CLEANUP, O_TRC,
 	O_REFUSE = 2000,	/* + a refusals[] index */
 };
 
@@ -151,12 +157,12 @@ static const struct option opts[] = {
 	REFUSE("slf", required_argument, R_SSH),
 	REFUSE("nonall", no_argument, R_SSH),
 	REFUSE("onall", no_argument, R_SSH),
-	REFUSE("transferfile", required_argument, R_TRANSFER),
-	REFUSE("tf", required_argument, R_TRANSFER),
-	REFUSE("transfer", no_argument, R_TRANSFER),
-	REFUSE("return", required_argument, R_TRANSFER),
-	REFUSE("cleanup", no_argument, R_TRANSFER),
-	REFUSE("trc", required_argument, R_TRANSFER),
+	{ "transferfile", required_argument, NULL, O_TF },
+	{ "tf", required_argument, NULL, O_TF },
+	{ "transfer", no_argument, NULL, O_TRANSFER },
+	{ "return", required_argument, NULL, O_RETURN },
+	{ "cleanup", no_argument, NULL, O_CLEANUP },
+	{ "trc", required_argument, NULL, O_TRC },
 	REFUSE("basefile", required_argument, R_TRANSFER),
 	REFUSE("bf", required_argument, R_TRANSFER),
 	REFUSE("line-buffer", no_argument, R_OUTPUT),
@@ -281,6 +287,8 @@ map_parse_options(struct map_opts *o, int argc, char **argv)
 	gsize k;
 
 	memset(o, 0, sizeof(*o));
+	o->transfer = g_ptr_array_new();
+	o->returns = g_ptr_array_new();
 	o->chunk = 1;
 	o->delim = '\n';
 	/* '+': FUNC's own arguments may look like options. */
@@ -340,6 +348,22 @@ map_parse_options(struct map_opts *o, int argc, char **argv)
 		case O_WORKDIR:
 			o->workdir = optarg;
 			break;
+		case O_TRC:
+			o->cleanup = TRUE;
+			g_ptr_array_add(o->returns, optarg);
+			/* fall through */
+		case O_TRANSFER:
+			optarg = "{}";
+			/* fall through */
+		case O_TF:
+			g_ptr_array_add(o->transfer, optarg);
+			break;
+		case O_RETURN:
+			g_ptr_array_add(o->returns, optarg);
+			break;
+		case O_CLEANUP:
+			o->cleanup = TRUE;
+			break;
 		case 'q':
 		case O_NOOP:
 			break;
@@ -396,6 +420,10 @@ map_parse_options(struct map_opts *o, int argc, char **argv)
 	g_ptr_array_add(sources, NULL);
 	o->sources = (char **)g_ptr_array_free(g_steal_pointer(&sources),
 					       FALSE);
+	if (o->workdir && (o->transfer->len || o->returns->len))
+		opt_die("--workdir with --transferfile or --return: files are "
+			"copied to the VM's data/, where calls run without "
+			"--workdir");
 	if (o->resume && !o->joblog)
 		opt_die("--resume%s needs --joblog FILE: it says what was "
 			"done", o->resume_failed ? "-failed" : "");
@@ -434,4 +462,16 @@ map_call_options(struct map_opts *o)
 		g_string_append_printf(s, "%sTRICKLE_TIMEOUT=%s",
 				       s->len ? " " : "", o->timeout);
 	return s;
+}
+
+const char *
+map_func(char **cmd, int ncmd)
+{
+	for (int i = 0; i < ncmd; i++) {
+		/* NAME=VALUE: the call's environment and options. */
+		if (wire_is_assignment(cmd[i]))
+			continue;
+		return strchr(cmd[i], '{') ? NULL : cmd[i];
+	}
+	return NULL;
 }

@@ -16,13 +16,14 @@
  * order with --ordered, spilling to a temp file what waits), then its
  * stderr; then the call is forgotten.  A call the mount runs again (lost
  * with its node; failed, with --retries) ends once, with its last run.
+ * With files to transfer the calls go to VMs picked here instead, each
+ * after its files were copied (map_targets.c, map_transfer.c).
  * Exit status: the number of failed calls, at most 101, as GNU parallel
  * (--halt has its own); 255 on our own errors; 128+signal when
  * interrupted (outstanding calls are cancelled).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,6 +47,9 @@ static const char *prog = "trickle-map";
 struct job {
 	guint64 seq;		/* input order, from 1 */
 	guint32 id;		/* 0: never forked */
+	struct target *tg;	/* where it was forked */
+	guint64 key;		/* tg's index and id: in m->running */
+	char **send, **ret;	/* --transferfile, --return: its files */
 	char *line;		/* the call line, without its newline */
 	char *tag;		/* --tag: the items and a tab */
 	double start, mono;	/* when forked: epoch, monotonic */
@@ -61,40 +65,37 @@ struct job {
 
 struct map {
 	struct map_opts *o;
-	const char *prefix;	/* of our lines in .done */
-	char *dir;		/* MOUNT/.any or MOUNT/VM */
+	struct targets *targets;	/* where calls are forked */
+	struct transfer *tr;	/* NULL: no files to transfer */
 	struct template *tmpl;
 	GString *opts;		/* call options of every line, quoted */
 	struct joblog *joblog;
 	struct resume *resume;
-	/* descriptors */
-	int callsfd, newfd, donefd;
+	int donefd;
 	struct items *items;
 	/* calls */
-	GHashTable *running;	/* id -> struct job */
+	struct job *held;	/* taken, waiting for a VM to take it */
+	GHashTable *running;	/* key -> struct job */
 	GHashTable *ready;	/* seq -> struct job, ended, waiting */
 	guint64 seq, print_seq, ended, failed, skipped;
 	gboolean halting;
 	int halt_status;	/* -1 until --halt fires */
 	GString *done;		/* .done text not yet a whole line */
 	struct tc_spill spill;	/* --ordered: what waits */
-	/* --bar */
-	double t0, drawn;
+	double t0;		/* --bar: when we began */
 };
 
 static volatile sig_atomic_t got_signal;
-static gboolean bar_shown;
 static struct map *outstanding;	/* calls to cancel if we die */
 
 static void cancel_all(struct map *m);
-static void clear_bar(void);
 
 static _Noreturn void G_GNUC_PRINTF(1, 2)
 die(const char *fmt, ...)
 {
 	va_list ap;
 
-	clear_bar();
+	bar_clear();
 	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -152,7 +153,7 @@ put_output(struct map *m, struct job *j, int out, struct tc_held *h,
 			die("%s", error->message);
 		return;
 	}
-	clear_bar();	/* output does not share its line */
+	bar_clear();	/* output does not share its line */
 	if (fdio_write_all(out, buf, n) < 0) {
 		g_set_error(&error, G_FILE_ERROR,
 			    g_file_error_from_errno(errno),
@@ -176,9 +177,9 @@ take_file(struct map *m, struct job *j, const char *name, int out,
 	/* The call has ended, so its sizes are final: an empty stream (the
 	 * usual stderr, a function that keeps its result in VM state)
 	 * costs one stat, not an open, a read and a close. */
-	if (fstatat(m->callsfd, path, &st, 0) == 0 && st.st_size == 0)
+	if (fstatat(j->tg->callsfd, path, &st, 0) == 0 && st.st_size == 0)
 		return 0;
-	if ((fd = openat(m->callsfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = openat(j->tg->callsfd, path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -204,6 +205,8 @@ job_free(struct job *j)
 	g_free(j->tag);
 	g_free(j->status);
 	g_free(j->host);
+	g_strfreev(j->send);
+	g_strfreev(j->ret);
 	g_free(j);
 }
 
@@ -217,7 +220,7 @@ emit_status(struct job *j)
 		return;
 	why = g_str_has_prefix(j->status, "failed ") ? j->status + 7
 						    : j->status;
-	clear_bar();
+	bar_clear();
 	fprintf(stderr, "%s: item %" G_GUINT64_FORMAT " failed (%s): %s\n",
 		prog, j->seq, why, j->line);
 }
@@ -239,7 +242,7 @@ flush_ready(struct map *m, gboolean skip_holes)
 			return;
 		g_hash_table_steal(m->ready, &m->print_seq);
 		if (j->out.len || j->err.len)
-			clear_bar();	/* output does not share its line */
+			bar_clear();	/* output does not share its line */
 		if (!tc_release(&m->spill, &j->out, STDOUT_FILENO, &error) ||
 		    !tc_release(&m->spill, &j->err, STDERR_FILENO, &error))
 			output_failed(error);
@@ -274,54 +277,53 @@ jobs_total(struct map *m)
 		m->o->chunk;
 }
 
-/* --halt: has the end of a job (with exit code code) made it fire?
- * Exit status as parallel's. */
+/* --halt: has the end of a job (with exit code code) made it fire? */
 static void
 check_halt(struct map *m, int code)
 {
 	struct map_opts *o = m->o;
-	guint64 limit, total = jobs_total(m);
-	double need = o->halt_count;
+	guint n = g_hash_table_size(m->running);
 
-	if (m->halting || o->halt_on == HALT_NEVER)
-		return;
-	if (o->halt_on == HALT_FAIL)
-		limit = code ? m->failed : 0;
-	else if (o->halt_on == HALT_SUCCESS)
-		limit = code ? 0 : m->ended - m->failed;
-	else
-		limit = m->ended;
-	/* A percentage is of every job: the input was read whole. */
-	if (o->halt_pct)
-		need = total * (o->halt_count / 100.0);
-	if (!limit || limit < need)
+	if (m->halting || !halt_fires(o, code, m->ended, m->failed,
+				      jobs_total(m), &m->halt_status))
 		return;
 	m->halting = TRUE;
-	if (o->halt_on == HALT_SUCCESS)
-		m->halt_status = 0;
-	else if (o->halt_pct)
-		m->halt_status = (int)ceil(m->failed * 100.0 / MAX(total, 1));
-	else if (o->halt_count == 1)
-		m->halt_status = code;
-	else
-		m->halt_status = MIN(m->failed, 101);
-	clear_bar();
-	if (o->halt_now && g_hash_table_size(m->running)) {
-		fprintf(stderr, "%s: --halt %s: Starting no more jobs. "
-			"Cancelling %u jobs.\n", prog, o->halt_spec,
-			g_hash_table_size(m->running));
+	bar_clear();
+	fprintf(stderr, "%s: --halt %s: Starting no more jobs.", prog,
+		o->halt_spec);
+	if (n && o->halt_now) {
+		fprintf(stderr, " Cancelling %u jobs.", n);
 		got_signal = -1;	/* cancel the rest, like ^C */
-	} else if (g_hash_table_size(m->running)) {
-		fprintf(stderr, "%s: --halt %s: Starting no more jobs. "
-			"Waiting for %u jobs to finish.\n", prog,
-			o->halt_spec, g_hash_table_size(m->running));
-	} else {
-		fprintf(stderr, "%s: --halt %s: Starting no more jobs.\n",
-			prog, o->halt_spec);
+	} else if (n) {
+		fprintf(stderr, " Waiting for %u jobs to finish.", n);
 	}
+	fputc('\n', stderr);
 }
 
 /* ---------------------------------------------------------------- calls */
+
+/* After the call of a job with files: --return, --cleanup.  A file
+ * that cannot come back fails a job that succeeded. */
+static void
+after_call(struct map *m, struct job *j)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!transfer_return(m->tr, j->tg->dir, j->ret, j->code == 0,
+			     &error)) {
+		if (j->code == 0) {
+			g_free(j->status);
+			j->status = g_strdup_printf("failed %s",
+						    error->message);
+			j->code = TC_EXIT_OTHER;
+		} else {
+			bar_clear();
+			fprintf(stderr, "%s: item %" G_GUINT64_FORMAT ": %s\n",
+				prog, j->seq, error->message);
+		}
+	}
+	transfer_cleanup(m->tr, j->tg->dir, j->send, j->ret);
+}
 
 /* A call has ended with status: output, joblog, forget it.  A forked
  * one is still in m->running. */
@@ -343,22 +345,23 @@ finish(struct map *m, struct job *j, const char *status)
 		    take_file(m, j, "stderr", STDERR_FILENO,
 			      now ? NULL : &j->err) < 0)
 			fprintf(stderr, "%s: %s/calls/%u: output: %s\n", prog,
-				m->dir, j->id, strerror(errno));
-		if (m->joblog && !m->o->vm) {
+				j->tg->dir, j->id, strerror(errno));
+		/* .any says where it ran; a VM's own call ran there. */
+		if (m->joblog && j->tg->name[0] == '.') {
 			snprintf(name, sizeof(name), "%u/vm", j->id);
-			if ((j->host = tc_read_small(m->callsfd, name, 256,
+			if ((j->host = tc_read_small(j->tg->callsfd, name, 256,
 						     NULL)))
 				tc_chomp(j->host);
-		} else if (m->o->vm) {
-			j->host = g_strdup(m->o->vm);
+		} else if (j->tg->name[0] != '.') {
+			j->host = g_strdup(j->tg->name);
 		}
-		snprintf(name, sizeof(name), "%u", j->id);
-		if (unlinkat(m->callsfd, name, AT_REMOVEDIR) < 0)
-			fprintf(stderr, "%s: rmdir %s/calls/%s: %s\n", prog,
-				m->dir, name, strerror(errno));
+		if (m->tr)
+			after_call(m, j);
+		targets_forget(m->targets, j->tg, j->id);
+		j->tg->outstanding--;
 		/* Only now: if we die copying its output, it is forgotten
 		 * with the outstanding ones. */
-		g_hash_table_steal(m->running, GUINT_TO_POINTER(j->id));
+		g_hash_table_steal(m->running, &j->key);
 	}
 	joblog_write(m->joblog, j->seq, j->host, j->start, j->runtime,
 		     j->id ? strlen(j->line) + 1 : 0, j->received, j->code,
@@ -380,48 +383,55 @@ cancel_all(struct map *m)
 	gpointer val;
 	char path[32];
 
+	g_clear_pointer(&m->held, job_free);
 	g_hash_table_iter_init(&it, m->running);
 	while (g_hash_table_iter_next(&it, NULL, &val)) {
 		struct job *j = val;
 
 		snprintf(path, sizeof(path), "%u/ctl", j->id);
-		tc_write_file(m->callsfd, path, "cancel\n");
+		tc_write_file(j->tg->callsfd, path, "cancel\n");
 	}
 	g_hash_table_iter_init(&it, m->running);
 	while (g_hash_table_iter_next(&it, NULL, &val)) {
 		struct job *j = val;
 
 		snprintf(path, sizeof(path), "%u", j->id);
-		unlinkat(m->callsfd, path, AT_REMOVEDIR);
+		unlinkat(j->tg->callsfd, path, AT_REMOVEDIR);
+		if (m->tr)
+			transfer_cleanup(m->tr, j->tg->dir, j->send, j->ret);
 		g_hash_table_iter_remove(&it);
 		job_free(j);
 	}
 }
 
 /* The .done text that came in: finish the calls that are ours, those
- * whose path is PREFIX/calls/N. */
+ * whose path is PREFIX/calls/N, PREFIX a target's name. */
 static void
 take_done(struct map *m, const char *buf, size_t len)
 {
-	size_t plen = strlen(m->prefix), used = 0;
+	size_t used = 0;
 	char *p, *nl;
 
 	g_string_append_len(m->done, buf, len);
 	for (p = m->done->str; (nl = strchr(p, '\n')); p = nl + 1) {
+		struct target *t;
 		unsigned long id;
+		guint64 key;
 		struct job *j;
 		char *q, *end;
 
 		*nl = '\0';
 		used = nl + 1 - m->done->str;
-		if (strncmp(p, m->prefix, plen) != 0 ||
-		    !g_str_has_prefix(p + plen, "/calls/"))
+		if (!(q = strchr(p, '/')) ||
+		    !(t = targets_find(m->targets, p, q - p)) ||
+		    !g_str_has_prefix(q, "/calls/"))
 			continue;
-		q = p + plen + strlen("/calls/");
+		q += strlen("/calls/");
 		id = strtoul(q, &end, 10);
 		if (end == q || *end != ' ' || id > G_MAXUINT32)
 			continue;
-		if (!(j = g_hash_table_lookup(m->running, GUINT_TO_POINTER(id))))
+		key = (guint64)t->index << 32 | id;
+		if (!(j = g_hash_table_lookup(m->running, &key)))
 			continue;
 		finish(m, j, end + 1);
 		if (got_signal)
@@ -458,12 +468,14 @@ take_chunk(struct map *m)
 		j->bad = TRUE;
 		j->line = g_strdup_printf("(%s)", error->message);
 	}
+	if (m->tr)
+		transfer_names(m->tr, j->seq, vals, &j->send, &j->ret);
 	return j;
 }
 
-/* Fork a batch of jobs with one write(2). */
+/* Fork a batch of jobs on t with one write(2). */
 static void
-fork_batch(struct map *m, GString *lines, GPtrArray *jobs)
+fork_batch(struct map *m, struct target *t, GString *lines, GPtrArray *jobs)
 {
 	g_autofree guint32 *ids = g_new(guint32, jobs->len);
 	double start = tc_now(), mono = tc_mono();
@@ -471,15 +483,16 @@ fork_batch(struct map *m, GString *lines, GPtrArray *jobs)
 
 	if (!jobs->len)
 		return;
-	if (tc_fork(m->newfd, lines->str, lines->len, ids, jobs->len) < 0)
-		die("%s/calls/new: %s", m->dir, strerror(errno));
+	if (tc_fork(t->newfd, lines->str, lines->len, ids, jobs->len) < 0)
+		die("%s/calls/new: %s", t->dir, strerror(errno));
 	for (i = 0; i < jobs->len; i++) {
 		struct job *j = jobs->pdata[i];
 
 		j->id = ids[i];
+		j->key = (guint64)t->index << 32 | j->id;
 		j->start = start;
 		j->mono = mono;
-		g_hash_table_insert(m->running, GUINT_TO_POINTER(j->id), j);
+		g_hash_table_insert(m->running, &j->key, j);
 	}
 	g_string_truncate(lines, 0);
 	g_ptr_array_set_size(jobs, 0);
@@ -511,12 +524,48 @@ next_job(struct map *m)
 	return NULL;
 }
 
+/* Where job j is to be forked, its files copied there first.  NULL if
+ * it is not: it failed (and is finished), or no VM can take it now (it
+ * is held for the next try). */
+static struct target *
+place(struct map *m, struct job *j)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *why = NULL;
+	struct target *t = NULL;
+
+	/* A VM whose node went away since .ctl was read: another. */
+	for (int tries = 0; tries < 8 && !error; tries++) {
+		if (!(t = targets_pick(m->targets, &error)))
+			break;
+		if (!m->tr || transfer_send(m->tr, t->dir, j->send, &error)) {
+			j->tg = t;
+			t->outstanding++;
+			return t;
+		}
+		if (g_error_matches(error, MAP_TRANSFER_ERROR,
+				    MAP_TRANSFER_VM_DOWN)) {
+			targets_unusable(m->targets, t);
+			g_clear_error(&error);
+		}
+	}
+	if (!error) {
+		m->held = j;
+		return NULL;
+	}
+	j->host = t ? g_strdup(t->name) : NULL;
+	why = g_strdup_printf("failed %s", error->message);
+	finish(m, j, why);
+	return NULL;
+}
+
 /* Fork what the items have ready, as far as the room for calls goes. */
 static void
 launch(struct map *m)
 {
 	g_autoptr(GString) lines = g_string_new(NULL);
 	g_autoptr(GPtrArray) jobs = g_ptr_array_new();
+	struct target *batch = NULL, *t;
 	struct job *j;
 
 	/* --halt N%: a percentage of every job, so all are read first. */
@@ -524,16 +573,23 @@ launch(struct map *m)
 		return;
 	while (!m->halting && !got_signal &&
 	       g_hash_table_size(m->running) + jobs->len <
-	       (guint)m->o->maxjobs && (j = next_job(m))) {
+	       (guint)m->o->maxjobs &&
+	       (j = m->held ? g_steal_pointer(&m->held) : next_job(m))) {
 		size_t len = strlen(j->line);
 
-		if (lines->len + len + 1 > FORK_BATCH)
-			fork_batch(m, lines, jobs);
+		if (!(t = place(m, j))) {
+			if (m->held)
+				break;
+			continue;
+		}
+		if (t != batch || lines->len + len + 1 > FORK_BATCH)
+			fork_batch(m, batch, lines, jobs);
+		batch = t;
 		g_string_append_len(lines, j->line, len);
 		g_string_append_c(lines, '\n');
 		g_ptr_array_add(jobs, j);
 	}
-	fork_batch(m, lines, jobs);
+	fork_batch(m, batch, lines, jobs);
 }
 
 /* --dry-run: the lines, without a mount. */
@@ -557,47 +613,39 @@ dry_run(struct map *m)
 		die("writing output: %s", strerror(errno));
 }
 
-/* ---------------------------------------------------------------- progress */
-
-/* The bar, at most ten times a second unless last (the final count). */
+/* --bar, at most ten times a second unless last (the final count). */
 static void
 draw_bar(struct map *m, gboolean last)
 {
-	double now = tc_mono(), rate;
-	guint64 done = m->ended + m->skipped;
-	char total[32] = "?", eta[32] = "?";
-
-	if (!m->o->bar || (now - m->drawn < 0.1 && !last))
-		return;
-	m->drawn = now;
-	rate = now > m->t0 ? m->ended / (now - m->t0) : 0;
-	if (items_eof(m->items) && !m->halting) {
-		guint64 all = jobs_total(m);
-
-		snprintf(total, sizeof(total), "%" G_GUINT64_FORMAT, all);
-		if (rate > 0) {
-			long s = (long)((all - done) / rate + 0.5);
-
-			snprintf(eta, sizeof(eta), "%ld:%02ld:%02ld", s / 3600,
-				 s / 60 % 60, s % 60);
-		}
-	}
-	fprintf(stderr, "\r%s: %" G_GUINT64_FORMAT "/%s calls, %"
-		G_GUINT64_FORMAT " failed, %.1f/s, ETA %s\033[K", prog, done,
-		total, m->failed, rate, eta);
-	fflush(stderr);
-	bar_shown = TRUE;
-}
-
-static void
-clear_bar(void)
-{
-	if (bar_shown)
-		fputs("\r\033[K", stderr);
-	bar_shown = FALSE;
+	if (m->o->bar)
+		bar_draw(m->t0, m->ended + m->skipped, m->ended, m->failed,
+			 items_eof(m->items) && !m->halting, jobs_total(m),
+			 last);
 }
 
 /* ---------------------------------------------------------------- main */
+
+static void
+map_free(struct map *m)
+{
+	if (m->donefd >= 0)
+		close(m->donefd);
+	targets_free(m->targets);
+	transfer_free(m->tr);
+	g_ptr_array_unref(m->o->transfer);
+	g_ptr_array_unref(m->o->returns);
+	g_hash_table_destroy(m->running);
+	g_hash_table_destroy(m->ready);
+	if (m->done)
+		g_string_free(m->done, TRUE);
+	g_string_free(m->opts, TRUE);
+	template_free(m->tmpl);
+	items_free(m->items);
+	resume_free(m->resume);
+	g_free(m->o->sources);
+	if (m->spill.fd >= 0)
+		close(m->spill.fd);
+}
 
 /* Wait for .done text or items; with the signals only let in here. */
 static void
@@ -616,9 +664,12 @@ wait_events(struct map *m, const char *mount, const sigset_t *open_mask)
 	gboolean want_input = p[1].fd >= 0 && !m->halting &&
 	    (g_hash_table_size(m->running) < (guint)m->o->maxjobs ||
 	     items_buffered(m->items) < READ_AHEAD || m->o->halt_pct);
+	/* A tick for the bar, a job waiting for a VM, calls to forget. */
+	gboolean ticks = m->o->bar || m->held ||
+	    targets_forget_again(m->targets);
 	ssize_t n;
 
-	if (ppoll(p, want_input ? 2 : 1, m->o->bar ? &tick : NULL,
+	if (ppoll(p, want_input ? 2 : 1, ticks ? &tick : NULL,
 		  open_mask) < 0) {
 		if (errno == EINTR)
 			return;
@@ -643,10 +694,11 @@ int
 main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree char *mount = NULL, *calls = NULL, *newpath = NULL;
+	g_autofree char *mount = NULL;
 	g_auto(GStrv) wrapped = NULL;
 	struct map_opts o;
 	struct map m = { .o = &o, .print_seq = 1, .halt_status = -1,
+			  .donefd = -1,
 			  .spill = TC_SPILL_INIT(MEM_BUFFERED) };
 	sigset_t open_mask;
 	char **cmd;
@@ -678,26 +730,24 @@ main(int argc, char **argv)
 	if (o.resume && !(m.resume = resume_load(o.joblog, o.resume_failed,
 						 &error)))
 		die("%s", error->message);
-	m.running = g_hash_table_new(NULL, NULL);
+	m.running = g_hash_table_new(g_int64_hash, g_int64_equal);
 	m.ready = g_hash_table_new(g_int64_hash, g_int64_equal);
 	if (o.dry_run) {
 		int status;
 
 		dry_run(&m);
 		status = m.failed ? TC_EXIT_OTHER : 0;
-		g_hash_table_destroy(m.running);
-		g_hash_table_destroy(m.ready);
-		g_string_free(m.opts, TRUE);
-		template_free(m.tmpl);
-		items_free(m.items);
-		resume_free(m.resume);
-		g_free(o.sources);
+		map_free(&m);
 		return status;
 	}
-	if (!(mount = tc_mount(o.mount, &error)) ||
-	    !(m.dir = tc_calls_parent(mount, o.vm, &error)))
+	if (!(mount = tc_mount(o.mount, &error)))
 		die("%s", error->message);
-	m.prefix = tc_done_prefix(o.vm);
+	/* Files to copy: the VM must be known before the call is forked,
+	 * so we pick it (map_targets.c), not .any. */
+	m.tr = transfer_new(o.transfer, o.returns, o.cleanup);
+	if (!(m.targets = targets_open(mount, o.vm, map_func(cmd, ncmd),
+				       m.tr != NULL, &error)))
+		die("%s", error->message);
 	if (!o.maxjobs)
 		o.maxjobs = map_default_jobs(mount);
 	if (!o.bar)
@@ -710,15 +760,9 @@ main(int argc, char **argv)
 	 * to interrupt. */
 	tc_signals_for_ppoll(on_signal, &open_mask);
 
-	calls = g_build_filename(m.dir, "calls", NULL);
-	newpath = g_build_filename(calls, "new", NULL);
-	if ((m.callsfd = open(calls, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		die("%s: %s", calls, strerror(errno));
-	/* .done first: no call may end before we listen. */
+	/* Before the first fork: no call may end before we listen. */
 	if ((m.donefd = tc_done_open(mount, &error)) < 0)
 		die("%s", error->message);
-	if ((m.newfd = open(newpath, O_RDWR | O_CLOEXEC)) < 0)
-		die("%s: %s", newpath, strerror(errno));
 	m.done = g_string_new(NULL);
 	m.t0 = tc_mono();
 	outstanding = &m;
@@ -728,33 +772,23 @@ main(int argc, char **argv)
 		if (got_signal)
 			break;
 		if (!g_hash_table_size(m.running) &&
-		    (m.halting || items_done(m.items)))
+		    (m.halting || (items_done(m.items) && !m.held)))
 			break;
 		draw_bar(&m, FALSE);
 		wait_events(&m, mount, &open_mask);
 	}
 	if (got_signal)
 		cancel_all(&m);
+	g_clear_pointer(&m.held, job_free);	/* --halt: not started */
 	flush_ready(&m, TRUE);
 	draw_bar(&m, TRUE);
-	clear_bar();
+	bar_clear();
 	if (!joblog_close(m.joblog, &error))
 		die("%s", error->message);
 	outstanding = NULL;
-	close(m.donefd);
-	close(m.newfd);
-	close(m.callsfd);
-	g_hash_table_destroy(m.running);	/* empty by now */
-	g_hash_table_destroy(m.ready);
-	g_string_free(m.done, TRUE);
-	g_string_free(m.opts, TRUE);
-	template_free(m.tmpl);
-	items_free(m.items);
-	resume_free(m.resume);
-	g_free(o.sources);
-	g_free(m.dir);
-	if (m.spill.fd >= 0)
-		close(m.spill.fd);
+	if (!got_signal)
+		targets_forget_wait(m.targets, 5, &open_mask);
+	map_free(&m);	/* its calls have all ended */
 	if (got_signal > 0)
 		return 128 + got_signal;
 	if (m.halt_status >= 0)
