@@ -2,7 +2,7 @@
 # trickle-run --all (every VM, lines labelled "VM: " as pdsh; -b gathers
 # identical output as clush -b; exit status the largest), --vm VM and
 # --vm .all, --workdir, a timeout as 124, standard input that would be
-# forwarded (refused with --all, unless -n or /dev/null), and --version and
+# forwarded (to every VM with --all; not with -n), and --version and
 # the help of the three tools.
 TEST_TIMEOUT=150
 . "$(dirname "$0")/lib.sh"
@@ -129,7 +129,6 @@ expect_eq "timeout: stderr" "trickle-run: failed timeout" "$ERR"
 
 # ---------------------------------------------------------------- stdin
 
-msg="trickle-run: --all does not forward standard input (see trickle-run(1)); use -n to ignore it or redirect </dev/null"
 calls_now() { ls "$M/.any/calls" "$M/local0/calls" "$M/local1/calls" | grep -c '^[0-9]'; }
 # A pipe, a file (as a recipe's "< $<" gives), data that comes late: the
 # call's stdin, as with ssh.
@@ -146,11 +145,16 @@ head -c 10485760 /dev/urandom >"$T/big"
 want=$(md5sum <"$T/big")
 out=$(timeout 60 "$RUN" exec md5sum <"$T/big")
 expect_eq "10 MiB through stdin" "0 $want" "$? $out"
-# --all would drop it: refused, nothing forked.
-printf 'b\na\n' | timeout 30 "$RUN" --all exec sort >"$T/out" 2>"$T/err"
-expect_eq "--all with stdin: status" 255 $?
-expect_eq "--all with stdin: message" "$msg" "$(cat "$T/err")"
-expect_eq "--all with stdin: output" "" "$(cat "$T/out")"
+# --all: every VM gets it, as with clush.
+out=$(printf 'b\na\n' | timeout 30 "$RUN" --all -b exec sort)
+expect_eq "--all with stdin" "0 ---------------
+local[0-1] (2)
+---------------
+a
+b" "$? $out"
+out=$(timeout 60 "$RUN" --all exec md5sum <"$T/big")
+expect_eq "--all with 10 MiB" "0 local0: $want
+local1: $want" "$? $(sort <<<"$out")"
 # No data: /dev/null, an empty file, a pipe that ends empty.
 run echo ok </dev/null
 expect_eq "/dev/null stdin" "0 ok" "$RC $OUT"

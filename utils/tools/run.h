@@ -15,4 +15,6 @@
  * Returns the exit status: the largest of the calls', 128+signal if
  * interrupted (the calls are cancelled), 255 on errors (reported).
  */
-int run_all(const char *mount, const char *line, gboolean gather);
+/* forward: our stdin goes to every call (line has TRICKLE_STDIN=1). */
+int run_all(const char *mount, const char *line, gboolean gather,
+	    gboolean forward);

@@ -8,6 +8,8 @@
  *
  * The calls' ends come from poll(2) on their result files, with the
  * signals let in only there (ppoll), so that SIGINT cancels every call.
+ * Standard input, when it is forwarded, goes to every call (as clush
+ * does): each is forked with TRICKLE_STDIN=1 and gets the same bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -251,6 +253,55 @@ print_gathered(GPtrArray *calls)
 	return fdio_write_all(STDOUT_FILENO, s->str, s->len) == 0;
 }
 
+/* Our stdin into every call's, to our end of file; closing them lets the
+ * calls start.  FALSE (reported) on errors. */
+static gboolean
+send_stdin_all(GPtrArray *calls)
+{
+	g_autofree int *fds = g_new(int, calls->len);
+	static char buf[1 << 16];
+	gboolean ok = TRUE;
+	char path[32];
+	guint i, n = 0;
+	ssize_t got;
+
+	for (; n < calls->len && ok; n++) {
+		struct vm_call *c = calls->pdata[n];
+
+		snprintf(path, sizeof(path), "%u/stdin", c->id);
+		if ((fds[n] = openat(c->callsfd, path, O_WRONLY |
+				     O_CLOEXEC)) < 0) {
+			fprintf(stderr, "trickle-run: %s/calls/%s: %s\n",
+				c->vm, path, strerror(errno));
+			ok = FALSE;
+		}
+	}
+	while (ok && (got = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+		if (got < 0 && errno == EINTR && !all_signal)
+			continue;
+		if (got < 0) {
+			if (!all_signal)
+				fprintf(stderr, "trickle-run: reading standard "
+					"input: %s\n", strerror(errno));
+			ok = FALSE;
+			break;
+		}
+		for (i = 0; i < n && ok; i++)
+			if (fdio_write_all(fds[i], buf, got) < 0) {
+				fprintf(stderr, "trickle-run: %s/calls/%u/"
+					"stdin: %s\n", ((struct vm_call *)
+					calls->pdata[i])->vm,
+					((struct vm_call *)calls->pdata[i])->id,
+					strerror(errno));
+				ok = FALSE;
+			}
+	}
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return ok;
+}
+
 static void
 cancel_rest(GPtrArray *calls)
 {
@@ -273,7 +324,8 @@ cancel_rest(GPtrArray *calls)
 }
 
 int
-run_all(const char *mount, const char *line, gboolean gather)
+run_all(const char *mount, const char *line, gboolean gather,
+	gboolean forward)
 {
 	g_autofree char *newpath = g_build_filename(mount, ".all", "calls",
 						    "new", NULL);
@@ -329,6 +381,10 @@ run_all(const char *mount, const char *line, gboolean gather)
 		fprintf(stderr, "trickle-run: %s: no VM took the call\n",
 			newpath);
 		return TC_EXIT_OTHER;
+	}
+	if (forward && !send_stdin_all(calls)) {
+		cancel_rest(calls);
+		return all_signal ? 128 + all_signal : TC_EXIT_OTHER;
 	}
 	p = g_new0(struct pollfd, calls->len);
 	for (left = calls->len; left > 0;) {

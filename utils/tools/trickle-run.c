@@ -17,8 +17,7 @@
  * Our standard input is the call's, as with ssh, unless it is a terminal
  * or /dev/null (or -n): the call is forked with TRICKLE_STDIN=1, and
  * what we read is written to its calls/N/stdin until our end of file;
- * the call starts then.  With --all it is not forwarded (yet): rather
- * than drop it without a word, data on it fails the run.
+ * the call starts then.  With --all every call gets it, as with clush.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,9 +34,6 @@
 
 #include "fdio.h"
 #include "run.h"
-
-#define NO_STDIN_MSG "--all does not forward standard input (see " \
-	"trickle-run(1)); use -n to ignore it or redirect </dev/null"
 
 static const char *prog = "trickle-run";
 
@@ -414,19 +410,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, error->message);
 		return TC_EXIT_OTHER;
 	}
+	/* Anything that may still come is the call's. */
 	if (!no_stdin)
 		in = stdin_state();
-	/* Data --all would drop: say so before forking anything. */
-	if (all && in == 1) {
-		fprintf(stderr, "%s: %s\n", prog, NO_STDIN_MSG);
-		return TC_EXIT_OTHER;
-	}
-	if (all) {
-		g_autofree char *l = g_strconcat(line, "\n", NULL);
-
-		return run_all(mount, l, gather);
-	}
-	/* Anything that may still come is the call's. */
 	forward = in != 0;
 	{
 		char *l = g_strconcat(forward ? "TRICKLE_STDIN=1 " : "", line,
@@ -435,6 +421,8 @@ main(int argc, char **argv)
 		g_free(line);
 		line = l;
 	}
+	if (all)
+		return run_all(mount, line, gather, forward);
 	calls = g_build_filename(dir, "calls", NULL);
 	if ((callsfd = open(calls, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", prog, calls, strerror(errno));
