@@ -216,7 +216,7 @@ refused() {
 	expect_eq "$* : status" 255 $RC
 	expect_eq "$* : message" "$want" "$ERR"
 }
-refused "trickle-map: --pipe: calls have no standard input yet (trickle(7)), so blocks of stdin cannot go to them; give items as lines" \
+refused "trickle-map: --pipe: blocks of stdin are not cut into calls yet; give items as lines, or pipe one stream through trickle-run (a call takes stdin: trickle(7))" \
 	--pipe wc
 refused "trickle-map: -S: nodes are chosen by the mount; use -C MOUNT (--vm VM for one VM; trickle-run --all for every VM)" \
 	-S host echo ::: a

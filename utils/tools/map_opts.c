@@ -85,8 +85,9 @@ enum {
 };
 
 static const char *const refusals[] = {
-	[R_PIPE] = "calls have no standard input yet (trickle(7)), so "
-		"blocks of stdin cannot go to them; give items as lines",
+	[R_PIPE] = "blocks of stdin are not cut into calls yet; give items "
+		"as lines, or pipe one stream through trickle-run (a call "
+		"takes stdin: trickle(7))",
 	[R_SSH] = "nodes are chosen by the mount; use -C MOUNT (--vm VM "
 		"for one VM; trickle-run --all for every VM)",
 	[R_TRANSFER] = "not built: copy files every call needs to "
