@@ -100,7 +100,7 @@ expect_eq "functions/hi (a program)" "hi: program" "$(cat "$M/$V/functions/hi")"
 # Functions of the libraries an object uses are not the VM's.
 [ -e "$M/$V/functions/printf" ] && fail "functions/printf listed"
 rm "$M/$V/inject/hi" || fail "rm hi"
-expect_ls "$M/$V/functions" echo exec setenv sleep add bulk counter crash fail foo sleeper
+expect_ls "$M/$V/functions" echo exec setenv sleep add bulk counter crash fail foo sleeper upper
 
 # An injected echo shadows the built-in one.
 cat >"$T/myecho.c" <<'C'
