@@ -92,7 +92,7 @@ expect_eq "printenv after the second setenv" hi "$(call $V "exec printenv GREETI
 printf '#!/bin/sh\necho "hi $*"\n' >"$T/hi"
 chmod +x "$T/hi"
 inject $V "$T/hi"
-expect_ls "$M/$V/functions" echo exec setenv sleep add bulk counter crash fail foo sleeper hi
+expect_ls "$M/$V/functions" echo exec setenv sleep add bulk counter crash fail foo sleeper upper hi
 expect_eq "functions/foo (TRICKLE_DOC)" "foo: basic.so: foo N: twice N" "$(cat "$M/$V/functions/foo")"
 expect_eq "functions/counter (no doc)" "counter: basic.so" "$(cat "$M/$V/functions/counter")"
 expect_eq "functions/hi (a program)" "hi: program" "$(cat "$M/$V/functions/hi")"
