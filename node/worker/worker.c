@@ -705,7 +705,18 @@ worker_main(int fd, guint32 first_object)
 	logfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
-	g_thread_unref(g_thread_new("flusher", flusher, NULL));
+	/* The flusher takes no signal: a signal that ends the worker is
+	 * handled in the thread running the calls, one at a time (a second
+	 * SIGTERM from a dying supervisor, taken by another thread while the
+	 * first is handled, would end us before end_descendants has). */
+	{
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		g_thread_unref(g_thread_new("flusher", flusher, NULL));
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	/* Unreadable: end, and the supervisor fails the call. */
 	if (restart && !finish_restart(fd, out, restart))
 		return 2;
