@@ -216,8 +216,8 @@ refused() {
 	expect_eq "$* : status" 255 $RC
 	expect_eq "$* : message" "$want" "$ERR"
 }
-refused "trickle-map: --pipe: blocks of stdin are not cut into calls yet; give items as lines, or pipe one stream through trickle-run (a call takes stdin: trickle(7))" \
-	--pipe wc
+refused "trickle-map: --pipepart: not built: --pipe cuts stdin into blocks of whole lines (--block SIZE), a call's stdin each" \
+	--pipepart wc
 refused "trickle-map: -S: nodes are chosen by the mount; use -C MOUNT (--vm VM for one VM; trickle-run --all for every VM)" \
 	-S host echo ::: a
 refused "trickle-map: --sshlogin: nodes are chosen by the mount; use -C MOUNT (--vm VM for one VM; trickle-run --all for every VM)" \

@@ -51,6 +51,12 @@ guint64 items_left(struct items *it);
 /* Append the next tuple's values (owned strings) to vals: FALSE if none
  * is ready. */
 gboolean items_take(struct items *it, GPtrArray *vals);
+/* --pipe: the stream is taken in blocks of about block bytes, cut after
+ * the first delimiter at or past block (the last one ends at the end);
+ * items_ready, items_done and items_left then count blocks. */
+void items_set_block(struct items *it, gsize block);
+/* The next block, or NULL if none is ready. */
+GBytes *items_take_block(struct items *it);
 
 /*
  * FUNC ARG... with replacement strings ({} {.} {/} {//} {/.} {#} {N},
@@ -116,6 +122,8 @@ struct map_opts {
 	const char *workdir;
 	GPtrArray *transfer, *returns;	/* --transferfile, --return words */
 	gboolean cleanup;
+	gboolean pipe;		/* --pipe: stdin in blocks, a call's each */
+	gsize block;		/* --block, bytes */
 	const char *joblog;
 	gboolean resume, resume_failed;
 	enum halt_on halt_on;
@@ -222,5 +230,9 @@ gboolean transfer_send(struct transfer *tr, const char *vmdir, char **send,
 gboolean transfer_return(struct transfer *tr, const char *vmdir, char **ret,
 			 gboolean call_ok, GError **error);
 /* The job is over on VMDIR: --cleanup removes its files from data/. */
+/* --pipe: a call's block into its calls/ID/stdin (closed: it starts);
+ * a block that cannot be written cancels the call.  FALSE with error. */
+gboolean transfer_stdin(int callsfd, guint32 id, GBytes *block,
+			GError **error);
 void transfer_cleanup(struct transfer *tr, const char *vmdir, char **send,
 		      char **ret);

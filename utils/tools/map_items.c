@@ -31,6 +31,7 @@ struct items {
 	char *cur;		/* the first source's value being combined */
 	guint64 cur_left;	/* tuples of it not yet taken */
 	guint *odo;		/* per later source, its next value */
+	gsize block;		/* --pipe: the stream in blocks; 0 */
 };
 
 static gboolean
@@ -271,10 +272,48 @@ available(struct items *it, guint64 max)
 					 it->combos) * it->combos;
 }
 
+void
+items_set_block(struct items *it, gsize block)
+{
+	it->block = block;
+}
+
+/* The length of the next block, 0 if none is ready. */
+static gsize
+block_len(struct items *it)
+{
+	gsize left = it->in->len - it->in_pos, from;
+	const char *p = it->in->str + it->in_pos, *d;
+
+	if (!left)
+		return 0;
+	from = MIN(it->block - 1, left);
+	if ((d = memchr(p + from, it->delim, left - from)))
+		return d - p + 1;
+	return it->eof ? left : 0;
+}
+
+GBytes *
+items_take_block(struct items *it)
+{
+	gsize len = block_len(it);
+	GBytes *b;
+
+	if (!len)
+		return NULL;
+	b = g_bytes_new(it->in->str + it->in_pos, len);
+	it->in_pos += len;
+	return b;
+}
+
 gboolean
 items_ready(struct items *it, int n)
 {
-	guint64 have = available(it, n);
+	guint64 have;
+
+	if (it->block)
+		return block_len(it) > 0;
+	have = available(it, n);
 
 	return have >= (guint64)n || (it->eof && have > 0);
 }
@@ -282,12 +321,16 @@ items_ready(struct items *it, int n)
 gboolean
 items_done(struct items *it)
 {
+	if (it->block)
+		return it->eof && it->in_pos == it->in->len;
 	return it->eof && available(it, 1) == 0;
 }
 
 guint64
 items_left(struct items *it)
 {
+	if (it->block)		/* about so many */
+		return (items_buffered(it) + it->block - 1) / it->block;
 	return available(it, G_MAXUINT64 / 2);
 }
 

@@ -35,7 +35,9 @@ usage(FILE *f)
 "      --tag              prefix output lines with the item and a tab\n"
 "      --timeout S        stop a call after S seconds (Exitval 124)\n"
 "      --retries N        run a failed or lost call up to N times in all\n"
-"      --workdir DIR      run exec calls in DIR (. is this directory)\n"
+"      --workdir DIR      run the calls in DIR (. is this directory)\n"
+"      --pipe             stdin cut into blocks, each a call's stdin\n"
+"      --block SIZE       --pipe's block: bytes, or with k, M, G (1M)\n"
 "      --transferfile FILE, --tf FILE\n"
 "                         copy FILE (with {}...) to the VM's data/ first\n"
 "      --transfer         --transferfile {}\n"
@@ -85,9 +87,8 @@ enum {
 };
 
 static const char *const refusals[] = {
-	[R_PIPE] = "blocks of stdin are not cut into calls yet; give items "
-		"as lines, or pipe one stream through trickle-run (a call "
-		"takes stdin: trickle(7))",
+	[R_PIPE] = "not built: --pipe cuts stdin into blocks of whole lines "
+		"(--block SIZE), a call's stdin each",
 	[R_SSH] = "nodes are chosen by the mount; use -C MOUNT (--vm VM "
 		"for one VM; trickle-run --all for every VM)",
 	[R_TRANSFER] = "not built: copy files every call needs to "
@@ -108,7 +109,8 @@ static const char *const refusals[] = {
 enum {
 	O_VM = 1000, O_JOBLOG, O_HALT, O_BAR, O_VERSION, O_RETRIES,
 	O_RESUME, O_RESUME_FAILED, O_TAG, O_TIMEOUT, O_DRY_RUN, O_WORKDIR,
-	O_NOOP, O_TF, O_TRANSFER, O_RETURN, O_CLEANUP, O_TRC,
+	O_NOOP, O_TF, O_TRANSFER, O_RETURN, O_CLEANUP, O_TRC, O_PIPE,
+	O_BLOCK,
 	O_REFUSE = 2000,	/* + a refusals[] index */
 };
 
@@ -145,10 +147,11 @@ static const struct option opts[] = {
 	{ "group", no_argument, NULL, O_NOOP },
 	{ "will-cite", no_argument, NULL, O_NOOP },
 	{ "no-notice", no_argument, NULL, O_NOOP },
-	REFUSE("pipe", no_argument, R_PIPE),
+	{ "pipe", no_argument, NULL, O_PIPE },
+	{ "spreadstdin", no_argument, NULL, O_PIPE },
+	{ "block", required_argument, NULL, O_BLOCK },
+	{ "block-size", required_argument, NULL, O_BLOCK },
 	REFUSE("pipepart", no_argument, R_PIPE),
-	REFUSE("block", required_argument, R_PIPE),
-	REFUSE("block-size", required_argument, R_PIPE),
 	REFUSE("recstart", required_argument, R_PIPE),
 	REFUSE("recend", required_argument, R_PIPE),
 	REFUSE("cat", no_argument, R_PIPE),
@@ -265,6 +268,24 @@ parse_halt(struct map_opts *o, const char *arg)
 	o->halt_spec = arg;
 }
 
+/* --block: bytes, with k, M or G (powers of 1024, as parallel's); at
+ * most 1G, as a block is held in memory. */
+static gsize
+parse_size(const char *opt, const char *arg)
+{
+	static const char units[] = "kmg";
+	const char *u = NULL;
+	char *end = NULL;
+	guint64 n = g_ascii_isdigit(*arg) ? g_ascii_strtoull(arg, &end, 10) : 0;
+
+	if (end && *end && !end[1] && (u = strchr(units, g_ascii_tolower(*end))))
+		n = n <= 1024 * 1024 ? n << (10 * (u - units + 1)) : 0;
+	if (!n || (*end && !u) || n > (guint64)1 << 30)
+		opt_die("%s %s: expected a size from 1 byte to 1G (a number, "
+			"with k, M or G)", opt, arg);
+	return n;
+}
+
 /* --timeout: seconds, as TRICKLE_TIMEOUT takes them. */
 static const char *
 parse_timeout(const char *arg)
@@ -365,6 +386,12 @@ map_parse_options(struct map_opts *o, int argc, char **argv)
 		case O_CLEANUP:
 			o->cleanup = TRUE;
 			break;
+		case O_PIPE:
+			o->pipe = TRUE;
+			break;
+		case O_BLOCK:
+			o->block = parse_size("--block", optarg);
+			break;
 		case 'q':
 		case O_NOOP:
 			break;
@@ -425,6 +452,16 @@ map_parse_options(struct map_opts *o, int argc, char **argv)
 		opt_die("--workdir with --transferfile or --return: files are "
 			"copied to the VM's data/, where calls run without "
 			"--workdir");
+	if (o->pipe && o->nsources)
+		opt_die("--pipe with ::: or -a: with --pipe the input is "
+			"standard input, cut into blocks");
+	if (o->pipe && (o->transfer->len || o->returns->len))
+		opt_die("--pipe with --transferfile or --return: a block "
+			"goes to a call's stdin, not to a file");
+	if (o->pipe && o->chunk > 1)
+		opt_die("--pipe with -n: the unit is a block (--block)");
+	if (o->pipe && !o->block)
+		o->block = 1024 * 1024;
 	if (o->resume && !o->joblog)
 		opt_die("--resume%s needs --joblog FILE: it says what was "
 			"done", o->resume_failed ? "-failed" : "");
@@ -454,10 +491,12 @@ map_call_options(struct map_opts *o)
 {
 	GString *s = g_string_new(NULL);
 
+	if (o->pipe)
+		g_string_append(s, "TRICKLE_STDIN=1");
 	if (o->retries > 1)
-		g_string_append_printf(s, "TRICKLE_RETRIES=%d "
+		g_string_append_printf(s, "%sTRICKLE_RETRIES=%d "
 				       "TRICKLE_RETRIES_ON_FAILURE=1",
-				       o->retries - 1);
+				       s->len ? " " : "", o->retries - 1);
 	/* Checked to be a number: nothing in it to quote. */
 	if (o->timeout)
 		g_string_append_printf(s, "%sTRICKLE_TIMEOUT=%s",

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "map.h"
 
 static const char *prog = "trickle-map";
@@ -393,4 +394,28 @@ transfer_cleanup(struct transfer *tr, const char *vmdir, char **send,
 		if (rel && !g_strv_contains((const char *const *)send, ret[i]))
 			remove_in_data(vmdir, rel);
 	}
+}
+
+gboolean
+transfer_stdin(int callsfd, guint32 id, GBytes *block, GError **error)
+{
+	char path[48];
+	gsize len;
+	const void *data = g_bytes_get_data(block, &len);
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "%u/stdin", id);
+	if ((fd = openat(callsfd, path, O_WRONLY | O_CLOEXEC)) < 0 ||
+	    fdio_write_all(fd, data, len) < 0)
+		err = errno;
+	if (fd >= 0 && close(fd) < 0 && !err)
+		err = errno;
+	if (!err)
+		return TRUE;
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+		    "its block to calls/%s: %s; cancelled", path,
+		    g_strerror(err));
+	snprintf(path, sizeof(path), "%u/ctl", id);
+	tc_write_file(callsfd, path, "cancel\n");
+	return FALSE;
 }

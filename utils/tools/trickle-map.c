@@ -50,6 +50,8 @@ struct job {
 	struct target *tg;	/* where it was forked */
 	guint64 key;		/* tg's index and id: in m->running */
 	char **send, **ret;	/* --transferfile, --return: its files */
+	GBytes *block;		/* --pipe: its stdin, until written */
+	guint64 sent;		/* bytes sent: its line, or its block */
 	char *line;		/* the call line, without its newline */
 	char *tag;		/* --tag: the items and a tab */
 	double start, mono;	/* when forked: epoch, monotonic */
@@ -207,6 +209,8 @@ job_free(struct job *j)
 	g_free(j->host);
 	g_strfreev(j->send);
 	g_strfreev(j->ret);
+	if (j->block)
+		g_bytes_unref(j->block);
 	g_free(j);
 }
 
@@ -364,7 +368,7 @@ finish(struct map *m, struct job *j, const char *status)
 		g_hash_table_steal(m->running, &j->key);
 	}
 	joblog_write(m->joblog, j->seq, j->host, j->start, j->runtime,
-		     j->id ? strlen(j->line) + 1 : 0, j->received, j->code,
+		     j->sent, j->received, j->code,
 		     signo, j->line);
 	m->ended++;
 	if (j->code != 0)
@@ -451,10 +455,14 @@ take_chunk(struct map *m)
 	g_autoptr(GError) error = NULL;
 	struct job *j = g_new0(struct job, 1);
 
-	for (int n = 0; n < m->o->chunk && items_take(m->items, vals); n++)
-		;
+	if (m->o->pipe)
+		j->block = items_take_block(m->items);
+	else
+		for (int n = 0; n < m->o->chunk &&
+		     items_take(m->items, vals); n++)
+			;
 	j->seq = ++m->seq;
-	if (m->o->tag) {
+	if (m->o->tag && vals->len) {
 		GString *t = g_string_new(NULL);
 
 		for (guint i = 0; i < vals->len; i++)
@@ -478,6 +486,7 @@ static void
 fork_batch(struct map *m, struct target *t, GString *lines, GPtrArray *jobs)
 {
 	g_autofree guint32 *ids = g_new(guint32, jobs->len);
+	g_autoptr(GError) error = NULL;
 	double start = tc_now(), mono = tc_mono();
 	guint i;
 
@@ -493,6 +502,16 @@ fork_batch(struct map *m, struct target *t, GString *lines, GPtrArray *jobs)
 		j->start = start;
 		j->mono = mono;
 		g_hash_table_insert(m->running, &j->key, j);
+		j->sent = j->block ? g_bytes_get_size(j->block)
+				   : strlen(j->line) + 1;
+		/* It starts once its block is in (or, cancelled, ends). */
+		if (j->block && !transfer_stdin(t->callsfd, j->id, j->block,
+						&error)) {
+			fprintf(stderr, "%s: item %" G_GUINT64_FORMAT ": %s\n",
+				prog, j->seq, error->message);
+			g_clear_error(&error);
+		}
+		g_clear_pointer(&j->block, g_bytes_unref);
 	}
 	g_string_truncate(lines, 0);
 	g_ptr_array_set_size(jobs, 0);
@@ -663,7 +682,8 @@ wait_events(struct map *m, const char *mount, const sigset_t *open_mask)
 	 * all of it for a --halt percentage. */
 	gboolean want_input = p[1].fd >= 0 && !m->halting &&
 	    (g_hash_table_size(m->running) < (guint)m->o->maxjobs ||
-	     items_buffered(m->items) < READ_AHEAD || m->o->halt_pct);
+	     items_buffered(m->items) < READ_AHEAD + m->o->block ||
+	     m->o->halt_pct);
 	/* A tick for the bar, a job waiting for a VM, calls to forget. */
 	gboolean ticks = m->o->bar || m->held ||
 	    targets_forget_again(m->targets);
@@ -723,6 +743,8 @@ main(int argc, char **argv)
 	m.opts = map_call_options(&o);
 	if (!(m.items = items_new(o.sources, o.nsources, o.delim, &error)))
 		die("%s", error->message);
+	if (o.pipe)
+		items_set_block(m.items, o.block);
 	if (items_from_tty(m.items))
 		fprintf(stderr, "%s: reading items from the terminal (end them "
 			"with ^D; or give them after ::: or through a pipe)\n",
