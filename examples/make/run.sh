@@ -37,6 +37,12 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/make-example.XXXXXX")
 cleanup() {
 	if [ -z "$mount" ] && grep -qs " $T/mnt " /proc/mounts; then
 		fusermount3 -u "$T/mnt" 2>/dev/null || fusermount3 -uz "$T/mnt"
+		# The daemon ends its nodes after the unmount, and they remove
+		# their session directories under $T: let them, for 20 s.
+		for _ in $(seq 200); do
+			pgrep -f "tricklefs .*$T/mnt" >/dev/null || break
+			sleep 0.1
+		done
 	fi
 	rm -rf "$T"
 }

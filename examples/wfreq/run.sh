@@ -56,6 +56,12 @@ cleanup() {
 	if grep -qs " $M " /proc/mounts; then
 		fusermount3 -u "$M" 2>/dev/null || fusermount3 -uz "$M"
 	fi
+	# The daemon ends its nodes after the unmount, and they remove
+	# their session directories under $T: let them, for 20 s.
+	for _ in $(seq 200); do
+		pgrep -f "tricklefs .*$M" >/dev/null || break
+		sleep 0.1
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
