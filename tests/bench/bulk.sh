@@ -1,6 +1,7 @@
 #!/bin/bash
-# tests/bench/bulk.sh - bulk bytes through tricklefs (a call's output, cp
-# into inject/ and data/, reading data/ back) against OpenSSH and scp on
+# tests/bench/bulk.sh - bulk bytes through tricklefs (a call's output, a
+# call's stdin, cp into inject/ and data/, reading data/ back) against
+# OpenSSH and scp on
 # the same private sshd, in the same run.  Prints figures and ratios; it
 # asserts nothing about time.  See README.md.
 #
@@ -101,6 +102,16 @@ bench_tricklefs() {
 	row "tricklefs $kind: read ended call's stdout" "$OUT_BYTES" "$(kv elapsed_s "$out")"
 	rmdir "$vm/calls/$id" || die "rmdir calls/$id failed"
 
+	say "$kind: $FILE_MIB MiB into a call's stdin (exec wc -c)"
+	t0=$(now_ns)
+	id=$(fork "$vm" "TRICKLE_STDIN=1 exec wc -c") || die "fork failed"
+	cat "$SRC" >"$vm/calls/$id/stdin" || die "writing stdin failed"
+	out=$(cat "$vm/calls/$id/result") || die "reading the result failed"
+	t1=$(now_ns)
+	[ "$out" = "$FILE_BYTES" ] || die "wc -c of the stdin: $out"
+	row "tricklefs $kind: call stdin (write + run + result)" "$FILE_BYTES" "$(calc "($t1 - $t0) / 1e9" 3)"
+	rmdir "$vm/calls/$id" || die "rmdir calls/$id failed"
+
 	say "$kind: cp a $FILE_MIB MiB script into inject/ and data/"
 	bench_perf_start bulk-inject-$kind
 	s=$(timed cp "$SRC" "$vm/inject/big.sh") || die "cp into inject/ failed"
@@ -142,6 +153,9 @@ mkdir -p "$DEST"
 say "ssh: head -c $OUT_BYTES /dev/zero > /dev/null"
 s=$(timed env SHLVL=1 "${SSH[@]}" "head -c $OUT_BYTES /dev/zero") || die "ssh head failed"
 row "ssh: head -c > /dev/null" "$OUT_BYTES" "$s"
+say "ssh: wc -c < $FILE_MIB MiB"
+s=$(timed env SHLVL=1 "${SSH[@]}" "wc -c" <"$SRC") || die "ssh wc failed"
+row "ssh: wc -c < file" "$FILE_BYTES" "$s"
 SCP=(env SHLVL=1 scp -q -F /dev/null -i "$SSHD_KEY" -P "$SSHD_PORT"
 	-o IdentitiesOnly=yes -o BatchMode=yes
 	-o UserKnownHostsFile="$SSHD_KNOWN_HOSTS" -o StrictHostKeyChecking=yes
@@ -176,6 +190,8 @@ printf '  %-66s %6s\n' \
     "$(ratio "tricklefs ssh: call output (run + read result)" "ssh: head -c > /dev/null")" \
     "ended call's stdout over ssh / ssh head -c > /dev/null" \
     "$(ratio "tricklefs ssh: read ended call's stdout" "ssh: head -c > /dev/null")" \
+    "call stdin over ssh (write + run + result) / ssh wc -c < file" \
+    "$(ratio "tricklefs ssh: call stdin (write + run + result)" "ssh: wc -c < file")" \
     "cp into inject/ over ssh / scp (SFTP)" \
     "$(ratio "tricklefs ssh: cp into inject/" "scp (SFTP) up")" \
     "cp into data/ over ssh / scp (SFTP)" \
