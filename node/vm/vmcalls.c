@@ -378,7 +378,8 @@ parse_call(struct ncall *c, char **argv, char **why)
 					"(0 or 1 wanted)", *a);
 				return FALSE;
 			}
-			c->stdin_fd = *value == '1' ? 0 : -1;	/* opened later */
+			/* -2: wanted, opened by vmnode_call */
+			c->stdin_fd = *value == '1' ? -2 : -1;
 		} else if (g_str_has_prefix(*a, "TRICKLE_VM=") ||
 			   g_str_has_prefix(*a, "TRICKLE_WORKDIR=")) {
 			/* The VM's name, from the client; the directory the
@@ -470,7 +471,6 @@ vmnode_call(struct vmnode *vm, guint32 id, char **argv)
 	c->id = id;
 	c->stdin_fd = -1;
 	if (!parse_call(c, argv, &why) || !c->argv[0]) {
-		c->stdin_fd = -1;
 		send_call_state(vm, id, CALL_FAILED, -1,
 				why ? why : "empty call");
 		ncall_free(c);
@@ -478,7 +478,7 @@ vmnode_call(struct vmnode *vm, guint32 id, char **argv)
 	}
 	/* Its stdin follows in STDIN frames, up to an empty one; it waits
 	 * in line until then. */
-	if (c->stdin_fd == 0) {
+	if (c->stdin_fd == -2) {
 		g_autofree char *p = g_build_filename(dir, "stdin", NULL);
 
 		c->stdin_fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
