@@ -10,8 +10,10 @@
  * It knows nothing of FUSE.  Inside it, lowest first: events.c (the news
  * list), host.c (the node session: frames, requests, liveness; it tells
  * cluster.c through struct host_events), vm.c (the model: calls and their
- * states), fanin.c, then the users of the model: anysched.c (.any),
- * members.c (joining, draining, leaving), spool.c, and the membership
+ * states; runs.c, a call's runs), fanin.c, feed.c (a file to a node at
+ * the link's pace), then the users of the model: anysched.c (.any),
+ * members.c (joining, draining, leaving), spool.c, callin.c (a call's
+ * stdin), journal.c, and the membership
  * sources (source_static.c, source_discover.c); cluster.c ties host news
  * to the model.  The layer above (the FUSE tree) hears news as typed
  * events (cluster_listen) and calls down through the functions here.
