@@ -230,9 +230,70 @@ gboolean transfer_send(struct transfer *tr, const char *vmdir, char **send,
 gboolean transfer_return(struct transfer *tr, const char *vmdir, char **ret,
 			 gboolean call_ok, GError **error);
 /* The job is over on VMDIR: --cleanup removes its files from data/. */
+void transfer_cleanup(struct transfer *tr, const char *vmdir, char **send,
+		      char **ret);
 /* --pipe: a call's block into its calls/ID/stdin (closed: it starts);
  * a block that cannot be written cancels the call.  FALSE with error. */
 gboolean transfer_stdin(int callsfd, guint32 id, GBytes *block,
 			GError **error);
-void transfer_cleanup(struct transfer *tr, const char *vmdir, char **send,
-		      char **ret);
+
+/* trickle-map.c: a run's jobs and their calls. */
+struct job {
+	guint64 seq;		/* input order, from 1 */
+	guint32 id;		/* 0: never forked */
+	struct target *tg;	/* where it was forked */
+	guint64 key;		/* tg's index and id: in m->running */
+	char **send, **ret;	/* --transferfile, --return: its files */
+	GBytes *block;		/* --pipe: its stdin, until written */
+	guint64 sent;		/* bytes sent: its line, or its block */
+	char *line;		/* the call line, without its newline */
+	char *tag;		/* --tag: the items and a tab */
+	double start, mono;	/* when forked: epoch, monotonic */
+	double runtime;
+	char *status;
+	char *host;
+	guint64 received;
+	int code;		/* exit code, as trickle-run's */
+	gboolean skipped;	/* --resume: done by an earlier run */
+	gboolean bad;		/* an item no call line can carry */
+	struct tc_held out, err;	/* --ordered: waiting for its turn */
+};
+
+struct map {
+	struct map_opts *o;
+	struct targets *targets;	/* where calls are forked */
+	struct transfer *tr;	/* NULL: no files to transfer */
+	struct template *tmpl;
+	GString *opts;		/* call options of every line, quoted */
+	struct joblog *joblog;
+	struct resume *resume;
+	int donefd;
+	struct items *items;
+	/* calls */
+	struct job *held;	/* taken, waiting for a VM to take it */
+	GHashTable *running;	/* key -> struct job */
+	GHashTable *ready;	/* seq -> struct job, ended, waiting */
+	guint64 seq, print_seq, ended, failed, skipped;
+	gboolean halting;
+	int halt_status;	/* -1 until --halt fires */
+	GString *done;		/* .done text not yet a whole line */
+	struct tc_spill spill;	/* --ordered: what waits */
+	double t0;		/* --bar: when we began */
+};
+
+/* Say why on stderr, cancel what is outstanding, exit 255. */
+_Noreturn void map_die(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* A write to stdout/stderr failed: a closed pipe ends us quietly. */
+_Noreturn void map_output_failed(GError *error);
+void job_free(struct job *j);
+
+/* map_output.c: an ended job's output, now or (--keep-order) in turn. */
+void map_put_output(struct map *m, struct job *j, int out, struct tc_held *h,
+		    const char *buf, size_t n, gboolean *bol);
+/* Copy (or hold in h) its file name of calls/ID/; -1 with errno set. */
+int map_take_file(struct map *m, struct job *j, const char *name, int out,
+		  struct tc_held *h);
+/* A failed job says so on stderr. */
+void map_emit_status(struct job *j);
+/* --keep-order: print the held jobs whose turn has come. */
+void map_flush_ready(struct map *m, gboolean skip_holes);

@@ -44,56 +44,13 @@
 
 static const char *prog = "trickle-map";
 
-struct job {
-	guint64 seq;		/* input order, from 1 */
-	guint32 id;		/* 0: never forked */
-	struct target *tg;	/* where it was forked */
-	guint64 key;		/* tg's index and id: in m->running */
-	char **send, **ret;	/* --transferfile, --return: its files */
-	GBytes *block;		/* --pipe: its stdin, until written */
-	guint64 sent;		/* bytes sent: its line, or its block */
-	char *line;		/* the call line, without its newline */
-	char *tag;		/* --tag: the items and a tab */
-	double start, mono;	/* when forked: epoch, monotonic */
-	double runtime;
-	char *status;
-	char *host;
-	guint64 received;
-	int code;		/* exit code, as trickle-run's */
-	gboolean skipped;	/* --resume: done by an earlier run */
-	gboolean bad;		/* an item no call line can carry */
-	struct tc_held out, err;	/* --ordered: waiting for its turn */
-};
-
-struct map {
-	struct map_opts *o;
-	struct targets *targets;	/* where calls are forked */
-	struct transfer *tr;	/* NULL: no files to transfer */
-	struct template *tmpl;
-	GString *opts;		/* call options of every line, quoted */
-	struct joblog *joblog;
-	struct resume *resume;
-	int donefd;
-	struct items *items;
-	/* calls */
-	struct job *held;	/* taken, waiting for a VM to take it */
-	GHashTable *running;	/* key -> struct job */
-	GHashTable *ready;	/* seq -> struct job, ended, waiting */
-	guint64 seq, print_seq, ended, failed, skipped;
-	gboolean halting;
-	int halt_status;	/* -1 until --halt fires */
-	GString *done;		/* .done text not yet a whole line */
-	struct tc_spill spill;	/* --ordered: what waits */
-	double t0;		/* --bar: when we began */
-};
-
 static volatile sig_atomic_t got_signal;
 static struct map *outstanding;	/* calls to cancel if we die */
 
 static void cancel_all(struct map *m);
 
-static _Noreturn void G_GNUC_PRINTF(1, 2)
-die(const char *fmt, ...)
+_Noreturn void
+map_die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -118,89 +75,18 @@ on_signal(int sig)
 /* ---------------------------------------------------------------- output */
 
 /* A write to stdout/stderr failed: a closed pipe ends us quietly. */
-static _Noreturn void
-output_failed(GError *error)
+_Noreturn void
+map_output_failed(GError *error)
 {
 	if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_PIPE)) {
 		if (outstanding)
 			cancel_all(outstanding);
 		exit(TC_EXIT_OTHER);
 	}
-	die("%s", error->message);
+	map_die("%s", error->message);
 }
 
-/* Some of a call's output: written now, or held in h for its turn;
- * with --tag every line starts with the job's tag (*bol: at a line's
- * start). */
-static void
-put_output(struct map *m, struct job *j, int out, struct tc_held *h,
-	   const char *buf, size_t n, gboolean *bol)
-{
-	g_autoptr(GString) tagged = NULL;
-	g_autoptr(GError) error = NULL;
-
-	if (j->tag) {
-		tagged = g_string_sized_new(n + 64);
-		for (size_t i = 0; i < n; i++) {
-			if (*bol)
-				g_string_append(tagged, j->tag);
-			g_string_append_c(tagged, buf[i]);
-			*bol = buf[i] == '\n';
-		}
-		buf = tagged->str;
-		n = tagged->len;
-	}
-	if (h) {
-		if (!tc_hold_bytes(&m->spill, h, buf, n, &error))
-			die("%s", error->message);
-		return;
-	}
-	bar_clear();	/* output does not share its line */
-	if (fdio_write_all(out, buf, n) < 0) {
-		g_set_error(&error, G_FILE_ERROR,
-			    g_file_error_from_errno(errno),
-			    "writing output: %s", strerror(errno));
-		output_failed(error);
-	}
-}
-
-/* Copy (or hold) one of the call's files; -1 with errno set. */
-static int
-take_file(struct map *m, struct job *j, const char *name, int out,
-	  struct tc_held *h)
-{
-	char path[32], buf[READ_SIZE];
-	gboolean bol = TRUE;
-	struct stat st;
-	int fd, r = 0, e;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%u/%s", j->id, name);
-	/* The call has ended, so its sizes are final: an empty stream (the
-	 * usual stderr, a function that keeps its result in VM state)
-	 * costs one stat, not an open, a read and a close. */
-	if (fstatat(j->tg->callsfd, path, &st, 0) == 0 && st.st_size == 0)
-		return 0;
-	if ((fd = openat(j->tg->callsfd, path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -1;
-			break;
-		}
-		put_output(m, j, out, h, buf, n, &bol);
-		if (out == STDOUT_FILENO)
-			j->received += n;
-	}
-	e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
-static void
+void
 job_free(struct job *j)
 {
 	g_free(j->line);
@@ -214,48 +100,6 @@ job_free(struct job *j)
 	g_free(j);
 }
 
-/* A failed job says so on stderr, as GNU parallel's "This job failed". */
-static void
-emit_status(struct job *j)
-{
-	const char *why;
-
-	if (j->code == 0 || j->skipped)
-		return;
-	why = g_str_has_prefix(j->status, "failed ") ? j->status + 7
-						    : j->status;
-	bar_clear();
-	fprintf(stderr, "%s: item %" G_GUINT64_FORMAT " failed (%s): %s\n",
-		prog, j->seq, why, j->line);
-}
-
-/* --ordered: print the waiting calls whose turn has come. */
-static void
-flush_ready(struct map *m, gboolean skip_holes)
-{
-	g_autoptr(GError) error = NULL;
-	struct job *j;
-
-	for (;;) {
-		j = g_hash_table_lookup(m->ready, &m->print_seq);
-		if (!j && skip_holes && g_hash_table_size(m->ready)) {
-			m->print_seq++;
-			continue;
-		}
-		if (!j)
-			return;
-		g_hash_table_steal(m->ready, &m->print_seq);
-		if (j->out.len || j->err.len)
-			bar_clear();	/* output does not share its line */
-		if (!tc_release(&m->spill, &j->out, STDOUT_FILENO, &error) ||
-		    !tc_release(&m->spill, &j->err, STDERR_FILENO, &error))
-			output_failed(error);
-		emit_status(j);
-		job_free(j);
-		m->print_seq++;
-	}
-}
-
 /* A job is out of our hands: its output now, or held for its turn. */
 static void
 retire(struct map *m, struct job *j)
@@ -264,11 +108,11 @@ retire(struct map *m, struct job *j)
 		g_hash_table_insert(m->ready, &j->seq, j);
 		return;
 	}
-	emit_status(j);
+	map_emit_status(j);
 	job_free(j);
 	if (m->o->ordered) {
 		m->print_seq++;
-		flush_ready(m, FALSE);
+		map_flush_ready(m, FALSE);
 	}
 }
 
@@ -344,9 +188,9 @@ finish(struct map *m, struct job *j, const char *status)
 	if (j->code < 0)
 		j->code = TC_EXIT_OTHER;
 	if (j->id) {
-		if (take_file(m, j, "stdout", STDOUT_FILENO,
+		if (map_take_file(m, j, "stdout", STDOUT_FILENO,
 			      now ? NULL : &j->out) < 0 ||
-		    take_file(m, j, "stderr", STDERR_FILENO,
+		    map_take_file(m, j, "stderr", STDERR_FILENO,
 			      now ? NULL : &j->err) < 0)
 			fprintf(stderr, "%s: %s/calls/%u: output: %s\n", prog,
 				j->tg->dir, j->id, strerror(errno));
@@ -493,7 +337,7 @@ fork_batch(struct map *m, struct target *t, GString *lines, GPtrArray *jobs)
 	if (!jobs->len)
 		return;
 	if (tc_fork(t->newfd, lines->str, lines->len, ids, jobs->len) < 0)
-		die("%s/calls/new: %s", t->dir, strerror(errno));
+		map_die("%s/calls/new: %s", t->dir, strerror(errno));
 	for (i = 0; i < jobs->len; i++) {
 		struct job *j = jobs->pdata[i];
 
@@ -622,14 +466,14 @@ dry_run(struct map *m)
 		while (!items_ready(m->items, m->o->chunk) &&
 		       !items_done(m->items))
 			if (!items_read(m->items, &error))
-				die("%s", error->message);
+				map_die("%s", error->message);
 		if (!(j = next_job(m)))
 			break;
 		printf("%s\n", j->line);
 		job_free(j);
 	}
 	if (fflush(stdout) != 0)
-		die("writing output: %s", strerror(errno));
+		map_die("writing output: %s", strerror(errno));
 }
 
 /* --bar, at most ten times a second unless last (the final count). */
@@ -693,7 +537,7 @@ wait_events(struct map *m, const char *mount, const sigset_t *open_mask)
 		  open_mask) < 0) {
 		if (errno == EINTR)
 			return;
-		die("poll: %s", strerror(errno));
+		map_die("poll: %s", strerror(errno));
 	}
 	/* POLLIN: a line is waiting, so the read does not block (and the
 	 * signals are blocked again: no EINTR).  POLLERR and the like: the
@@ -701,13 +545,13 @@ wait_events(struct map *m, const char *mount, const sigset_t *open_mask)
 	if (p[0].revents) {
 		n = read(m->donefd, buf, sizeof(buf));
 		if (n == 0 || (n < 0 && errno != EINTR))
-			die("reading %s/.done: %s", mount,
+			map_die("reading %s/.done: %s", mount,
 			    n == 0 ? "it ended" : strerror(errno));
 		if (n > 0)
 			take_done(m, buf, n);
 	}
 	if (want_input && p[1].revents && !items_read(m->items, &error))
-		die("%s", error->message);
+		map_die("%s", error->message);
 }
 
 int
@@ -730,19 +574,19 @@ main(int argc, char **argv)
 	if (o.workdir) {
 		if (!(wrapped = tc_workdir_words(cmd, ncmd, o.workdir,
 						 &error)))
-			die("%s", error->message);
+			map_die("%s", error->message);
 		cmd = wrapped;
 		ncmd = g_strv_length(wrapped);
 	}
 	/* A newline in FUNC ARG... fails every job: say so once, now. */
 	for (int i = 0; i < ncmd; i++)
 		if (strchr(cmd[i], '\n'))
-			die("an argument holds a newline, which a call line "
+			map_die("an argument holds a newline, which a call line "
 			    "cannot carry");
 	m.tmpl = template_new(cmd, ncmd);
 	m.opts = map_call_options(&o);
 	if (!(m.items = items_new(o.sources, o.nsources, o.delim, &error)))
-		die("%s", error->message);
+		map_die("%s", error->message);
 	if (o.pipe)
 		items_set_block(m.items, o.block);
 	if (items_from_tty(m.items))
@@ -751,7 +595,7 @@ main(int argc, char **argv)
 			prog);
 	if (o.resume && !(m.resume = resume_load(o.joblog, o.resume_failed,
 						 &error)))
-		die("%s", error->message);
+		map_die("%s", error->message);
 	m.running = g_hash_table_new(g_int64_hash, g_int64_equal);
 	m.ready = g_hash_table_new(g_int64_hash, g_int64_equal);
 	if (o.dry_run) {
@@ -763,19 +607,19 @@ main(int argc, char **argv)
 		return status;
 	}
 	if (!(mount = tc_mount(o.mount, &error)))
-		die("%s", error->message);
+		map_die("%s", error->message);
 	/* Files to copy: the VM must be known before the call is forked,
 	 * so we pick it (map_targets.c), not .any. */
 	m.tr = transfer_new(o.transfer, o.returns, o.cleanup);
 	if (!(m.targets = targets_open(mount, o.vm, map_func(cmd, ncmd),
 				       m.tr != NULL, &error)))
-		die("%s", error->message);
+		map_die("%s", error->message);
 	if (!o.maxjobs)
 		o.maxjobs = map_default_jobs(mount);
 	if (!o.bar)
 		o.bar = isatty(STDERR_FILENO);
 	if (o.joblog && !(m.joblog = joblog_open(o.joblog, o.resume, &error)))
-		die("%s", error->message);
+		map_die("%s", error->message);
 
 	/* Signals get in only while we wait in ppoll(2): no EINTR anywhere
 	 * else, and no blocking read of .done or the items they would have
@@ -784,7 +628,7 @@ main(int argc, char **argv)
 
 	/* Before the first fork: no call may end before we listen. */
 	if ((m.donefd = tc_done_open(mount, &error)) < 0)
-		die("%s", error->message);
+		map_die("%s", error->message);
 	m.done = g_string_new(NULL);
 	m.t0 = tc_mono();
 	outstanding = &m;
@@ -802,11 +646,11 @@ main(int argc, char **argv)
 	if (got_signal)
 		cancel_all(&m);
 	g_clear_pointer(&m.held, job_free);	/* --halt: not started */
-	flush_ready(&m, TRUE);
+	map_flush_ready(&m, TRUE);
 	draw_bar(&m, TRUE);
 	bar_clear();
 	if (!joblog_close(m.joblog, &error))
-		die("%s", error->message);
+		map_die("%s", error->message);
 	outstanding = NULL;
 	if (!got_signal)
 		targets_forget_wait(m.targets, 5, &open_mask);
