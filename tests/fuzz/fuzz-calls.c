@@ -9,7 +9,7 @@
  *      bytes, shell quoting (fs/tree/fscalls.c's parse_lines(), which is
  *      static and tied to FUSE: its steps are followed here, see below);
  *   2. the mount takes its own options off (TRICKLE_RETRIES=N,
- *      TRICKLE_RETRIES_ON_FAILURE=0|1: call_options() in
+ *      TRICKLE_RETRIES_ON_FAILURE=0|1, TRICKLE_STDIN=0|1: call_options() in
  *      fs/cluster/runs.c, on a call of a VM made up for it);
  *   3. the words go to the node as a WIRE_CALL frame, encoded as
  *      send_call() does, and decoded again;
@@ -154,7 +154,8 @@ static gboolean
 mount_option(const char *w)
 {
 	return g_str_has_prefix(w, "TRICKLE_RETRIES=") ||
-	       g_str_has_prefix(w, "TRICKLE_RETRIES_ON_FAILURE=");
+	       g_str_has_prefix(w, "TRICKLE_RETRIES_ON_FAILURE=") ||
+	       g_str_has_prefix(w, "TRICKLE_STDIN=");
 }
 
 static gboolean
@@ -281,6 +282,17 @@ node_side(char **words)
 					k++;
 				CHECK(k < lead && strcmp(env[i], words[k]) == 0);
 				k++;
+				continue;
+			}
+			/* The VM's name and the working directory go to the
+			 * worker as they were written. */
+			if (g_str_has_prefix(env[i], "TRICKLE_VM=") ||
+			    g_str_has_prefix(env[i], "TRICKLE_WORKDIR=")) {
+				gboolean found = FALSE;
+
+				for (guint w = 0; w < lead; w++)
+					found |= strcmp(words[w], env[i]) == 0;
+				CHECK(found);
 				continue;
 			}
 			CHECK(g_str_has_prefix(env[i], "TRICKLE_MEMORY=") ||
