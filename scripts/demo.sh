@@ -58,3 +58,6 @@ echo "\$ seq 20 | trickle-map -C $mnt -n 4 --ordered add"
 seq 20 | "$build/utils/trickle-map" -C "$mnt" -n 4 --ordered add
 echo "\$ trickle-run -C $mnt foo 50"
 "$build/utils/trickle-run" -C "$mnt" foo 50
+# Standard input goes to the call, as with ssh.
+echo "\$ printf 'pear\\napple\\n' | trickle-run -C $mnt exec sort"
+printf 'pear\napple\n' | "$build/utils/trickle-run" -C "$mnt" exec sort
