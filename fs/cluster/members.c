@@ -187,9 +187,14 @@ any_output_kept(struct vm *vm)
 	gpointer val;
 
 	g_hash_table_iter_init(&it, vm->calls);
-	while (g_hash_table_iter_next(&it, NULL, &val))
-		if (((struct call *)val)->any)
+	while (g_hash_table_iter_next(&it, NULL, &val)) {
+		const struct call *c = val;
+
+		/* A small result kept here, and no stderr: all of its
+		 * output is at the mount, the node need not stay for it. */
+		if (c->any && !(call_ended(c) && c->result && !c->err_size))
 			return TRUE;
+	}
 	return FALSE;
 }
 
