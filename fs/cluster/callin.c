@@ -24,7 +24,8 @@ stdin_path(const struct call *c)
 
 	if (!dir)
 		return NULL;
-	name = g_strdup_printf("stdin.%s.%u", c->vm->name, c->id);
+	/* Hidden: no name .all/inject/'s copies can have. */
+	name = g_strdup_printf(".stdin.%s.%u", c->vm->name, c->id);
 	return g_build_filename(dir, name, NULL);
 }
 
@@ -35,6 +36,8 @@ call_stdin_open(struct call *c)
 
 	if (c->stdin_state != STDIN_OPEN)
 		return c->stdin_state == STDIN_NONE ? ENOENT : EPERM;
+	if (call_ended(c))
+		return EPIPE;		/* cancelled, or failed: nobody reads */
 	if (c->stdin_fd < 0) {
 		if (!(path = stdin_path(c)))
 			return EIO;
@@ -58,6 +61,8 @@ call_stdin_write(struct call *c, const void *buf, gsize len, off_t off)
 {
 	if (c->stdin_state != STDIN_OPEN || c->stdin_fd < 0)
 		return EBADF;
+	if (call_ended(c))
+		return EPIPE;
 	/* A stream: written in order, as cat and a shell's > do. */
 	if (off >= 0 && (guint64)off != c->stdin_size)
 		return ESPIPE;
@@ -66,6 +71,8 @@ call_stdin_write(struct call *c, const void *buf, gsize len, off_t off)
 
 		g_warning("%s/calls/%u/stdin: %s", c->vm->name, c->id,
 			  g_strerror(err));
+		/* Part of it is lost: the call must not run on the rest. */
+		c->stdin_error = err;
 		return err;
 	}
 	c->stdin_size += len;
@@ -87,15 +94,23 @@ call_stdin_release(struct call *c)
 	if (c->stdin_state != STDIN_OPEN || !c->stdin_writers ||
 	    --c->stdin_writers)
 		return;
-	if (fdatasync(c->stdin_fd) < 0)
-		g_warning("%s/calls/%u/stdin: %s", c->vm->name, c->id,
-			  g_strerror(errno));
+	if (fdatasync(c->stdin_fd) < 0 && !c->stdin_error)
+		c->stdin_error = errno;
 	close(c->stdin_fd);
 	c->stdin_fd = -1;
 	c->stdin_state = STDIN_CLOSED;
-	journal_stdin(c);
 	if (call_ended(c))
 		return;		/* cancelled meanwhile */
+	if (c->stdin_error) {
+		g_autofree char *why = g_strdup_printf("its stdin could not "
+			"be kept at the mount: %s", g_strerror(c->stdin_error));
+
+		call_set_state(c, CALL_FAILED, why);
+		call_ended_now(c);
+		return;
+	}
+	journal_stdin(c);
+	call_set_state(c, CALL_QUEUED, NULL);
 	if (c->vm == c->vm->fs->any)
 		any_go(c);
 	else
@@ -178,9 +193,11 @@ fail_open(struct vm *vm)
 	for (l = calls; l; l = l->next) {
 		struct call *c = l->data;
 
-		if (c->stdin_state != STDIN_OPEN || call_ended(c))
+		if (c->stdin_state != STDIN_OPEN)
 			continue;
 		c->stdin_state = STDIN_CLOSED;
+		if (call_ended(c))
+			continue;
 		call_set_state(c, CALL_FAILED, "recovered: its stdin was still "
 			       "being written when the mount ended");
 		call_ended_now(c);

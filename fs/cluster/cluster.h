@@ -281,6 +281,7 @@ struct call {
 	guint stdin_writers;		/* open calls/N/stdin for writing */
 	int stdin_fd;			/* the copy, while written; -1 */
 	guint64 stdin_size;
+	int stdin_error;		/* errno: part of it was not kept */
 	struct feed *stdin_feed;
 };
 
@@ -476,6 +477,8 @@ void call_go(struct call *c);
 /* Cancel c here if no node has it (waiting for its stdin, for its node,
  * in .any's queue); FALSE if it was sent. */
 gboolean call_cancel_unsent(struct call *c);
+/* vm leaves: its calls still waiting for their stdin fail so. */
+void vm_fail_waiting_stdin(struct vm *vm, const char *why);
 void call_wait(struct call *c, const char *why);
 /* c's run ended without the result wanted (outcome): run it again while
  * its retries last (.any elsewhere; a VM's call on its VM, now or, if

@@ -239,6 +239,7 @@ members_drain(struct vm *vm, const char *why)
 	g_free(vm->detail);
 	vm->detail = g_strdup(why);
 	g_message("%s: draining: %s", vm->name, why);
+	vm_fail_waiting_stdin(vm, "VM leaving: takes no new calls");
 	check_gone(vm);
 }
 

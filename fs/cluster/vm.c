@@ -226,6 +226,8 @@ call_wait(struct call *c, const char *why)
 	call_set_state(c, CALL_QUEUED, detail);
 }
 
+static gboolean call_refused(struct call *c);
+
 struct call *
 vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 {
@@ -241,6 +243,8 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 		return c;
 	}
 	journal_fork(c);
+	if (call_refused(c))
+		return c;
 	if (c->stdin_state == STDIN_OPEN) {
 		call_set_state(c, CALL_QUEUED, "waiting for its stdin");
 		return c;
@@ -249,8 +253,9 @@ vm_fork(struct vm *vm, char **argv, const char *line, struct call *any)
 	return c;
 }
 
-void
-call_go(struct call *c)
+/* A call its VM cannot take now fails, saying why: TRUE then. */
+static gboolean
+call_refused(struct call *c)
 {
 	struct vm *vm = c->vm;
 
@@ -259,12 +264,12 @@ call_go(struct call *c)
 			vm->host->down_reason);
 		call_set_state(c, CALL_FAILED, why);
 		call_ended_now(c);
-		return;
+		return TRUE;
 	}
 	if (vm->draining) {
 		call_set_state(c, CALL_FAILED, "VM leaving: takes no new calls");
 		call_ended_now(c);
-		return;
+		return TRUE;
 	}
 	if (vm->host->lease_out) {
 		g_autofree char *why = g_strdup_printf("node unreachable for "
@@ -273,8 +278,18 @@ call_go(struct call *c)
 
 		call_set_state(c, CALL_FAILED, why);
 		call_ended_now(c);
-		return;
+		return TRUE;
 	}
+	return FALSE;
+}
+
+void
+call_go(struct call *c)
+{
+	struct vm *vm = c->vm;
+
+	if (call_refused(c))
+		return;
 	/* Not up yet (connecting, or back after a loss): sent once its
 	 * node has said what it knows (SYNCED), so that a call queued behind
 	 * the ATTACH is never sent twice. */
@@ -282,6 +297,23 @@ call_go(struct call *c)
 		call_wait(c, NULL);
 	else
 		call_send(c);
+}
+
+void
+vm_fail_waiting_stdin(struct vm *vm, const char *why)
+{
+	g_autoptr(GList) calls = g_hash_table_get_values(vm->calls);
+	GList *l;
+
+	for (l = calls; l; l = l->next) {
+		struct call *c = l->data;
+
+		if (c->stdin_state == STDIN_OPEN && !c->any && !call_ended(c)) {
+			g_clear_pointer(&c->argv, g_strfreev);
+			call_set_state(c, CALL_FAILED, why);
+			call_ended_now(c);
+		}
+	}
 }
 
 gboolean
@@ -311,6 +343,9 @@ call_ended(const struct call *c)
 void
 call_ended_now(struct call *c)
 {
+	/* Nothing more of its stdin to send. */
+	feed_cancel(c->stdin_feed);
+	c->stdin_feed = NULL;
 	g_clear_pointer(&c->argv, g_strfreev);
 	journal_end(c);
 	c->vm->ended[c->state]++;

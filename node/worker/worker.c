@@ -484,14 +484,15 @@ log_end(const char *path, guint32 id, guint state, int code,
 	return TRUE;
 }
 
-/* The call's stdin: calls/N/stdin if it was given one, else nothing. */
+/* The call's stdin: calls/N/stdin if it was given one, else nothing;
+ * -1 if it was given one that cannot be opened (never empty instead). */
 static int
 open_input(const char *dir)
 {
 	g_autofree char *p = g_build_filename(dir, "stdin", NULL);
 	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
-	return fd >= 0 ? fd : dup(devnull);
+	return fd >= 0 || errno != ENOENT ? fd : dup(devnull);
 }
 
 /* Into the call's TRICKLE_WORKDIR (relative: to data/), keeping the way
@@ -555,7 +556,8 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 		prepare_restart(m->vm, m->tag);
 	set_call_env(env);
 	if (ifd < 0 || ofd < 0 || efd < 0) {
-		detail = g_strdup_printf("cannot create output in %s: %s",
+		detail = g_strdup_printf("cannot %s in %s: %s", ifd < 0 ?
+					 "open its stdin" : "create output",
 					 dir, g_strerror(errno));
 	} else if (!enter_workdir(env, &detail)) {
 		code = 1;
@@ -705,14 +707,19 @@ worker_main(int fd, guint32 first_object)
 	logfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
-	/* The flusher takes no signal: a signal that ends the worker is
-	 * handled in the thread running the calls, one at a time (a second
-	 * SIGTERM from a dying supervisor, taken by another thread while the
-	 * first is handled, would end us before end_descendants has). */
+	/* The flusher takes no signal sent to the process: one that ends
+	 * the worker is handled in the thread running the calls, one at a
+	 * time (a second SIGTERM from a dying supervisor, taken by another
+	 * thread while the first is handled, would end us before
+	 * end_descendants has).  Its own faults still reach the handler. */
 	{
+		static const int async[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT,
+					     SIGXCPU, SIGXFSZ, SIGALRM };
 		sigset_t all, old;
 
-		sigfillset(&all);
+		sigemptyset(&all);
+		for (gsize i = 0; i < G_N_ELEMENTS(async); i++)
+			sigaddset(&all, async[i]);
 		pthread_sigmask(SIG_BLOCK, &all, &old);
 		g_thread_unref(g_thread_new("flusher", flusher, NULL));
 		pthread_sigmask(SIG_SETMASK, &old, NULL);

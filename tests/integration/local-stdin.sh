@@ -54,7 +54,7 @@ expect_eq "its size" 10485760 "$(stat -c %s "$M/.any/calls/$f/stdin")"
 g=$(fork local0 "TRICKLE_STDIN=1 exec touch $T/ran") || fail "fork"
 echo cancel >"$M/local0/calls/$g/ctl" || fail "cancel"
 expect_eq "cancelled" cancelled "$(status local0 "$g")"
-: >"$M/local0/calls/$g/stdin" 2>/dev/null
+expect_errno "a write to a cancelled call's stdin" EPIPE write "$M/local0/calls/$g/stdin" x
 sleep 0.5
 [ ! -e "$T/ran" ] || fail "a call cancelled while it waited for its stdin ran"
 

@@ -145,6 +145,20 @@ head -c 10485760 /dev/urandom >"$T/big"
 want=$(md5sum <"$T/big")
 out=$(timeout 60 "$RUN" exec md5sum <"$T/big")
 expect_eq "10 MiB through stdin" "0 $want" "$? $out"
+# A signal while stdin still comes: the call is cancelled before its
+# stdin is closed, so it never runs on part of it; the same with --all.
+for all in "" --all; do
+	yes | timeout 30 "$RUN" $all exec sh -c "wc -c; touch $T/ran-partial" >/dev/null 2>&1 &
+	pid=$!
+	sleep 1
+	kill -TERM "$pid"
+	wait "$pid"
+	expect_eq "SIGTERM while forwarding${all:+ with $all}: status" 143 $?
+	sleep 0.5
+	[ ! -e "$T/ran-partial" ] || fail "a call ran on part of its stdin${all:+ ($all)}"
+	wait_for eval '[ "$(calls_now)" = 0 ]' ||
+		fail "SIGTERM while forwarding${all:+ with $all}: calls left: $(calls_now)"
+done
 # --all: every VM gets it, as with clush.
 out=$(printf 'b\na\n' | timeout 30 "$RUN" --all -b exec sort)
 expect_eq "--all with stdin" "0 ---------------

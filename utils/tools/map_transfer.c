@@ -404,18 +404,24 @@ transfer_stdin(int callsfd, guint32 id, GBytes *block, GError **error)
 	const void *data = g_bytes_get_data(block, &len);
 	int fd, err = 0;
 
+	char ctl[48];
+
 	snprintf(path, sizeof(path), "%u/stdin", id);
+	snprintf(ctl, sizeof(ctl), "%u/ctl", id);
 	if ((fd = openat(callsfd, path, O_WRONLY | O_CLOEXEC)) < 0 ||
-	    fdio_write_all(fd, data, len) < 0)
+	    fdio_write_all(fd, data, len) < 0) {
 		err = errno;
-	if (fd >= 0 && close(fd) < 0 && !err)
+		/* Before the close: it must not start on part of it. */
+		tc_write_file(callsfd, ctl, "cancel\n");
+	}
+	if (fd >= 0 && close(fd) < 0 && !err) {
 		err = errno;
+		tc_write_file(callsfd, ctl, "cancel\n");
+	}
 	if (!err)
 		return TRUE;
 	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
 		    "its block to calls/%s: %s; cancelled", path,
 		    g_strerror(err));
-	snprintf(path, sizeof(path), "%u/ctl", id);
-	tc_write_file(callsfd, path, "cancel\n");
 	return FALSE;
 }

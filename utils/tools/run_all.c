@@ -253,14 +253,19 @@ print_gathered(GPtrArray *calls)
 	return fdio_write_all(STDOUT_FILENO, s->str, s->len) == 0;
 }
 
+static void cancel_rest(GPtrArray *calls);
+
 /* Our stdin into every call's, to our end of file; closing them lets the
- * calls start.  FALSE (reported) on errors. */
+ * calls start.  FALSE (reported, or a signal came) on errors: then every
+ * call is cancelled before its stdin is closed, so that none starts on
+ * part of the input.  Signals are let in while we read (open_mask). */
 static gboolean
-send_stdin_all(GPtrArray *calls)
+send_stdin_all(GPtrArray *calls, const sigset_t *open_mask)
 {
 	g_autofree int *fds = g_new(int, calls->len);
 	static char buf[1 << 16];
 	gboolean ok = TRUE;
+	sigset_t blocked;
 	char path[32];
 	guint i, n = 0;
 	ssize_t got;
@@ -276,29 +281,42 @@ send_stdin_all(GPtrArray *calls)
 			ok = FALSE;
 		}
 	}
-	while (ok && (got = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
-		if (got < 0 && errno == EINTR && !all_signal)
+	sigprocmask(SIG_SETMASK, open_mask, &blocked);
+	while (ok && !all_signal &&
+	       (got = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			if (!all_signal)
-				fprintf(stderr, "trickle-run: reading standard "
-					"input: %s\n", strerror(errno));
+			fprintf(stderr, "trickle-run: reading standard input: "
+				"%s\n", strerror(errno));
 			ok = FALSE;
 			break;
 		}
 		for (i = 0; i < n && ok; i++)
 			if (fdio_write_all(fds[i], buf, got) < 0) {
+				struct vm_call *c = calls->pdata[i];
+
 				fprintf(stderr, "trickle-run: %s/calls/%u/"
-					"stdin: %s\n", ((struct vm_call *)
-					calls->pdata[i])->vm,
-					((struct vm_call *)calls->pdata[i])->id,
+					"stdin: %s\n", c->vm, c->id,
 					strerror(errno));
 				ok = FALSE;
 			}
 	}
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	if (all_signal)
+		ok = FALSE;
+	for (i = 0; !ok && i < calls->len; i++) {
+		struct vm_call *c = calls->pdata[i];
+
+		snprintf(path, sizeof(path), "%u/ctl", c->id);
+		tc_write_file(c->callsfd, path, "cancel\n");
+	}
 	for (i = 0; i < n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	/* Closed now, the calls can be forgotten. */
+	if (!ok)
+		cancel_rest(calls);
 	return ok;
 }
 
@@ -382,10 +400,8 @@ run_all(const char *mount, const char *line, gboolean gather,
 			newpath);
 		return TC_EXIT_OTHER;
 	}
-	if (forward && !send_stdin_all(calls)) {
-		cancel_rest(calls);
+	if (forward && !send_stdin_all(calls, &open_mask))
 		return all_signal ? 128 + all_signal : TC_EXIT_OTHER;
-	}
 	p = g_new0(struct pollfd, calls->len);
 	for (left = calls->len; left > 0;) {
 		for (i = 0; i < calls->len; i++) {

@@ -251,12 +251,16 @@ read_error:
 }
 
 /* Our stdin into the call's, to our end of file; closing it lets the
- * call start.  0, 1 if a signal came, -1 on errors (reported). */
+ * call start.  0, 1 if a signal came, -1 on errors (reported).  Either
+ * way but 0 the call is cancelled before its stdin is closed, so that it
+ * never starts on part of the input. */
 static int
 send_stdin(int callsfd, const char *dir, guint32 id)
 {
+	static char buf[1 << 17];
 	char path[64];
-	int fd, which = 0, r;
+	int fd, r = 0;
+	ssize_t n;
 
 	snprintf(path, sizeof(path), "%u/stdin", id);
 	if ((fd = openat(callsfd, path, O_WRONLY | O_CLOEXEC)) < 0) {
@@ -264,17 +268,26 @@ send_stdin(int callsfd, const char *dir, guint32 id)
 			strerror(errno));
 		return -1;
 	}
-	r = tc_copy(STDIN_FILENO, fd, NULL, &which);
-	if (r < 0 && errno == EINTR && got_signal) {
-		close(fd);
-		return 1;
+	/* Not tc_copy: a signal (no SA_RESTART) must end the copy. */
+	while (!got_signal && (n = read(STDIN_FILENO, buf, sizeof(buf)))) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || fdio_write_all(fd, buf, n) < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, n < 0 ?
+				"reading standard input" : path,
+				strerror(errno));
+			r = -1;
+			break;
+		}
 	}
-	if (r < 0)
-		fprintf(stderr, "%s: %s: %s\n", prog, which ? path
-			: "reading standard input", strerror(errno));
+	if (got_signal)
+		r = 1;
+	if (r)
+		send_cancel();
 	if (close(fd) < 0 && r == 0) {
 		fprintf(stderr, "%s: %s/calls/%s: %s\n", prog, dir, path,
 			strerror(errno));
+		send_cancel();
 		r = -1;
 	}
 	return r;
@@ -439,7 +452,6 @@ main(int argc, char **argv)
 	have_call = 1;
 	if (forward && !got_signal && (code = send_stdin(callsfd, dir, id))) {
 		if (code < 0) {
-			send_cancel();
 			forget_call(callsfd, dir, id, 1);
 			return TC_EXIT_OTHER;
 		}
