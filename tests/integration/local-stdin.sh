@@ -4,7 +4,8 @@
 # in the VM, a program, on a VM or .any, 10 MiB whole); calls behind it
 # are not held up; the file refuses writes once closed and reads back;
 # a call without it has no stdin file.  A remount brings back a call
-# whose stdin was whole, and fails one whose writer died with the mount.
+# whose stdin was whole, and fails one whose writer died with the mount;
+# a VM leaving fails the calls still waiting for their stdin.
 # TRICKLE_WORKDIR and TRICKLE_VM, the node's other new call words, too.
 TEST_TIMEOUT=180
 . "$(dirname "$0")/lib.sh"
@@ -78,5 +79,11 @@ mount_local 2 -o ServerAliveInterval=1,lease=30
 expect_eq "whole stdin, after the remount" KEPT "$(result local1 "$h")"
 expect_eq "its stdin read back" kept "$(cat "$M/local1/calls/$h/stdin")"
 expect_match "half-written stdin" "^failed recovered: its stdin was still being written" "$(status local0 "$i")"
+# A VM that leaves fails its calls still waiting for their stdin, and
+# goes: they do not hold it.
+j=$(fork local0 "TRICKLE_STDIN=1 exec cat") || fail "fork"
+echo "disconnect local0" >"$M/.ctl" || fail "disconnect local0"
+wait_for -t 10 eval '[ ! -e "$M/local0" ]' ||
+	fail "local0 still there with a call waiting for its stdin: $(status local0 "$j")"
 unmount
 expect_no_nodes

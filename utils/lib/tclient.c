@@ -235,15 +235,16 @@ tc_workdir_words(char **words, int n, const char *dir, GError **error)
 	return (char **)g_ptr_array_free(v, FALSE);
 }
 
+static char copy_buf[1 << 17];
+
 int
 tc_copy(int in, int out, guint64 *copied, int *which)
 {
-	static char buf[1 << 17];
 	guint64 total = 0;
 	ssize_t n;
 
 	for (;;) {
-		n = read(in, buf, sizeof(buf));
+		n = read(in, copy_buf, sizeof(copy_buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -252,7 +253,7 @@ tc_copy(int in, int out, guint64 *copied, int *which)
 		}
 		if (n == 0)
 			break;
-		if (fdio_write_all(out, buf, n) < 0) {
+		if (fdio_write_all(out, copy_buf, n) < 0) {
 			*which = 1;
 			break;
 		}
@@ -261,6 +262,36 @@ tc_copy(int in, int out, guint64 *copied, int *which)
 	if (copied)
 		*copied = total;
 	return n == 0 ? 0 : -1;
+}
+
+int
+tc_tee(int in, const int *outs, guint n, volatile sig_atomic_t *stop,
+       int *which)
+{
+	ssize_t got;
+	guint i;
+
+	for (;;) {
+		if (stop && *stop) {
+			errno = EINTR;
+			*which = -1;
+			return -1;
+		}
+		got = read(in, copy_buf, sizeof(copy_buf));
+		if (got == 0)
+			return 0;
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			*which = -1;
+			return -1;
+		}
+		for (i = 0; i < n; i++)
+			if (fdio_write_all(outs[i], copy_buf, got) < 0) {
+				*which = i;
+				return -1;
+			}
+	}
 }
 
 int

@@ -89,6 +89,15 @@ int tc_done_open(const char *mount, GError **error);
  * writing (1) failed.
  */
 int tc_copy(int in, int out, guint64 *copied, int *which);
+/*
+ * Copy in to each of the n fds of outs until end of file, or until *stop
+ * (if not NULL) is set: a signal handler's flag, with the signal let in
+ * without SA_RESTART, so that it interrupts a read.  0; or -1 with errno
+ * set (EINTR when stopped), *which -1 if reading failed, else the index
+ * of the out that failed.
+ */
+int tc_tee(int in, const int *outs, guint n, volatile sig_atomic_t *stop,
+	   int *which);
 
 /* The whole of a small file (at most max bytes) at dirfd/path, NUL
  * terminated.  NULL with errno set. */

@@ -263,12 +263,11 @@ static gboolean
 send_stdin_all(GPtrArray *calls, const sigset_t *open_mask)
 {
 	g_autofree int *fds = g_new(int, calls->len);
-	static char buf[1 << 16];
 	gboolean ok = TRUE;
 	sigset_t blocked;
 	char path[32];
 	guint i, n = 0;
-	ssize_t got;
+	int which;
 
 	for (; n < calls->len && ok; n++) {
 		struct vm_call *c = calls->pdata[n];
@@ -282,25 +281,18 @@ send_stdin_all(GPtrArray *calls, const sigset_t *open_mask)
 		}
 	}
 	sigprocmask(SIG_SETMASK, open_mask, &blocked);
-	while (ok && !all_signal &&
-	       (got = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
+	if (ok && tc_tee(STDIN_FILENO, fds, n, &all_signal, &which) < 0) {
+		ok = FALSE;
+		if (all_signal)		/* the caller says so */
+			which = -2;
+		if (which == -1)
 			fprintf(stderr, "trickle-run: reading standard input: "
 				"%s\n", strerror(errno));
-			ok = FALSE;
-			break;
-		}
-		for (i = 0; i < n && ok; i++)
-			if (fdio_write_all(fds[i], buf, got) < 0) {
-				struct vm_call *c = calls->pdata[i];
-
-				fprintf(stderr, "trickle-run: %s/calls/%u/"
-					"stdin: %s\n", c->vm, c->id,
-					strerror(errno));
-				ok = FALSE;
-			}
+		else if (which >= 0)
+			fprintf(stderr, "trickle-run: %s/calls/%u/stdin: %s\n",
+				((struct vm_call *)calls->pdata[which])->vm,
+				((struct vm_call *)calls->pdata[which])->id,
+				strerror(errno));
 	}
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	if (all_signal)

@@ -257,10 +257,8 @@ read_error:
 static int
 send_stdin(int callsfd, const char *dir, guint32 id)
 {
-	static char buf[1 << 17];
 	char path[64];
-	int fd, r = 0;
-	ssize_t n;
+	int fd, r, which;
 
 	snprintf(path, sizeof(path), "%u/stdin", id);
 	if ((fd = openat(callsfd, path, O_WRONLY | O_CLOEXEC)) < 0) {
@@ -268,20 +266,13 @@ send_stdin(int callsfd, const char *dir, guint32 id)
 			strerror(errno));
 		return -1;
 	}
-	/* Not tc_copy: a signal (no SA_RESTART) must end the copy. */
-	while (!got_signal && (n = read(STDIN_FILENO, buf, sizeof(buf)))) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || fdio_write_all(fd, buf, n) < 0) {
-			fprintf(stderr, "%s: %s: %s\n", prog, n < 0 ?
-				"reading standard input" : path,
-				strerror(errno));
-			r = -1;
-			break;
-		}
-	}
+	/* A signal (no SA_RESTART) ends the copy. */
+	r = tc_tee(STDIN_FILENO, &fd, 1, &got_signal, &which);
 	if (got_signal)
 		r = 1;
+	else if (r < 0)
+		fprintf(stderr, "%s: %s: %s\n", prog, which < 0 ?
+			"reading standard input" : path, strerror(errno));
 	if (r)
 		send_cancel();
 	if (close(fd) < 0 && r == 0) {
