@@ -6,7 +6,9 @@
  * size, a lookup or getattr of info builds the text, asking the node
  * once, and keeps it for INFO_FRESH_US: a read in that time gets those
  * very bytes (fsvm.c), so `stat -c %s info` and `cat info | wc -c`
- * agree.  A stat never waits long on a node: after INFO_STAT_WAIT_MS
+ * agree, unless the VM's calls or state change meanwhile (the text is
+ * then built again: what info says is never older than the last
+ * change, but for its byte counts and seconds).  A stat never waits long on a node: after INFO_STAT_WAIT_MS
  * without its answer it is answered with the size known then (the last
  * text's, or 0), and the text comes when the node answers (or its
  * request's deadline passes: host_request).
@@ -44,13 +46,45 @@ cache_free(struct info_cache *ic)
 	g_free(ic);
 }
 
+/* News that changes what info says: its text is to be built again. */
+static void
+on_event(void *data, const struct cluster_event *ev)
+{
+	struct tree *t = data;
+	struct info_cache *ic;
+	GHashTableIter it;
+	gpointer val;
+
+	switch (ev->type) {
+	case CL_CALL_CHANGED:
+	case CL_CALL_ENDED:
+	case CL_VM_CHANGED:
+		ic = g_hash_table_lookup(t->info_cache, ev->call ?
+					 ev->call->vm : ev->vm);
+		if (ic)
+			ic->at = 0;
+		break;
+	case CL_HOST_UP:
+	case CL_HOST_DOWN:
+	case CL_HOST_UNREACHABLE:
+		g_hash_table_iter_init(&it, t->info_cache);
+		while (g_hash_table_iter_next(&it, NULL, &val))
+			((struct info_cache *)val)->at = 0;
+		break;
+	default:
+		break;
+	}
+}
+
 static struct info_cache *
 cache_of(struct tree *t, struct vm *vm)
 {
 	struct info_cache *ic;
 
-	if (!t->info_cache)
+	if (!t->info_cache) {
 		t->info_cache = g_hash_table_new(NULL, NULL);
+		cluster_listen(t->cl, on_event, t);
+	}
 	ic = g_hash_table_lookup(t->info_cache, vm);
 	if (!ic) {
 		ic = g_new0(struct info_cache, 1);
@@ -123,7 +157,7 @@ info_cache_fresh(struct tree *t, struct vm *vm)
 	struct info_cache *ic = t->info_cache ?
 		g_hash_table_lookup(t->info_cache, vm) : NULL;
 
-	if (!ic || !ic->text ||
+	if (!ic || !ic->text || !ic->at ||
 	    g_get_monotonic_time() - ic->at > INFO_FRESH_US)
 		return NULL;
 	return ic->text;
@@ -180,6 +214,7 @@ info_cache_free(struct tree *t)
 
 	if (!t->info_cache)
 		return;
+	cluster_unlisten(t->cl, on_event, t);
 	g_hash_table_iter_init(&it, t->info_cache);
 	while (g_hash_table_iter_next(&it, NULL, &val)) {
 		struct info_cache *ic = val;
