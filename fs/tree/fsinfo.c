@@ -7,15 +7,17 @@
  * once, and keeps it for INFO_FRESH_US: a read in that time gets those
  * very bytes (fsvm.c), so `stat -c %s info` and `cat info | wc -c`
  * agree, unless the VM's calls or state change meanwhile (the text is
- * then built again: what info says is never older than the last
- * change, but for its byte counts and seconds).  A stat never waits long on a node: after INFO_STAT_WAIT_MS
- * without its answer it is answered with the size known then (the last
- * text's, or 0), and the text comes when the node answers (or its
- * request's deadline passes: host_request).
+ * then built again: what info says is never older than the last change,
+ * but for its byte counts and seconds).
+ *
+ * A stat never waits long on a node: after INFO_STAT_WAIT_MS without
+ * its answer it is answered with the size known then (the last text's,
+ * or 0), and so are the stats that come while that request is still
+ * out; the text comes when the node answers (or when the request's
+ * deadline passes: host_request).
  */
 #include "tree.h"
 
-#include <errno.h>
 
 #define INFO_FRESH_US (2 * G_USEC_PER_SEC)
 #define INFO_STAT_WAIT_MS 1000
@@ -26,6 +28,8 @@ struct info_cache {
 	GString *text;		/* the last text built, or NULL */
 	gint64 at;		/* monotonic time it was built */
 	gboolean asking;	/* a request to the node is out */
+	gboolean slow;		/* ... and a stat gave up waiting on it:
+				   the next ones do not wait */
 	guint timer;		/* stats waiting: answer them at this */
 	GList *waiters;		/* struct info_waiter */
 };
@@ -120,6 +124,7 @@ stat_wait_over(gpointer data)
 	struct info_cache *ic = data;
 
 	ic->timer = 0;
+	ic->slow = TRUE;
 	answer_waiters(ic);
 	return G_SOURCE_REMOVE;
 }
@@ -185,6 +190,11 @@ info_when_sized(fuse_req_t req, struct vm *vm, info_ready_fn ready,
 		return;
 	}
 	ic = cache_of(t, vm);
+	/* The node is slow to answer: what is known, at once. */
+	if (ic->asking && ic->slow) {
+		ready(req, data);
+		return;
+	}
 	/* Down or being reconnected: what the mount knows, at once. */
 	if (!ic->asking && vm->host->state != HOST_UP) {
 		info_cache_put(t, vm, info_compose(vm, 0, NULL, NULL, 0));
@@ -201,6 +211,7 @@ info_when_sized(fuse_req_t req, struct vm *vm, info_ready_fn ready,
 					  ic);
 	if (!ic->asking) {
 		ic->asking = TRUE;
+		ic->slow = FALSE;
 		host_request(vm->host, WIRE_INFO, vm->index, 0, NULL,
 			     on_node_info, ic);
 	}
