@@ -4,6 +4,8 @@
 # have nanosecond mtimes (their fork time), so ls -t lists the newest
 # first; calls/last is a symlink to the last call forked there, found by
 # name but not listed.
+# What ls shows is what is tested here.
+# shellcheck disable=SC2010,SC2012
 . "$(dirname "$0")/lib.sh"
 
 mount_local 2
