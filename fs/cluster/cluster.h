@@ -26,6 +26,7 @@
 #include <glib.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "transport.h"
 #include "wire.h"
@@ -247,7 +248,9 @@ struct call {
 	char *detail;			/* "exit 3", "signal 11 (SIGSEGV)" */
 	int code;
 	guint64 out_size, err_size;
-	time_t created, changed;
+	struct timespec created, changed;	/* CLOCK_REALTIME: when forked,
+					   when its state last changed (ns,
+					   so ls -t orders quick forks) */
 	/* A call forked through .any is two: the .any call the user sees
 	 * and, once a VM is free, the call on that VM.  The .any one
 	 * mirrors the other's state; output is read from the VM. */

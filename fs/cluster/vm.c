@@ -113,7 +113,7 @@ call_set_state(struct call *c, guint state, const char *detail)
 	c->state = state;
 	g_free(c->detail);
 	c->detail = g_strdup(detail ? detail : "");
-	c->changed = time(NULL);
+	clock_gettime(CLOCK_REALTIME, &c->changed);
 }
 
 /* Does a leading NAME=VALUE word of argv set name? */
@@ -159,7 +159,7 @@ call_new(struct vm *vm, const char *line)
 	c->vm = vm;
 	c->id = vm->last_call = journal_next_id(vm);
 	c->args = g_strdup(line);
-	c->created = time(NULL);
+	clock_gettime(CLOCK_REALTIME, &c->created);
 	c->stdin_fd = -1;
 	call_set_state(c, CALL_QUEUED, NULL);
 	g_hash_table_insert(vm->calls, GUINT_TO_POINTER(c->id), c);
@@ -173,7 +173,7 @@ call_restore(struct vm *vm, guint32 id)
 
 	c->vm = vm;
 	c->id = id;
-	c->created = time(NULL);
+	clock_gettime(CLOCK_REALTIME, &c->created);
 	c->sync_gen = G_MAXUINT;
 	c->stdin_fd = -1;
 	c->retries = vm->fs->opt.retries;

@@ -4,7 +4,9 @@
  *
  * The file is a stream (no offsets): a shell's `echo >&3` moves the
  * offset, and `read id <&3` must still get the id.  Lines are split with
- * shell quoting rules; a line may span several writes.
+ * shell quoting rules; a line may span several writes.  A read of the
+ * ids ends a line still pending (no newline yet) and forks it, as a
+ * close does: `echo -n LINE >&3; read id <&3` gets its id.
  *
  * A write that is refused (a line too long, a bad line, a NUL) forks
  * nothing, and refuses the line it ends in as a whole: what came of that
@@ -13,6 +15,7 @@
  * on at the next line, and never forks the tail of a refused one.
  */
 #include "tree.h"
+#include "inode.h"
 
 #include <errno.h>
 #include <string.h>
@@ -220,12 +223,45 @@ calls_new_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		fuse_reply_write(req, size);
 }
 
+/* Fork the line still pending, without its newline: at a read of the
+ * ids (`echo -n LINE >&3; read id <&3`) and at close (`printf f >&3`).
+ * 0, or the errno that refused it (logged; nothing forked). */
+static int
+fork_pending(struct calls_handle *c)
+{
+	g_autoptr(GPtrArray) argvs = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)g_strfreev);
+	g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+	guint i;
+	int err;
+
+	if (!c->partial->len)
+		return 0;
+	g_string_append_c(c->partial, '\n');
+	err = parse_lines(c->fs, c->vm, c->partial->str, c->partial->len,
+			  argvs, lines);
+	g_string_truncate(c->partial, 0);
+	if (err)
+		return err;
+	for (i = 0; i < argvs->len; i++)
+		fork_line(c, argvs->pdata[i], lines->pdata[i]);
+	return 0;
+}
+
 static void
 calls_new_read(fuse_req_t req, size_t size, off_t off,
 	       struct fuse_file_info *fi)
 {
 	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
-	size_t n = MIN(size, c->ids->len);
+	int err;
+	size_t n;
+
+	/* A read of the ids ends the line being written: echo -n works. */
+	if ((err = fork_pending(c))) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	n = MIN(size, c->ids->len);
 
 	fuse_reply_buf(req, c->ids->str, n);
 	g_string_erase(c->ids, 0, n);
@@ -237,20 +273,7 @@ calls_new_release(fuse_req_t req, struct fuse_file_info *fi)
 	struct calls_handle *c = (struct calls_handle *)(uintptr_t)fi->fh;
 
 	/* A last line without its newline is still a call: `printf f >&3`. */
-	if (c->partial->len) {
-		g_string_append_c(c->partial, '\n');
-		g_autoptr(GPtrArray) argvs = g_ptr_array_new_with_free_func(
-			(GDestroyNotify)g_strfreev);
-		g_autoptr(GPtrArray) lines =
-			g_ptr_array_new_with_free_func(g_free);
-		guint i;
-
-		if (parse_lines(c->fs, c->vm, c->partial->str,
-				c->partial->len, argvs, lines) == 0)
-			for (i = 0; i < argvs->len; i++)
-				fork_line(c, argvs->pdata[i],
-					  lines->pdata[i]);
-	}
+	fork_pending(c);
 	g_string_free(c->partial, TRUE);
 	g_string_free(c->ids, TRUE);
 	g_free(c);
@@ -262,3 +285,56 @@ static const struct handle_ops calls_new_ops = {
 	.write = calls_new_write,
 	.release = calls_new_release,
 };
+
+/*
+ * rm -rf calls/N: rm unlinks each file of the call, then removes the
+ * directory.  A call's files go with it (rmdir_call), so unlinking one
+ * of an ended call is accepted and does nothing; while the call is
+ * queued or running, or held (an output open, a join waiting), it is
+ * refused with EBUSY and a word in the log on what to do.
+ */
+
+/* Say once (for rm -rf's many refusals) why c cannot be removed. */
+void
+call_busy_warn(const struct call *c)
+{
+	static const struct call *last;
+	static gint64 last_at;
+	gint64 now = g_get_monotonic_time();
+
+	if (c == last && now - last_at < 2 * G_USEC_PER_SEC)
+		return;
+	last = c;
+	last_at = now;
+	if (!call_ended(c))
+		g_warning("%s: call %u is %s: cancel it first (echo cancel > "
+			  "calls/%u/ctl)", c->vm->name, c->id,
+			  c->state == CALL_QUEUED ? "queued" : "running",
+			  c->id);
+	else
+		g_warning("%s: call %u is in use (a file of it is open, or a "
+			  "read waits on it): remove it once that is closed",
+			  c->vm->name, c->id);
+}
+
+void
+unlink_call_file(fuse_req_t req, struct call *c, const char *name)
+{
+	struct inode dir = { .kind = I_CALL, .vm = c->vm, .call = c }, f;
+
+	if (!find_child(c->vm->fs, &dir, name, &f)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!tree_may_see_call(req, c, "remove") ||
+	    !tree_may_act(req, "remove a call")) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (!call_ended(c) || call_held(c)) {
+		call_busy_warn(c);
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	fuse_reply_err(req, 0);
+}

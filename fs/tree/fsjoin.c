@@ -535,6 +535,7 @@ tree_free(struct tree *t)
 	}
 	g_hash_table_unref(t->waits);
 	g_hash_table_unref(t->held);
+	info_cache_free(t);
 	g_array_unref(t->allowed);
 	cluster_unlisten(t->cl, on_event, t);
 	tree_free_data(t);

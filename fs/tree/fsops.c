@@ -33,13 +33,45 @@ reply_entry(fuse_req_t req, const struct inode *in)
 	/* A call directory, once there, stays; injected names come and go,
 	 * and so do VMs, more slowly. */
 	if (in->kind == I_INJFILE || in->kind == I_FUNC ||
-	    in->kind == I_OBJECT)
+	    in->kind == I_OBJECT || in->kind == I_LAST)
 		e.entry_timeout = LIVE_TIMEOUT;
 	else if (in->kind == I_VM)
 		e.entry_timeout = MEMBER_TIMEOUT;
 	else
 		e.entry_timeout = STATIC_TIMEOUT;
 	fuse_reply_entry(req, &e);
+}
+
+/* info's size is that of its text, built (and kept briefly) first:
+ * fsinfo.c. */
+struct info_stat {
+	struct inode in;
+	gboolean entry;		/* a lookup, else a getattr */
+};
+
+static void
+info_sized(fuse_req_t req, void *data)
+{
+	struct info_stat *is = data;
+	struct stat st;
+
+	if (is->entry) {
+		reply_entry(req, &is->in);
+	} else {
+		fill_attr(req_tree(req), &is->in, &st);
+		fuse_reply_attr(req, &st, attr_timeout(&is->in));
+	}
+	g_free(is);
+}
+
+static void
+info_stat(fuse_req_t req, const struct inode *in, gboolean entry)
+{
+	struct info_stat *is = g_new0(struct info_stat, 1);
+
+	is->in = *in;
+	is->entry = entry;
+	info_when_sized(req, in->vm, info_sized, is);
 }
 
 static void
@@ -73,6 +105,8 @@ tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		data_lookup(req, p.vm, p.id, name);
 	else if (!find_child(fs, &p, name, &c))
 		fuse_reply_err(req, ENOENT);
+	else if (c.kind == I_INFO)
+		info_stat(req, &c, TRUE);
 	else
 		reply_entry(req, &c);
 }
@@ -90,6 +124,10 @@ tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (in.kind == I_DATA && in.id) {
 		data_getattr(req, in.vm, in.id);
+		return;
+	}
+	if (in.kind == I_INFO) {
+		info_stat(req, &in, FALSE);
 		return;
 	}
 	fill_attr(req_tree(req), &in, &st);
@@ -471,10 +509,28 @@ tfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		data_unlink(req, p.vm, p.id, name);
 	else if (p.kind == I_OBJECTS)
 		object_destroy(req, p.vm, g_ascii_strtoull(name, NULL, 10));
+	else if (p.kind == I_CALL)
+		unlink_call_file(req, p.call, name);
 	else if (p.kind != I_INJECT)
 		fuse_reply_err(req, EPERM);
 	else
 		inject_unlink(req, p.vm, name);
+}
+
+static void
+tfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	g_autofree char *target = NULL;
+	struct inode in;
+
+	if (!decode_ino(req_fs(req), ino, &in))
+		fuse_reply_err(req, ENOENT);
+	else if (in.kind != I_LAST)
+		fuse_reply_err(req, EINVAL);
+	else if (!(target = last_call_target(in.vm)))
+		fuse_reply_err(req, ENOENT);
+	else
+		fuse_reply_readlink(req, target);
 }
 
 static void
@@ -597,6 +653,7 @@ const struct fuse_lowlevel_ops tree_ops = {
 	.mkdir = tfs_mkdir,
 	.rmdir = tfs_rmdir,
 	.rename = tfs_rename,
+	.readlink = tfs_readlink,
 	.poll = tfs_poll,
 	.forget = tfs_forget,
 	.forget_multi = tfs_forget_multi,

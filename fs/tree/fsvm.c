@@ -131,6 +131,7 @@ append_new_keys(GString *s, const char *text, gsize len)
  * so that reading it through costs at most one request to the node. */
 struct info_handle {
 	struct handle h;
+	struct tree *tree;
 	struct vm *vm;
 	GString *text;
 	guint inflight;		/* requests out; free after the last */
@@ -145,18 +146,29 @@ info_free(struct info_handle *ih)
 	g_free(ih);
 }
 
-static void
-on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
+GString *
+info_compose(struct vm *vm, int err, const char *msg, const guint8 *bytes,
+	     gsize len)
 {
-	struct pending *p = data;
-	struct info_handle *ih = p->handle;
-	GString *s = info_local(p->vm);
+	GString *s = info_local(vm);
 
 	if (err)
 		g_string_append_printf(s, "node: %s\n", msg ? msg :
 				       g_strerror(err));
 	else if (bytes)
 		append_new_keys(s, (const char *)bytes, len);
+	return s;
+}
+
+static void
+on_info(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
+{
+	struct pending *p = data;
+	struct info_handle *ih = p->handle;
+	GString *s = info_compose(p->vm, err, msg, bytes, len);
+
+	/* What stat tells next is what was read (fsinfo.c). */
+	info_cache_put(ih->tree, p->vm, g_string_new_len(s->str, s->len));
 	/* Interrupted: the reader has its EINTR; the text is still good
 	 * for the next read. */
 	if (p->req)
@@ -189,6 +201,7 @@ info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
 	struct info_handle *ih = g_new0(struct info_handle, 1);
 
 	ih->h.ops = &info_ops;
+	ih->tree = req_tree(req);
 	ih->vm = vm;
 	fi->fh = (uintptr_t)ih;
 	fi->direct_io = 1;
@@ -200,9 +213,16 @@ info_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct info_handle *ih = (struct info_handle *)(uintptr_t)fi->fh;
 	struct vm *vm = ih->vm;
+	const GString *fresh;
 	struct pending *p;
 
 	if (ih->text) {
+		reply_slice(req, ih->text, size, off);
+		return;
+	}
+	/* The text a stat just sized (fsinfo.c). */
+	if ((fresh = info_cache_fresh(ih->tree, vm))) {
+		ih->text = g_string_new_len(fresh->str, fresh->len);
 		reply_slice(req, ih->text, size, off);
 		return;
 	}
@@ -362,6 +382,7 @@ rmdir_call(fuse_req_t req, struct vm *vm, guint32 id)
 		return;
 	}
 	if (!call_ended(c) || call_held(c)) {
+		call_busy_warn(c);
 		fuse_reply_err(req, EBUSY);
 		return;
 	}

@@ -8,6 +8,7 @@
  *   VM/                      I_VM
  *   VM/inject/ , VM/inject/X I_INJECT, I_INJFILE (id = injected id)
  *   VM/calls/ , VM/calls/new I_CALLS, I_NEW
+ *   VM/calls/last            I_LAST (a symlink; found, not listed)
  *   VM/calls/N/ and files    I_CALL ... I_ATTEMPTS (id = call id)
  *   VM/data/...              I_DATA (id = fsdata path id)
  *   VM/functions/, objects/  I_FUNCS, I_FUNC, I_OBJECTS, I_OBJECT
@@ -79,6 +80,8 @@ vm_has_kind(const struct vm *vm, enum ikind kind)
 		return TRUE;
 	case I_NEW:
 		return TRUE;
+	case I_LAST:
+		return (on & (ON_VM | ON_ANY)) != 0;
 	case I_INJFILE:
 		return (on & (ON_VM | ON_ALL)) != 0;
 	case I_CALL:
@@ -187,8 +190,14 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 	st->st_mtime = st->st_ctime = st->st_atime =
 		in->vm ? in->vm->created : t->started;
 	g_autofree char *text = NULL;
-	if (c)
-		st->st_mtime = st->st_ctime = st->st_atime = c->changed;
+	/* A call's files change with its state; its directory's mtime is
+	 * when it was forked, to the nanosecond, so that ls -t lists the
+	 * newest call first. */
+	if (c) {
+		st->st_mtim = st->st_ctim = st->st_atim = c->changed;
+		if (in->kind == I_CALL)
+			st->st_mtim = c->created;
+	}
 	switch (in->kind) {
 	case I_ROOT:
 	case I_VM:
@@ -210,6 +219,11 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 		break;
 	case I_NEW:
 		st->st_mode = S_IFREG | 0600;
+		break;
+	case I_LAST:
+		st->st_mode = S_IFLNK | 0777;
+		text = last_call_target(in->vm);
+		st->st_size = text ? strlen(text) : 0;
 		break;
 	case I_ARGS:
 		st->st_mode = S_IFREG | 0444;
@@ -243,11 +257,17 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 		st->st_size = strlen(text);
 		break;
 	case I_INFO:
+		st->st_mode = S_IFREG | 0444;
+		/* Built at lookup and getattr (fsinfo.c). */
+		st->st_size = info_cache_size(t, in->vm);
+		break;
 	case I_DONE:
 		st->st_mode = S_IFREG | 0444;
 		break;
 	case I_MCTL:
 		st->st_mode = S_IFREG | 0644;
+		text = members_text(t->cl);
+		st->st_size = strlen(text);
 		break;
 	case I_CTL:
 	case I_CALLCTL:
@@ -355,6 +375,14 @@ find_child(struct cluster *fs, const struct inode *parent, const char *name,
 			child->kind = I_NEW;
 			return TRUE;
 		}
+		if (strcmp(name, "last") == 0 &&
+		    vm_has_kind(parent->vm, I_LAST)) {
+			g_autofree char *target =
+				last_call_target(parent->vm);
+
+			child->kind = I_LAST;
+			return target != NULL;
+		}
 		id = g_ascii_strtoull(name, &end, 10);
 		if (*end || end == name || id > G_MAXUINT32)
 			return FALSE;
@@ -378,6 +406,16 @@ find_child(struct cluster *fs, const struct inode *parent, const char *name,
 }
 
 
+
+/* The last call forked on this mount in vm (by its calls/new, .all's or
+ * .any's), while it is there. */
+char *
+last_call_target(struct vm *vm)
+{
+	if (!vm->last_call || !vm_call(vm, vm->last_call))
+		return NULL;
+	return g_strdup_printf("%u", vm->last_call);
+}
 
 void
 dir_add(GArray *a, const char *name, fuse_ino_t ino, mode_t mode)

@@ -12,6 +12,8 @@
 
 enum ikind {
 	I_ROOT, I_VM, I_INJECT, I_INJFILE, I_CALLS, I_NEW,
+	I_LAST,			/* calls/last: a symlink to the last call
+				   forked on this mount, not listed */
 	I_DATA,			/* id: fsdata's path id, 0 = data/ */
 	I_FUNCS, I_FUNC,	/* id: vm_func_id() */
 	I_OBJECTS, I_OBJECT,	/* id: the object's id on the VM */
@@ -55,6 +57,8 @@ double attr_timeout(const struct inode *in);
 /* The child of parent called name, or FALSE. */
 gboolean find_child(struct cluster *fs, const struct inode *parent,
 		    const char *name, struct inode *child);
+/* calls/last's target ("N"), or NULL when vm has no last call now. */
+char *last_call_target(struct vm *vm);
 /* Fill a (struct dirent_ent) with the listing of in, . and .. first. */
 void list_dir(struct cluster *fs, const struct inode *in, GArray *a);
 void dirent_clear(gpointer p);

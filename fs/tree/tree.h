@@ -5,7 +5,8 @@
  * (fsops.c), inode numbers and attributes (inode.c), and one file per
  * kind of file: inject/ (fsinject.c), calls/new (fscalls.c), joins and
  * stream reads of calls (fsjoin.c), data/ (fsdata*.c), info, ctl,
- * functions/ and objects/ (fsvm.c), .ctl (fsctl.c), .done (fsdone.c).
+ * functions/ and objects/ (fsvm.c; info's size for stat: fsinfo.c),
+ * .ctl (fsctl.c), .done (fsdone.c).
  * Only this layer sees FUSE.  It calls the cluster (cluster.h) and hears
  * its news through one listener (fsjoin.c: calls ending, links draining,
  * hosts going down).
@@ -36,6 +37,8 @@ struct tree {
 				   pollers (fsjoin.c) */
 	GHashTable *held;	/* struct host * -> writes held back by its
 				   link's flow control (fsjoin.c) */
+	GHashTable *info_cache;	/* struct vm * -> its info text, kept
+				   briefly for stat (fsinfo.c) */
 };
 
 struct tree *tree_new(struct cluster *cl);
@@ -99,7 +102,32 @@ void info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
 void ctl_open(fuse_req_t req, struct vm *vm, guint32 call,
 	      struct fuse_file_info *fi);
 void rmdir_call(fuse_req_t req, struct vm *vm, guint32 id);
+/* rm -rf calls/N: unlinking the files of an ended call is accepted (they
+ * go with its rmdir); of a running one, refused (EBUSY). */
+void unlink_call_file(fuse_req_t req, struct call *c, const char *name);
+/* Log why c cannot be removed now (what to do first). */
+void call_busy_warn(const struct call *c);
 void object_destroy(fuse_req_t req, struct vm *vm, guint32 id);
+
+/* The whole text of info: the mount's half, then the node's answer
+ * (bytes, or err and msg; all 0/NULL: the mount's half alone). */
+GString *info_compose(struct vm *vm, int err, const char *msg,
+		      const guint8 *bytes, gsize len);
+
+/* fsinfo.c: info's text kept briefly, so that stat gives its size */
+typedef void (*info_ready_fn)(fuse_req_t req, void *data);
+/* Call ready(req, data) once info_cache_size() of vm is worth telling:
+ * at once if a fresh text is kept, else when the node answers, or in at
+ * most a second. */
+void info_when_sized(fuse_req_t req, struct vm *vm, info_ready_fn ready,
+		     void *data);
+gsize info_cache_size(struct tree *t, struct vm *vm);
+/* The text kept if it is fresh (a read then gives the size stat gave),
+ * or NULL. */
+const GString *info_cache_fresh(struct tree *t, struct vm *vm);
+/* Keep text (taken) as vm's info now. */
+void info_cache_put(struct tree *t, struct vm *vm, GString *text);
+void info_cache_free(struct tree *t);
 
 /* fsctl.c: MOUNT/.ctl */
 void mctl_open(fuse_req_t req, struct fuse_file_info *fi);
