@@ -104,6 +104,11 @@ void object_destroy(fuse_req_t req, struct vm *vm, guint32 id);
 /* fsctl.c: MOUNT/.ctl */
 void mctl_open(fuse_req_t req, struct fuse_file_info *fi);
 
+/* fslog.c: MOUNT/.log */
+void log_open(fuse_req_t req, struct fuse_file_info *fi);
+/* Its size: where the next line will start. */
+guint64 log_size(void);
+
 /* fsdone.c */
 void done_open(fuse_req_t req, struct fuse_file_info *fi);
 /* A call ended: tell the open .done files. */
