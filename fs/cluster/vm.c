@@ -402,8 +402,9 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 		call_attempt_end(owner, outcome);
 		if (state == CALL_FAILED) {
 			g_autofree char *m = g_strdup_printf(
-				"calls/%u %s", c->id, outcome);
+				"calls/%u failed: %s", c->id, detail);
 
+			g_message("%s: %s", vm->name, m);
 			vm_set_error(vm, 0, m);
 		}
 		/* Kept only if it is the whole of a done call's output. */
