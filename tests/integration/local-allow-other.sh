@@ -62,7 +62,7 @@ mine=$(fork local0 "foo 10") || fail "fork as the owner"
 expect_eq "the owner's call" 20 "$(result local0 "$mine")"
 
 # Anyone may look.
-expect_ls "$M" .all .any .ctl .done local0
+expect_ls "$M" .all .any .ctl .done .log local0
 expect_eq "status (as $U1)" done "$(as $U1 cat "$M/local0/calls/$mine/status")"
 as $U1 cat "$M/local0/info" >/dev/null || fail "cat info as $U1"
 
