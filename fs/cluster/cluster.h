@@ -15,7 +15,8 @@
  * members.c (joining, draining, leaving), spool.c, callin.c (a call's
  * stdin), journal.c, and the membership
  * sources (source_static.c, source_discover.c); cluster.c ties host news
- * to the model.  The layer above (the FUSE tree) hears news as typed
+ * to the model.  Beside them: lasterr.c (the last error of a host or VM,
+ * typed) and logring.c (the recent messages MOUNT/.log shows).  The layer above (the FUSE tree) hears news as typed
  * events (cluster_listen) and calls down through the functions here.
  *
  * Everything runs in one GMainLoop; a request to a node is answered from

@@ -5,7 +5,8 @@
  * (fsops.c), inode numbers and attributes (inode.c), and one file per
  * kind of file: inject/ (fsinject.c), calls/new (fscalls.c), joins and
  * stream reads of calls (fsjoin.c), data/ (fsdata*.c), info, ctl,
- * functions/ and objects/ (fsvm.c), .ctl (fsctl.c), .done (fsdone.c).
+ * functions/ and objects/ (fsvm.c), .ctl (fsctl.c), .done (fsdone.c),
+ * .log (fslog.c).
  * Only this layer sees FUSE.  It calls the cluster (cluster.h) and hears
  * its news through one listener (fsjoin.c: calls ending, links draining,
  * hosts going down).
