@@ -1,7 +1,8 @@
 #!/bin/bash
 # Errors that name their cause, where the user looks: .ctl connect fails
 # with an errno for the reason (ECONNREFUSED for a closed port, EACCES
-# for an unknown host key or a refused login, EINVAL for a bad spec),
+# for an unknown host key or a refused login, EINVAL for a bad spec,
+# EHOSTUNREACH for a name that does not resolve, ETIMEDOUT for silence),
 # each with its reason in the log; a node whose shell prints a banner
 # before the protocol is told as such; an unknown host's message gives
 # the ssh-keyscan command that fixes it (and that command works); a
@@ -19,7 +20,7 @@ done
 [ -n "$port" ] || fail "no closed port on 127.0.0.1 in 50 tries"
 
 # The mount: a good node and one on the closed port.
-mount_ssh a=127.0.0.1:$SSHD_PORT x=127.0.0.1:$port
+mount_ssh a=127.0.0.1:$SSHD_PORT x=127.0.0.1:$port -o connect_timeout=3
 grep -q "127.0.0.1:$port: connection refused" "$LOG" || fail "the log does not say connection refused: $(grep "$port" "$LOG")"
 info=$(cat "$M/x/info")
 expect_match "x's info: last error" "^last error: [0-9-]+ [0-9:]+ 127\.0\.0\.1:$port: connection refused" \
@@ -38,6 +39,19 @@ err=$(write_to "$M/.ctl" "connect v=nosuchuser@127.0.0.1:$SSHD_PORT") && fail "c
 expect_eq "connect with a refused login" EACCES "$err"
 err=$(write_to "$M/.ctl" "connect w=127.0.0.1:99999") && fail "connect to port 99999 succeeded"
 expect_eq "connect with a bad spec" EINVAL "$err"
+err=$(write_to "$M/.ctl" "connect n=no-such-host.invalid") && fail "connect to no-such-host.invalid succeeded"
+expect_eq "connect to a name that does not resolve" EHOSTUNREACH "$err"
+grep -q "no-such-host.invalid:22: cannot resolve the host's name" "$LOG" || fail "no resolution message in the log"
+# A port that takes the connection and says nothing: connect_timeout.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)
+print(s.getsockname()[1], flush=True)
+c = s.accept(); time.sleep(60)' >"$T/mute.port" &
+BG_PIDS+=($!)
+wait_for eval '[ -s "$T/mute.port" ]' || fail "the mute listener did not start"
+err=$(write_to "$M/.ctl" "connect t=127.0.0.1:$(cat "$T/mute.port")") && fail "connect to a mute port succeeded"
+expect_eq "connect to a port that says nothing" ETIMEDOUT "$err"
+grep -q "127.0.0.1:$(cat "$T/mute.port"): timed out after 3 s" "$LOG" || fail "no time-out message in the log"
 expect_ls "$M" .all .any .ctl .done .log a x
 cat "$M/.log" | grep -q "connection refused" || fail ".log lacks the connection refused"
 unmount
