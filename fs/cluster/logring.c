@@ -4,7 +4,8 @@
  * The bytes live in one GByteArray holding [start, end) of the log; the
  * line lengths in a GQueue, oldest first, so that dropping the oldest
  * line is cutting its length off the front.  Dropping compacts the array
- * only once the dead head is as large as what is kept.
+ * only once the dead head is as large as what is kept.  A mutex guards
+ * it: GLib may log from a thread of its own.
  */
 #include "logring.h"
 
@@ -17,6 +18,7 @@ struct logring {
 	gsize head;
 	GQueue lens;		/* GSIZE_TO_POINTER(line length) */
 	guint64 start;
+	GMutex lock;
 };
 
 struct logring *
@@ -28,6 +30,7 @@ logring_new(guint max_lines, gsize max_bytes)
 	r->max_bytes = MAX(max_bytes, 64);
 	r->buf = g_byte_array_new();
 	g_queue_init(&r->lens);
+	g_mutex_init(&r->lock);
 	return r;
 }
 
@@ -38,17 +41,19 @@ logring_free(struct logring *r)
 		return;
 	g_byte_array_unref(r->buf);
 	g_queue_clear(&r->lens);
+	g_mutex_clear(&r->lock);
 	g_free(r);
 }
 
 struct logring *
 logring_default(void)
 {
-	static struct logring *ring;
+	static gsize ring;
 
-	if (!ring)
-		ring = logring_new(LOGRING_LINES, LOGRING_BYTES);
-	return ring;
+	if (g_once_init_enter(&ring))
+		g_once_init_leave(&ring, (gsize)logring_new(LOGRING_LINES,
+							    LOGRING_BYTES));
+	return (struct logring *)ring;
 }
 
 static gsize
@@ -91,52 +96,68 @@ logring_add(struct logring *r, gint64 when, const char *level,
 	}
 	g_string_append_c(line, '\n');
 	n = line->len;
+	g_mutex_lock(&r->lock);
 	while (!g_queue_is_empty(&r->lens) &&
 	       (g_queue_get_length(&r->lens) >= r->max_lines ||
 		kept(r) + n > r->max_bytes))
 		drop_oldest(r);
 	g_byte_array_append(r->buf, (const guint8 *)line->str, n);
 	g_queue_push_tail(&r->lens, GSIZE_TO_POINTER(n));
+	g_mutex_unlock(&r->lock);
 	g_string_free(line, TRUE);
 }
 
 guint64
-logring_start(const struct logring *r)
+logring_start(struct logring *r)
 {
-	return r->start;
+	guint64 v;
+
+	g_mutex_lock(&r->lock);
+	v = r->start;
+	g_mutex_unlock(&r->lock);
+	return v;
 }
 
 guint64
-logring_end(const struct logring *r)
+logring_end(struct logring *r)
 {
-	return r->start + kept(r);
+	guint64 v;
+
+	g_mutex_lock(&r->lock);
+	v = r->start + kept(r);
+	g_mutex_unlock(&r->lock);
+	return v;
 }
 
 gsize
-logring_read(const struct logring *r, guint64 off, char *buf, gsize size)
+logring_read(struct logring *r, guint64 off, char *buf, gsize size)
 {
-	gsize from, n;
+	gsize from, n = 0;
 
+	g_mutex_lock(&r->lock);
 	if (off < r->start)
 		off = r->start;
-	if (off >= logring_end(r))
-		return 0;
-	from = off - r->start;
-	n = MIN(size, kept(r) - from);
-	memcpy(buf, r->buf->data + r->head + from, n);
+	if (off < r->start + kept(r)) {
+		from = off - r->start;
+		n = MIN(size, kept(r) - from);
+		memcpy(buf, r->buf->data + r->head + from, n);
+	}
+	g_mutex_unlock(&r->lock);
 	return n;
 }
 
 gsize
-logring_read_skew(const struct logring *r, guint64 *skew, guint64 off,
+logring_read_skew(struct logring *r, guint64 *skew, guint64 off,
 		  char *buf, gsize size)
 {
+	guint64 start = logring_start(r);
+
 	/* Fixed at the first read: 0 if it asks for what is kept (tail,
 	 * after a seek to near the end), else so that it starts at the
 	 * oldest line kept; later, past what the ring dropped. */
 	if (*skew == G_MAXUINT64)
-		*skew = off >= r->start ? 0 : r->start - off;
-	if (off + *skew < r->start)
-		*skew = r->start - off;
+		*skew = off >= start ? 0 : start - off;
+	if (off + *skew < start)
+		*skew = start - off;
 	return logring_read(r, off + *skew, buf, size);
 }

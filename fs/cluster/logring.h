@@ -5,7 +5,8 @@
  * bytes; the oldest go first).  Every byte ever added has an offset that
  * never changes: the log's size only grows, so `tail -f` sees it grow,
  * and a read at an offset the ring has dropped gets the oldest line kept.
- * One ring per process (logring_default()), fed by fs/log.c.
+ * One ring per process (logring_default()), fed by fs/log.c; it may be
+ * used from any thread.
  */
 #pragma once
 
@@ -26,16 +27,16 @@ struct logring *logring_default(void);
 void logring_add(struct logring *r, gint64 when, const char *level,
 		 const char *text);
 /* Offsets: [start, end) is what is kept; end is the log's size. */
-guint64 logring_start(const struct logring *r);
-guint64 logring_end(const struct logring *r);
+guint64 logring_start(struct logring *r);
+guint64 logring_end(struct logring *r);
 /* Copy at most size bytes kept from offset off into buf; the count.
  * off below the start reads from the start (see logring_read_skew). */
-gsize logring_read(const struct logring *r, guint64 off, char *buf,
+gsize logring_read(struct logring *r, guint64 off, char *buf,
 		   gsize size);
 
 /* A reader's view, so that a `cat` from 0 after lines were dropped
  * reads the ring once, in order: the first read fixes skew (what to
  * add to the reader's offsets), and it moves on if the ring moves past
  * it.  skew starts at G_MAXUINT64 ("not fixed yet"). */
-gsize logring_read_skew(const struct logring *r, guint64 *skew, guint64 off,
+gsize logring_read_skew(struct logring *r, guint64 *skew, guint64 off,
 			char *buf, gsize size);
