@@ -140,7 +140,7 @@ main(int argc, char **argv)
 	}
 	if (!co.foreground)
 		daemon_start();
-	tfs_log_init(&m.cl->opt);
+	tfs_log_init(&m.cl->opt, co.mountpoint);
 	m.loop = g_main_loop_new(NULL, FALSE);
 	m.tree = tree_new(m.cl);
 	if (!cluster_recover(m.cl, &error)) {
@@ -180,7 +180,7 @@ main(int argc, char **argv)
 	m.cl->keep_sessions = m.cl->opt.keep;
 	g_message("mounted %u VMs on %s", up, co.mountpoint);
 	if (!co.foreground) {
-		tfs_log_detach();
+		tfs_log_detach(co.mountpoint);
 		daemon_ready(0);
 	}
 

@@ -15,7 +15,8 @@
  * members.c (joining, draining, leaving), spool.c, callin.c (a call's
  * stdin), journal.c, and the membership
  * sources (source_static.c, source_discover.c); cluster.c ties host news
- * to the model.  The layer above (the FUSE tree) hears news as typed
+ * to the model.  Beside them: lasterr.c (the last error of a host or VM,
+ * typed) and logring.c (the recent messages MOUNT/.log shows).  The layer above (the FUSE tree) hears news as typed
  * events (cluster_listen) and calls down through the functions here.
  *
  * Everything runs in one GMainLoop; a request to a node is answered from
@@ -34,6 +35,13 @@
 struct host;
 struct vm;
 struct nodespec;
+
+/* The last error of a host or a VM, for its info (lasterr.c). */
+struct last_error {
+	gint64 when;			/* g_get_real_time(); 0: none yet */
+	int err;			/* an errno that names the cause */
+	char *msg;
+};
 
 struct cluster_options {
 	char *identity;
@@ -220,6 +228,7 @@ struct host {
 	GList *join_waits;		/* .ctl connect writes waiting */
 	guint join_timer;
 	char *beacon_name;		/* discovery: the name it announces */
+	struct last_error last_error;	/* lasterr.c */
 };
 
 struct injected {
@@ -313,6 +322,7 @@ struct vm {
 	guint any_load;			/* .any calls sent here, not ended */
 	gboolean draining;		/* takes no new calls; goes when idle */
 	gboolean gone;			/* no longer in the tree */
+	struct last_error last_error;	/* lasterr.c */
 };
 
 /* Results up to this size are kept at the mount once done (vm.c). */
@@ -410,6 +420,24 @@ gsize host_pending(const struct host *h);
 void host_shutdown(struct host *h);
 /* Errno for a node's answer. */
 int errno_from_node(int err);
+
+/* lasterr.c: the last error of a host or VM, as its info shows it */
+/* h failed so (err: an errno that names the cause). */
+void host_set_error(struct host *h, int err, const char *msg);
+/* Keep msg as vm's last error (logged elsewhere, or by the node). */
+void vm_set_error(struct vm *vm, int err, const char *msg);
+/* Log an error of vm (a warning "VM: text") and keep it as its last. */
+void vm_error(struct vm *vm, int err, const char *fmt, ...)
+	G_GNUC_PRINTF(3, 4);
+/* "TIME message" of the latest error of vm or of its host; NULL: none. */
+char *vm_last_error_text(const struct vm *vm);
+/* The errno for a .ctl connect that failed: what h's last error was
+ * (connection refused, timed out, ...), else EHOSTUNREACH. */
+int host_failure_errno(const struct host *h);
+/* The bytes a node sent before its first frame were text (a banner of
+ * its shell's start-up files): the message that says so, else NULL. */
+char *host_banner_error(const guint8 *data, gsize len);
+void last_error_clear(struct last_error *e);
 
 /* fanin.c: a FUSE request (or anything) waiting for N node answers.
  * It starts held once, so that an answer arriving while requests still

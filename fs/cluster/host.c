@@ -85,6 +85,7 @@ request_timeout(gpointer data)
 
 	r->timer = 0;
 	g_warning("%s", msg);
+	host_set_error(r->h, ETIMEDOUT, msg);
 	request_finish(r, ETIMEDOUT, msg, NULL, 0);
 	return G_SOURCE_REMOVE;
 }
@@ -289,8 +290,15 @@ on_data(void *user, const guint8 *data, gsize len)
 		wire_msg_clear(&m);
 	}
 	if (error) {
-		g_autofree char *why = g_strdup_printf("protocol error: %s",
-						       error->message);
+		/* Before WELCOME: text where a frame should be is a banner
+		 * of the node's shell, not a protocol error. */
+		g_autofree char *banner = h->state == HOST_UP ? NULL :
+			host_banner_error(h->dec.buf->data + h->dec.start,
+					  h->dec.buf->len - h->dec.start);
+		g_autofree char *why = banner ? g_steal_pointer(&banner) :
+			g_strdup_printf("protocol error: %s", error->message);
+
+		host_set_error(h, EPROTO, why);
 		host_down(h, why);
 	}
 }
@@ -323,6 +331,8 @@ on_down(void *user, const GError *error)
 	struct host *h = user;
 	struct link *l = g_steal_pointer(&h->link);
 
+	if (error && !h->ending && !h->leaving && !h->fs->stopping)
+		host_set_error(h, link_error_errno(error), error->message);
 	host_lost(h, error ? error->message : "connection closed");
 	link_free(l);
 }
@@ -377,6 +387,7 @@ ping(gpointer data)
 		g_autofree char *why = g_strdup_printf(
 			"no answer for %d s", (int)(quiet / G_USEC_PER_SEC));
 		h->ping_timer = 0;
+		host_set_error(h, ETIMEDOUT, why);
 		host_lost(h, why);
 		return G_SOURCE_REMOVE;
 	}
@@ -641,6 +652,7 @@ host_free(struct host *h)
 	g_free(h->down_reason);
 	g_free(h->node_name);
 	g_free(h->beacon_name);
+	last_error_clear(&h->last_error);
 	g_free(h);
 }
 

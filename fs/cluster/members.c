@@ -76,8 +76,11 @@ join_expired(gpointer data)
 	struct host *h = data;
 
 	h->join_timer = 0;
-	if (h->joining)
+	if (h->joining) {
+		host_set_error(h, ETIMEDOUT, "no WELCOME from the node in "
+			       "time");
 		host_fail(h, "no WELCOME from the node in time");
+	}
 	return G_SOURCE_REMOVE;
 }
 

@@ -82,6 +82,7 @@ vm_free(struct vm *vm)
 	g_clear_pointer(&vm->objects, g_variant_unref);
 	g_free(vm->name);
 	g_free(vm->detail);
+	last_error_clear(&vm->last_error);
 	g_free(vm);
 }
 
@@ -399,6 +400,13 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 	c->err_size = err;
 	if (call_ended(c)) {
 		call_attempt_end(owner, outcome);
+		if (state == CALL_FAILED) {
+			g_autofree char *m = g_strdup_printf(
+				"calls/%u failed: %s", c->id, detail);
+
+			g_message("%s: %s", vm->name, m);
+			vm_set_error(vm, 0, m);
+		}
 		/* Kept only if it is the whole of a done call's output. */
 		if (c->result && (state != CALL_DONE ||
 				  g_bytes_get_size(c->result) != out))

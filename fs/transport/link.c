@@ -4,6 +4,9 @@
  */
 #include "transport.h"
 
+#include <errno.h>
+#include <gio/gio.h>
+
 void
 link_init(struct link *l, const struct link_class *klass,
 	  const struct link_callbacks *cb, void *user)
@@ -95,4 +98,30 @@ link_open(const struct link_spec *spec, const struct link_callbacks *cb,
 	if (spec->kind == LINK_SSH)
 		return link_ssh_new(&spec->ssh, cb, user);
 	return link_command_new(spec->command, cb, user);
+}
+
+int
+link_error_errno(const GError *error)
+{
+	if (!error || error->domain != G_IO_ERROR)
+		return EHOSTUNREACH;	/* G_RESOLVER_ERROR: no such host */
+	switch (error->code) {
+	case G_IO_ERROR_CONNECTION_REFUSED:
+		return ECONNREFUSED;
+	case G_IO_ERROR_TIMED_OUT:
+		return ETIMEDOUT;
+	case G_IO_ERROR_PERMISSION_DENIED:
+		return EACCES;
+	case G_IO_ERROR_INVALID_DATA:
+	case G_IO_ERROR_NOT_SUPPORTED:
+		return EPROTO;
+	case G_IO_ERROR_INVALID_ARGUMENT:
+		return EINVAL;
+	case G_IO_ERROR_NETWORK_UNREACHABLE:
+		return ENETUNREACH;
+	case G_IO_ERROR_CONNECTION_CLOSED:
+		return ECONNRESET;
+	default:
+		return EHOSTUNREACH;
+	}
 }

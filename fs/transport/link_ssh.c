@@ -658,8 +658,7 @@ connected(GObject *client, GAsyncResult *res, gpointer data)
 		return;		/* torn down: s may be freed */
 	enter(s);
 	if (!c) {
-		fail(s, e->domain == G_IO_ERROR ? e->code : G_IO_ERROR_FAILED,
-		    "%s: cannot connect: %s", s->where, e->message);
+		go_down(s, ssh_connect_error(s->where, s->port, e));
 		leave(s);
 		return;
 	}

@@ -14,3 +14,6 @@ gboolean ssh_broken(int rc);
  * "host:port") was doing what ("opening a channel"). */
 GError *ssh_error_new(LIBSSH2_SESSION *ssh, int rc, const char *where,
 		      const char *what);
+/* Connecting to where (port) failed with e: an error in words that name
+ * the cause (connection refused, an unknown name), of G_IO_ERROR. */
+GError *ssh_connect_error(const char *where, int port, const GError *e);

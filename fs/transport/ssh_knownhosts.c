@@ -34,6 +34,8 @@ struct ssh_knownhosts {
 	char			*file;		/* for messages */
 	char			*name;		/* the host as known_hosts
 						 * names it */
+	char			*host;		/* for ssh-keyscan */
+	int			 port;
 	GPtrArray		*revoked;	/* base64 keys of @revoked
 						 * lines */
 };
@@ -93,6 +95,8 @@ ssh_knownhosts_load(LIBSSH2_SESSION *ssh, const char *file,
 	/* known_hosts writes "[host]:port", but plain "host" for port 22. */
 	kh->name = port == 22 ? g_strdup(host) :
 	    g_strdup_printf("[%s]:%d", host, port);
+	kh->host = g_strdup(host);
+	kh->port = port;
 	kh->revoked = g_ptr_array_new_with_free_func(g_free);
 	read_file(kh);
 	return kh;
@@ -123,7 +127,7 @@ ssh_knownhosts_check(const struct ssh_knownhosts *kh, const char *where,
 		     char **peer, GError **error)
 {
 	const struct keytype *kt = NULL;
-	const char *key, *hash;
+	const char *key, *hash, *brief;
 	g_autofree char *fp = NULL, *b64 = NULL;
 	size_t len;
 	int type;
@@ -169,11 +173,16 @@ ssh_knownhosts_check(const struct ssh_knownhosts *kh, const char *where,
 		    where, kt->name, fp, kh->name, kh->file);
 		return FALSE;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+		/* ssh-keyscan's and the key file's name of the type */
+		brief = g_str_has_prefix(kt->name, "ecdsa") ? "ecdsa" :
+		    kt->name + strlen("ssh-");
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 		    "%s: unknown host: its host key %s SHA256:%s is not in %s "
 		    "(as %s); refusing to connect. If the fingerprint is "
-		    "right, add the key.", where, kt->name, fp, kh->file,
-		    kh->name);
+		    "right (on the node: ssh-keygen -lf "
+		    "/etc/ssh/ssh_host_%s_key.pub), add the key: ssh-keyscan "
+		    "-t %s -p %d %s >> %s", where, kt->name, fp, kh->file,
+		    kh->name, brief, brief, kh->port, kh->host, kh->file);
 		return FALSE;
 	default:
 		g_propagate_error(error, ssh_error_new(kh->ssh,
@@ -189,6 +198,7 @@ ssh_knownhosts_free(struct ssh_knownhosts *kh)
 	g_ptr_array_unref(kh->revoked);
 	g_free(kh->file);
 	g_free(kh->name);
+	g_free(kh->host);
 	g_free(kh);
 }
 

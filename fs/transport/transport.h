@@ -115,5 +115,9 @@ void link_init(struct link *l, const struct link_class *klass,
 	       const struct link_callbacks *cb, void *user);
 /* The transport took n bytes from the head of the queue. */
 void link_consumed(struct link *l, gsize n);
+/* The errno that names why a link went down (its error's code):
+ * ECONNREFUSED, ETIMEDOUT, EACCES (host key, authentication), EPROTO,
+ * EINVAL (a bad spec), EHOSTUNREACH (name resolution, and the rest). */
+int link_error_errno(const GError *error);
 /* Calls cb.down once; the link must not be used after. */
 void link_report_down(struct link *l, GError *error);

@@ -6,8 +6,11 @@
  * Each line written is a command:
  *
  *   connect SPEC     add a VM as a NODE argument would; the write returns
- *                    once its node is up, or fails (EHOSTUNREACH) with the
- *                    reason in the log
+ *                    once its node is up, or fails with an errno that
+ *                    names the cause (ECONNREFUSED, ETIMEDOUT, EACCES for
+ *                    a host key or login refused, EPROTO, EINVAL for a
+ *                    bad SPEC, EHOSTUNREACH for a name that does not
+ *                    resolve and the rest), the reason in the log
  *   disconnect VM    drain it: no new calls, the ones it has finish, then
  *                    it goes
  *   discover         probe for announcing nodes now
@@ -73,7 +76,7 @@ on_joined(void *data, struct host *h, const char *error)
 
 	if (error)
 		g_warning(".ctl: connect %s: %s", h->label, error);
-	fanin_answer(f, error ? EHOSTUNREACH : 0);
+	fanin_answer(f, error ? host_failure_errno(h) : 0);
 }
 
 /* Check one command line; 0 or the errno for the write. */

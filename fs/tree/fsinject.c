@@ -211,9 +211,9 @@ check_write(struct inject_handle *x, const char *buf, size_t size, off_t off)
 		return ESPIPE;
 	}
 	if (off == 0 && size > 0 && !plausible_start(buf, size)) {
-		g_warning("%s: refusing inject/%s: not an ELF shared object, "
-			  "ELF program or #! script", x->vm->name,
-			  x->inj->name);
+		vm_error(x->vm, ENOEXEC, "refusing inject/%s: not an ELF "
+			 "shared object, ELF program or #! script",
+			 x->inj->name);
 		return ENOEXEC;
 	}
 	return 0;
@@ -277,8 +277,8 @@ on_verdict(void *data, void *part, int err, const char *msg,
 	struct xfer *t = part;
 
 	if (err) {
-		g_warning("%s: refusing inject/%s: %s", t->vm->name,
-			  t->inj->name, msg);
+		vm_error(t->vm, err, "refusing inject/%s: %s", t->inj->name,
+			 msg);
 	} else {
 		t->inj->installed = TRUE;
 		t->inj->size = x->written;

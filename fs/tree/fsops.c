@@ -340,6 +340,10 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		mctl_open(req, fi);
 		return;
 	}
+	if (in.kind == I_LOG) {
+		log_open(req, fi);
+		return;
+	}
 	if (in.kind == I_DONE) {
 		if (acc != O_RDONLY)
 			fuse_reply_err(req, EACCES);

@@ -59,7 +59,7 @@ info_local(struct vm *vm)
 {
 	struct host *h = vm->host;
 	GString *s = g_string_new(NULL);
-	g_autofree char *hstate = NULL;
+	g_autofree char *hstate = NULL, *last = NULL;
 	guint queued, running;
 
 	vm_count_calls(vm, &queued, &running);
@@ -95,6 +95,8 @@ info_local(struct vm *vm)
 			       h->bytes_out, h->bytes_in);
 	g_string_append_printf(s, "mounted: %lld s ago\n",
 			       (long long)(time(NULL) - vm->created));
+	if ((last = vm_last_error_text(vm)))
+		g_string_append_printf(s, "last error: %s\n", last);
 	return s;
 }
 
@@ -268,9 +270,16 @@ on_command(void *data, int err, const char *msg, const guint8 *bytes,
 {
 	struct pending *p = data;
 
-	if (err) {
-		g_warning("%s: %s: %s", p->vm->name, p->what,
-			  msg && *msg ? msg : g_strerror(err));
+	/* The call ended while the cancel was on its way. */
+	if (err == EALREADY && strcmp(p->what, "cancel") == 0)
+		err = ESRCH;
+	if (err == ESRCH) {
+		g_message("%s/calls/%u: cancel: the call has already ended",
+			  p->vm->name, p->id);
+		fuse_reply_err(p->req, err);
+	} else if (err) {
+		vm_error(p->vm, err, "%s: %s", p->what,
+			 msg && *msg ? msg : g_strerror(err));
 		fuse_reply_err(p->req, err);
 	} else if (p->write) {
 		fuse_reply_write(p->req, p->size);
@@ -316,7 +325,12 @@ ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 			return;
 		}
 		if (!call || call_ended(call)) {
-			fuse_reply_err(req, call ? EALREADY : ENOENT);
+			if (call)
+				g_message("%s/calls/%u: cancel: the call has "
+					  "already ended (%s)", c->vm->name,
+					  call->id,
+					  wire_call_state_name(call->state));
+			fuse_reply_err(req, call ? ESRCH : ENOENT);
 			return;
 		}
 		/* A call not sent yet just goes; once sent, it is the

@@ -5,6 +5,7 @@
  *   /                        FUSE_ROOT_ID
  *   .all/, .any/, .done      VMs without a host (slots ALL_SLOT, ANY_SLOT);
  *                            I_DONE
+ *   .ctl, .log               I_MCTL, I_LOG
  *   VM/                      I_VM
  *   VM/inject/ , VM/inject/X I_INJECT, I_INJFILE (id = injected id)
  *   VM/calls/ , VM/calls/new I_CALLS, I_NEW
@@ -134,7 +135,7 @@ decode_ino(struct cluster *fs, fuse_ino_t ino, struct inode *in)
 	in->kind = ino >> 56;
 	if (in->kind < I_VM || in->kind >= I_KIND_MAX)
 		return FALSE;
-	if (in->kind == I_DONE || in->kind == I_MCTL)
+	if (in->kind == I_DONE || in->kind == I_MCTL || in->kind == I_LOG)
 		return TRUE;
 	/* A VM that left is no longer listed or found by name (find_child),
 	 * but files opened in it before it went still answer. */
@@ -167,7 +168,7 @@ inode_ino(const struct inode *in)
 	guint32 id = in->call ? in->call->id : in->inj ? in->inj->id
 				    : in->id;
 
-	if (in->kind == I_DONE || in->kind == I_MCTL)
+	if (in->kind == I_DONE || in->kind == I_MCTL || in->kind == I_LOG)
 		return ((fuse_ino_t)in->kind << 56);
 	return make_ino(in->kind, in->vm, id);
 }
@@ -269,6 +270,11 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 		text = members_text(t->cl);
 		st->st_size = strlen(text);
 		break;
+	case I_LOG:
+		st->st_mode = S_IFREG | 0400;
+		st->st_size = log_size();
+		st->st_mtime = st->st_ctime = time(NULL);
+		break;
 	case I_CTL:
 	case I_CALLCTL:
 		st->st_mode = S_IFREG | 0200;
@@ -335,6 +341,10 @@ find_child(struct cluster *fs, const struct inode *parent, const char *name,
 		}
 		if (strcmp(name, ".ctl") == 0) {
 			child->kind = I_MCTL;
+			return TRUE;
+		}
+		if (strcmp(name, ".log") == 0) {
+			child->kind = I_LOG;
 			return TRUE;
 		}
 		for (i = 0; i < fs->vms->len; i++) {
@@ -450,6 +460,7 @@ list_dir(struct cluster *fs, const struct inode *in, GArray *a)
 		dir_add(a, ".any", make_ino(I_VM, fs->any, 0), S_IFDIR);
 		dir_add(a, ".ctl", (fuse_ino_t)I_MCTL << 56, S_IFREG);
 		dir_add(a, ".done", (fuse_ino_t)I_DONE << 56, S_IFREG);
+		dir_add(a, ".log", (fuse_ino_t)I_LOG << 56, S_IFREG);
 		for (i = 0; i < fs->vms->len; i++) {
 			struct vm *vm = fs->vms->pdata[i];
 			if (vm_listed(vm))

@@ -24,6 +24,7 @@ enum ikind {
 	I_CALLVM,		/* .any/calls/N/vm */
 	I_ATTEMPTS,		/* calls/N/attempts */
 	I_STDIN,		/* calls/N/stdin, if it takes one */
+	I_LOG,			/* MOUNT/.log */
 	I_KIND_MAX
 };
 

@@ -6,7 +6,7 @@
  * kind of file: inject/ (fsinject.c), calls/new (fscalls.c), joins and
  * stream reads of calls (fsjoin.c), data/ (fsdata*.c), info, ctl,
  * functions/ and objects/ (fsvm.c; info's size for stat: fsinfo.c),
- * .ctl (fsctl.c), .done (fsdone.c).
+ * .ctl (fsctl.c), .done (fsdone.c), .log (fslog.c).
  * Only this layer sees FUSE.  It calls the cluster (cluster.h) and hears
  * its news through one listener (fsjoin.c: calls ending, links draining,
  * hosts going down).
@@ -131,6 +131,11 @@ void info_cache_free(struct tree *t);
 
 /* fsctl.c: MOUNT/.ctl */
 void mctl_open(fuse_req_t req, struct fuse_file_info *fi);
+
+/* fslog.c: MOUNT/.log */
+void log_open(fuse_req_t req, struct fuse_file_info *fi);
+/* Its size: where the next line will start. */
+guint64 log_size(void);
 
 /* fsdone.c */
 void done_open(fuse_req_t req, struct fuse_file_info *fi);

@@ -62,9 +62,13 @@ mine=$(fork local0 "foo 10") || fail "fork as the owner"
 expect_eq "the owner's call" 20 "$(result local0 "$mine")"
 
 # Anyone may look.
-expect_ls "$M" .all .any .ctl .done local0
+expect_ls "$M" .all .any .ctl .done .log local0
 expect_eq "status (as $U1)" done "$(as $U1 cat "$M/local0/calls/$mine/status")"
 as $U1 cat "$M/local0/info" >/dev/null || fail "cat info as $U1"
+
+# The mount's log is for those who may act (it tells what runs where).
+expect_errno_as $U1 "read .log" EACCES read "$M/.log"
+cat "$M/.log" >/dev/null || fail "cat .log as the owner"
 
 # Nobody else may act.
 expect_errno_as $U1 "fork" EACCES write "$M/local0/calls/new" "foo 1"

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mount_local 4
-expect_ls "$M" .all .any .ctl .done local0 local1 local2 local3
+expect_ls "$M" .all .any .ctl .done .log local0 local1 local2 local3
 for vm in local0 local1 local2 local3; do
 	expect_ls "$M/$vm" calls ctl data functions info inject objects
 	expect_ls "$M/$vm/calls" new

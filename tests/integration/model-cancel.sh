@@ -3,7 +3,7 @@
 # stopped (SIGTERM, then SIGKILL after 2 s for one that ignores it, with
 # its child processes); either way its status is "cancelled", cat result
 # fails (EIO, a blocked one at once), and the VM works on.  Cancelling an
-# ended call fails (EALREADY); ctl takes nothing else.
+# ended call fails (ESRCH, and the log says why); ctl takes nothing else.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/model-lib.sh"
 
@@ -59,9 +59,10 @@ expect_eq "echo after that" ok "$(call $V "echo ok")"
 
 # Ended calls cannot be cancelled; ctl knows only cancel.
 err=$(write_to "$M/$V/calls/$a/ctl" cancel) && fail "cancel of a done call succeeded"
-expect_eq "cancel of a done call" EALREADY "$err"
+expect_eq "cancel of a done call" ESRCH "$err"
+grep -q "calls/$a: cancel: the call has already ended" "$LOG" || fail "no log line for the cancel of a done call"
 err=$(write_to "$M/$V/calls/$c/ctl" cancel) && fail "a second cancel succeeded"
-expect_eq "second cancel" EALREADY "$err"
+expect_eq "second cancel" ESRCH "$err"
 e=$(fork $V "sleeper 1") || fail "fork"
 err=$(write_to "$M/$V/calls/$e/ctl" stop) && fail "'stop' to a call's ctl succeeded"
 expect_eq "unknown command" EINVAL "$err"

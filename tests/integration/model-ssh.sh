@@ -16,7 +16,7 @@ export STACK_SO TRICKLE_JOIN PAPER_SO TMPDIR=$T
 EIO_TEXT=$(strerror EIO)
 
 mount_ssh alpha=127.0.0.1:$SSHD_PORT beta=root@127.0.0.1:$SSHD2_PORT
-expect_ls "$M" .all .any .ctl .done alpha beta
+expect_ls "$M" .all .any .ctl .done .log alpha beta
 timeout 120 bash "$PAPER/run-all.sh" "$M" >"$T/out" 2>&1 ||
 	fail "run-all.sh $M failed: $(tail -n 20 "$T/out")"
 sed "s|$M|MOUNT|g; s/\\balpha\\b/@A@/g; s/\\bbeta\\b/@B@/g; s|^\\(cat: .*\\): $EIO_TEXT\$|\\1: @EIO@|" "$T/out" >"$T/out.norm"

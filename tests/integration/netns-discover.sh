@@ -101,7 +101,7 @@ t0=$(now_ms)
 disc_mount "$M" "$LOG" "discover_user=$USER_NAME" ||
 	fail "mounting with -o discover failed (exit $?): $(cat "$ERR")"
 echo "mounted the 3 discovered nodes in $(($(now_ms) - t0)) ms"
-expect_ls "$M" .all .any .ctl .done node1 node2 node3
+expect_ls "$M" .all .any .ctl .done .log node1 node2 node3
 for n in node1 node2 node3; do
 	wait_for -t 10 ctl_state_is "$n" up ||
 		fail "$n is not up in .ctl: $(ctl)"
@@ -181,7 +181,7 @@ expect_eq "the call node3 ran while draining" "slept 3" "$out"
 [ $rc = 0 ] || fail_later "cat node3/calls/$id/result (opened before node3 left) exited $rc after the data: $(cat "$T/cat.err")"
 wait_for -t 10 eval '[ ! -e "$M/node3" ]' ||
 	fail "node3 still there after its call ended: $(ctl_line node3)"
-expect_ls "$M" .all .any .ctl .done node1 node2 node4
+expect_ls "$M" .all .any .ctl .done .log node1 node2 node4
 wait_for -t 10 no_nodes_on node3 ||
 	fail "node3's trickle-node still runs after it left: $(nodes_of node3)"
 logged "$LOG" '^.*node3: left' || fail "no \"node3: left\" in the log"
@@ -198,7 +198,7 @@ wait_for -t 5 eval '[ ! -e "$M/node4" ]' ||
 echo "node4 left $(($(now_ms) - t0)) ms after its goodbye"
 logged "$LOG" 'node4: draining: its node said goodbye' ||
 	fail "no goodbye drain of node4 in the log: $(grep node4 "$LOG")"
-expect_ls "$M" .all .any .ctl .done node1 node2
+expect_ls "$M" .all .any .ctl .done .log node1 node2
 wait_for -t 10 no_nodes_on node4 ||
 	fail "node4's trickle-node still runs after it left: $(nodes_of node4)"
 expect_eq ".any after node4 left" 14 "$(call .any "foo 7")"
@@ -220,7 +220,7 @@ for n in node1 node2; do
 		for i in $(seq 0 $((cores - 1))); do vms2+=("$n.$i"); done
 	fi
 done
-expect_ls "$M2" .all .any .ctl .done "${vms2[@]}"
+expect_ls "$M2" .all .any .ctl .done .log "${vms2[@]}"
 want="discover: not using node3 at $(re "${NETNS_ADDR[node3]}"): not in allow="
 logged "$LOG2" "$want" || fail "no \"not in allow=\" for node3 in: $(cat "$LOG2")"
 expect_eq "refusals of node3 logged" 1 "$(grep -Ec "$want" "$LOG2")"

@@ -5,7 +5,7 @@
 start_sshd
 
 mount_ssh a=127.0.0.1:$SSHD_PORT b=127.0.0.1:$SSHD_PORT
-expect_ls "$M" .all .any .ctl .done a b
+expect_ls "$M" .all .any .ctl .done .log a b
 inject a "$BASIC_SO"
 inject b "$BASIC_SO"
 expect_ls "$M/a/inject" basic.so
