@@ -47,18 +47,19 @@ fail(GError **error, const char *set, const char *why)
 	return FALSE;
 }
 
-/* A decimal number at *p, moved past it; FALSE if none or too long. */
-static gboolean
+/* A decimal number at *p, moved past it: 1, or 0 if there is none, -1
+ * if it is too long. */
+static int
 number(const char **p, const char *end, guint64 *n, int *width)
 {
 	const char *s = *p;
 
 	*n = 0;
 	while (*p < end && g_ascii_isdigit(**p)) {
+		if (*p - s == NUM_DIGITS_MAX)
+			return -1;
 		*n = *n * 10 + (guint64)(**p - '0');
 		(*p)++;
-		if (*p - s > NUM_DIGITS_MAX)
-			return FALSE;
 	}
 	*width = *p - s;
 	return *p > s;
@@ -83,17 +84,16 @@ parse_group(const char *set, const char *group, gsize len,
 	pc->ranges = g_array_new(FALSE, FALSE, sizeof(struct range));
 	for (;;) {
 		struct range r;
-		int hw;
+		int hw, got;
 
-		if (!number(&p, end, &r.lo, &r.width))
-			return fail(error, set, p < end && g_ascii_isdigit(*p)
-				    ? "a number is too long" : syntax);
+		if ((got = number(&p, end, &r.lo, &r.width)) <= 0)
+			return fail(error, set, got ? "a number is too long"
+				    : syntax);
 		r.hi = r.lo;
 		if (p < end && *p == '-') {
 			p++;
-			if (!number(&p, end, &r.hi, &hw))
-				return fail(error, set, p < end &&
-					    g_ascii_isdigit(*p)
+			if ((got = number(&p, end, &r.hi, &hw)) <= 0)
+				return fail(error, set, got
 					    ? "a number is too long" : syntax);
 			if (r.hi < r.lo)
 				return fail(error, set, "a range goes down "
