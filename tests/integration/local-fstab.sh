@@ -5,8 +5,8 @@
 # private mount namespace where /usr/local/bin holds this build's
 # tricklefs), and the older "PROGRAM#SOURCE ... fuse" form, with the
 # source word none (no node: the VMs come from local=) and noauto,
-# user, _netdev, nofail, x-systemd.* among the options.  umount(8)
-# unmounts.
+# user, _netdev, nofail, x-systemd.* among the options; and the type
+# tricklefs, through our mount.tricklefs.  umount(8) unmounts.
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || skip "mount(8) with an fstab needs root"
@@ -49,28 +49,47 @@ expect_no_nodes
 
 # 2. The documented line: none DIR fuse.tricklefs OPTS, in a private
 #    mount namespace whose /usr/local/bin (on mount(8)'s PATH) holds
-#    this build's tricklefs.
-mkdir -p "$T/bin"
+#    this build's tricklefs; then 3. type tricklefs, through our
+#    mount.tricklefs, with /usr/sbin (where mount(8) looks for helpers)
+#    holding it.
+need_var MOUNT_TRICKLEFS mount.tricklefs
+mkdir -p "$T/bin" "$T/sbin"
 ln -s "$TRICKLEFS" "$T/bin/tricklefs"
+install -m 755 "$MOUNT_TRICKLEFS" "$T/sbin/mount.tricklefs"
 printf 'none %s fuse.tricklefs %s 0 0\n' "$M" "$OPTS" >"$T/fstab2"
+printf 'none %s tricklefs %s 0 0\n' "$M" "$OPTS" >"$T/fstab3"
+sbin=$(readlink -f /sbin)
 cat >"$T/inner.sh" <<INNER
 set -u
 trap 'fusermount3 -uz "$M" 2>/dev/null' EXIT
+# Mount the fstab \$1, call foo 21 on local0, say what /proc/mounts has.
+try() {
+	mount -T "\$1" "$M" || { echo "mount -T \$1 failed"; exit 1; }
+	ls "$M" | grep -v '^\.' | tr '\n' ' '
+	cp "$BASIC_SO" "$M/.all/inject/" || { echo "cp failed"; exit 1; }
+	exec 3<>"$M/local0/calls/new" && echo "foo 21" >&3 &&
+		read -r id <&3 && exec 3>&- &&
+		cat "$M/local0/calls/\$id/result"
+	grep " $M " /proc/mounts | cut -d' ' -f1,3
+	umount "$M" || { echo "umount failed"; exit 1; }
+	for i in \$(seq 150); do
+		[ -z "\$(pgrep -f -- " $M -o ")" ] && return 0
+		sleep 0.1
+	done
+	echo "tricklefs still runs after umount"
+	exit 1
+}
 mount --bind "$T/bin" /usr/local/bin || { echo "bind failed"; exit 2; }
-mount -T "$T/fstab2" "$M" || { echo "mount -T failed"; exit 1; }
-ls "$M" | grep -v '^\.' | tr '\n' ' '
-cp "$BASIC_SO" "$M/.all/inject/" || { echo "cp failed"; exit 1; }
-exec 3<>"$M/local0/calls/new" && echo "foo 21" >&3 && read -r id <&3 &&
-	exec 3>&- && cat "$M/local0/calls/\$id/result"
-grep " $M " /proc/mounts | cut -d' ' -f1,3
-umount "$M" || { echo "umount failed"; exit 1; }
+try "$T/fstab2"
+mount --bind "$T/sbin" "$sbin" || { echo "bind failed"; exit 2; }
+try "$T/fstab3"
 INNER
 out=$(unshare -m --propagation private bash "$T/inner.sh" 2>"$T/inner.err")
 rc=$?
 [ $rc = 2 ] && skip "cannot bind-mount in a private mount namespace: $(cat "$T/inner.err")"
 [ $rc = 0 ] || fail "fuse.tricklefs line: $out $(cat "$T/inner.err")"
-expect_eq "fuse.tricklefs line" "local0 local1 42
+expect_eq "fuse.tricklefs, then tricklefs lines" "local0 local1 42
+tricklefs fuse.tricklefs
+local0 local1 42
 tricklefs fuse.tricklefs" "$out"
-wait_for -t 15 eval '[ -z "$(pgrep -f -- " $M -o ")" ]' ||
-	fail "tricklefs of the fuse.tricklefs line still runs after umount"
 expect_no_nodes
