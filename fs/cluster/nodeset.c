@@ -65,6 +65,15 @@ number(const char **p, const char *end, guint64 *n, int *width)
 	return *p > s;
 }
 
+/* Is the bracket content from s to end an IPv6 address ("[::1]:22"),
+ * not a group: a ':', and no ',' or '['? */
+static gboolean
+ipv6(const char *s, const char *end)
+{
+	return memchr(s, ':', end - s) && !memchr(s, ',', end - s) &&
+	       !memchr(s, '[', end - s);
+}
+
 /* a + b, or max + 1 if that is more than max. */
 static guint64
 sat_add(guint64 a, guint64 b, guint64 max)
@@ -137,8 +146,8 @@ cut(const char *set, const char *name, gsize len, GArray *pieces,
 		close = memchr(p, ']', end - p);
 		if (!close)
 			return fail(error, set, "a '[' without its ']'");
-		if (memchr(p + 1, ':', close - p - 1)) {
-			p = close + 1;	/* [IPv6 address] */
+		if (ipv6(p + 1, close)) {
+			p = close + 1;
 			continue;
 		}
 		if (memchr(p + 1, '[', close - p - 1))
@@ -262,7 +271,7 @@ nodeset_is_set(const char *text)
 	for (p = strchr(text, '['); p; p = strchr(p + 1, '[')) {
 		const char *close = strchr(p, ']');
 
-		if (!close || !memchr(p, ':', close - p))
+		if (!close || !ipv6(p + 1, close))
 			return TRUE;
 	}
 	return FALSE;

@@ -16,8 +16,8 @@
  * [RANGES] group in a name is a comma list of N or LO-HI ranges of
  * decimal numbers, written with LO's width (node[01-16] gives node01 ...
  * node16); several groups give every combination, the last group
- * varying fastest.  A bracket holding a ':' is an IPv6 address
- * ("[::1]:22"), left as it is.  NULL with why for bad syntax, or when
+ * varying fastest.  A bracket holding a ':' (and no ',') is an IPv6
+ * address ("[::1]:22"), left as it is.  NULL with why for bad syntax, or when
  * the set would name more than max (0: NODESET_MAX) names.
  */
 char **nodeset_expand(const char *text, guint max, GError **error);

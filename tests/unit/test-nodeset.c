@@ -80,6 +80,8 @@ test_errors(void)
 	refused("node[1,]", 0, "LO-HI");
 	refused("node[4-1]", 0, "goes down");
 	refused("node[[1]]", 0, "inside brackets");
+	/* A comma makes a bracket a group, even with a colon in it. */
+	refused("h[1:2,3]", 0, "LO-HI");
 	refused("a,,b", 0, "empty name");
 	refused("a,", 0, "empty name");
 	refused(",a", 0, "empty name");
