@@ -142,6 +142,13 @@ nodespec_free(struct nodespec *spec)
 	g_free(spec);
 }
 
+guint
+nodespec_vms(const struct nodespec *spec, int vms_per_node)
+{
+	return spec->slots ? spec->slots
+		: vms_per_node > 0 ? (guint)vms_per_node : 1;
+}
+
 gboolean
 nodespec_parse_set(const char *word, guint max, GPtrArray *specs,
 		   GError **error)

@@ -29,6 +29,8 @@ void nodespec_clear(struct nodespec *spec);
 gboolean nodespec_parse_set(const char *word, guint max, GPtrArray *specs,
 			    GError **error);
 void nodespec_free(struct nodespec *spec);
+/* How many VMs a spec makes: its N/, else vms_per_node (if > 0), else 1. */
+guint nodespec_vms(const struct nodespec *spec, int vms_per_node);
 /* "[USER@]HOST:PORT": where a spec leads, one SSH connection's name. */
 char *nodespec_where(const struct nodespec *spec);
 /* Append the NODE words of a host file (blank lines and # comments

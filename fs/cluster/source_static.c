@@ -100,8 +100,7 @@ add_spec(struct static_source *s, const struct nodespec *ns, GError **error)
 	struct cluster *cl = s->src.cl;
 	g_autofree char *where = NULL;
 	const char *base = ns->name ? ns->name : ns->host;
-	guint i, n = ns->slots ? ns->slots
-		: cl->opt.vms_per_node > 0 ? (guint)cl->opt.vms_per_node : 1;
+	guint i, n = nodespec_vms(ns, cl->opt.vms_per_node);
 	struct host *h;
 
 	if (ns->name && g_hash_table_contains(s->named, ns->name)) {

@@ -134,12 +134,11 @@ run_command(struct cluster *fs, char **argv, struct fanin *f)
 		nodespec_parse_set(argv[1], 0, specs, NULL);
 		for (i = 0; i < specs->len; i++) {
 			const struct nodespec *ns = specs->pdata[i];
-			guint n = ns->slots ? ns->slots
-				: fs->opt.vms_per_node > 0
-				? (guint)fs->opt.vms_per_node : 1;
 
 			fanin_expect(f);
-			members_connect(fs, ns, n, NULL, on_joined, f);
+			members_connect(fs, ns, nodespec_vms(ns,
+					fs->opt.vms_per_node), NULL,
+					on_joined, f);
 		}
 	} else if (strcmp(argv[0], "disconnect") == 0) {
 		members_disconnect(cluster_vm_named(fs, argv[1]));
