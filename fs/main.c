@@ -166,11 +166,19 @@ main(int argc, char **argv)
 			"min=%d\n", up, up == 1 ? "" : "s", m.cl->opt.min);
 		goto stop;
 	}
+	/* Options were checked with libfuse already (mountopts.c): these
+	 * fail on what only the kernel or fusermount3 can say, above. */
 	m.se = fuse_session_new(&args, &tree_ops, sizeof(tree_ops), m.tree);
-	if (!m.se)
+	if (!m.se) {
+		fprintf(stderr, "tricklefs: libfuse refused the options "
+			"(see the line above)\n");
 		goto stop;
-	if (fuse_session_mount(m.se, co.mountpoint) != 0)
+	}
+	if (fuse_session_mount(m.se, co.mountpoint) != 0) {
+		fprintf(stderr, "tricklefs: cannot mount on %s (see the line "
+			"above)\n", co.mountpoint);
 		goto stop;
+	}
 	g_unix_set_fd_nonblocking(fuse_session_fd(m.se), TRUE, NULL);
 	g_unix_fd_add(fuse_session_fd(m.se), G_IO_IN | G_IO_ERR | G_IO_HUP,
 		      on_fuse, &m);

@@ -3,6 +3,7 @@
  * files (handed to the static membership source), FUSE's own options.
  */
 #include "options.h"
+#include "mountopts.h"
 #include "nodespec.h"
 
 #include <errno.h>
@@ -63,8 +64,10 @@ usage(const char *prog)
 	printf(
 "usage: %s [-f] [-d] [-o OPT[,OPT...]] [NODE...] MOUNTPOINT\n"
 "\n"
-"Mount a cluster of Trickle VMs: each NODE is [NAME=][USER@]HOST[:PORT]\n"
-"and becomes the VM directory NAME (else HOST).  See tricklefs(1).\n"
+"Mount a cluster of Trickle VMs: each NODE is [N/][NAME=][USER@]HOST[:PORT]\n"
+"and becomes the VM directory NAME (else HOST), or N of them NAME.0 ...;\n"
+"HOST may be a node set, node[1-8] or a,b[01-16].  The NODE none (fstab's\n"
+"source field) names no node.  See tricklefs(1).\n"
 "\n"
 "tricklefs options:\n"
 "    -o local=N             N VMs on this machine, no SSH\n"
@@ -102,7 +105,8 @@ usage(const char *prog)
 "    -o discover_group=ADDR -o discover_port=N  where nodes announce\n"
 "                           (239.255.84.76, 7479)\n"
 "    -o discover_user=USER  log in to discovered nodes as USER\n"
-"    -o vms_per_node=N      VMs per discovered node (its cores)\n"
+"    -o vms_per_node=N      VMs per node (1 for a NODE, a discovered\n"
+"                           node's cores; N/NODE says it per NODE)\n"
 "    -o max=N               use at most N discovered VMs\n"
 "    -o min=N               fail unless N VMs are up after mounting (1)\n"
 "    -o allow=PAT[:PAT...]  only discovered nodes whose name or address\n"
@@ -154,6 +158,7 @@ parse_users(char **text, GError **error)
 }
 
 static GPtrArray *words;	/* NODEs and the mount point, while parsing */
+static char *unknown_opt;	/* the first option no one takes */
 
 static int
 opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -162,6 +167,14 @@ opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 	case FUSE_OPT_KEY_NONOPT:
 		g_ptr_array_add(words, g_strdup(arg));
 		return 0;
+	case FUSE_OPT_KEY_OPT:
+		/* fstab's and mount(8)'s words go; what libfuse does not
+		 * take either is named before anything happens. */
+		if (mountopts_ignored(arg))
+			return 0;
+		if (!unknown_opt && !mountopts_fuse_takes(arg))
+			unknown_opt = g_strndup(arg, strcspn(arg, "="));
+		return 1;
 	case KEY_HELP:
 		usage(outargs->argv[0]);
 		fuse_cmdline_help();
@@ -217,6 +230,7 @@ tfs_parse_args(struct cluster *fs, struct fuse_args *args,
 	words = g_ptr_array_new_with_free_func(g_free);
 	ok = parse(fs, args, co, error);
 	g_clear_pointer(&words, g_ptr_array_unref);
+	g_clear_pointer(&unknown_opt, g_free);
 	return ok;
 }
 
@@ -233,12 +247,24 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 			    "cannot parse the options");
 		return FALSE;
 	}
+	if (unknown_opt) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
+			    "unknown option `%s' (see tricklefs --help)",
+			    unknown_opt);
+		return FALSE;
+	}
 	if (words->len == 0) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
 			    "no mount point given (try --help)");
 		return FALSE;
 	}
 	mountpoint = g_ptr_array_steal_index(words, words->len - 1);
+	if (!mountopts_check_mountpoint(mountpoint, error))
+		return FALSE;
+	/* mount(8)'s source field, when it names no node. */
+	for (i = words->len; i-- > 0;)
+		if (mountopts_no_node(words->pdata[i]))
+			g_ptr_array_remove_index(words, i);
 	fuse_opt_add_arg(args, mountpoint);
 	if (fuse_parse_cmdline(args, co) != 0) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
@@ -261,6 +287,14 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	    o->discover_port < 0 || o->discover_port > 65535) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "timeouts, intervals and counts must be positive");
+		return FALSE;
+	}
+	if (o->vms_per_node > NODE_MAX_VMS || o->local > NODE_MAX_VMS) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "%s=%d: a node holds at most %d VMs",
+			    o->local > NODE_MAX_VMS ? "local" : "vms_per_node",
+			    o->local > NODE_MAX_VMS ? o->local
+			    : o->vms_per_node, NODE_MAX_VMS);
 		return FALSE;
 	}
 	if ((gint64)o->lease <= (gint64)o->alive_interval * o->alive_count) {

@@ -692,7 +692,9 @@ void spool_cleanup(struct cluster *cl);
 
 /* source_static.c: NODE arguments, host files, -o local */
 struct member_source *source_static_new(struct cluster *cl);
-/* A NODE word: a VM on the host it names (one host per SSH address). */
+/* A NODE word: VMs on the hosts it names (one host per SSH address):
+ * N/ of them, else -o vms_per_node, else one; a node set names several
+ * hosts. */
 gboolean source_static_add(struct member_source *src, const char *word,
 			   GError **error);
 /* -o local=N: N VMs on this machine; command: the node to run. */

@@ -2,6 +2,7 @@
  * nodespec.c - parse NODE arguments and host files (see nodespec.h).
  */
 #include "nodespec.h"
+#include "nodeset.h"
 
 #include <string.h>
 
@@ -44,6 +45,24 @@ nodespec_parse(const char *text, struct nodespec *spec, GError **error)
 	g_autofree char *hostpart = NULL;
 
 	memset(spec, 0, sizeof(*spec));
+	if (g_ascii_isdigit(*p)) {		/* N/: slots, as parallel -S */
+		const char *d = p;
+		guint64 n = 0;
+
+		while (g_ascii_isdigit(*d) && n <= NODE_MAX_VMS)
+			n = n * 10 + (guint64)(*d++ - '0');
+		while (g_ascii_isdigit(*d))
+			d++;
+		if (*d == '/') {
+			if (n == 0 || n > NODE_MAX_VMS)
+				return fail(error, text, "N/ must be 1-"
+					    G_STRINGIFY(NODE_MAX_VMS)
+					    " VMs on a node "
+					    "(trickle-node's limit)");
+			spec->slots = n;
+			p = d + 1;
+		}
+	}
 	eq = strchr(p, '=');
 	if (eq) {
 		spec->name = g_strndup(p, eq - p);
@@ -111,6 +130,57 @@ nodespec_clear(struct nodespec *spec)
 	g_clear_pointer(&spec->user, g_free);
 	g_clear_pointer(&spec->host, g_free);
 	spec->port = 0;
+	spec->slots = 0;
+}
+
+void
+nodespec_free(struct nodespec *spec)
+{
+	if (!spec)
+		return;
+	nodespec_clear(spec);
+	g_free(spec);
+}
+
+guint
+nodespec_vms(const struct nodespec *spec, int vms_per_node)
+{
+	return spec->slots ? spec->slots
+		: vms_per_node > 0 ? (guint)vms_per_node : 1;
+}
+
+gboolean
+nodespec_parse_set(const char *word, guint max, GPtrArray *specs,
+		   GError **error)
+{
+	g_auto(GStrv) words = NULL;
+	guint i, n, first = specs->len;
+
+	if (!nodeset_is_set(word))
+		words = g_strdupv((char *[]){ (char *)word, NULL });
+	else if (!(words = nodeset_expand(word, max, error)))
+		return FALSE;
+	n = g_strv_length(words);
+	for (i = 0; i < n; i++) {
+		struct nodespec *ns = g_new0(struct nodespec, 1);
+
+		if (!nodespec_parse(words[i], ns, error)) {
+			g_free(ns);
+			goto undo;
+		}
+		g_ptr_array_add(specs, ns);
+		if (ns->name && n > 1) {
+			g_set_error(error, nodespec_error(), 0, "bad node "
+				    "\"%s\": NAME= names one node, and this "
+				    "set has %u", word, n);
+			goto undo;
+		}
+	}
+	return TRUE;
+undo:
+	while (specs->len > first)
+		nodespec_free(g_ptr_array_steal_index(specs, specs->len - 1));
+	return FALSE;
 }
 
 gboolean

@@ -5,12 +5,13 @@
  * done, failed (taken once per open, so a read never waits on a node).
  * Each line written is a command:
  *
- *   connect SPEC     add a VM as a NODE argument would; the write returns
- *                    once its node is up, or fails with an errno that
- *                    names the cause (ECONNREFUSED, ETIMEDOUT, EACCES for
- *                    a host key or login refused, EPROTO, EINVAL for a
- *                    bad SPEC, EHOSTUNREACH for a name that does not
- *                    resolve and the rest), the reason in the log
+ *   connect SPEC     add VMs as a NODE argument would (a node set, N/);
+ *                    the write returns once its nodes are up, or fails
+ *                    with an errno that names the cause (ECONNREFUSED,
+ *                    ETIMEDOUT, EACCES for a host key or login refused,
+ *                    EPROTO, EINVAL for a bad SPEC, EHOSTUNREACH for a
+ *                    name that does not resolve and the rest), the
+ *                    reason in the log
  *   disconnect VM    drain it: no new calls, the ones it has finish, then
  *                    it goes
  *   discover         probe for announcing nodes now
@@ -84,22 +85,27 @@ static int
 check_command(struct cluster *fs, char **argv)
 {
 	g_autoptr(GError) error = NULL;
-	struct nodespec ns;
 
 	if (!argv[0])
 		return 0;
 	if (strcmp(argv[0], "connect") == 0 && argv[1] && !argv[2]) {
-		if (!nodespec_parse(argv[1], &ns, &error)) {
+		g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)nodespec_free);
+		guint i;
+
+		if (!nodespec_parse_set(argv[1], 0, specs, &error)) {
 			g_warning(".ctl: connect: %s", error->message);
 			return EINVAL;
 		}
-		if (ns.name && members_name_taken(fs, ns.name)) {
-			g_warning(".ctl: connect: a VM is named %s already",
-				  ns.name);
-			nodespec_clear(&ns);
-			return EEXIST;
+		for (i = 0; i < specs->len; i++) {
+			const struct nodespec *ns = specs->pdata[i];
+
+			if (ns->name && members_name_taken(fs, ns->name)) {
+				g_warning(".ctl: connect: a VM is named %s "
+					  "already", ns->name);
+				return EEXIST;
+			}
 		}
-		nodespec_clear(&ns);
 		return 0;
 	}
 	if (strcmp(argv[0], "disconnect") == 0 && argv[1] && !argv[2]) {
@@ -119,15 +125,25 @@ static void
 run_command(struct cluster *fs, char **argv, struct fanin *f)
 {
 	g_autoptr(GError) error = NULL;
-	struct nodespec ns;
 
 	if (!argv[0])
 		return;
 	if (strcmp(argv[0], "connect") == 0) {
-		nodespec_parse(argv[1], &ns, NULL);
-		fanin_expect(f);
-		members_connect(fs, &ns, 1, NULL, on_joined, f);
-		nodespec_clear(&ns);
+		g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)nodespec_free);
+		guint i;
+
+		/* Checked already: a node set connects each of its nodes,
+		 * N/ (else vms_per_node, else one) VMs on each. */
+		nodespec_parse_set(argv[1], 0, specs, NULL);
+		for (i = 0; i < specs->len; i++) {
+			const struct nodespec *ns = specs->pdata[i];
+
+			fanin_expect(f);
+			members_connect(fs, ns, nodespec_vms(ns,
+					fs->opt.vms_per_node), NULL,
+					on_joined, f);
+		}
 	} else if (strcmp(argv[0], "disconnect") == 0) {
 		members_disconnect(cluster_vm_named(fs, argv[1]));
 	} else if (!cluster_discover(fs, &error)) {

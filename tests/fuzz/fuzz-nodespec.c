@@ -13,10 +13,15 @@
  *   - an accepted one has a host of the allowed characters, a name fit
  *     for a directory, a non-empty user, a port in 0-65535, and written
  *     back as NAME=USER@[HOST]:PORT it parses to the same spec; its
- *     nodespec_where() is "[USER@]HOST:PORT" with the port filled in.
+ *     nodespec_where() is "[USER@]HOST:PORT" with the port filled in;
+ *   - each word, and the whole input, as a node set (nodeset.c, through
+ *     nodespec_parse_set()): an expansion holds at most its cap of
+ *     names, none empty, none with a comma outside an IPv6 bracket; a
+ *     word that is no set expands to itself; refused sets add no spec.
  */
 #include "fuzz-util.h"
 #include "nodespec.h"
+#include "nodeset.h"
 
 #include <string.h>
 
@@ -36,6 +41,8 @@ spec_text(const struct nodespec *s)
 {
 	GString *t = g_string_new(NULL);
 
+	if (s->slots)
+		g_string_append_printf(t, "%u/", s->slots);
 	if (s->name)
 		g_string_append_printf(t, "%s=", s->name);
 	if (s->user)
@@ -76,6 +83,8 @@ check_word(const char *word)
 	CHECK(g_strcmp0(s.user, again.user) == 0);
 	CHECK(strcmp(s.host, again.host) == 0);
 	CHECK(s.port == again.port);
+	CHECK(s.slots == again.slots);
+	CHECK(s.slots <= NODE_MAX_VMS);
 
 	where = nodespec_where(&s);
 	want = g_strdup_printf("%s%s%s:%d", s.user ? s.user : "",
@@ -85,6 +94,44 @@ check_word(const char *word)
 	nodespec_clear(&again);
 	nodespec_clear(&s);
 	CHECK(!s.name && !s.user && !s.host && s.port == 0);
+}
+
+#define FUZZ_SET_MAX 64	/* small, so the cap is met often */
+
+static void
+check_set(const char *word)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) specs = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)nodespec_free);
+	g_auto(GStrv) names = nodeset_expand(word, FUZZ_SET_MAX, &error);
+
+	if (!names) {
+		CHECK(error && strstr(error->message, word));
+	} else {
+		guint n = g_strv_length(names);
+
+		CHECK(!error);
+		CHECK(n >= 1 && n <= FUZZ_SET_MAX);
+		for (guint i = 0; i < n; i++) {
+			CHECK(*names[i]);
+			CHECK(!strchr(names[i], ','));
+		}
+		if (!nodeset_is_set(word))
+			CHECK(n == 1 && strcmp(names[0], word) == 0);
+	}
+	g_clear_error(&error);
+	if (!nodespec_parse_set(word, FUZZ_SET_MAX, specs, &error)) {
+		CHECK(error && specs->len == 0);
+		return;
+	}
+	CHECK(!error && specs->len >= 1 && specs->len <= FUZZ_SET_MAX);
+	for (guint i = 0; i < specs->len; i++) {
+		const struct nodespec *s = specs->pdata[i];
+
+		CHECK(s->host && *s->host);
+		CHECK(!s->name || specs->len == 1);
+	}
 }
 
 int
@@ -107,8 +154,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(strstr(text, w));
 		total += strlen(w);
 		check_word(w);
+		check_set(w);
 	}
 	CHECK(total <= len);
 	check_word(text);
+	check_set(text);
 	return 0;
 }
