@@ -179,9 +179,11 @@ ssh_passphrase_get(const char *file, GError **error)
 				    "SSH_ASKPASS_REQUIRE=force)", file);
 		return NULL;
 	}
-	if (!kept)
+	if (!kept) {
 		kept = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					     wipe);
+		atexit(link_ssh_forget_secrets);
+	}
 	g_hash_table_insert(kept, g_strdup(file), p);
 	return p;
 }

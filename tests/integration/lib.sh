@@ -360,7 +360,8 @@ ssh_opts() {
 	# needs its options on the command line.
 	local env=
 	[ -n "${ASAN_OPTIONS:-}" ] && env="env ASAN_OPTIONS=$ASAN_OPTIONS "
-	echo "identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$env$TRICKLE_NODE --dir $NODE_DIR,logfile=$LOG,connect_timeout=10"
+	# ssh_config=none: the machine's ~/.ssh/config plays no part.
+	echo "ssh_config=none,identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$env$TRICKLE_NODE --dir $NODE_DIR,logfile=$LOG,connect_timeout=10"
 }
 
 # try_mount_ssh NODE... [-o OPTS]: returns tricklefs's exit status.
