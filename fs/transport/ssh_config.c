@@ -28,8 +28,9 @@ struct reader {
 	const char		*host;	/* as typed, lower case */
 	struct ssh_host_config	*out;
 	gboolean		 proxy_set;	/* ProxyJump or ProxyCommand */
-	gboolean		 noted_match;
 };
+
+static gboolean noted_match;	/* said once per process */
 
 static gboolean read_file(struct reader *r, const char *file,
 			  const char *base, gboolean never, gboolean *active,
@@ -310,8 +311,8 @@ read_file(struct reader *r, const char *file, const char *base,
 		} else if (g_ascii_strcasecmp(key, "Match") == 0) {
 			*active = !never && args->pdata[0] &&
 				  g_ascii_strcasecmp(args->pdata[0], "all") == 0;
-			if (!*active && !r->noted_match) {
-				r->noted_match = TRUE;
+			if (!*active && !noted_match) {
+				noted_match = TRUE;
 				g_message("%s: Match blocks are not supported "
 					  "by tricklefs: skipped", where);
 			}
