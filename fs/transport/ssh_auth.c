@@ -112,6 +112,7 @@ ssh_auth_step(struct ssh_auth *a, const char *where, GError **error)
 		gboolean locked = g_array_index(a->locked, gboolean,
 		    a->keyfile_next);
 		const char *pass = NULL;
+		gboolean bad;
 
 		key = a->keyfiles->pdata[a->keyfile_next];
 		if (locked && !(pass = ssh_passphrase_get(key, &e))) {
@@ -130,11 +131,16 @@ ssh_auth_step(struct ssh_auth *a, const char *where, GError **error)
 		if (rc == LIBSSH2_ERROR_EAGAIN || ssh_broken(rc))
 			break;
 		libssh2_session_last_error(a->ssh, &msg, NULL, 0);
-		if (locked && rc == LIBSSH2_ERROR_FILE)
+		/* The key did not open: with a .pub file the server took the
+		 * public key and signing failed (UNVERIFIED), else reading
+		 * the private key did (FILE). */
+		bad = rc == LIBSSH2_ERROR_FILE ||
+		    rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED;
+		if (locked && bad)
 			ssh_passphrase_forget(key);	/* ask again */
 		g_string_append_printf(a->tried, "%s (%s); ", key,
-		    locked && rc == LIBSSH2_ERROR_FILE ? "wrong passphrase" :
-		    rc == LIBSSH2_ERROR_FILE ? msg : "refused");
+		    locked && bad ? "wrong passphrase" : bad ? msg :
+		    "refused");
 		rc = 0;
 	}
 	if (rc == LIBSSH2_ERROR_EAGAIN)

@@ -138,9 +138,10 @@ ask_program(const char *prompt, GError **error)
 	}
 	if (!g_spawn_check_wait_status(status, NULL)) {
 		wipe(out);
+		g_strstrip(err);
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-			    "SSH_ASKPASS %s gave no passphrase (%s)", argv[0],
-			    g_strstrip(err));
+			    "SSH_ASKPASS %s gave no passphrase%s%s%s",
+			    argv[0], *err ? " (" : "", err, *err ? ")" : "");
 		return NULL;
 	}
 	out[strcspn(out, "\r\n")] = '\0';
@@ -168,15 +169,14 @@ ssh_passphrase_get(const char *file, GError **error)
 		p = ask_program(prompt, &e);
 	if (!p) {
 		if (e)
-			g_propagate_prefixed_error(error, e, "%s: ", file);
+			g_propagate_error(error, e);
 		else
 			g_set_error(error, G_IO_ERROR,
 				    G_IO_ERROR_PERMISSION_DENIED,
-				    "%s is protected by a passphrase and there "
-				    "is no terminal to ask on (mount in the "
-				    "foreground, load it into ssh-agent, or "
-				    "set SSH_ASKPASS with "
-				    "SSH_ASKPASS_REQUIRE=force)", file);
+				    "it has a passphrase and there is no "
+				    "terminal to ask on: mount from a "
+				    "terminal, load it into ssh-agent, or set "
+				    "SSH_ASKPASS with SSH_ASKPASS_REQUIRE=force");
 		return NULL;
 	}
 	if (!kept) {
