@@ -42,6 +42,32 @@ expect_eq "foo on z" 4 "$(call z "foo 2")"
 expect_eq "times asked after a second connection" 1 "$(wc -l <"$T/asked")"
 unmount
 
+# On a terminal (script(1) makes one): the prompt comes there, the typed
+# passphrase opens the key, nothing is asked of SSH_ASKPASS.
+if command -v script >/dev/null; then
+	: >"$T/asked"
+	opts="$(ssh_opts),identity=$KEY"
+	MOUNTS+=("$M")
+	coproc TTY { SSH_ASKPASS_REQUIRE= script -qec \
+	    "$(printf '%q ' "$TRICKLEFS" -o "$opts" "a=127.0.0.1:$SSHD_PORT" "$M"); echo \"rc=\$?\"" /dev/null; }
+	seen=
+	while IFS= read -r -d ':' -t 30 chunk <&"${TTY[0]}"; do
+		seen+=$chunk:
+		case $seen in *"passphrase for key '$KEY'"*) break ;; esac
+	done
+	expect_match "the prompt on the terminal" "passphrase for key" "$seen"
+	echo 'open sesame' >&"${TTY[1]}"
+	out=$(timeout 30 cat <&"${TTY[0]}")
+	expect_match "mounted from the terminal" 'rc=0' "$out"
+	is_mounted "$M" || fail "not mounted after the passphrase was typed: $out"
+	FS_PID=$(_fs_pid_of "$M") && FS_PIDS+=("$FS_PID:$(starttime_of "$FS_PID")")
+	expect_eq "SSH_ASKPASS asked" 0 "$(wc -l <"$T/asked")"
+	grep -q 'open sesame' <<<"$out" && fail "the passphrase was echoed: $out"
+	unmount
+else
+	skip_part "no script(1) for a terminal"
+fi
+
 # A wrong passphrase.
 echo 'open barley' >"$T/pass"
 try_mount_ssh a=127.0.0.1:$SSHD_PORT -o "identity=$KEY" &&
