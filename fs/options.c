@@ -60,6 +60,7 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("ProxyJump=%s", proxy_jump),
 	OPT("port=%d", port),
 	OPT("Port=%d", port),
+	OPT("-p %d", port),
 	OPT("ConnectTimeout=%d", connect_timeout),
 	{ "connect_timeout=", offsetof(struct cluster,
 				       opt.connect_timeout_given), 1 },
@@ -93,7 +94,7 @@ usage(const char *prog)
 "    -F FILE, -o ssh_config=FILE  the ssh configuration to read (default\n"
 "                           ~/.ssh/config, then /etc/ssh/ssh_config; none:\n"
 "                           none); the command line beats it\n"
-"    -o port=N              SSH port of NODEs without :PORT\n"
+"    -p N, -o port=N        SSH port of NODEs without :PORT\n"
 "    -o ProxyJump=[USER@]HOST[:PORT][,...]  reach the nodes through these\n"
 "                           bastions (with the OpenSSH client; none: not)\n"
 "    -o ssh_command=CMD     reach nodes with CMD (an ssh) instead of\n"
@@ -305,7 +306,8 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	}
 	if (!o->ssh_command) {	/* a bad ssh configuration fails now */
 		struct ssh_host_config hc;
-		gboolean ok = ssh_config_lookup(o->ssh_config, "", &hc, error);
+		gboolean ok = ssh_config_lookup(o->ssh_config, NULL, &hc,
+						 error);
 
 		ssh_host_config_clear(&hc);
 		if (!ok)

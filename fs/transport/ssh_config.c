@@ -306,11 +306,12 @@ read_file(struct reader *r, const char *file, const char *base,
 			return FALSE;
 		}
 		if (g_ascii_strcasecmp(key, "Host") == 0) {
-			*active = !never && ssh_config_host_matches(
-				(const char *const *)args->pdata, r->host);
+			*active = !r->host || (!never &&
+				ssh_config_host_matches(
+				(const char *const *)args->pdata, r->host));
 		} else if (g_ascii_strcasecmp(key, "Match") == 0) {
-			*active = !never && args->pdata[0] &&
-				  g_ascii_strcasecmp(args->pdata[0], "all") == 0;
+			*active = !r->host || (!never && args->pdata[0] &&
+				  g_ascii_strcasecmp(args->pdata[0], "all") == 0);
 			if (!*active && !noted_match) {
 				noted_match = TRUE;
 				g_message("%s: Match blocks are not supported "
@@ -376,8 +377,8 @@ ssh_config_lookup(const char *file, const char *host,
 	ssh_host_config_init(out);
 	if (file && strcmp(file, "none") == 0)
 		return TRUE;
-	h = g_ascii_strdown(host, -1);
-	r.host = h;
+	h = host ? g_ascii_strdown(host, -1) : NULL;
+	r.host = h;	/* NULL: every block, to check the values */
 	r.out = out;
 	user_dir = g_build_filename(g_get_home_dir(), ".ssh", NULL);
 	if (file) {	/* -F: that file alone, and it must be there */
@@ -396,6 +397,8 @@ ssh_config_lookup(const char *file, const char *host,
 		ssh_host_config_init(out);
 		return FALSE;
 	}
+	if (!host)
+		return TRUE;
 	/* HostName's %h is the name typed; the others see the results. */
 	if (out->hostname) {
 		char *x = ssh_config_expand(out->hostname, host, 0, "", host);

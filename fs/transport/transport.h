@@ -88,7 +88,8 @@ struct ssh_host_config {
 /* The settings for host (as typed) from file: NULL reads ~/.ssh/config
  * then /etc/ssh/ssh_config (either may be missing), "none" nothing, else
  * that file (which must exist).  FALSE and error for an unreadable file,
- * a bad value or an Include loop; out is then empty. */
+ * a bad value or an Include loop; out is then empty.  host NULL checks
+ * the values of every block. */
 gboolean ssh_config_lookup(const char *file, const char *host,
 			   struct ssh_host_config *out, GError **error);
 void ssh_host_config_init(struct ssh_host_config *c);

@@ -69,6 +69,9 @@ unmount
 tfs_mount -F "$CFG" -o "$NODEOPTS,port=$SSHD_PORT" wrongport "$M" ||
 	fail "port= did not beat the file's Port: $(cat "$ERR")"
 unmount
+tfs_mount -F "$CFG" -p "$SSHD_PORT" -o "$NODEOPTS" wrongport "$M" ||
+	fail "-p did not beat the file's Port: $(cat "$ERR")"
+unmount
 # ... and the file's Port is used without them (nothing listens there).
 tfs_mount -F "$CFG" -o "$NODEOPTS" wrongport "$M" &&
 	fail "wrongport mounted although its Port $closed is closed"
@@ -86,7 +89,8 @@ is_mounted "$M" && fail "$M is mounted"
 tfs_mount -F "$T/no-such-config" -o "$NODEOPTS" cluster-a "$M" &&
 	fail "mount with a missing -F file succeeded"
 expect_match "names the missing file" "no-such-config" "$(cat "$ERR")"
-printf 'Host *\n  Port seventy\n' >"$T/bad_config"
+# (in a block that matches no NODE: every value is checked)
+printf 'Host elsewhere\n  Port seventy\n' >"$T/bad_config"
 tfs_mount -o "ssh_config=$T/bad_config,$NODEOPTS" cluster-a "$M" &&
 	fail "mount with a bad Port in the config succeeded"
 expect_match "names the bad line" "bad_config:2.*seventy" "$(cat "$ERR")"

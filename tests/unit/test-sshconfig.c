@@ -222,6 +222,16 @@ test_match_and_errors(void)
 	g_clear_error(&e);
 	ssh_host_config_clear(&c);
 
+	/* NULL checks every block, matching or not. */
+	g_assert_true(g_file_set_contents(badport,
+		"Host nothing-matches\n  ConnectTimeout soon\n", -1, NULL));
+	look(badport, "x", &c);
+	ssh_host_config_clear(&c);
+	g_assert_false(ssh_config_lookup(badport, NULL, &c, &e));
+	g_assert_nonnull(strstr(e->message, "soon"));
+	g_clear_error(&e);
+	ssh_host_config_clear(&c);
+
 	/* -F FILE must exist; the default ~/.ssh/config need not. */
 	g_assert_false(ssh_config_lookup(missing, "x", &c, &e));
 	g_assert_nonnull(strstr(e->message, "no-such"));
