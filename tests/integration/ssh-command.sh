@@ -38,12 +38,7 @@ expect_eq "add over ssh_command by alias" 6 "$(call viaconfig "add 1 2 3")"
 unmount
 
 # ssh's own reason when it cannot connect.
-closed=
-for i in $(seq 1 50); do
-	p=$((20000 + RANDOM % 40000))
-	(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { closed=$p; break; }
-done
-[ -n "$closed" ] || fail "no closed port on 127.0.0.1 in 50 tries"
+closed=$(closed_port) || exit 1
 try_mount_ssh x=127.0.0.1:$closed -o "ssh_command=$SSHCMD" &&
 	fail "mount of a closed port through ssh_command succeeded"
 echo "tricklefs said: $(cat "$ERR")"

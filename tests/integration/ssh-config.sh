@@ -9,12 +9,7 @@
 start_sshd
 
 # A port nothing listens on, for values that must lose.
-closed=
-for i in $(seq 1 50); do
-	p=$((20000 + RANDOM % 40000))
-	(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { closed=$p; break; }
-done
-[ -n "$closed" ] || fail "no closed port on 127.0.0.1 in 50 tries"
+closed=$(closed_port) || exit 1
 
 CFG=$T/ssh_config
 cat >"$CFG" <<CFGEOF

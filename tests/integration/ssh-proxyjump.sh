@@ -23,12 +23,7 @@ KH=$T/known_hosts
 	echo "[127.0.0.1]:$bastion_port $(cut -d' ' -f1,2 "$SSHD_DIR/host_ed25519.pub")"
 } >"$KH"
 
-closed=
-for i in $(seq 1 50); do
-	p=$((20000 + RANDOM % 40000))
-	(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { closed=$p; break; }
-done
-[ -n "$closed" ] || fail "no closed port on 127.0.0.1 in 50 tries"
+closed=$(closed_port) || exit 1
 
 CFG=$T/ssh_config
 cat >"$CFG" <<CFGEOF
