@@ -44,8 +44,11 @@ ssh_auth_new(LIBSSH2_SESSION *ssh, const char *user, const char *identity,
 	 * exist. */
 	if (identity)
 		g_ptr_array_add(a->keyfiles, g_strdup(identity));
-	for (; !identity && files && *files; files++)
-		g_ptr_array_add(a->keyfiles, g_strdup(*files));
+	for (; !identity && files && *files; files++)	/* as ssh: those */
+		if (g_file_test(*files, G_FILE_TEST_EXISTS))	/* that exist */
+			g_ptr_array_add(a->keyfiles, g_strdup(*files));
+		else
+			g_debug("IdentityFile %s: no such file", *files);
 	for (i = 0; !a->keyfiles->len && i < G_N_ELEMENTS(defaults); i++) {
 		f = g_build_filename(g_get_home_dir(), ".ssh", defaults[i],
 		    NULL);
