@@ -304,7 +304,9 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 			    "port=%d: must be 1-65535", o->port);
 		return FALSE;
 	}
-	if (!o->ssh_command) {	/* a bad ssh configuration fails now */
+	/* A bad ssh configuration fails now (not a mount without SSH). */
+	if (!o->ssh_command && (o->ssh_config || words->len > 0 ||
+				o->hostfile || o->discover)) {
 		struct ssh_host_config hc;
 		gboolean ok = ssh_config_lookup(o->ssh_config, NULL, &hc,
 						 error);
