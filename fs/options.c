@@ -51,6 +51,24 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("state=%s", state_dir),
 	OPT("name=%s", name),
 	{ "keep", offsetof(struct cluster, opt.keep), 1 },
+	/* SSH as ssh reads it, and sshfs's spellings (issue 14): the
+	 * "NAME=" entries without a format only note that NAME was given. */
+	OPT("ssh_config=%s", ssh_config),
+	OPT("-F %s", ssh_config),
+	OPT("ssh_command=%s", ssh_command),
+	OPT("IdentityFile=%s", identity),
+	OPT("UserKnownHostsFile=%s", known_hosts),
+	OPT("ProxyJump=%s", proxy_jump),
+	OPT("port=%d", port),
+	OPT("Port=%d", port),
+	OPT("-p %d", port),
+	OPT("ConnectTimeout=%d", connect_timeout),
+	{ "connect_timeout=", offsetof(struct cluster,
+				       opt.connect_timeout_given), 1 },
+	{ "ConnectTimeout=", offsetof(struct cluster,
+				      opt.connect_timeout_given), 1 },
+	{ "ServerAliveInterval=", offsetof(struct cluster,
+					   opt.alive_interval_given), 1 },
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -76,6 +94,17 @@ usage(const char *prog)
 "                           ~/.ssh/id_ed25519, id_ecdsa, id_rsa)\n"
 "    -o known_hosts=FILE    host keys to trust (~/.ssh/known_hosts)\n"
 "    -o node_command=CMD    what to run on a node (trickle-node)\n"
+"    -F FILE, -o ssh_config=FILE  the ssh configuration to read (default\n"
+"                           ~/.ssh/config, then /etc/ssh/ssh_config; none:\n"
+"                           none); the command line beats it\n"
+"    -p N, -o port=N        SSH port of NODEs without :PORT\n"
+"    -o ProxyJump=[USER@]HOST[:PORT][,...]  reach the nodes through these\n"
+"                           bastions (with the OpenSSH client; none: not)\n"
+"    -o ssh_command=CMD     reach nodes with CMD (an ssh) instead of\n"
+"                           libssh2, as sshfs: CMD [-p PORT] [-l USER] HOST\n"
+"    -o IdentityFile=FILE -o UserKnownHostsFile=FILE -o ConnectTimeout=S\n"
+"                           ssh's names for identity=, known_hosts=,\n"
+"                           connect_timeout=\n"
 "    -o connect_timeout=S   give up connecting after S s (15)\n"
 "    -o reply_timeout=S     a node request fails after S s (30)\n"
 "    -o ServerAliveInterval=S  ping every node every S s (3)\n"
@@ -304,6 +333,22 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 			    "session before the mount knew it was gone",
 			    o->lease, o->alive_interval * o->alive_count);
 		return FALSE;
+	}
+	if (o->port < 0 || o->port > 65535) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "port=%d: must be 1-65535", o->port);
+		return FALSE;
+	}
+	/* A bad ssh configuration fails now (not a mount without SSH). */
+	if (!o->ssh_command && (o->ssh_config || words->len > 0 ||
+				o->hostfile || o->discover)) {
+		struct ssh_host_config hc;
+		gboolean ok = ssh_config_lookup(o->ssh_config, NULL, &hc,
+						 error);
+
+		ssh_host_config_clear(&hc);
+		if (!ok)
+			return FALSE;
 	}
 	if (o->hostfile &&
 	    !nodespec_read_file(o->hostfile, words, error)) {

@@ -163,25 +163,6 @@ cluster_recover(struct cluster *cl, GError **error)
 	return TRUE;
 }
 
-struct host *
-cluster_add_ssh_host(struct cluster *cl, const struct nodespec *ns,
-		     struct member_source *src)
-{
-	g_autofree char *label = nodespec_where(ns);
-	struct link_spec spec = { .kind = LINK_SSH };
-
-	spec.command = cl->opt.node_command ? cl->opt.node_command
-					    : "trickle-node";
-	spec.ssh.host = ns->host;
-	spec.ssh.user = ns->user;
-	spec.ssh.port = ns->port ? ns->port : 22;
-	spec.ssh.identity = cl->opt.identity;
-	spec.ssh.known_hosts = cl->opt.known_hosts;
-	spec.ssh.connect_timeout = cl->opt.connect_timeout;
-	spec.ssh.keepalive_interval = cl->opt.alive_interval;
-	return cluster_add_host(cl, label, &spec, src);
-}
-
 struct cluster *
 cluster_new(void)
 {

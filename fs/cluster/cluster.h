@@ -47,6 +47,14 @@ struct cluster_options {
 	char *identity;
 	char *known_hosts;
 	char *node_command;
+	/* SSH as ssh reads it (issue 14; sshhost.c) */
+	char *ssh_config;		/* -F, ssh_config=: NULL ~/.ssh/config
+					   and /etc/ssh/ssh_config; "none" */
+	char *ssh_command;		/* sshfs's: this ssh, not libssh2 */
+	char *proxy_jump;		/* ProxyJump= ("none": no proxy) */
+	int port;			/* port=: NODEs without :PORT */
+	int connect_timeout_given;	/* beats the config's ConnectTimeout */
+	int alive_interval_given;	/* ... ServerAliveInterval */
 	char *hostfile;
 	int local;			/* VMs on this machine, no SSH */
 	int reply_timeout;		/* seconds for any node request */
@@ -359,7 +367,8 @@ struct vm *cluster_vm_named(struct cluster *cl, const char *name);
 gboolean cluster_discover(struct cluster *cl, GError **error);
 
 /* Hosts are made here only: a host of any link kind, or one reaching a
- * NODE over SSH with the mount's SSH options; src is where it came from
+ * NODE over SSH with the mount's SSH options and its ssh_config
+ * (sshhost.c; or through -o ssh_command); src is where it came from
  * (NULL: the user, by .ctl connect). */
 struct nodespec;
 struct host *cluster_add_host(struct cluster *cl, const char *label,

@@ -581,11 +581,7 @@ host_new(struct cluster *fs, const char *label, const struct link_spec *spec,
 	h->label = g_strdup(label);
 	h->spec.kind = spec->kind;
 	h->spec.command = g_strdup(spec->command);
-	h->spec.ssh = spec->ssh;
-	h->spec.ssh.host = g_strdup(spec->ssh.host);
-	h->spec.ssh.user = g_strdup(spec->ssh.user);
-	h->spec.ssh.identity = g_strdup(spec->ssh.identity);
-	h->spec.ssh.known_hosts = g_strdup(spec->ssh.known_hosts);
+	link_ssh_options_copy(&h->spec.ssh, &spec->ssh);
 	h->spec.ssh.command = h->spec.command;
 	h->frame = g_byte_array_new();
 	h->vms = g_ptr_array_new();
@@ -643,10 +639,7 @@ host_free(struct host *h)
 	g_hash_table_unref(h->requests);
 	wire_decoder_clear(&h->dec);
 	g_byte_array_unref(h->frame);
-	g_free((char *)h->spec.ssh.host);
-	g_free((char *)h->spec.ssh.user);
-	g_free((char *)h->spec.ssh.identity);
-	g_free((char *)h->spec.ssh.known_hosts);
+	link_ssh_options_clear(&h->spec.ssh);
 	g_free((char *)h->spec.command);
 	g_free(h->label);
 	g_free(h->down_reason);

@@ -1,7 +1,8 @@
 /*
  * link_ssh.c - a link over an SSH exec channel, with libssh2.
  *
- * Nothing here blocks.  GSocketClient makes the TCP connection; then one
+ * Nothing here blocks.  ssh_proxy.c makes the connection (TCP, or a
+ * ProxyJump/ProxyCommand's socket); then one
  * GSource watches the socket in the directions libssh2 asks for and runs
  * a state machine: handshake and host key check, authentication, channel,
  * exec, then the pump.  A non-blocking libssh2 call answers EAGAIN until
@@ -39,6 +40,7 @@
 #include "ssh_error.h"
 #include "ssh_knownhosts.h"
 #include "ssh_methods.h"
+#include "ssh_proxy.h"
 
 #define CLOSE_GRACE	5		/* s from EOF to the exit status */
 #define LINGER_MS	1000		/* from an exit status to EOF */
@@ -73,8 +75,7 @@ struct link_ssh {
 	int		 busy;		/* entry points under way */
 	gboolean	 freed;		/* link_free() came while busy */
 	GError		*early;		/* failed in link_ssh_new() */
-	GCancellable	*cancel;
-	GSocketConnection *conn;
+	struct ssh_dial	*dial;		/* the connection */
 	int		 fd;
 	GSource		*io;		/* the socket, and "run again" */
 	gpointer	 io_tag;
@@ -116,7 +117,6 @@ release(struct link_ssh *s)
 	for (i = 0; i < G_N_ELEMENTS(s->tail); i++)
 		g_free(s->tail[i]);
 	g_clear_error(&s->early);
-	g_clear_object(&s->cancel);
 	g_string_free(s->errline, TRUE);
 	g_free(s->host);
 	g_free(s->command);
@@ -142,8 +142,6 @@ leave(struct link_ssh *s)
 static void
 teardown(struct link_ssh *s)
 {
-	if (s->cancel)
-		g_cancellable_cancel(s->cancel);
 	g_clear_handle_id(&s->deadline, g_source_remove);
 	g_clear_handle_id(&s->ka, g_source_remove);
 	if (s->io)
@@ -166,7 +164,7 @@ teardown(struct link_ssh *s)
 		s->chan = NULL;
 		s->ssh = NULL;
 	}
-	g_clear_object(&s->conn);
+	g_clear_pointer(&s->dial, ssh_dial_free);
 	s->fd = -1;
 }
 
@@ -178,6 +176,8 @@ go_down(struct link_ssh *s, GError *e)
 		g_error_free(e);
 		return;
 	}
+	if (s->state < S_UP && s->dial)	/* a proxy knows why */
+		ssh_dial_explain(s->dial, e);
 	s->state = S_DOWN;
 	teardown(s);
 	link_report_down(&s->base, e);	/* may link_free(): we are busy */
@@ -256,7 +256,8 @@ session_new(struct link_ssh *s, const struct link_ssh_options *opt,
 	libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND,
 	    (void *)sock_send);
 	s->auth = ssh_auth_new(s->ssh, opt->user ? opt->user :
-	    g_get_user_name(), opt->identity);
+	    g_get_user_name(), opt->identity, opt->identity_files,
+	    opt->identities_only);
 
 	hostkeys = ssh_knownhosts_key_types(s->kh);
 	return ssh_methods_pin(s->ssh, hostkeys, s->where, error);
@@ -646,28 +647,21 @@ io_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 static GSourceFuncs io_funcs = { .dispatch = io_dispatch };
 
 static void
-connected(GObject *client, GAsyncResult *res, gpointer data)
+connected(void *data, int fd, const GError *e)
 {
 	struct link_ssh *s = data;
-	g_autoptr(GError) e = NULL;
-	GSocketConnection *c;
-	GSocket *sock;
+	int one = 1;
 
-	c = g_socket_client_connect_finish(G_SOCKET_CLIENT(client), res, &e);
-	if (!c && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		return;		/* torn down: s may be freed */
 	enter(s);
-	if (!c) {
+	if (fd < 0) {
 		go_down(s, ssh_connect_error(s->where, s->port, e));
 		leave(s);
 		return;
 	}
-	s->conn = c;
-	sock = g_socket_connection_get_socket(c);
-	s->fd = g_socket_get_fd(sock);
-	/* Small request frames must not wait for Nagle. */
-	g_socket_set_option(sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-	g_socket_set_keepalive(sock, TRUE);
+	s->fd = fd;
+	/* Small request frames must not wait for Nagle (TCP only). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	s->io = g_source_new(&io_funcs, sizeof(struct io_source));
 	((struct io_source *)s->io)->s = s;
 	g_source_set_name(s->io, "link_ssh");
@@ -772,8 +766,6 @@ link_ssh_new(const struct link_ssh_options *opt,
 	     const struct link_callbacks *cb, void *user)
 {
 	struct link_ssh *s = g_new0(struct link_ssh, 1);
-	g_autoptr(GSocketClient) client = NULL;
-	g_autoptr(GSocketConnectable) addr = NULL;
 
 	link_init(&s->base, &ssh_class, cb, user);
 	s->host = g_strdup(opt->host ? opt->host : "");
@@ -798,11 +790,7 @@ link_ssh_new(const struct link_ssh_options *opt,
 		return &s->base;
 	}
 	s->state = S_CONNECT;
-	s->cancel = g_cancellable_new();
-	client = g_socket_client_new();
-	g_socket_client_set_enable_proxy(client, FALSE);
-	addr = g_network_address_new(s->host, (guint16)s->port);
-	g_socket_client_connect_async(client, addr, s->cancel, connected, s);
+	s->dial = ssh_dial_start(opt, s->host, s->port, connected, s);
 	s->deadline = g_timeout_add(s->connect_timeout * 1000,
 	    deadline_passed, s);
 	return &s->base;

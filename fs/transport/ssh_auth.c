@@ -8,6 +8,7 @@
 
 #include "ssh_auth.h"
 #include "ssh_error.h"
+#include "ssh_passphrase.h"
 
 struct ssh_auth {
 	LIBSSH2_SESSION	*ssh;
@@ -17,12 +18,14 @@ struct ssh_auth {
 	struct libssh2_agent_publickey *agent_id;	/* being tried */
 	struct libssh2_agent_publickey *agent_prev;	/* refused last */
 	GPtrArray	*keyfiles;	/* private keys to try, in order */
+	GArray		*locked;	/* gboolean: is keyfiles[i] encrypted */
 	guint		 keyfile_next;
 	GString		*tried;		/* for "no key was accepted" */
 };
 
 struct ssh_auth *
-ssh_auth_new(LIBSSH2_SESSION *ssh, const char *user, const char *identity)
+ssh_auth_new(LIBSSH2_SESSION *ssh, const char *user, const char *identity,
+	     char **files, gboolean no_agent)
 {
 	static const char *const defaults[] = {
 		"id_ed25519", "id_ecdsa", "id_rsa",
@@ -36,11 +39,17 @@ ssh_auth_new(LIBSSH2_SESSION *ssh, const char *user, const char *identity)
 	a->user = g_strdup(user);
 	a->keyfiles = g_ptr_array_new_with_free_func(g_free);
 	a->tried = g_string_new(NULL);
-	/* As ssh does: the identity given, else the agent and then those
-	 * of ssh's default key files that exist. */
+	/* As ssh does: the identity given, else the agent and then the
+	 * config's IdentityFiles, or those of ssh's default key files that
+	 * exist. */
 	if (identity)
 		g_ptr_array_add(a->keyfiles, g_strdup(identity));
-	for (i = 0; !identity && i < G_N_ELEMENTS(defaults); i++) {
+	for (; !identity && files && *files; files++)	/* as ssh: those */
+		if (g_file_test(*files, G_FILE_TEST_EXISTS))	/* that exist */
+			g_ptr_array_add(a->keyfiles, g_strdup(*files));
+		else
+			g_debug("IdentityFile %s: no such file", *files);
+	for (i = 0; !a->keyfiles->len && i < G_N_ELEMENTS(defaults); i++) {
 		f = g_build_filename(g_get_home_dir(), ".ssh", defaults[i],
 		    NULL);
 		if (g_file_test(f, G_FILE_TEST_EXISTS))
@@ -48,7 +57,13 @@ ssh_auth_new(LIBSSH2_SESSION *ssh, const char *user, const char *identity)
 		else
 			g_free(f);
 	}
-	a->agent_done = identity || !sock || !*sock;
+	a->agent_done = identity || no_agent || !sock || !*sock;
+	a->locked = g_array_new(FALSE, TRUE, sizeof(gboolean));
+	for (i = 0; i < a->keyfiles->len; i++) {
+		gboolean l = ssh_key_encrypted(a->keyfiles->pdata[i]);
+
+		g_array_append_val(a->locked, l);
+	}
 	return a;
 }
 
@@ -96,20 +111,39 @@ ssh_auth_step(struct ssh_auth *a, const char *where, GError **error)
 	for (; !rc && a->keyfile_next < a->keyfiles->len; a->keyfile_next++) {
 		g_autofree char *pub = NULL;
 
+		g_autoptr(GError) e = NULL;
+		gboolean locked = g_array_index(a->locked, gboolean,
+		    a->keyfile_next);
+		const char *pass = NULL;
+		gboolean bad;
+
 		key = a->keyfiles->pdata[a->keyfile_next];
+		if (locked && !(pass = ssh_passphrase_get(key, &e))) {
+			g_string_append_printf(a->tried, "%s (%s); ", key,
+			    e->message);
+			continue;
+		}
 		pub = g_strconcat(key, ".pub", NULL);
 		/* Without a .pub file, libssh2 derives the public key. */
 		rc = libssh2_userauth_publickey_fromfile_ex(a->ssh, a->user,
 		    (unsigned)strlen(a->user),
 		    g_file_test(pub, G_FILE_TEST_EXISTS) ? pub : NULL, key,
-		    NULL);
+		    pass);
 		if (rc == 0)
 			return SSH_AUTH_DONE;
 		if (rc == LIBSSH2_ERROR_EAGAIN || ssh_broken(rc))
 			break;
 		libssh2_session_last_error(a->ssh, &msg, NULL, 0);
+		/* The key did not open: with a .pub file the server took the
+		 * public key and signing failed (UNVERIFIED), else reading
+		 * the private key did (FILE). */
+		bad = rc == LIBSSH2_ERROR_FILE ||
+		    rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED;
+		if (locked && bad)
+			ssh_passphrase_forget(key);	/* ask again */
 		g_string_append_printf(a->tried, "%s (%s); ", key,
-		    rc == LIBSSH2_ERROR_FILE ? msg : "refused");
+		    locked && bad ? "wrong passphrase" : bad ? msg :
+		    "refused");
 		rc = 0;
 	}
 	if (rc == LIBSSH2_ERROR_EAGAIN)
@@ -142,6 +176,7 @@ ssh_auth_free(struct ssh_auth *a)
 		libssh2_agent_free(a->agent);
 	}
 	g_ptr_array_unref(a->keyfiles);
+	g_array_unref(a->locked);
 	g_string_free(a->tried, TRUE);
 	g_free(a->user);
 	g_free(a);

@@ -21,10 +21,14 @@ enum ssh_auth_status {
 };
 
 /* Log in to ssh as user with the private key file identity alone; or, if
- * identity is NULL, with the agent's keys (if SSH_AUTH_SOCK is set), then
- * those of ~/.ssh/id_{ed25519,ecdsa,rsa} that exist. */
+ * identity is NULL, with the agent's keys (if SSH_AUTH_SOCK is set and
+ * not no_agent), then the key files of files (NULL-terminated; from
+ * ssh_config), or if none those of ~/.ssh/id_{ed25519,ecdsa,rsa} that
+ * exist.  Encrypted keys are opened with their passphrase
+ * (ssh_passphrase.c). */
 struct ssh_auth *ssh_auth_new(LIBSSH2_SESSION *ssh, const char *user,
-			      const char *identity);
+			      const char *identity, char **files,
+			      gboolean no_agent);
 /* Once the host key is checked.  where ("host:port") is for messages. */
 enum ssh_auth_status ssh_auth_step(struct ssh_auth *a, const char *where,
 				   GError **error);

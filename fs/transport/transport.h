@@ -48,7 +48,58 @@ struct link_ssh_options {
 	const char *command;		/* run on the node */
 	guint connect_timeout;		/* seconds, whole set-up; 0: 15 */
 	guint keepalive_interval;	/* seconds; 0: 15 */
+	/* From ssh_config (ssh_config.c): */
+	char **identity_files;		/* after identity; NULL-terminated */
+	gboolean identities_only;	/* the agent is not asked */
+	const char *proxy_jump;		/* [USER@]HOST[:PORT][,...] */
+	const char *proxy_command;	/* %h %p %r %n expanded here */
+	const char *ssh_config;		/* for the jump's ssh -F; NULL: its
+					 * own default */
+	const char *alias;		/* the host as typed (%n) */
 };
+
+/* Deep copies of the strings of src but command (shared), and their
+ * freeing. */
+void link_ssh_options_copy(struct link_ssh_options *dst,
+			   const struct link_ssh_options *src);
+void link_ssh_options_clear(struct link_ssh_options *opt);
+/* Ask now, while a terminal may be there, for what opt's links will need:
+ * the passphrases of its key files (ssh_passphrase.c).  No error: a key
+ * left locked fails its link's authentication with the reason. */
+void link_ssh_prepare(const struct link_ssh_options *opt);
+/* Wipe the passphrases kept for reconnecting. */
+void link_ssh_forget_secrets(void);
+
+/* ~/.ssh/config as ssh(1) reads it (ssh_config.c).  Unset fields are
+ * NULL, 0 (port) or -1. */
+struct ssh_host_config {
+	char *hostname;			/* %h expanded */
+	char *user;
+	int port;
+	GPtrArray *identity_files;	/* ~ and %-tokens expanded */
+	int identities_only;
+	char *known_hosts;		/* UserKnownHostsFile, the first */
+	char *proxy_jump;		/* ProxyJump, unless "none" */
+	char *proxy_command;		/* ProxyCommand, unless "none" */
+	int alive_interval;		/* ServerAliveInterval */
+	int connect_timeout;		/* ConnectTimeout */
+};
+
+/* The settings for host (as typed) from file: NULL reads ~/.ssh/config
+ * then /etc/ssh/ssh_config (either may be missing), "none" nothing, else
+ * that file (which must exist).  FALSE and error for an unreadable file,
+ * a bad value or an Include loop; out is then empty.  host NULL checks
+ * the values of every block. */
+gboolean ssh_config_lookup(const char *file, const char *host,
+			   struct ssh_host_config *out, GError **error);
+void ssh_host_config_init(struct ssh_host_config *c);
+void ssh_host_config_clear(struct ssh_host_config *c);
+/* Does a Host line's pattern list (globs, ! negates) take host? */
+gboolean ssh_config_host_matches(const char *const *patterns,
+				 const char *host);
+/* s with ~ at its start and %% %h %p %r %u %d %n expanded. */
+char *ssh_config_expand(const char *s, const char *host, int port,
+			const char *ruser, const char *alias);
 
 enum link_kind {
 	LINK_LOCAL,		/* trickle-node on this machine, over pipes */

@@ -360,7 +360,18 @@ ssh_opts() {
 	# needs its options on the command line.
 	local env=
 	[ -n "${ASAN_OPTIONS:-}" ] && env="env ASAN_OPTIONS=$ASAN_OPTIONS "
-	echo "identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$env$TRICKLE_NODE --dir $NODE_DIR,logfile=$LOG,connect_timeout=10"
+	# ssh_config=none: the machine's ~/.ssh/config plays no part.
+	echo "ssh_config=none,identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$env$TRICKLE_NODE --dir $NODE_DIR,logfile=$LOG,connect_timeout=10"
+}
+
+# closed_port: a port nothing on 127.0.0.1 accepts on (50 tries), or fail.
+closed_port() {
+	local p i
+	for i in $(seq 1 50); do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	fail "no closed port on 127.0.0.1 in 50 tries"
 }
 
 # try_mount_ssh NODE... [-o OPTS]: returns tricklefs's exit status.
