@@ -302,7 +302,8 @@ struct vm {
 	time_t created;
 	void *tree_data;		/* the layer above's (data/ paths);
 					   it frees it before cluster_free */
-	GVariant *funcs;		/* a(sss) name, origin, doc (node) */
+	GVariant *funcs;		/* a(sssss) name, origin, doc, sha256,
+					   shadows (node) */
 	GHashTable *func_ids;		/* name -> id, stable for inodes */
 	GPtrArray *func_names;		/* id - 1 -> name */
 	GVariant *objects;		/* a(uss) id, class, description */

@@ -434,8 +434,9 @@ list_dir(struct cluster *fs, const struct inode *in, GArray *a)
 			const char *fname;
 
 			g_variant_iter_init(&vi, in->vm->funcs);
-			while (g_variant_iter_next(&vi, "(&s&s&s)", &fname,
-						   NULL, NULL))
+			while (g_variant_iter_next(&vi, "(&s&s&s&s&s)",
+						   &fname, NULL, NULL, NULL,
+						   NULL))
 				dir_add(a, fname, make_ino(I_FUNC, in->vm,
 					vm_func_id(in->vm, fname)), S_IFREG);
 		}
