@@ -229,6 +229,11 @@ struct injected {
 	time_t mtime;
 	gboolean installed;		/* the node accepted it */
 	int writers;			/* open transfers */
+	/* Held at the mount, not sent (fs/tree/fskept.c): a hidden name
+	 * (.NAME, until renamed), or a program without +x (until chmod). */
+	char *held;			/* why, or NULL */
+	gboolean kept;			/* its bytes are at the mount: a read
+					   gives them back */
 };
 
 /* One run of a call on a VM: a line of the call's attempts file. */

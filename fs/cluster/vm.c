@@ -15,6 +15,7 @@ static void
 injected_free(struct injected *inj)
 {
 	g_free(inj->name);
+	g_free(inj->held);
 	g_free(inj);
 }
 
@@ -591,7 +592,7 @@ void
 vm_injected_unref(struct vm *vm, struct injected *inj)
 {
 	/* A refused or abandoned first copy leaves no name behind. */
-	if (--inj->writers == 0 && !inj->installed)
+	if (--inj->writers == 0 && !inj->installed && !inj->held)
 		vm_injected_remove(vm, inj);
 	cluster_emit(vm->fs, CL_VM_CHANGED, vm->host, vm, NULL, NULL);
 }

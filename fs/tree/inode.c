@@ -204,7 +204,9 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 	/* Modes tell who may write (tree_may_act): the owner alone, as far
 	 * as group and other know; -o allow_users are not shown. */
 	case I_INJFILE:
-		st->st_mode = S_IFREG | (in->inj->mode & 0755);
+		/* r only if it reads back (fskept.c). */
+		st->st_mode = S_IFREG | (in->inj->mode & 0755 &
+			(kept_readable(t, in->vm, in->inj) ? 07777 : ~0444));
 		st->st_size = in->inj->size;
 		st->st_mtime = st->st_ctime = in->inj->mtime;
 		break;
