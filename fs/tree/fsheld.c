@@ -75,7 +75,6 @@ sent(void *data, int err, const char *why)
 	} else {
 		g_clear_pointer(&inj->held, g_free);
 		inj->installed = TRUE;
-		inj->mtime = time(NULL);
 		if (!p->vm->host)
 			kept_spool(t, p->vm, inj);
 		g_message("%s: inject/%s installed (it was held at the mount)",
@@ -141,6 +140,7 @@ inject_rename(fuse_req_t req, struct vm *vm, const char *name,
 	struct injected *dst = g_hash_table_lookup(vm->injected, newname);
 	mode_t mode;
 	guint64 size;
+	time_t mtime;
 	int err;
 
 	if (!inj) {
@@ -170,11 +170,12 @@ inject_rename(fuse_req_t req, struct vm *vm, const char *name,
 	}
 	mode = inj->mode;
 	size = inj->size;
+	mtime = inj->mtime;
 	vm_injected_remove(vm, inj);
 	dst = vm_injected_add(vm, newname, mode);
 	dst->mode = mode;
 	dst->kept = TRUE;
-	dst->mtime = time(NULL);
+	dst->mtime = mtime;
 	if (!dst->installed)
 		dst->size = size;
 	g_clear_pointer(&dst->held, g_free);

@@ -52,6 +52,8 @@ struct inject_handle {
 	int kept;		/* the copy at the mount (fskept.c), or -1 */
 	gboolean holding;	/* not sent (any more): held at the mount */
 	char *why;		/* a node's reason to hold it (EACCES) */
+	time_t begun;		/* inj's mtime then: unless touched since
+				   (cp -p), it is the time of the verdict */
 };
 
 void
@@ -169,6 +171,7 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 	}
 	g_clear_pointer(&x->inj->held, g_free);
 	x->inj->kept = FALSE;
+	x->begun = x->inj->mtime;
 	x->kept = kept_create(x->t, vm, name);
 	return x;
 }
@@ -375,7 +378,8 @@ on_verdict(void *data, void *part, int err, const char *msg,
 	} else {
 		t->inj->installed = TRUE;
 		t->inj->size = x->written;
-		t->inj->mtime = time(NULL);
+		if (t->inj != x->inj || x->inj->mtime == x->begun)
+			t->inj->mtime = time(NULL);
 	}
 	return err;
 }
@@ -429,7 +433,9 @@ settle_held(struct inject_handle *x)
 
 	x->inj->kept = x->kept >= 0;
 	x->inj->size = x->written;
-	x->inj->mtime = time(NULL);
+	if (x->inj->mtime == x->begun)
+		if (x->inj->mtime == x->begun)
+			x->inj->mtime = time(NULL);
 	if (x->inj->name[0] != '.' && (x->inj->mode & 0111) &&
 	    x->inj->kept && kept_send(x->t, x->vm, x->inj, held_sent, x) == 0)
 		return;

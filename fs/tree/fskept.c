@@ -238,7 +238,9 @@ part_answered(struct send_part *p, int err, const char *msg)
 		}
 	} else {
 		p->inj->installed = TRUE;
-		p->inj->mtime = time(NULL);
+		/* The held file keeps its time (written, or set). */
+		if (p->inj != s->inj)
+			p->inj->mtime = time(NULL);
 	}
 	vm_injected_unref(p->vm, p->inj);
 	p->inj = NULL;
