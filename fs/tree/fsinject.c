@@ -416,6 +416,8 @@ held_sent(void *data, int err, const char *why)
 		inject_hold(x->vm, x->inj, why);
 	} else if (err) {
 		x->error = err;
+		x->inj->kept = FALSE;
+		kept_drop(x->t, x->vm, x->inj->name);
 	} else {
 		x->inj->installed = TRUE;
 		if (!x->vm->host)

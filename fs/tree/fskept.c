@@ -354,7 +354,9 @@ void
 kept_spool(struct tree *t, struct vm *all, struct injected *inj)
 {
 	g_autofree char *path = kept_path(t, all, inj->name);
+	g_autoptr(GPtrArray) had = NULL;
 	char buf[65536];
+	guint i;
 	ssize_t n;
 	int in, out;
 
@@ -365,6 +367,15 @@ kept_spool(struct tree *t, struct vm *all, struct injected *inj)
 		spool_write(t->cl, inj->name, &out, buf, n);
 	close(in);
 	spool_commit(t->cl, inj->name, out, out >= 0);
+	had = g_ptr_array_new();
+	for (i = 0; i < t->cl->vms->len; i++) {
+		struct vm *v = t->cl->vms->pdata[i];
+
+		if (g_hash_table_contains(v->injected, inj->name))
+			g_ptr_array_add(had, v);
+	}
+	/* VMs that joined while it was sent. */
+	spool_give_rest(t->cl, inj, had);
 }
 
 /* Remove the kept directory: the mount ends. */
