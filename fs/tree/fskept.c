@@ -4,10 +4,9 @@
  * held here can be sent later.
  *
  * Every file written into VM/inject/ or .all/inject/ is copied, as it
- * is written, to the mount's kept directory (KEPT/VM/NAME, under the
- * state directory if there is one, else a private temporary directory;
- * removed at unmount).  Its size is the files' own: no more is kept than
- * was injected, and a file goes with its rm.  A read of inject/NAME
+ * is written, to the mount's kept directory (KEPT/VM/NAME in a private
+ * temporary directory, $TMPDIR or /tmp; removed at unmount).  It holds
+ * no more than was injected, and a file's copy goes with its rm.  A read of inject/NAME
  * gives these bytes, and its mode shows read permission only when they
  * are there.
  *
@@ -26,20 +25,14 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A private directory of this mount's: not the state directory, which
+ * is handed to the next mount of it as soon as this one is unmounted,
+ * while the copies are still in use. */
 static const char *
 kept_dir(struct tree *t)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (t->kept_dir)
-		return t->kept_dir;
-	if (journal_dir(t->cl)) {
-		g_autofree char *d = g_build_filename(journal_dir(t->cl),
-						      "kept", NULL);
-
-		if (g_mkdir_with_parents(d, 0700) == 0)
-			t->kept_dir = g_steal_pointer(&d);
-	}
 	if (!t->kept_dir &&
 	    !(t->kept_dir = g_dir_make_tmp("tricklefs-kept-XXXXXX", &error)))
 		g_warning("no copy of injected files at the mount (they will "
