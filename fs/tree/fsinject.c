@@ -74,8 +74,7 @@ handle_free(struct inject_handle *x)
 	 * which may go with it below. */
 	if (x->spool >= 0)
 		spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
-	if (x->kept >= 0)
-		close(x->kept);
+	kept_abandon(x->t, x->vm, x->inj->name, x->kept);
 	/* A VM's own entry was taken here when nothing was sent. */
 	if (x->vm->host && x->xfers->len == 0)
 		vm_injected_unref(x->vm, x->inj);
@@ -170,7 +169,6 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 		x->spool = spool_open(fs, name);
 	}
 	g_clear_pointer(&x->inj->held, g_free);
-	x->inj->kept = FALSE;
 	x->begun = x->inj->mtime;
 	x->kept = kept_create(x->t, vm, name);
 	return x;
@@ -294,9 +292,8 @@ keep_bytes(struct inject_handle *x, const char *buf, size_t size, off_t off)
 			g_warning("%s: inject/%s will not read back: %s",
 				  x->vm->name, x->inj->name,
 				  g_strerror(errno));
-			close(x->kept);
+			kept_abandon(x->t, x->vm, x->inj->name, x->kept);
 			x->kept = -1;
-			kept_drop(x->t, x->vm, x->inj->name);
 			return;
 		}
 		done += n;
@@ -433,11 +430,11 @@ settle_held(struct inject_handle *x)
 {
 	g_autofree char *why = NULL;
 
-	x->inj->kept = x->kept >= 0;
+	x->inj->kept = kept_commit(x->t, x->vm, x->inj->name, x->kept);
+	x->kept = -1;
 	x->inj->size = x->written;
 	if (x->inj->mtime == x->begun)
-		if (x->inj->mtime == x->begun)
-			x->inj->mtime = time(NULL);
+		x->inj->mtime = time(NULL);
 	if (x->inj->name[0] != '.' && (x->inj->mode & 0111) &&
 	    x->inj->kept && kept_send(x->t, x->vm, x->inj, held_sent, x) == 0)
 		return;
@@ -468,8 +465,11 @@ verdicts_in(void *data, int err)
 		settle_held(x);
 		return;
 	}
-	if (!x->error)
-		x->inj->kept = x->kept >= 0;
+	if (!x->error) {
+		x->inj->kept = kept_commit(x->t, x->vm, x->inj->name,
+					   x->kept);
+		x->kept = -1;
+	}
 	x->phase = X_DONE;
 	if (!x->error && !x->vm->host) {
 		x->inj->installed = TRUE;
@@ -625,7 +625,7 @@ inject_unlink(fuse_req_t req, struct vm *vm, const char *name)
 		return;
 	}
 	/* Held here: only here. */
-	if (inj->held && !inj->writers) {
+	if (inj->held && !inj->writers && !inj->installed) {
 		g_message("%s: inject/%s dropped (it was held at the mount)",
 			  vm->name, name);
 		forget_name(req_tree(req), vm, name);

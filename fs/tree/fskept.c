@@ -6,9 +6,9 @@
  * Every file written into VM/inject/ or .all/inject/ is copied, as it
  * is written, to the mount's kept directory (KEPT/VM/NAME in a private
  * temporary directory, $TMPDIR or /tmp; removed at unmount).  It holds
- * no more than was injected, and a file's copy goes with its rm.  A read of inject/NAME
- * gives these bytes, and its mode shows read permission only when they
- * are there.
+ * no more than was injected, and a file's copy goes with its rm.  A
+ * read of inject/NAME gives these bytes, and its mode shows read
+ * permission only when they are there.
  *
  * A file is held here, not sent, while it has a hidden name (.NAME: the
  * temporary file of rsync and of editors, which rename it when it is
@@ -40,14 +40,16 @@ kept_dir(struct tree *t)
 	return t->kept_dir;
 }
 
-char *
-kept_path(struct tree *t, struct vm *vm, const char *name)
+/* KEPT/vm/VM/name, the copy; KEPT/partial/VM/name while it is written
+ * (the copy of a file being replaced still reads back meanwhile). */
+static char *
+path_in(struct tree *t, const char *part, struct vm *vm, const char *name)
 {
 	g_autofree char *d = NULL;
 
 	if (!kept_dir(t))
 		return NULL;
-	d = g_build_filename(t->kept_dir, vm->name, NULL);
+	d = g_build_filename(t->kept_dir, part, vm->name, NULL);
 	if (g_mkdir_with_parents(d, 0700) < 0) {
 		g_warning("kept copies of %s/inject: %s: %s", vm->name, d,
 			  g_strerror(errno));
@@ -56,10 +58,16 @@ kept_path(struct tree *t, struct vm *vm, const char *name)
 	return g_build_filename(d, name, NULL);
 }
 
+char *
+kept_path(struct tree *t, struct vm *vm, const char *name)
+{
+	return path_in(t, "vm", vm, name);
+}
+
 int
 kept_create(struct tree *t, struct vm *vm, const char *name)
 {
-	g_autofree char *path = kept_path(t, vm, name);
+	g_autofree char *path = path_in(t, "partial", vm, name);
 	int fd;
 
 	if (!path)
@@ -69,6 +77,38 @@ kept_create(struct tree *t, struct vm *vm, const char *name)
 		g_warning("%s: inject/%s will not read back: %s: %s",
 			  vm->name, name, path, g_strerror(errno));
 	return fd;
+}
+
+gboolean
+kept_commit(struct tree *t, struct vm *vm, const char *name, int fd)
+{
+	g_autofree char *part = NULL, *path = NULL;
+
+	if (fd < 0) {
+		kept_drop(t, vm, name);
+		return FALSE;
+	}
+	close(fd);
+	part = path_in(t, "partial", vm, name);
+	path = kept_path(t, vm, name);
+	if (part && path && rename(part, path) == 0)
+		return TRUE;
+	g_warning("%s: inject/%s will not read back: %s", vm->name, name,
+		  g_strerror(errno));
+	kept_drop(t, vm, name);
+	return FALSE;
+}
+
+void
+kept_abandon(struct tree *t, struct vm *vm, const char *name, int fd)
+{
+	g_autofree char *part = NULL;
+
+	if (fd < 0)
+		return;
+	close(fd);
+	if ((part = path_in(t, "partial", vm, name)))
+		unlink(part);
 }
 
 void
@@ -371,30 +411,30 @@ kept_spool(struct tree *t, struct vm *all, struct injected *inj)
 	spool_give_rest(t->cl, inj, had);
 }
 
+static void
+remove_tree(const char *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d))) {
+		g_autofree char *p = g_build_filename(dir, name, NULL);
+
+		if (g_file_test(p, G_FILE_TEST_IS_DIR) &&
+		    !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+			remove_tree(p);
+		else
+			unlink(p);
+	}
+	rmdir(dir);
+}
+
 /* Remove the kept directory: the mount ends. */
 void
 tree_free_kept(struct tree *t)
 {
-	g_autoptr(GDir) top = NULL;
-	const char *vmname;
-
 	if (!t->kept_dir)
 		return;
-	if ((top = g_dir_open(t->kept_dir, 0, NULL))) {
-		while ((vmname = g_dir_read_name(top))) {
-			g_autofree char *d = g_build_filename(t->kept_dir,
-							      vmname, NULL);
-			g_autoptr(GDir) sub = g_dir_open(d, 0, NULL);
-			const char *name;
-
-			while (sub && (name = g_dir_read_name(sub))) {
-				g_autofree char *p = g_build_filename(d, name,
-								      NULL);
-				unlink(p);
-			}
-			rmdir(d);
-		}
-	}
-	rmdir(t->kept_dir);
+	remove_tree(t->kept_dir);
 	g_clear_pointer(&t->kept_dir, g_free);
 }

@@ -136,8 +136,13 @@ void inject_rename(fuse_req_t req, struct vm *vm, const char *name,
 typedef void (*kept_sent_fn)(void *data, int err, const char *why);
 /* KEPT/VM/name, or NULL if there is no kept directory. */
 char *kept_path(struct tree *t, struct vm *vm, const char *name);
-/* Start the copy of vm's inject/name: an fd to write, or -1. */
+/* Start a new copy of vm's inject/name: an fd to write, or -1.  The
+ * copy there reads back until kept_commit (TRUE: the new one does now;
+ * fd -1: none does) or kept_abandon. */
 int kept_create(struct tree *t, struct vm *vm, const char *name);
+gboolean kept_commit(struct tree *t, struct vm *vm, const char *name,
+		     int fd);
+void kept_abandon(struct tree *t, struct vm *vm, const char *name, int fd);
 void kept_drop(struct tree *t, struct vm *vm, const char *name);
 int kept_rename(struct tree *t, struct vm *vm, const char *from,
 		const char *to);

@@ -71,6 +71,12 @@ expect_eq "ho after rsync of v2" "ho v2 z" "$(call local0 "ho z")"
 cmp "$T/v2/ho" "$I/ho" || fail "inject/ho does not read back v2"
 expect_ls "$I" basic.so edit held hi ho synced
 
+# A refused new copy leaves the installed one, and it still reads back.
+echo "not a program" >"$T/junk"
+expect_errno "cp junk over ho" ENOEXEC cp "$T/junk" "$I/ho"
+cmp "$T/v2/ho" "$I/ho" || fail "inject/ho does not read back v2 after a refused copy"
+expect_eq "ho after a refused copy" "ho v2 r" "$(call local0 "ho r")"
+
 # mv of an installed file copies it through its copy here (EXDEV).
 mv "$I/synced" "$I/moved" || fail "mv synced moved"
 expect_eq "moved" "ho m" "$(call local0 "moved m")"
