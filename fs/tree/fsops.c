@@ -319,7 +319,10 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (in.kind == I_INJFILE) {
-		if (acc == O_RDONLY)
+		/* The owner's code: read back by those who may inject. */
+		if (acc == O_RDONLY && !tree_may_act(req, "read inject/"))
+			fuse_reply_err(req, EACCES);
+		else if (acc == O_RDONLY)
 			inject_read_open(req, in.vm, in.inj, fi);
 		else
 			inject_open(req, in.vm, in.inj, fi);
