@@ -69,6 +69,7 @@ cmp "$T/ho" "$I/synced" || fail "inject/synced does not read back"
 rsync -a "$T/v2/ho" "$I/" || fail "rsync -a v2/ho inject/"
 expect_eq "ho after rsync of v2" "ho v2 z" "$(call local0 "ho z")"
 cmp "$T/v2/ho" "$I/ho" || fail "inject/ho does not read back v2"
+expect_eq "mtime of ho (rsync -a)" "$(stat -c %Y "$T/v2/ho")" "$(stat -c %Y "$I/ho")"
 expect_ls "$I" basic.so edit held hi ho synced
 
 # A refused new copy leaves the installed one, and it still reads back.
@@ -95,3 +96,6 @@ expect_eq "ls -l .all/inject/allheld" "-rw-r--r--" "$(stat -c %A "$M/.all/inject
 chmod +x "$M/.all/inject/allheld" || fail "chmod +x .all/inject/allheld"
 expect_eq "allheld after chmod +x" "hi b" "$(call local0 "allheld b")"
 cmp "$T/hi" "$I/allheld" || fail "local0/inject/allheld does not read back"
+rsync "$T/ho" "$M/.all/inject/allsynced" || fail "rsync into .all/inject/"
+expect_eq "allsynced" "ho c" "$(call local0 "allsynced c")"
+cmp "$T/ho" "$M/.all/inject/allsynced" || fail ".all/inject/allsynced does not read back"
