@@ -91,6 +91,9 @@ reply_error(struct node *n, guint vm, guint32 tag, const GError *error)
 	    error->code == G_IO_ERROR_INVALID_DATA)
 		err = ENOEXEC;
 	else if (error->domain == G_IO_ERROR &&
+		 error->code == G_IO_ERROR_PERMISSION_DENIED)
+		err = EACCES;
+	else if (error->domain == G_IO_ERROR &&
 		 error->code == G_IO_ERROR_INVALID_FILENAME)
 		err = EINVAL;
 	else if (error->domain == G_FILE_ERROR &&

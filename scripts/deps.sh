@@ -4,7 +4,7 @@
 set -eu
 pkgs="gcc libc6-dev pkg-config meson ninja-build libfuse3-dev fuse3
 libglib2.0-dev libssh2-1-dev openssh-server openssh-client procps psmisc make
-iproute2 util-linux nftables"
+iproute2 util-linux nftables rsync"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'ok installed' ||

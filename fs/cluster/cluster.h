@@ -247,6 +247,11 @@ struct injected {
 	time_t mtime;
 	gboolean installed;		/* the node accepted it */
 	int writers;			/* open transfers */
+	/* Held at the mount, not sent (fs/tree/fskept.c): a hidden name
+	 * (.NAME, until renamed), or a program without +x (until chmod). */
+	char *held;			/* why, or NULL */
+	gboolean kept;			/* its bytes are at the mount: a read
+					   gives them back */
 };
 
 /* One run of a call on a VM: a line of the call's attempts file. */
@@ -322,7 +327,8 @@ struct vm {
 	time_t created;
 	void *tree_data;		/* the layer above's (data/ paths);
 					   it frees it before cluster_free */
-	GVariant *funcs;		/* a(sss) name, origin, doc (node) */
+	GVariant *funcs;		/* a(sssss) name, origin, doc, sha256,
+					   shadows (node) */
 	GHashTable *func_ids;		/* name -> id, stable for inodes */
 	GPtrArray *func_names;		/* id - 1 -> name */
 	GVariant *objects;		/* a(uss) id, class, description */

@@ -15,6 +15,7 @@ static void
 injected_free(struct injected *inj)
 {
 	g_free(inj->name);
+	g_free(inj->held);
 	g_free(inj);
 }
 
@@ -599,7 +600,7 @@ void
 vm_injected_unref(struct vm *vm, struct injected *inj)
 {
 	/* A refused or abandoned first copy leaves no name behind. */
-	if (--inj->writers == 0 && !inj->installed)
+	if (--inj->writers == 0 && !inj->installed && !inj->held)
 		vm_injected_remove(vm, inj);
 	cluster_emit(vm->fs, CL_VM_CHANGED, vm->host, vm, NULL, NULL);
 }
@@ -620,15 +621,30 @@ vm_count_calls(struct vm *vm, guint *queued, guint *running)
 	}
 }
 
+/* functions/NAME: the first line as before, then where it comes from,
+ * that file's SHA-256 and what it hides. */
+static gboolean func_entry(struct vm *vm, guint32 id, const char **name,
+			   const char **origin, const char **doc,
+			   const char **sum, const char **shadows);
+
 char *
 vm_func_text(struct vm *vm, guint32 id)
 {
-	const char *name, *origin, *doc;
+	const char *name, *origin, *doc, *sum, *shadows;
+	GString *s;
 
-	if (!vm_func(vm, id, &name, &origin, &doc))
+	if (!func_entry(vm, id, &name, &origin, &doc, &sum, &shadows))
 		return g_strdup("");
-	return g_strdup_printf("%s: %s%s%s\n", name, origin, *doc ? ": " : "",
-			       doc);
+	s = g_string_new(NULL);
+	g_string_append_printf(s, "%s: %s%s%s\n", name, origin,
+			       *doc ? ": " : "", doc);
+	g_string_append_printf(s, "source: %s\n",
+			       strcmp(origin, "program") == 0 ? name : origin);
+	if (*sum)
+		g_string_append_printf(s, "sha256: %s\n", sum);
+	if (*shadows)
+		g_string_append_printf(s, "shadows: %s\n", shadows);
+	return g_string_free(s, FALSE);
 }
 
 char *
@@ -654,7 +670,8 @@ vm_set_funcs(struct vm *vm, GVariant *funcs)
 	g_clear_pointer(&vm->funcs, g_variant_unref);
 	vm->funcs = g_variant_ref(funcs);
 	g_variant_iter_init(&it, funcs);
-	while (g_variant_iter_next(&it, "(&s&s&s)", &name, NULL, NULL)) {
+	while (g_variant_iter_next(&it, "(&s&s&s&s&s)", &name, NULL, NULL,
+				   NULL, NULL)) {
 		if (g_hash_table_contains(vm->func_ids, name))
 			continue;
 		g_ptr_array_add(vm->func_names, g_strdup(name));
@@ -672,28 +689,44 @@ vm_func_id(struct vm *vm, const char *name)
 	return id && vm_func(vm, id, NULL, NULL, NULL) ? id : 0;
 }
 
-gboolean
-vm_func(struct vm *vm, guint32 id, const char **name, const char **origin,
-	const char **doc)
+static gboolean
+func_entry(struct vm *vm, guint32 id, const char **name, const char **origin,
+	   const char **doc, const char **sum, const char **shadows)
 {
 	GVariantIter it;
-	const char *n, *o, *d;
+	const char *n, *o, *d, *c, *h;
 
 	if (!vm->funcs || id == 0 || id > vm->func_names->len)
 		return FALSE;
 	g_variant_iter_init(&it, vm->funcs);
-	while (g_variant_iter_next(&it, "(&s&s&s)", &n, &o, &d)) {
+	while (g_variant_iter_next(&it, "(&s&s&s&s&s)", &n, &o, &d, &c, &h)) {
 		if (strcmp(n, vm->func_names->pdata[id - 1]) != 0)
 			continue;
-		if (name)
-			*name = n;
-		if (origin)
-			*origin = o;
-		if (doc)
-			*doc = d;
+		*name = n;
+		*origin = o;
+		*doc = d;
+		*sum = c;
+		*shadows = h;
 		return TRUE;
 	}
 	return FALSE;
+}
+
+gboolean
+vm_func(struct vm *vm, guint32 id, const char **name, const char **origin,
+	const char **doc)
+{
+	const char *n, *o, *d, *c, *h;
+
+	if (!func_entry(vm, id, &n, &o, &d, &c, &h))
+		return FALSE;
+	if (name)
+		*name = n;
+	if (origin)
+		*origin = o;
+	if (doc)
+		*doc = d;
+	return TRUE;
 }
 
 void

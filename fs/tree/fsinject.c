@@ -13,6 +13,13 @@
  * if every VM accepts the file.  .all/inject/ also keeps a copy (spool.c)
  * for VMs that join later, and for those whose node is unreachable now:
  * they get it once it is back.
+ *
+ * Every file is also kept at the mount as it is written (fskept.c): a
+ * read gives back the bytes installed.  A file with a hidden name
+ * (.NAME, what rsync and editors write before they rename it), or a
+ * program without execute permission (install and cp -p chmod it only
+ * after they wrote it) is held there rather than sent as a failing
+ * install: a rename onto a real name or a chmod +x sends it.
  */
 #include "tree.h"
 
@@ -41,7 +48,22 @@ struct inject_handle {
 	GList *flushes;		/* fuse_req_t waiting for the verdict */
 	gboolean released;	/* free once the verdict is in */
 	int spool;		/* .all: the copy for later VMs, or -1 */
+	struct tree *t;
+	int kept;		/* the copy at the mount (fskept.c), or -1 */
+	gboolean holding;	/* not sent (any more): held at the mount */
+	char *why;		/* a node's reason to hold it (EACCES) */
+	time_t begun;		/* inj's mtime then: unless touched since
+				   (cp -p), it is the time of the verdict */
 };
+
+void
+inject_hold(struct vm *vm, struct injected *inj, const char *why)
+{
+	g_free(inj->held);
+	inj->held = g_strdup(why);
+	g_message("%s: inject/%s is held at the mount, not installed: %s",
+		  vm->name, inj->name, why);
+}
 
 static void
 handle_free(struct inject_handle *x)
@@ -52,6 +74,11 @@ handle_free(struct inject_handle *x)
 	 * which may go with it below. */
 	if (x->spool >= 0)
 		spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
+	kept_abandon(x->t, x->vm, x->inj->name, x->kept);
+	/* A VM's own entry was taken here when nothing was sent. */
+	if (x->vm->host && x->xfers->len == 0)
+		vm_injected_unref(x->vm, x->inj);
+	g_free(x->why);
 	for (i = 0; i < x->xfers->len; i++) {
 		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
 		vm_injected_unref(t->vm, t->inj);
@@ -80,8 +107,8 @@ static const struct handle_ops inject_ops;
 
 /* Its node takes a transfer: not down, not being reconnected (a link
  * that is gone takes no bytes). */
-static gboolean
-reachable(const struct vm *vm)
+gboolean
+inject_reachable(const struct vm *vm)
 {
 	return vm->host->state != HOST_DOWN &&
 	       vm->host->state != HOST_RECONNECTING;
@@ -98,9 +125,15 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 	x->h.ops = &inject_ops;
 	x->vm = vm;
 	x->spool = -1;
+	x->t = req_tree(req);
 	x->xfers = g_array_new(FALSE, FALSE, sizeof(struct xfer));
-	if (vm->host) {
-		if (reachable(vm))
+	/* A hidden name waits at the mount for its rename. */
+	x->holding = name[0] == '.';
+	if (x->holding) {
+		x->inj = vm_injected_add(vm, name, mode);
+		x->inj->writers++;
+	} else if (vm->host) {
+		if (inject_reachable(vm))
 			add_xfer(x, vm, name, mode);
 	} else {
 		for (i = 0; i < fs->vms->len; i++) {
@@ -108,7 +141,7 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 
 			if (!vm_open(v))
 				continue;
-			if (reachable(v))
+			if (inject_reachable(v))
 				add_xfer(x, v, name, mode);
 			else if (v->host->state == HOST_RECONNECTING)
 				g_message("%s: inject/%s: later, %s is "
@@ -117,7 +150,7 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 					  v->host->down_reason);
 		}
 	}
-	if (x->xfers->len == 0) {
+	if (x->xfers->len == 0 && !x->holding) {
 		g_warning("%s: cannot inject %s: %s", vm->name, name,
 			  vm->host ? vm->host->down_reason : "no VM is up");
 		g_array_unref(x->xfers);
@@ -126,13 +159,18 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 			       HOST_RECONNECTING ? EHOSTUNREACH : EHOSTDOWN);
 		return NULL;
 	}
-	if (vm->host) {
+	if (x->holding) {
+		/* taken above */
+	} else if (vm->host) {
 		x->inj = g_array_index(x->xfers, struct xfer, 0).inj;
 	} else {
 		x->inj = vm_injected_add(vm, name, mode);
 		x->inj->writers++;
 		x->spool = spool_open(fs, name);
 	}
+	g_clear_pointer(&x->inj->held, g_free);
+	x->begun = x->inj->mtime;
+	x->kept = kept_create(x->t, vm, name);
 	return x;
 }
 
@@ -142,8 +180,10 @@ inject_create(fuse_req_t req, struct vm *vm, const char *name, mode_t mode,
 {
 	struct inject_handle *x;
 
-	/* Hidden names are the node's own (partial transfers). */
-	if (name[0] == '.' || strlen(name) > 255) {
+	/* Hidden names are held here (rsync's, editors' temporary files):
+	 * the node's own partial transfers are never seen. */
+	if (strlen(name) > 255 || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -190,7 +230,7 @@ check_write(struct inject_handle *x, const char *buf, size_t size, off_t off)
 
 	if (x->phase != X_OPEN)
 		return EBADF;
-	for (i = 0; i < x->xfers->len; i++) {
+	for (i = 0; i < x->xfers->len && !x->holding; i++) {
 		struct host *h =
 			g_array_index(x->xfers, struct xfer, i).vm->host;
 
@@ -219,6 +259,47 @@ check_write(struct inject_handle *x, const char *buf, size_t size, off_t off)
 	return 0;
 }
 
+static void abort_all(struct inject_handle *x);
+
+/* A #! script without +x is held here, not sent: the nodes would refuse
+ * it, and install, cp -p chmod it after they wrote it. */
+static void
+maybe_hold_script(struct inject_handle *x, const char *buf, size_t size,
+		  off_t off)
+{
+	if (x->holding || off != 0 || size < 2 || buf[0] != '#' ||
+	    buf[1] != '!' || (x->inj->mode & 0111))
+		return;
+	abort_all(x);
+	x->holding = TRUE;
+	spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
+	x->spool = -1;
+}
+
+/* Add buf to the copy at the mount; the file is still installed if that
+ * fails, but will not read back. */
+static void
+keep_bytes(struct inject_handle *x, const char *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (x->kept >= 0 && done < size) {
+		n = pwrite(x->kept, buf + done, size - done, off + done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			g_warning("%s: inject/%s will not read back: %s",
+				  x->vm->name, x->inj->name,
+				  g_strerror(errno));
+			kept_abandon(x->t, x->vm, x->inj->name, x->kept);
+			x->kept = -1;
+			return;
+		}
+		done += n;
+	}
+}
+
 static void
 inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	     struct fuse_file_info *fi)
@@ -235,7 +316,9 @@ inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		fuse_reply_err(req, x->error);
 		return;
 	}
-	for (i = 0; i < x->xfers->len; i++) {
+	maybe_hold_script(x, buf, size, off);
+	keep_bytes(x, buf, size, off);
+	for (i = 0; i < x->xfers->len && !x->holding; i++) {
 		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
 		struct host *h = t->vm->host;
 
@@ -251,6 +334,10 @@ inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	x->written += size;
 	if (!x->inj->installed)
 		x->inj->size = x->written;
+	if (x->holding) {
+		fuse_reply_write(req, size);
+		return;
+	}
 	spool_write(x->vm->fs, x->inj->name, &x->spool, buf, size);
 	/* Go at the pace of the slowest link. */
 	tree_reply_write(req_tree(req), slowest, req, size);
@@ -276,13 +363,20 @@ on_verdict(void *data, void *part, int err, const char *msg,
 	struct inject_handle *x = data;
 	struct xfer *t = part;
 
+	/* A program without +x: held here until a chmod +x. */
+	if (err == EACCES) {
+		if (!x->why)
+			x->why = g_strdup(msg);
+		return 0;
+	}
 	if (err) {
 		vm_error(t->vm, err, "refusing inject/%s: %s", t->inj->name,
 			 msg);
 	} else {
 		t->inj->installed = TRUE;
 		t->inj->size = x->written;
-		t->inj->mtime = time(NULL);
+		if (t->inj != x->inj || x->inj->mtime == x->begun)
+			t->inj->mtime = time(NULL);
 	}
 	return err;
 }
@@ -300,6 +394,60 @@ give_rest(struct inject_handle *x)
 	spool_give_rest(x->vm->fs, x->inj, had);
 }
 
+static void
+finish(struct inject_handle *x)
+{
+	x->phase = X_DONE;
+	reply_flushes(x);
+	if (x->released)
+		handle_free(x);
+}
+
+/* A held file sent once it could be (chmod +x while it was written). */
+static void
+held_sent(void *data, int err, const char *why)
+{
+	struct inject_handle *x = data;
+
+	if (err == EACCES) {
+		inject_hold(x->vm, x->inj, why);
+	} else if (err) {
+		x->error = err;
+		x->inj->kept = FALSE;
+		kept_drop(x->t, x->vm, x->inj->name);
+	} else {
+		x->inj->installed = TRUE;
+		if (!x->vm->host)
+			kept_spool(x->t, x->vm, x->inj);
+	}
+	finish(x);
+}
+
+/* Nothing went to the nodes, or they want +x: keep it here, or send it
+ * now if it has +x by now. */
+static void
+settle_held(struct inject_handle *x)
+{
+	g_autofree char *why = NULL;
+
+	x->inj->kept = kept_commit(x->t, x->vm, x->inj->name, x->kept);
+	x->kept = -1;
+	x->inj->size = x->written;
+	if (x->inj->mtime == x->begun)
+		x->inj->mtime = time(NULL);
+	if (x->inj->name[0] != '.' && (x->inj->mode & 0111) &&
+	    x->inj->kept && kept_send(x->t, x->vm, x->inj, held_sent, x) == 0)
+		return;
+	if (x->inj->name[0] == '.')
+		why = g_strdup(INJECT_WHY_HIDDEN);
+	else if (x->why)
+		why = g_strdup_printf("%s; chmod +x installs it", x->why);
+	else
+		why = g_strdup(INJECT_WHY_NOEXEC);
+	inject_hold(x->vm, x->inj, why);
+	finish(x);
+}
+
 /* Every VM has answered. */
 static void
 verdicts_in(void *data, int err)
@@ -308,6 +456,20 @@ verdicts_in(void *data, int err)
 
 	if (err && !x->error)
 		x->error = err;
+	if (!x->error && x->why) {
+		x->holding = TRUE;
+		spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
+		x->spool = -1;
+	}
+	if (!x->error && x->holding) {
+		settle_held(x);
+		return;
+	}
+	if (!x->error) {
+		x->inj->kept = kept_commit(x->t, x->vm, x->inj->name,
+					   x->kept);
+		x->kept = -1;
+	}
 	x->phase = X_DONE;
 	if (!x->error && !x->vm->host) {
 		x->inj->installed = TRUE;
@@ -355,6 +517,10 @@ inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 		}
 		x->phase = X_COMMITTING;
 		x->flushes = g_list_append(x->flushes, req);
+		if (x->holding) {
+			settle_held(x);
+			return;
+		}
 		f = fanin_new(verdicts_in, x);
 		for (i = 0; i < x->xfers->len; i++) {
 			struct xfer *t = &g_array_index(x->xfers, struct xfer,
@@ -397,14 +563,16 @@ struct unlink_op {
 };
 
 static void
-forget_name(struct vm *vm, const char *name)
+forget_name(struct tree *t, struct vm *vm, const char *name)
 {
 	struct injected *inj = g_hash_table_lookup(vm->injected, name);
 
-	if (inj && inj->writers == 0)
+	if (inj && inj->writers == 0) {
 		vm_injected_remove(vm, inj);
-	else if (inj)
+		kept_drop(t, vm, name);
+	} else if (inj) {
 		inj->installed = FALSE;
+	}
 }
 
 static int
@@ -418,7 +586,7 @@ on_unlinked(void *data, void *part, int err, const char *msg,
 		g_warning("%s: rm inject/%s: %s", vm->name, u->name, msg);
 		return err;
 	}
-	forget_name(vm, u->name);
+	forget_name(req_tree(u->req), vm, u->name);
 	return 0;
 }
 
@@ -428,7 +596,7 @@ unlinked(void *data, int err)
 	struct unlink_op *u = data;
 
 	if (!err && !u->vm->host) {
-		forget_name(u->vm, u->name);
+		forget_name(req_tree(u->req), u->vm, u->name);
 		spool_remove(u->vm->fs, u->name);
 	}
 	fuse_reply_err(u->req, err);
@@ -454,6 +622,14 @@ inject_unlink(fuse_req_t req, struct vm *vm, const char *name)
 
 	if (!inj) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* Held here: only here. */
+	if (inj->held && !inj->writers && !inj->installed) {
+		g_message("%s: inject/%s dropped (it was held at the mount)",
+			  vm->name, name);
+		forget_name(req_tree(req), vm, name);
+		fuse_reply_err(req, 0);
 		return;
 	}
 	if (!inj->installed) {

@@ -539,5 +539,6 @@ tree_free(struct tree *t)
 	g_array_unref(t->allowed);
 	cluster_unlisten(t->cl, on_event, t);
 	tree_free_data(t);
+	tree_free_kept(t);
 	g_free(t);
 }

@@ -167,10 +167,14 @@ tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		fuse_reply_attr(req, &st, attr_timeout(&in));
 		return;
 	}
-	/* Shells truncate what they redirect into (> calls/new), and cp
-	 * may truncate or chmod a file it copies into inject/: accept
-	 * those as the no-ops they are here. */
-	if (in.kind != I_NEW && in.kind != I_INJFILE) {
+	/* install, cp -p chmod, touch, chown what they put in inject/. */
+	if (in.kind == I_INJFILE) {
+		inject_setattr(req, in.vm, in.inj, attr, to_set);
+		return;
+	}
+	/* Shells truncate what they redirect into (> calls/new): accept
+	 * that as the no-op it is here. */
+	if (in.kind != I_NEW) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -178,8 +182,6 @@ tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (in.inj && (to_set & FUSE_SET_ATTR_MODE))
-		in.inj->mode = attr->st_mode & 07777;
 	fill_attr(req_tree(req), &in, &st);
 	fuse_reply_attr(req, &st, attr_timeout(&in));
 }
@@ -359,8 +361,11 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (in.kind == I_INJFILE) {
-		if (acc == O_RDONLY)
+		/* The owner's code: read back by those who may inject. */
+		if (acc == O_RDONLY && !tree_may_act(req, "read inject/"))
 			fuse_reply_err(req, EACCES);
+		else if (acc == O_RDONLY)
+			inject_read_open(req, in.vm, in.inj, fi);
 		else
 			inject_open(req, in.vm, in.inj, fi);
 		return;
@@ -581,6 +586,11 @@ tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOENT);
 	else if (flags)
 		fuse_reply_err(req, EINVAL);
+	else if (p.kind == I_INJECT && np.kind == I_INJECT && p.vm == np.vm &&
+		 !tree_may_act(req, "rename in inject/"))
+		fuse_reply_err(req, EACCES);
+	else if (p.kind == I_INJECT && np.kind == I_INJECT && p.vm == np.vm)
+		inject_rename(req, p.vm, name, newname);
 	else if (p.kind != I_DATA || np.kind != I_DATA || p.vm != np.vm)
 		fuse_reply_err(req, EXDEV);
 	else if (!tree_may_act(req, "rename in data/"))

@@ -214,7 +214,9 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 	/* Modes tell who may write (tree_may_act): the owner alone, as far
 	 * as group and other know; -o allow_users are not shown. */
 	case I_INJFILE:
-		st->st_mode = S_IFREG | (in->inj->mode & 0755);
+		/* r only if it reads back (fskept.c). */
+		st->st_mode = S_IFREG | (in->inj->mode & 0755 &
+			(kept_readable(t, in->vm, in->inj) ? 07777 : ~0444));
 		st->st_size = in->inj->size;
 		st->st_mtime = st->st_ctime = in->inj->mtime;
 		break;
@@ -483,8 +485,9 @@ list_dir(struct cluster *fs, const struct inode *in, GArray *a)
 			const char *fname;
 
 			g_variant_iter_init(&vi, in->vm->funcs);
-			while (g_variant_iter_next(&vi, "(&s&s&s)", &fname,
-						   NULL, NULL))
+			while (g_variant_iter_next(&vi, "(&s&s&s&s&s)",
+						   &fname, NULL, NULL, NULL,
+						   NULL))
 				dir_add(a, fname, make_ino(I_FUNC, in->vm,
 					vm_func_id(in->vm, fname)), S_IFREG);
 		}

@@ -39,6 +39,7 @@ struct tree {
 				   link's flow control (fsjoin.c) */
 	GHashTable *info_cache;	/* struct vm * -> its info text, kept
 				   briefly for stat (fsinfo.c) */
+	char *kept_dir;		/* copies of injected files (fskept.c) */
 };
 
 struct tree *tree_new(struct cluster *cl);
@@ -148,6 +149,48 @@ void inject_create(fuse_req_t req, struct vm *vm, const char *name,
 void inject_open(fuse_req_t req, struct vm *vm, struct injected *inj,
 		 struct fuse_file_info *fi);
 void inject_unlink(fuse_req_t req, struct vm *vm, const char *name);
+/* Its node takes a transfer now (not down, not reconnecting). */
+gboolean inject_reachable(const struct vm *vm);
+/* inj stays at the mount, not installed, for why (logged). */
+void inject_hold(struct vm *vm, struct injected *inj, const char *why);
+#define INJECT_WHY_HIDDEN "a hidden name (.NAME): renaming it to a name " \
+	"without the dot installs it"
+#define INJECT_WHY_NOEXEC "a program without execute permission: chmod " \
+	"+x installs it"
+
+/* fsheld.c: chmod, utimens (install, cp -p) and rename (rsync, editors)
+ * in inject/ */
+void inject_setattr(fuse_req_t req, struct vm *vm, struct injected *inj,
+		    struct stat *attr, int to_set);
+void inject_rename(fuse_req_t req, struct vm *vm, const char *name,
+		   const char *newname);
+
+/* fskept.c: the copy of every injected file at the mount */
+typedef void (*kept_sent_fn)(void *data, int err, const char *why);
+/* KEPT/VM/name, or NULL if there is no kept directory. */
+char *kept_path(struct tree *t, struct vm *vm, const char *name);
+/* Start a new copy of vm's inject/name: an fd to write, or -1.  The
+ * copy there reads back until kept_commit (TRUE: the new one does now;
+ * fd -1: none does) or kept_abandon. */
+int kept_create(struct tree *t, struct vm *vm, const char *name);
+gboolean kept_commit(struct tree *t, struct vm *vm, const char *name,
+		     int fd);
+void kept_abandon(struct tree *t, struct vm *vm, const char *name, int fd);
+void kept_drop(struct tree *t, struct vm *vm, const char *name);
+int kept_rename(struct tree *t, struct vm *vm, const char *from,
+		const char *to);
+/* Its bytes can be read back (its mode shows r). */
+gboolean kept_readable(struct tree *t, struct vm *vm, struct injected *inj);
+void inject_read_open(fuse_req_t req, struct vm *vm, struct injected *inj,
+		      struct fuse_file_info *fi);
+/* Send the kept copy of inj to vm (or every VM up, for .all); done runs
+ * once every VM answered, with the first refusal.  0, or an errno and
+ * done does not run. */
+int kept_send(struct tree *t, struct vm *vm, struct injected *inj,
+	      kept_sent_fn done, void *data);
+/* .all's file was installed: the spool keeps it for VMs that join. */
+void kept_spool(struct tree *t, struct vm *all, struct injected *inj);
+void tree_free_kept(struct tree *t);
 
 /* fsstdin.c: calls/N/stdin */
 void stdin_open(fuse_req_t req, struct call *c, struct fuse_file_info *fi);

@@ -50,6 +50,17 @@ refuse(GError **error, const char *fmt, ...)
 	return FALSE;
 }
 
+/* A program without execute permission: EACCES at the client, which
+ * may hold it until a chmod +x comes. */
+static gboolean
+no_exec(GError **error, const char *what)
+{
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+		    "%s without execute permission (chmod +x it first)",
+		    what);
+	return FALSE;
+}
+
 /* Does the program header table hold a PT_INTERP entry? */
 static int
 has_interp(int fd, const Elf64_Ehdr *eh, off_t size)
@@ -115,8 +126,7 @@ classify_elf(int fd, off_t size, mode_t mode, enum inject_kind *kind,
 		return TRUE;
 	}
 	if (!(mode & 0111))
-		return refuse(error, "an executable without execute "
-			      "permission (chmod +x it first)");
+		return no_exec(error, "an executable");
 	*kind = INJECT_PROGRAM;
 	return TRUE;
 }
@@ -146,8 +156,7 @@ elfcheck_classify(const char *path, mode_t mode, enum inject_kind *kind,
 		if (ok)
 			*kind = INJECT_PROGRAM;
 		else
-			refuse(error, "a #! script without execute "
-			       "permission (chmod +x it first)");
+			no_exec(error, "a #! script");
 	} else {
 		ok = refuse(error, "not an ELF shared object, ELF program or "
 			    "#! script");

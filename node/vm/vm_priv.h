@@ -47,6 +47,7 @@ struct vmnode {
 	GHashTable *programs;		/* names of injected programs */
 	GHashTable *lib_funcs;		/* lib name -> GPtrArray elf_func */
 	GVariant *funcs_sent;		/* the last FUNCS */
+	GHashTable *sums;		/* injected name -> SHA-256 hex */
 
 	GPtrArray *env;			/* "NAME=VALUE" from setenv calls */
 	GArray *restart_tags;		/* RESTARTs answered once up again */
@@ -76,6 +77,16 @@ const char *vmnode_data_dir(struct vmnode *vm);
 /* Where a call of name goes: "program", a shared object's name or
  * "built-in"; NULL if nothing answers to it. */
 const char *vmnode_func_origin(struct vmnode *vm, const char *name);
+
+/* vmfuncs.c */
+/* WIRE_FUNCS to the client if the set changed since it was last sent. */
+void vmfuncs_send(struct vmnode *vm);
+/* Take the SHA-256 of inject/name, for FUNCS. */
+void vmfuncs_note_sum(struct vmnode *vm, const char *name);
+/* Log every name file defines that hides, or is hidden by, another. */
+void vmfuncs_log_shadows(struct vmnode *vm, const char *file);
+/* The SHA-256 of a file, in hex, or NULL (error set). */
+char *vmfuncs_sha256(const char *path, GError **error);
 
 /* vmcalls.c */
 /* CALL_STATE of every call the VM knows (ended, running, queued), to a

@@ -28,8 +28,6 @@
 #include <gio/gio.h>
 
 #define STOP_GRACE_MS 2000
-/* Keep a FUNCS body well inside WIRE_MAX_BODY. */
-#define FUNCS_BUDGET (WIRE_MAX_BODY - 16 * 1024)
 
 static void spawn_worker(struct vmnode *vm);
 static void restart(struct vmnode *vm);
@@ -78,121 +76,6 @@ send_vm_state(struct vmnode *vm, guint state, const char *detail)
 {
 	vmnode_send(vm, WIRE_VM_STATE, 0,
 		    g_variant_new("(yus)", state, (guint32)vm->pid, detail));
-}
-
-/* Functions. */
-
-/* Where a call of name goes: an injected program, the latest shared
- * object defining it, or a built-in; NULL if nothing answers to it. */
-const char *
-vmnode_func_origin(struct vmnode *vm, const char *name)
-{
-	const struct builtin_info *b;
-	guint i, j;
-
-	if (g_hash_table_contains(vm->programs, name))
-		return "program";
-	for (i = vm->libs->len; i-- > 0;) {
-		GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs,
-						    vm->libs->pdata[i]);
-
-		for (j = 0; fs && j < fs->len; j++)
-			if (strcmp(((struct elf_func *)fs->pdata[j])->name,
-				   name) == 0)
-				return vm->libs->pdata[i];
-	}
-	for (b = worker_builtins; b->name; b++)
-		if (strcmp(b->name, name) == 0)
-			return "built-in";
-	return NULL;
-}
-
-struct func_entry {
-	const char *origin;
-	const char *doc;
-};
-
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Every name a call can use, once, with where a call of it goes. */
-static GVariant *
-build_funcs(struct vmnode *vm)
-{
-	g_autoptr(GHashTable) t = g_hash_table_new_full(g_str_hash,
-		g_str_equal, NULL, g_free);
-	g_autofree const char **names = NULL;
-	const struct builtin_info *b;
-	GVariantBuilder vb;
-	GHashTableIter it;
-	gpointer key;
-	gsize size = 0;
-	guint i, j, n;
-
-	/* Lowest precedence first: later entries replace earlier ones. */
-	for (b = worker_builtins; b->name; b++) {
-		struct func_entry *e = g_new(struct func_entry, 1);
-
-		e->origin = "built-in";
-		e->doc = b->doc;
-		g_hash_table_insert(t, (char *)b->name, e);
-	}
-	for (i = 0; i < vm->libs->len; i++) {
-		GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs,
-						    vm->libs->pdata[i]);
-
-		for (j = 0; fs && j < fs->len; j++) {
-			struct elf_func *f = fs->pdata[j];
-			struct func_entry *e = g_new(struct func_entry, 1);
-
-			e->origin = vm->libs->pdata[i];
-			e->doc = f->doc;
-			g_hash_table_insert(t, f->name, e);
-		}
-	}
-	g_hash_table_iter_init(&it, vm->programs);
-	while (g_hash_table_iter_next(&it, &key, NULL)) {
-		struct func_entry *e = g_new(struct func_entry, 1);
-
-		e->origin = "program";
-		e->doc = "";
-		g_hash_table_insert(t, key, e);
-	}
-	names = (const char **)g_hash_table_get_keys_as_array(t, &n);
-	qsort(names, n, sizeof(*names), cmp_names);
-	g_variant_builder_init(&vb, G_VARIANT_TYPE("a(sss)"));
-	for (i = 0; i < n; i++) {
-		struct func_entry *e = g_hash_table_lookup(t, names[i]);
-
-		size += 16 + strlen(names[i]) + strlen(e->origin) +
-			strlen(e->doc);
-		if (size > FUNCS_BUDGET) {
-			g_warning("vm%u: %u functions, listing the first %u",
-				  vm->index, n, i);
-			break;
-		}
-		g_variant_builder_add(&vb, "(sss)", names[i], e->origin,
-				      e->doc);
-	}
-	return g_variant_builder_end(&vb);
-}
-
-/* WIRE_FUNCS to the client if the set changed since it was last sent. */
-static void
-send_funcs(struct vmnode *vm)
-{
-	GVariant *f = g_variant_ref_sink(build_funcs(vm));
-
-	if (vm->funcs_sent && g_variant_equal(f, vm->funcs_sent)) {
-		g_variant_unref(f);
-		return;
-	}
-	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
-	vm->funcs_sent = f;
-	vmnode_send(vm, WIRE_FUNCS, 0, f);
 }
 
 /* Objects. */
@@ -580,6 +463,8 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 					     g_free, NULL);
 	vm->lib_funcs = g_hash_table_new_full(g_str_hash, g_str_equal,
 		g_free, (GDestroyNotify)g_ptr_array_unref);
+	vm->sums = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					 g_free);
 	vm->env = g_ptr_array_new_with_free_func(g_free);
 	vm->restart_tags = g_array_new(FALSE, FALSE, sizeof(guint32));
 	vm->destroy_tags = g_array_new(FALSE, FALSE, sizeof(guint32));
@@ -600,7 +485,7 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 	if (adopt)
 		adopt_injected(vm);
 	spawn_worker(vm);
-	send_funcs(vm);
+	vmfuncs_send(vm);
 	return vm;
 }
 
@@ -609,7 +494,7 @@ vmnode_resync(struct vmnode *vm)
 {
 	send_vm_state(vm, vm->ws ? VM_UP : VM_RESTARTING, "");
 	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
-	send_funcs(vm);
+	vmfuncs_send(vm);
 	if (vm->objects)
 		vmnode_send(vm, WIRE_OBJECTS, 0, vm->objects);
 	return vmcalls_resync(vm);
@@ -638,6 +523,7 @@ vmnode_free(struct vmnode *vm)
 	g_ptr_array_unref(vm->libs);
 	g_hash_table_unref(vm->programs);
 	g_hash_table_unref(vm->lib_funcs);
+	g_hash_table_unref(vm->sums);
 	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
 	g_clear_pointer(&vm->objects, g_variant_unref);
 	g_ptr_array_unref(vm->env);
@@ -754,7 +640,9 @@ vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind)
 			  name);
 		restart(vm);
 	}
-	send_funcs(vm);
+	vmfuncs_note_sum(vm, name);
+	vmfuncs_log_shadows(vm, name);
+	vmfuncs_send(vm);
 }
 
 gboolean
@@ -769,8 +657,9 @@ vmnode_uninstall(struct vmnode *vm, const char *name, GError **error)
 		return FALSE;
 	}
 	g_hash_table_remove(vm->lib_funcs, name);
+	g_hash_table_remove(vm->sums, name);
 	if (g_hash_table_remove(vm->programs, name)) {
-		send_funcs(vm);
+		vmfuncs_send(vm);
 		return TRUE;
 	}
 	for (i = 0; i < vm->libs->len; i++) {
@@ -782,6 +671,6 @@ vmnode_uninstall(struct vmnode *vm, const char *name, GError **error)
 			break;
 		}
 	}
-	send_funcs(vm);
+	vmfuncs_send(vm);
 	return TRUE;
 }

@@ -98,7 +98,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cluster_setup(cl);
 	for (i = 0; i < h->vms->len; i++)
 		vm_set_funcs(h->vms->pdata[i], g_variant_new_parsed(
-			"[('echo', 'built-in', ''), ('sleep', 'built-in', '')]"));
+			"[('echo', 'built-in', '', '', ''), "
+			"('sleep', 'built-in', '', '', '')]"));
 	h->back = data[0] & 1;
 	h->was_up = h->back;
 	for (i = 0; i < 3; i++)

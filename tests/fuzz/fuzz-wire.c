@@ -222,13 +222,16 @@ take_apart(const struct wire_msg *m)
 		break;
 	case WIRE_FUNCS: {
 		GVariantIter it;
-		const char *s3;
+		const char *s3, *s4, *s5;
 
 		g_variant_iter_init(&it, m->body);
-		while (g_variant_iter_next(&it, "(&s&s&s)", &s, &s2, &s3)) {
+		while (g_variant_iter_next(&it, "(&s&s&s&s&s)", &s, &s2, &s3,
+					   &s4, &s5)) {
 			use_string(s);
 			use_string(s2);
 			use_string(s3);
+			use_string(s4);
+			use_string(s5);
 		}
 		break;
 	}
@@ -468,8 +471,9 @@ make_corpus(const char *dir)
 	bodies[WIRE_TEXT] = g_variant_new_string("cores: 8\nloadavg: 0.1 "
 						 "0.2 0.3\n");
 	bodies[WIRE_FUNCS] = g_variant_new_parsed(
-		"[('echo', 'built-in', 'echo ARG...: print them'), "
-		"('foo', 'basic.so', ''), ('hello', 'program', '')]");
+		"[('echo', 'built-in', 'echo ARG...: print them', '', ''), "
+		"('foo', 'basic.so', '', 'ab12', 'built-in'), "
+		"('hello', 'program', '', 'cd34', 'basic.so, built-in')]");
 	bodies[WIRE_OBJECTS] = g_variant_new_parsed(
 		"[(uint32 1, 'Stack', '[a b]'), (2, 'Stack', '')]");
 	bodies[WIRE_W_OBJECTS] = g_variant_new_parsed("@a(uss) []");

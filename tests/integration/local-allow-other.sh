@@ -78,6 +78,7 @@ expect_errno_as $U1 "inject" EACCES cp "$BASIC_SO" "$M/local0/inject/other.so"
 expect_errno_as $U1 "inject over" EACCES cp "$BASIC_SO" "$M/local0/inject/basic.so"
 expect_errno_as $U1 "inject through .all" EACCES cp "$BASIC_SO" "$M/.all/inject/other.so"
 expect_errno_as $U1 "uninject" EACCES unlink "$M/local0/inject/basic.so"
+expect_errno_as $U1 "read back inject/" EACCES read "$M/local0/inject/basic.so"
 expect_errno_as $U1 "restart" EACCES write "$M/local0/ctl" restart
 expect_errno_as $U1 ".ctl" EACCES write "$M/.ctl" discover
 expect_errno_as $U1 "cancel" EACCES write "$M/local0/calls/$mine/ctl" cancel

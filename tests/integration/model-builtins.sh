@@ -10,9 +10,9 @@
 mount_local 1
 V=local0
 expect_ls "$M/$V/functions" echo exec setenv sleep
-expect_eq "functions/echo" "echo: built-in: echo ARG...: print the arguments, separated by spaces" "$(cat "$M/$V/functions/echo")"
+expect_eq "functions/echo" "echo: built-in: echo ARG...: print the arguments, separated by spaces" "$(head -n 1 "$M/$V/functions/echo")"
 for f in exec setenv sleep; do
-	expect_match "functions/$f" "^$f: built-in: $f [A-Z]" "$(cat "$M/$V/functions/$f")"
+	expect_match "functions/$f" "^$f: built-in: $f [A-Z]" "$(head -n 1 "$M/$V/functions/$f")"
 done
 
 # echo
@@ -93,9 +93,9 @@ printf '#!/bin/sh\necho "hi $*"\n' >"$T/hi"
 chmod +x "$T/hi"
 inject $V "$T/hi"
 expect_ls "$M/$V/functions" echo exec setenv sleep add bulk counter crash fail foo sleeper upper hi
-expect_eq "functions/foo (TRICKLE_DOC)" "foo: basic.so: foo N: twice N" "$(cat "$M/$V/functions/foo")"
-expect_eq "functions/counter (no doc)" "counter: basic.so" "$(cat "$M/$V/functions/counter")"
-expect_eq "functions/hi (a program)" "hi: program" "$(cat "$M/$V/functions/hi")"
+expect_eq "functions/foo (TRICKLE_DOC)" "foo: basic.so: foo N: twice N" "$(head -n 1 "$M/$V/functions/foo")"
+expect_eq "functions/counter (no doc)" "counter: basic.so" "$(head -n 1 "$M/$V/functions/counter")"
+expect_eq "functions/hi (a program)" "hi: program" "$(head -n 1 "$M/$V/functions/hi")"
 [ -e "$M/$V/functions/nosuch" ] && fail "functions/nosuch exists"
 # Functions of the libraries an object uses are not the VM's.
 [ -e "$M/$V/functions/printf" ] && fail "functions/printf listed"
@@ -118,7 +118,11 @@ C
 cc -shared -fPIC -o "$T/myecho.so" "$T/myecho.c" || fail "cc myecho.so"
 inject $V "$T/myecho.so"
 expect_eq "injected echo wins" "mine: a b" "$(call $V "echo a b")"
-expect_eq "functions/echo now" "echo: myecho.so: echo ARG...: the injected echo" "$(cat "$M/$V/functions/echo")"
+expect_eq "functions/echo now" "echo: myecho.so: echo ARG...: the injected echo" "$(head -n 1 "$M/$V/functions/echo")"
+# ... and says so: which file, its checksum, what it hides.
+expect_eq "functions/echo source" "source: myecho.so" "$(grep '^source:' "$M/$V/functions/echo")"
+expect_eq "functions/echo sha256" "sha256: $(sha256sum <"$T/myecho.so" | cut -d' ' -f1)" "$(grep '^sha256:' "$M/$V/functions/echo")"
+expect_eq "functions/echo shadows" "shadows: built-in" "$(grep '^shadows:' "$M/$V/functions/echo")"
 rm "$M/$V/inject/myecho.so" || fail "rm myecho.so"
 expect_eq "built-in echo back" "a b" "$(call $V "echo a b")"
-expect_match "functions/echo back" '^echo: built-in: ' "$(cat "$M/$V/functions/echo")"
+expect_match "functions/echo back" '^echo: built-in: ' "$(head -n 1 "$M/$V/functions/echo")"

@@ -17,7 +17,7 @@ expect_ls "$M/$V/objects"
 for f in stack_new push pop peek size; do
 	[ -e "$M/$V/functions/$f" ] || fail "functions/$f missing"
 done
-expect_eq "functions/push" "push: stack.so: push @ID ITEM...: push the items onto the Stack" "$(cat "$M/$V/functions/push")"
+expect_eq "functions/push" "push: stack.so: push @ID ITEM...: push the items onto the Stack" "$(head -n 1 "$M/$V/functions/push")"
 
 expect_eq "stack_new" @1 "$(call $V stack_new)"
 expect_ls "$M/$V/objects" 1

@@ -395,9 +395,9 @@ run(struct tnode *t, guint vm, const char *line, guint want_state,
 	return out;
 }
 
-static void
-inject(struct tnode *t, guint vm, const char *path, const char *name,
-       guint32 mode)
+static int
+inject_err(struct tnode *t, guint vm, const char *path, const char *name,
+	   guint32 mode, char **why)
 {
 	g_autofree char *data = NULL;
 	g_autofree char *msg = NULL;
@@ -419,24 +419,40 @@ inject(struct tnode *t, guint vm, const char *path, const char *name,
 	}
 	tsend(t, WIRE_INJECT_END, vm, tag, NULL);
 	m = wait_type(t, WIRE_REPLY, vm, tag);
-	g_variant_get(m->body, "(i&s)", &err, NULL);
-	g_assert_cmpint(err, ==, 0);
+	g_variant_get(m->body, "(is)", &err, why);
 	msg_free(m);
+	return err;
 }
 
-/* FUNCS: name -> "origin: doc" */
+static void
+inject(struct tnode *t, guint vm, const char *path, const char *name,
+       guint32 mode)
+{
+	g_autofree char *why = NULL;
+
+	g_assert_cmpint(inject_err(t, vm, path, name, mode, &why), ==, 0);
+}
+
+/* FUNCS: name -> "origin: doc", and "sha256 NAME" -> the checksum,
+ * "shadows NAME" -> what it hides (keys no function name can be). */
 static GHashTable *
 funcs_table(const struct wire_msg *m)
 {
 	GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal,
 					      g_free, g_free);
 	GVariantIter it;
-	const char *name, *origin, *doc;
+	const char *name, *origin, *doc, *sum, *shadows;
 
 	g_variant_iter_init(&it, m->body);
-	while (g_variant_iter_next(&it, "(&s&s&s)", &name, &origin, &doc))
+	while (g_variant_iter_next(&it, "(&s&s&s&s&s)", &name, &origin, &doc,
+				   &sum, &shadows)) {
 		g_hash_table_insert(h, g_strdup(name),
 				    g_strdup_printf("%s: %s", origin, doc));
+		g_hash_table_insert(h, g_strdup_printf("sha256 %s", name),
+				    g_strdup(sum));
+		g_hash_table_insert(h, g_strdup_printf("shadows %s", name),
+				    g_strdup(shadows));
+	}
 	return h;
 }
 
@@ -559,7 +575,7 @@ test_hello(void)
 		g_assert_true(g_hash_table_contains(f, "sleep"));
 		g_assert_true(g_hash_table_contains(f, "exec"));
 		g_assert_true(g_hash_table_contains(f, "setenv"));
-		g_assert_cmpuint(g_hash_table_size(f), ==, 4);
+		g_assert_cmpuint(g_hash_table_size(f), ==, 4 * 3);	/* name, sha256, shadows */
 		m = wait_type_any(t, WIRE_VM_STATE, vm);
 		g_variant_get(m->body, "(yu&s)", &st, NULL, NULL);
 		g_assert_cmpuint(st, ==, VM_UP);
@@ -940,6 +956,24 @@ test_funcs(void)
 			"\"unset\"");
 	o2 = run(t, 0, "echo a b", CALL_DONE, "");
 	g_assert_cmpstr(o2, ==, "testmod echo 2\n");
+	/* ... says so, with the checksum of the file it comes from. */
+	g_assert_cmpstr(g_hash_table_lookup(f2, "shadows echo"), ==,
+			"built-in");
+	g_assert_cmpstr(g_hash_table_lookup(f2, "shadows showenv"), ==, "");
+	g_assert_cmpstr(g_hash_table_lookup(f2, "sha256 echo"), ==,
+			g_hash_table_lookup(f2, "sha256 showenv"));
+	{
+		g_autofree char *bytes = NULL, *sum = NULL;
+		gsize blen;
+
+		g_assert_true(g_file_get_contents(env_path("TESTMOD_SO"),
+						  &bytes, &blen, NULL));
+		sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+						  (const guchar *)bytes, blen);
+		g_assert_cmpstr(g_hash_table_lookup(f2, "sha256 echo"), ==,
+				sum);
+	}
+	g_assert_cmpstr(g_hash_table_lookup(f2, "sha256 printf"), ==, NULL);
 	g_assert_cmpint(request(t, WIRE_UNINJECT, 0,
 				g_variant_new_string("testmod.so"), NULL),
 			==, 0);
@@ -953,6 +987,14 @@ test_funcs(void)
 	script = g_build_filename(t->dir, "hello-src", NULL);
 	g_assert_true(g_file_set_contents(script,
 		"#!/bin/sh\necho \"hello $*\"\n", -1, NULL));
+	/* Without +x: EACCES, and the reason. */
+	{
+		g_autofree char *why = NULL;
+
+		g_assert_cmpint(inject_err(t, 0, script, "hello", 0644, &why),
+				==, EACCES);
+		g_assert_nonnull(strstr(why, "chmod +x"));
+	}
 	inject(t, 0, script, "hello", 0755);
 	f4 = wait_funcs(t, 0, "hello", "program");
 	o4 = run(t, 0, "hello you", CALL_DONE, "");

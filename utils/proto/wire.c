@@ -41,7 +41,7 @@ static const struct {
 	[WIRE_STAT] = {"STAT", "(uttu)"},
 	[WIRE_LIST] = {"LIST", "(a(sutt)b)"},
 	[WIRE_TEXT] = {"TEXT", "s"},
-	[WIRE_FUNCS] = {"FUNCS", "a(sss)"},
+	[WIRE_FUNCS] = {"FUNCS", "a(sssss)"},
 	[WIRE_OBJECTS] = {"OBJECTS", "a(uss)"},
 	[WIRE_W_OBJECTS] = {"W_OBJECTS", "a(uss)"},
 	[WIRE_W_DESTROY] = {"W_DESTROY", "u"},

@@ -21,7 +21,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#define WIRE_PROTO_VERSION 3
+#define WIRE_PROTO_VERSION 4
 #define WIRE_HEADER_SIZE 12
 #define WIRE_CHUNK (256 * 1024)
 #define WIRE_MAX_BODY (WIRE_CHUNK + 4096)
@@ -76,9 +76,12 @@ enum wire_type {
 	WIRE_LIST,		/* (a(sutt)b) entries (name, mode, size,
 				 *   mtime) from the offset asked, more? */
 	WIRE_TEXT,		/* s */
-	WIRE_FUNCS,		/* a(sss) every callable name of a VM: name,
-				 *   where from ("built-in", "basic.so",
-				 *   "program"), doc; sent when it changes */
+	WIRE_FUNCS,		/* a(sssss) every callable name of a VM:
+				 *   name, where a call goes ("built-in",
+				 *   "basic.so", "program"), doc, SHA-256
+				 *   of that file ("" for a built-in), what
+				 *   it shadows ("a.so, built-in" or "");
+				 *   sent when it changes (version 4) */
 	WIRE_OBJECTS,		/* a(uss) live objects of a VM: id, class,
 				 *   description; sent when they change */
 

@@ -1,0 +1,267 @@
+/*
+ * vmfuncs.c - the functions a VM answers to, and where each comes from.
+ *
+ * A name can be defined more than once: by a built-in, by one or more
+ * injected shared objects, by an injected program.  One rule picks what
+ * a call of it runs, the same here (FUNCS, functions/NAME) as in the
+ * worker: an injected program first, then the shared object injected
+ * last, then the built-in.  What it hides is listed with it ("shadows")
+ * and logged when a file is installed.  Each injected file's SHA-256 is
+ * taken when it is installed, so that functions/NAME can be checked
+ * against the file a user has.
+ */
+#include "vm_priv.h"
+#include "vet.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Keep a FUNCS body well inside WIRE_MAX_BODY. */
+#define FUNCS_BUDGET (WIRE_MAX_BODY - 16 * 1024)
+
+/* Does the shared object lib define name? */
+static gboolean
+lib_defines(struct vmnode *vm, const char *lib, const char *name)
+{
+	GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs, lib);
+	guint j;
+
+	for (j = 0; fs && j < fs->len; j++)
+		if (strcmp(((struct elf_func *)fs->pdata[j])->name, name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+is_builtin(const char *name)
+{
+	const struct builtin_info *b;
+
+	for (b = worker_builtins; b->name; b++)
+		if (strcmp(b->name, name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* Every source of name, the one a call runs first. */
+static GPtrArray *
+sources(struct vmnode *vm, const char *name)
+{
+	GPtrArray *a = g_ptr_array_new();
+	guint i;
+
+	if (g_hash_table_contains(vm->programs, name))
+		g_ptr_array_add(a, "program");
+	for (i = vm->libs->len; i-- > 0;)
+		if (lib_defines(vm, vm->libs->pdata[i], name))
+			g_ptr_array_add(a, vm->libs->pdata[i]);
+	if (is_builtin(name))
+		g_ptr_array_add(a, "built-in");
+	return a;
+}
+
+const char *
+vmnode_func_origin(struct vmnode *vm, const char *name)
+{
+	g_autoptr(GPtrArray) a = sources(vm, name);
+
+	return a->len ? a->pdata[0] : NULL;
+}
+
+char *
+vmfuncs_sha256(const char *path, GError **error)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	guint8 buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "%s: %s", path, g_strerror(errno));
+		return NULL;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			g_set_error(error, G_FILE_ERROR,
+				    g_file_error_from_errno(errno), "%s: %s",
+				    path, g_strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		g_checksum_update(sum, buf, n);
+	}
+	close(fd);
+	return g_strdup(g_checksum_get_string(sum));
+}
+
+void
+vmfuncs_note_sum(struct vmnode *vm, const char *name)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = g_build_filename(vm->inject_dir, name, NULL);
+	char *sum = vmfuncs_sha256(path, &error);
+
+	if (!sum) {
+		g_warning("vm%u: no checksum of %s: %s", vm->index, name,
+			  error->message);
+		g_hash_table_remove(vm->sums, name);
+		return;
+	}
+	g_hash_table_insert(vm->sums, g_strdup(name), sum);
+}
+
+/* The file a source is, and its checksum ("" for a built-in). */
+static void
+source_file(struct vmnode *vm, const char *name, const char *origin,
+	    const char **file, const char **sum)
+{
+	*file = strcmp(origin, "program") == 0 ? name : origin;
+	*sum = "";
+	if (strcmp(origin, "built-in") != 0)
+		*sum = g_hash_table_lookup(vm->sums, *file);
+	if (!*sum)
+		*sum = "";
+}
+
+/* "a.so, built-in": what the first source hides. */
+static char *
+hidden(struct vmnode *vm, const char *name, GPtrArray *src)
+{
+	GString *s = g_string_new(NULL);
+	guint i;
+
+	for (i = 1; i < src->len; i++) {
+		const char *file, *sum;
+
+		source_file(vm, name, src->pdata[i], &file, &sum);
+		g_string_append_printf(s, "%s%s", s->len ? ", " : "", file);
+	}
+	return g_string_free(s, FALSE);
+}
+
+void
+vmfuncs_log_shadows(struct vmnode *vm, const char *file)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
+	GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs, file);
+	guint i;
+
+	if (g_hash_table_contains(vm->programs, file))
+		g_ptr_array_add(names, (char *)file);
+	for (i = 0; fs && i < fs->len; i++)
+		g_ptr_array_add(names, ((struct elf_func *)fs->pdata[i])->name);
+	for (i = 0; i < names->len; i++) {
+		const char *name = names->pdata[i];
+		g_autoptr(GPtrArray) src = sources(vm, name);
+		g_autofree char *h = NULL;
+		const char *top, *sum;
+
+		if (src->len < 2)
+			continue;
+		source_file(vm, name, src->pdata[0], &top, &sum);
+		h = hidden(vm, name, src);
+		g_message("vm%u: %s: a call runs the one in %s, which shadows "
+			  "%s (a program, then the shared object injected "
+			  "last, then a built-in)", vm->index, name, top, h);
+	}
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char *
+doc_of(struct vmnode *vm, const char *name, const char *origin)
+{
+	const struct builtin_info *b;
+	GPtrArray *fs;
+	guint j;
+
+	if (strcmp(origin, "built-in") == 0) {
+		for (b = worker_builtins; b->name; b++)
+			if (strcmp(b->name, name) == 0)
+				return b->doc;
+		return "";
+	}
+	fs = g_hash_table_lookup(vm->lib_funcs, origin);
+	for (j = 0; fs && j < fs->len; j++) {
+		struct elf_func *f = fs->pdata[j];
+
+		if (strcmp(f->name, name) == 0)
+			return f->doc;
+	}
+	return "";
+}
+
+/* Every name a call can use, once: where a call of it goes, its doc, the
+ * checksum of that file and what it hides. */
+static GVariant *
+build_funcs(struct vmnode *vm)
+{
+	g_autoptr(GHashTable) t = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autofree const char **names = NULL;
+	const struct builtin_info *b;
+	GVariantBuilder vb;
+	GHashTableIter it;
+	gpointer key;
+	gsize size = 0;
+	guint i, j, n;
+
+	for (b = worker_builtins; b->name; b++)
+		g_hash_table_add(t, (char *)b->name);
+	for (i = 0; i < vm->libs->len; i++) {
+		GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs,
+						    vm->libs->pdata[i]);
+
+		for (j = 0; fs && j < fs->len; j++)
+			g_hash_table_add(t, ((struct elf_func *)
+					     fs->pdata[j])->name);
+	}
+	g_hash_table_iter_init(&it, vm->programs);
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		g_hash_table_add(t, key);
+	names = (const char **)g_hash_table_get_keys_as_array(t, &n);
+	qsort(names, n, sizeof(*names), cmp_names);
+	g_variant_builder_init(&vb, G_VARIANT_TYPE("a(sssss)"));
+	for (i = 0; i < n; i++) {
+		g_autoptr(GPtrArray) src = sources(vm, names[i]);
+		g_autofree char *h = hidden(vm, names[i], src);
+		const char *origin = src->pdata[0];
+		const char *doc = doc_of(vm, names[i], origin);
+		const char *file, *sum;
+
+		source_file(vm, names[i], origin, &file, &sum);
+		size += 24 + strlen(names[i]) + strlen(origin) + strlen(doc) +
+			strlen(sum) + strlen(h);
+		if (size > FUNCS_BUDGET) {
+			g_warning("vm%u: %u functions, listing the first %u",
+				  vm->index, n, i);
+			break;
+		}
+		g_variant_builder_add(&vb, "(sssss)", names[i], origin, doc,
+				      sum, h);
+	}
+	return g_variant_builder_end(&vb);
+}
+
+void
+vmfuncs_send(struct vmnode *vm)
+{
+	GVariant *f = g_variant_ref_sink(build_funcs(vm));
+
+	if (vm->funcs_sent && g_variant_equal(f, vm->funcs_sent)) {
+		g_variant_unref(f);
+		return;
+	}
+	g_clear_pointer(&vm->funcs_sent, g_variant_unref);
+	vm->funcs_sent = f;
+	vmnode_send(vm, WIRE_FUNCS, 0, f);
+}
