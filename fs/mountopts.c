@@ -95,12 +95,15 @@ mountopts_check_mountpoint(const char *path, GError **error)
 		return TRUE;
 	if (stat(path, &st) != 0) {
 		int e = errno;
+		g_autofree char *q = g_shell_quote(path);
+		g_autofree char *fix = e == ENOENT ?
+			g_strdup_printf(" (create it first: mkdir -p %s)", q) :
+			e == ENOTCONN ? g_strdup_printf(" (a mount whose "
+			"tricklefs died: fusermount3 -uz %s first)", q) :
+			g_strdup("");
 
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-			    "mount point %s: %s%s", path, g_strerror(e),
-			    e == ENOENT ? " (create it first: mkdir -p DIR)"
-			    : e == ENOTCONN ? " (a mount whose tricklefs "
-			    "died: fusermount3 -uz it first)" : "");
+			    "mount point %s: %s%s", path, g_strerror(e), fix);
 		return FALSE;
 	}
 	if (!S_ISDIR(st.st_mode)) {

@@ -23,7 +23,7 @@ refused() {
 vms() { ls "$M" | grep -v '^\.' | tr '\n' ' '; }
 
 refused "a missing mount point" \
-	"mount point $T/nope: No such file or directory (create it first: mkdir -p DIR)" \
+	"mount point $T/nope: No such file or directory (create it first: mkdir -p '$T/nope')" \
 	-o local=1 "$T/nope"
 : >"$T/file"
 refused "a file as mount point" "mount point $T/file: not a directory" \
