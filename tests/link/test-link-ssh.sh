@@ -95,12 +95,13 @@ run "killed" --mode=down "${key[@]}" "${kh[@]}" \
 run "no exit" --mode=down "${key[@]}" "${kh[@]}" \
     --command='exec >&- 2>&-; /bin/sleep 6' --expect="did not exit"
 # The node dies while a child it left holds its output open: no EOF,
-# but the exit signal tells (within 3 s, where EOF would take 4).
+# but the exit signal tells (well before the 20 s EOF would take; the
+# margin is wide so that a loaded machine does not fail it).
 start=$SECONDS
 run "killed, output held open" --mode=down "${key[@]}" "${kh[@]}" \
-    --command='/bin/sleep 4 & /bin/kill -KILL $$' \
+    --command='/bin/sleep 20 & /bin/kill -KILL $$' \
     --expect="killed by signal SIGKILL"
-ok "killed: reported before the output closed" test $((SECONDS - start)) -le 3
+ok "killed: reported before the output closed" test $((SECONDS - start)) -le 15
 
 # 5. Nothing listens on the port: quick, clear refusal.
 free_port=$(_sshd_pick_port)
