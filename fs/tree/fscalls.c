@@ -295,7 +295,7 @@ static const struct handle_ops calls_new_ops = {
  */
 
 /* Say once (for rm -rf's many refusals) why c cannot be removed. */
-void
+static void
 call_busy_warn(const struct call *c)
 {
 	static const struct call *last;
@@ -326,15 +326,23 @@ unlink_call_file(fuse_req_t req, struct call *c, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (!tree_may_see_call(req, c, "remove") ||
-	    !tree_may_act(req, "remove a call")) {
+	if (!tree_may_act(req, "remove a call")) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
+	fuse_reply_err(req, call_removable(req, c));
+}
+
+/* 0 if the caller may remove c now (rmdir, or rm -rf's unlinks), else
+ * the errno, with the reason logged. */
+int
+call_removable(fuse_req_t req, const struct call *c)
+{
+	if (!tree_may_see_call(req, c, "remove"))
+		return EACCES;
 	if (!call_ended(c) || call_held(c)) {
 		call_busy_warn(c);
-		fuse_reply_err(req, EBUSY);
-		return;
+		return EBUSY;
 	}
-	fuse_reply_err(req, 0);
+	return 0;
 }

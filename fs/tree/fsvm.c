@@ -386,18 +386,14 @@ void
 rmdir_call(fuse_req_t req, struct vm *vm, guint32 id)
 {
 	struct call *c = vm_call(vm, id);
+	int err;
 
 	if (!c) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (!tree_may_see_call(req, c, "remove")) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	if (!call_ended(c) || call_held(c)) {
-		call_busy_warn(c);
-		fuse_reply_err(req, EBUSY);
+	if ((err = call_removable(req, c))) {
+		fuse_reply_err(req, err);
 		return;
 	}
 	call_forget(c, on_forgotten, req);

@@ -106,8 +106,9 @@ void rmdir_call(fuse_req_t req, struct vm *vm, guint32 id);
 /* rm -rf calls/N: unlinking the files of an ended call is accepted (they
  * go with its rmdir); of a running one, refused (EBUSY). */
 void unlink_call_file(fuse_req_t req, struct call *c, const char *name);
-/* Log why c cannot be removed now (what to do first). */
-void call_busy_warn(const struct call *c);
+/* 0 if the caller may remove c now, else the errno (EBUSY with the
+ * reason and what to do first logged). */
+int call_removable(fuse_req_t req, const struct call *c);
 void object_destroy(fuse_req_t req, struct vm *vm, guint32 id);
 
 /* The whole text of info: the mount's half, then the node's answer
