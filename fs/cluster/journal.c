@@ -20,7 +20,9 @@
  *   L VM ID LINE              the line it was forked with (as shown)
  *   A ID VM VMID              .any's call ID went to VM as its call VMID
  *   E VM ID STATE CODE DETAIL a call ended
- *   F VM ID                   a call forgotten (rmdir)
+ *   F VM ID                   a call forgotten (rmdir, keep_calls)
+ *   D VM ID                   its result was read (with keep_calls:
+ *                             it may be reaped)
  *   S VM ID RUNVM NODE START  a run began (times in microseconds)
  *   X VM ID END OUTCOME       the last run ended
  *   I NAME MODE / U NAME      .all/inject/ installed or removed NAME
@@ -231,6 +233,17 @@ journal_forget(struct call *c)
 }
 
 void
+journal_read(struct call *c)
+{
+	g_autofree char *id = NULL;
+
+	if (!c->vm->fs->journal)
+		return;
+	id = U(c->id);
+	put(c->vm->fs->journal, "D", c->vm->name, id, NULL);
+}
+
+void
 journal_attempt(struct call *c)
 {
 	struct journal *j = c->vm->fs->journal;
@@ -321,7 +334,7 @@ replay_line(struct replay_state *rs, char **f, guint n)
 		rs->bad++;	/* not a record type: a torn line */
 		return;
 	}
-	if (strchr("RCLEFSXN", f[0][0])) {
+	if (strchr("RCLEFSXND", f[0][0])) {
 		if (n < 3 || !parse_u32(f[2], &id) || id == 0 ||
 		    id > G_MAXUINT32 - ID_BLOCK) {
 			rs->bad++;
@@ -430,6 +443,10 @@ replay_line(struct replay_state *rs, char **f, guint n)
 		if ((c = vm_call(vm, id)))
 			call_restore_drop(c);
 		return;
+	case 'D':
+		if ((c = vm_call(vm, id)))
+			c->was_read = TRUE;
+		return;
 	case 'S':
 		if (n < 6 || !(c = vm_call(vm, id)))
 			break;
@@ -506,6 +523,7 @@ replay(struct journal *j, GError **error)
 	if (rs.calls)
 		g_message("state %s: %u calls recovered", j->dir, rs.calls);
 	j->recovered = rs.calls;
+	reap_recovered(j->cl);
 	return TRUE;
 }
 

@@ -338,6 +338,7 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 struct output_handle {
 	struct handle h;
 	struct call *call;
+	gboolean read;		/* result or stdout: reading it joins */
 };
 
 static void
@@ -345,6 +346,8 @@ output_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct output_handle *o = (struct output_handle *)(uintptr_t)fi->fh;
 
+	if (o->read)
+		reap_read(o->call);	/* -o keep_calls may reap it now */
 	call_release(o->call);
 	g_free(o);
 	fuse_reply_err(req, 0);
@@ -355,7 +358,8 @@ static const struct handle_ops output_ops = {
 };
 
 void
-output_open(fuse_req_t req, struct call *c, struct fuse_file_info *fi)
+output_open(fuse_req_t req, struct call *c, gboolean joins,
+	    struct fuse_file_info *fi)
 {
 	/* Held, so that the call (and a leaving VM's node) stays while
 	 * someone may still read it. */
@@ -363,6 +367,7 @@ output_open(fuse_req_t req, struct call *c, struct fuse_file_info *fi)
 
 	o->h.ops = &output_ops;
 	o->call = c;
+	o->read = joins;
 	call_hold(c);
 	fi->fh = (uintptr_t)o;
 }

@@ -379,7 +379,7 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->fh = 0;
 	if (in.kind == I_RESULT || in.kind == I_STDOUT || in.kind == I_STDERR)
-		output_open(req, in.call, fi);
+		output_open(req, in.call, in.kind != I_STDERR, fi);
 	fuse_reply_open(req, fi);
 }
 
