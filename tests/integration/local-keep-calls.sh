@@ -1,0 +1,103 @@
+#!/bin/bash
+# -o keep_calls=N: a VM (and .any) keeps its N newest ended calls; older
+# ones go, here and on the node, as with rmdir, once their result (or
+# stdout) has been read.  A call nobody read stays until it is read,
+# unless -o reap_unread.  The journal agrees: a remount brings back what
+# was kept and nothing that was reaped.
+TEST_TIMEOUT=150
+. "$(dirname "$0")/lib.sh"
+
+# calls_of VM: its call ids, sorted.
+calls_of() { ls "$M/$1/calls" | grep -v '^new$' | sort -n | tr '\n' ' '; }
+# node_calls VM-INDEX: the call directories on the node, sorted.
+node_calls() {
+	ls "$T"/run/trickle-node/session-*/vm"$1"/calls 2>/dev/null |
+		sort -n | tr '\n' ' '
+}
+# listed WANT VM: wait until VM/calls lists WANT (reaping is a round trip).
+listed() {
+	L_WANT=$1 L_VM=$2
+	wait_for -t 20 eval '[ "$(calls_of "$L_VM")" = "$L_WANT" ]' ||
+		fail "$2/calls: want '$1', have '$(calls_of "$2")'"
+}
+done_status() { [ "$(status "$1" "$2")" = done ]; }
+
+mount_local 1 -o keep_calls=5,ServerAliveInterval=1,lease=10
+ids=() unread=()
+for i in $(seq 1 50); do
+	id=$(fork local0 "echo $i") || fail "fork $i"
+	ids+=("$id")
+	# Three calls nobody reads: their status is no read of the result.
+	if [ "$i" = 10 ] || [ "$i" = 20 ] || [ "$i" = 30 ]; then
+		wait_for done_status local0 "$id" || fail "call $i did not end"
+		unread+=("$id")
+		continue
+	fi
+	expect_eq "result $i" "$i" "$(result local0 "$id")"
+done
+want="${unread[*]} ${ids[*]:45:5} "
+listed "$want" local0
+expect_eq "call directories on the node" "$want" "$(node_calls 0)"
+expect_eq "an unread call's result" 20 "$(result local0 "${unread[1]}")"
+# Read now, and older than the 5 newest: it goes.
+want="${unread[0]} ${unread[2]} ${ids[*]:45:5} "
+listed "$want" local0
+expect_eq "call directories on the node after a late read" "$want" \
+	"$(node_calls 0)"
+
+# .any: its own 5 newest; the VM's half of a reaped .any call goes with
+# it, and the VM's own calls are not pushed out by .any's.
+anys=()
+for i in $(seq 1 12); do
+	id=$(fork .any "echo any$i") || fail "fork .any $i"
+	expect_eq ".any result $i" "any$i" "$(result .any "$id")"
+	anys+=("$id")
+done
+listed "${anys[*]:7:5} " .any
+expect_eq "local0's calls: its own 5 newest, 2 unread, 5 .any halves" 12 \
+	"$(calls_of local0 | wc -w)"
+expect_eq "call directories on the node" "$(calls_of local0)" "$(node_calls 0)"
+
+# The journal agrees: remounted (keep), the same calls come back.
+before=$(calls_of local0)
+# The daemon killed: the journal is all the next mount has.
+kill -KILL "$FS_PID"
+fusermount3 -uz "$M" || fail "fusermount3 -uz"
+mount_local 1 -o keep_calls=5,ServerAliveInterval=1,lease=10
+expect_eq "local0's calls after a remount" "$before" "$(calls_of local0)"
+expect_eq ".any's calls after a remount" "${anys[*]:7:5} " "$(calls_of .any)"
+# What was kept is still read, and new calls push the oldest out.
+expect_eq "a kept result after the remount" 50 "$(result local0 "${ids[49]}")"
+new=()
+for i in 1 2 3 4 5; do
+	id=$(fork local0 "echo new$i") || fail "fork new$i"
+	expect_eq "new result $i" "new$i" "$(result local0 "$id")"
+	new+=("$id")
+done
+wait_for -t 20 eval '[ "$(calls_of .any | wc -w)" = 5 ]' ||
+	fail ".any/calls after new calls: $(calls_of .any)"
+wait_for -t 20 eval '[ "$(calls_of local0 | wc -w)" = 12 ]' ||
+	fail "local0/calls after new calls: $(calls_of local0)"
+for id in "${new[@]}"; do
+	[ -d "$M/local0/calls/$id" ] || fail "new call $id reaped"
+done
+for id in "${ids[@]:45:5}"; do
+	[ -d "$M/local0/calls/$id" ] && fail "old call $id kept past 5 newer"
+done
+expect_eq "call directories on the node" "$(calls_of local0)" "$(node_calls 0)"
+unmount
+expect_no_nodes
+
+# reap_unread: nobody needs to read them.
+mount_local 1 -o keep_calls=2,reap_unread
+ids=()
+for i in $(seq 1 10); do
+	id=$(fork local0 "echo $i") || fail "fork $i"
+	wait_for done_status local0 "$id" || fail "call $i did not end"
+	ids+=("$id")
+done
+listed "${ids[*]:8:2} " local0
+expect_eq "call directories on the node (reap_unread)" "${ids[*]:8:2} " \
+	"$(node_calls 0)"
+unmount
+expect_no_nodes
