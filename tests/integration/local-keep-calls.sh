@@ -3,8 +3,9 @@
 # ones go, here and on the node, as with rmdir, once their result (or
 # stdout) has been read.  A call nobody read stays until it is read,
 # unless -o reap_unread.  The journal agrees: a remount brings back what
-# was kept and nothing that was reaped.
-TEST_TIMEOUT=150
+# was kept and nothing that was reaped, and rewrites the journal without
+# the reaped calls' records.
+TEST_TIMEOUT=240
 . "$(dirname "$0")/lib.sh"
 
 # calls_of VM: its call ids, sorted.
@@ -45,6 +46,7 @@ listed "$want" local0
 expect_eq "call directories on the node after a late read" "$want" \
 	"$(node_calls 0)"
 
+echo "$SECONDS s: .any"
 # .any: its own 5 newest; the VM's half of a reaped .any call goes with
 # it, and the VM's own calls are not pushed out by .any's.
 anys=()
@@ -60,12 +62,28 @@ expect_eq "call directories on the node" "$(calls_of local0)" "$(node_calls 0)"
 
 # The journal agrees: remounted (keep), the same calls come back.
 before=$(calls_of local0)
+echo "$SECONDS s: The daemon killed"
 # The daemon killed: the journal is all the next mount has.
 kill -KILL "$FS_PID"
 fusermount3 -uz "$M" || fail "fusermount3 -uz"
 mount_local 1 -o keep_calls=5,ServerAliveInterval=1,lease=10
 expect_eq "local0's calls after a remount" "$before" "$(calls_of local0)"
 expect_eq ".any's calls after a remount" "${anys[*]:7:5} " "$(calls_of .any)"
+echo "$SECONDS s: The journal was rewritten"
+# The journal was rewritten as it was opened: no record of a reaped call.
+journal=$(ls "$T"/state/tricklefs/*/journal)
+grep -q "^F" "$journal" && fail "F records left in the rewritten journal"
+grep -qP "^[CLESXD]\tlocal0\t${ids[0]}(\t|\$)" "$journal" &&
+	fail "records of reaped call ${ids[0]} left in the journal"
+grep -qP "^[CLESXD]\tlocal0\t${ids[49]}(\t|\$)" "$journal" ||
+	fail "no records of kept call ${ids[49]} in the journal"
+# ... and a mount of the rewritten journal finds the same calls.
+kill -KILL "$FS_PID"
+fusermount3 -uz "$M" || fail "fusermount3 -uz"
+mount_local 1 -o keep_calls=5,ServerAliveInterval=1,lease=10
+expect_eq "local0's calls after a second remount" "$before" "$(calls_of local0)"
+expect_eq ".any's calls after a second remount" "${anys[*]:7:5} " "$(calls_of .any)"
+echo "$SECONDS s: What was kept is still read"
 # What was kept is still read, and new calls push the oldest out.
 expect_eq "a kept result after the remount" 50 "$(result local0 "${ids[49]}")"
 new=()
@@ -88,6 +106,7 @@ expect_eq "call directories on the node" "$(calls_of local0)" "$(node_calls 0)"
 unmount
 expect_no_nodes
 
+echo "$SECONDS s: reap_unread"
 # reap_unread: nobody needs to read them.
 mount_local 1 -o keep_calls=2,reap_unread
 ids=()
