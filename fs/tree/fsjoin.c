@@ -338,8 +338,24 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 struct output_handle {
 	struct handle h;
 	struct call *call;
-	gboolean read;		/* result or stdout: reading it joins */
+	gboolean joins;		/* result or stdout: reading it joins */
+	gboolean read;		/* ... and a read(2) came */
 };
+
+static void output_release(fuse_req_t req, struct fuse_file_info *fi);
+
+static const struct handle_ops output_ops = {
+	.release = output_release,
+};
+
+void
+output_read_seen(struct fuse_file_info *fi)
+{
+	struct output_handle *o = (struct output_handle *)(uintptr_t)fi->fh;
+
+	if (o && o->h.ops == &output_ops && o->joins)
+		o->read = TRUE;
+}
 
 static void
 output_release(fuse_req_t req, struct fuse_file_info *fi)
@@ -353,9 +369,6 @@ output_release(fuse_req_t req, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-static const struct handle_ops output_ops = {
-	.release = output_release,
-};
 
 void
 output_open(fuse_req_t req, struct call *c, gboolean joins,
@@ -367,7 +380,7 @@ output_open(fuse_req_t req, struct call *c, gboolean joins,
 
 	o->h.ops = &output_ops;
 	o->call = c;
-	o->read = joins;
+	o->joins = joins;
 	call_hold(c);
 	fi->fh = (uintptr_t)o;
 }

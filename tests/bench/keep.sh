@@ -51,6 +51,7 @@ journal_kib() { du -sk "$T"/state/tricklefs/*/journal 2>/dev/null | awk '{ s += 
 # round and sets PER_* (per call, bytes) from the whole run.
 run() {
 	local label=$1 opts=$2 r per=$((N / ROUNDS)) np fs0 nd0 fs1 nd1 out t0 t1
+	local dk0 in0 jn0 n0=0
 	rm -rf "$T/state"
 	bench_mount "$label" -o "local=2,logfile=$T/tricklefs.log${opts:+,$opts}"
 	np=$(node_pid)
@@ -60,6 +61,7 @@ run() {
 	    die "$label: warm-up failed"
 	sleep 1.5
 	fs0=$(rss_kib "$FS_PID") nd0=$(rss_kib "$np")
+	dk0=$(session_kib) in0=$(session_inodes) jn0=$(journal_kib)
 	printf '%-22s %9s %10s %10s %10s %8s %9s %7s\n' "$label" calls \
 	    "mount KiB" "node KiB" "disk KiB" inodes "journal" "per_s" >&2
 	for r in $(seq 1 "$ROUNDS"); do
@@ -71,13 +73,22 @@ run() {
 		printf '%-22s %9d %10d %10d %10d %8d %8dK %7s\n' "" $((r * per)) \
 		    "$(rss_kib "$FS_PID")" "$(rss_kib "$np")" "$(session_kib)" \
 		    "$(session_inodes)" "$(journal_kib)" "$(kv per_s "$out")" >&2
+		# The growth is counted from the end of the first round (with
+		# keep_calls the N kept are there by then), unless there is
+		# only one.
+		if [ "$r" = 1 ] && [ "$ROUNDS" -gt 1 ]; then
+			fs0=$(rss_kib "$FS_PID") nd0=$(rss_kib "$np")
+			dk0=$(session_kib) in0=$(session_inodes)
+			jn0=$(journal_kib) n0=$per
+		fi
 	done
 	fs1=$(rss_kib "$FS_PID") nd1=$(rss_kib "$np")
-	PER_FS=$(calc "($fs1 - $fs0) * 1024 / $N" 0)
-	PER_ND=$(calc "($nd1 - $nd0) * 1024 / $N" 0)
-	PER_DISK=$(calc "$(session_kib) * 1024 / $N" 0)
-	PER_INODES=$(calc "$(session_inodes) / $N" 2)
-	PER_JOURNAL=$(calc "$(journal_kib) * 1024 / $N" 0)
+	n0=$((ROUNDS * per - n0))
+	PER_FS=$(calc "($fs1 - $fs0) * 1024 / $n0" 0)
+	PER_ND=$(calc "($nd1 - $nd0) * 1024 / $n0" 0)
+	PER_DISK=$(calc "($(session_kib) - $dk0) * 1024 / $n0" 0)
+	PER_INODES=$(calc "($(session_inodes) - $in0) / $n0" 2)
+	PER_JOURNAL=$(calc "($(journal_kib) - $jn0) * 1024 / $n0" 0)
 	bench_unmount "$label"
 	echo "$label|$PER_FS|$PER_ND|$PER_DISK|$PER_INODES|$PER_JOURNAL"
 }
@@ -86,12 +97,14 @@ say "$N calls through .any of local=2, node files on $NODE_FS"
 A=$(run keep-all "")
 B=$(run "keep_calls=$KEEP" "keep_calls=$KEEP")
 echo
+echo "Growth per call, from the end of the first round to the last:"
 printf '%-22s %14s %14s %14s %12s %14s\n' "bytes per call" mount node "node disk" inodes journal
 for l in "$A" "$B"; do
 	IFS='|' read -r name fs nd disk ino jn <<<"$l"
 	printf '%-22s %14s %14s %14s %12s %14s\n' "$name" "$fs" "$nd" "$disk" "$ino" "$jn"
 done
 echo
+echo "... so a million calls more cost:"
 printf '%-22s %14s %14s %14s %12s %14s\n' "a million calls" "mount MiB" "node MiB" "disk MiB" inodes "journal MiB"
 for l in "$A" "$B"; do
 	IFS='|' read -r name fs nd disk ino jn <<<"$l"
