@@ -77,6 +77,25 @@ reaped(void *data, int err)
 	g_free(r);
 }
 
+/* .any's own table lives as long as the mount: r->vm stays valid. */
+static gboolean
+reap_later(gpointer data)
+{
+	struct reap *r = data;
+	struct call *c = vm_call(r->vm, r->id);
+
+	if (c && c->reaping && !call_held(c)) {
+		call_forget(c, reaped, r);
+		return G_SOURCE_REMOVE;
+	}
+	if (c && c->reaping) {		/* opened meanwhile */
+		c->reaping = FALSE;
+		c->reap_pending = TRUE;
+	}
+	g_free(r);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 try_reap(struct call *c)
 {
@@ -93,8 +112,12 @@ try_reap(struct call *c)
 	r = g_new(struct reap, 1);
 	r->vm = c->vm;
 	r->id = c->id;
-	/* May drop c at once (a .any call never sent). */
-	call_forget(c, reaped, r);
+	/* A .any call never sent would be dropped at once, perhaps under
+	 * a loop over its table that ended another call: later, then. */
+	if (!call_output(c)->vm->host)
+		g_idle_add(reap_later, r);
+	else
+		call_forget(c, reaped, r);
 }
 
 void
