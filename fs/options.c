@@ -51,6 +51,9 @@ static const struct fuse_opt tfs_opts[] = {
 	OPT("state=%s", state_dir),
 	OPT("name=%s", name),
 	{ "keep", offsetof(struct cluster, opt.keep), 1 },
+	/* Bounded memory for a long-lived mount (issue 18): reap.c. */
+	OPT("keep_calls=%d", keep_calls),
+	{ "reap_unread", offsetof(struct cluster, opt.reap_unread), 1 },
 	/* SSH as ssh reads it, and sshfs's spellings (issue 14): the
 	 * "NAME=" entries without a format only note that NAME was given. */
 	OPT("ssh_config=%s", ssh_config),
@@ -122,6 +125,10 @@ usage(const char *prog)
 "                           NAME, NAME from -o name= or the mount point)\n"
 "    -o keep                a clean unmount keeps the state and the node\n"
 "                           sessions (for the lease) to be remounted\n"
+"    -o keep_calls=N        keep each VM's (and .any's) N newest ended\n"
+"                           calls; older ones go as with rmdir once read\n"
+"                           (default: keep all)\n"
+"    -o reap_unread         with keep_calls, unread calls go too\n"
 "    -o logfile=FILE        log here (default: stderr with -f, else\n"
 "                           syslog, else $XDG_STATE_HOME/tricklefs/\n"
 "                           NAME.log); MOUNT/.log has the recent lines\n"
@@ -253,6 +260,7 @@ tfs_parse_args(struct cluster *fs, struct fuse_args *args,
 	o->reconnect = 1;
 	o->lease = 60;
 	o->retries = 3;
+	o->keep_calls = -1;
 	o->any_window = 2;
 	o->discover_timeout = 2;
 	o->min = -1;		/* 1 unless given */
@@ -316,6 +324,16 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	    o->discover_port < 0 || o->discover_port > 65535) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "timeouts, intervals and counts must be positive");
+		return FALSE;
+	}
+	if (o->keep_calls < -1) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "keep_calls=%d: must be 0 or more", o->keep_calls);
+		return FALSE;
+	}
+	if (o->reap_unread && o->keep_calls < 0) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "reap_unread needs keep_calls=N");
 		return FALSE;
 	}
 	if (o->vms_per_node > NODE_MAX_VMS || o->local > NODE_MAX_VMS) {

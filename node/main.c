@@ -27,6 +27,7 @@ static gint64 opt_first_object;
 static gboolean opt_announce;
 static gboolean opt_list_sessions;
 static char *opt_remove_session;
+static gint opt_max_vms;
 static struct announce_options announce;
 
 static const GOptionEntry entries[] = {
@@ -41,6 +42,9 @@ static const GOptionEntry entries[] = {
 	  "List the sessions kept under the directory and exit", NULL },
 	{ "remove-session", 0, 0, G_OPTION_ARG_STRING, &opt_remove_session,
 	  "End session ID (its calls and files) and exit", "ID" },
+	{ "max-vms", 0, 0, G_OPTION_ARG_INT, &opt_max_vms,
+	  "Refuse a session of more than N VMs (1-1024, default 1024)",
+	  "N" },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
 	  NULL, NULL },
 	{ "check-load", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
@@ -127,6 +131,11 @@ main(int argc, char **argv)
 							 G_MAXUINT32 - 1));
 	if (opt_check)
 		return worker_check_load(opt_check);
+	if (opt_max_vms < 0 || opt_max_vms > NODE_MAX_VMS) {
+		g_printerr("trickle-node: --max-vms=%d: must be 1-%d\n",
+			   opt_max_vms, NODE_MAX_VMS);
+		return 2;
+	}
 	dir = opt_dir ? g_strdup(opt_dir)
 		      : g_build_filename(g_get_user_runtime_dir(),
 					 "trickle-node", NULL);
@@ -134,5 +143,5 @@ main(int argc, char **argv)
 		return session_list(dir);
 	if (opt_remove_session)
 		return session_remove(dir, opt_remove_session);
-	return node_run(dir);
+	return node_run(dir, (guint)opt_max_vms);
 }

@@ -6,6 +6,12 @@
  */
 #pragma once
 
+#include <glib.h>
+
+/* The most VMs a trickle-node holds, and the default of --max-vms. */
+#define NODE_MAX_VMS 1024
+
 /* supervisor.c: serve one tricklefs session, its files in a new
- * directory under basedir; the exit status. */
-int node_run(const char *basedir);
+ * directory under basedir, with at most max_vms VMs (0: NODE_MAX_VMS);
+ * the exit status. */
+int node_run(const char *basedir, guint max_vms);

@@ -26,7 +26,9 @@
 #include <glib-unix.h>
 #include <gio/gio.h>
 
-#define MAX_VMS 1024
+/* The most VMs one trickle-node holds (fds, processes: see
+ * trickle-node(1), LIMITS); --max-vms lowers it. */
+#define MAX_VMS NODE_MAX_VMS
 
 
 void
@@ -140,11 +142,25 @@ make_vms(struct node *n, guint nvms, gboolean adopt)
 
 		if (!vm) {
 			g_warning("%s", error->message);
+			g_free(n->failure);
+			n->failure = g_strdup_printf("node cannot start VM %u "
+				"of %u: %s", i, nvms, error->message);
 			return FALSE;
 		}
 		g_ptr_array_add(n->vms, vm);
 	}
 	return TRUE;
+}
+
+/* A session that could not start: the client hears why, and its new
+ * directory goes as the node ends. */
+static void
+attach_failed(struct node *n, guint32 tag)
+{
+	reply(n, 0, tag, EIO, n->failure ? n->failure
+	      : "node cannot start its VMs");
+	n->shutdown = TRUE;
+	g_main_loop_quit(n->loop);
 }
 
 static void on_handed_client(void *data, int in, int out, const guint8 *bytes,
@@ -191,6 +207,39 @@ lease_tick(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/*
+ * A HELLO or ATTACH we cannot serve is answered with a REPLY on its tag
+ * that says why (the mount reports it as the node's reason; an older
+ * mount only logs it), then we end.  Nothing is on disk yet: the session
+ * directory is made only after this.
+ */
+static gboolean
+attach_acceptable(struct node *n, struct wire_msg *m, guint32 version,
+		  guint32 nvms, const char *id)
+{
+	g_autofree char *why = NULL;
+	int err = EPROTO;
+
+	if (version != WIRE_PROTO_VERSION)
+		why = g_strdup_printf("node speaks protocol %u (trickle-node "
+				      "%s), the mount %u", WIRE_PROTO_VERSION,
+				      TRICKLE_VERSION, version);
+	else if (nvms == 0)
+		why = g_strdup("node refuses 0 VMs");
+	else if (nvms > n->max_vms) {
+		why = g_strdup_printf("node refuses %u VMs: at most %u", nvms,
+				      n->max_vms);
+		err = EUSERS;
+	} else if (m->type == WIRE_ATTACH && !session_id_valid(id))
+		why = g_strdup_printf("node refuses session id \"%s\"", id);
+	if (!why)
+		return TRUE;
+	g_warning("refusing %s: %s", wire_type_name(m->type), why);
+	reply(n, 0, m->tag, err, why);
+	g_main_loop_quit(n->loop);
+	return FALSE;
+}
+
 /* ATTACH (or HELLO, a session of our own that ends with its client). */
 static void
 do_attach(struct node *n, struct wire_msg *m)
@@ -219,15 +268,8 @@ do_attach(struct node *n, struct wire_msg *m)
 		g_main_loop_quit(n->loop);
 		return;
 	}
-	if (version != WIRE_PROTO_VERSION || nvms == 0 || nvms > MAX_VMS ||
-	    (m->type == WIRE_ATTACH && !session_id_valid(id))) {
-		g_warning("refusing %s (protocol %u, %u VMs); this is "
-			  "trickle-node %s, protocol %u",
-			  wire_type_name(m->type), version, nvms,
-			  TRICKLE_VERSION, WIRE_PROTO_VERSION);
-		g_main_loop_quit(n->loop);
+	if (!attach_acceptable(n, m, version, nvms, id))
 		return;
-	}
 	n->said_hello = TRUE;
 	if (m->type == WIRE_HELLO) {
 		g_autofree char *tmpl = g_build_filename(n->base,
@@ -240,10 +282,10 @@ do_attach(struct node *n, struct wire_msg *m)
 			return;
 		}
 		n->dir = g_steal_pointer(&tmpl);
-		if (!make_vms(n, nvms, FALSE))
-			g_main_loop_quit(n->loop);
-		else
+		if (make_vms(n, nvms, FALSE))
 			welcome(n, m->tag, FALSE);
+		else
+			attach_failed(n, m->tag);
 		return;
 	}
 	/* What the client sent, ATTACH first, goes with it if a live
@@ -273,6 +315,10 @@ do_attach(struct node *n, struct wire_msg *m)
 	if (how == SESSION_ADOPTED)
 		g_message("adopting session %s: its trickle-node is gone", id);
 	if (!make_vms(n, nvms, how == SESSION_ADOPTED)) {
+		/* A new session goes with its files; an adopted one is
+		 * kept for a later try. */
+		if (how == SESSION_NEW)
+			attach_failed(n, m->tag);
 		g_main_loop_quit(n->loop);
 		return;
 	}
@@ -594,7 +640,7 @@ node_finish(struct node *n)
 }
 
 int
-node_run(const char *basedir)
+node_run(const char *basedir, guint max_vms)
 {
 	struct node n = { 0 };
 	int devnull;
@@ -606,6 +652,7 @@ node_run(const char *basedir)
 		return 1;
 	}
 	n.base = g_strdup(basedir);
+	n.max_vms = max_vms ? MIN(max_vms, MAX_VMS) : MAX_VMS;
 	n.started = g_get_monotonic_time();
 	n.self = g_file_read_link("/proc/self/exe", NULL);
 	n.host = (struct vmhost){
@@ -652,6 +699,7 @@ node_run(const char *basedir)
 	g_main_loop_unref(n.loop);
 	g_free(n.self);
 	g_free(n.dir);
+	g_free(n.failure);
 	g_free(n.id);
 	g_free(n.base);
 	return 0;

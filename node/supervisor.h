@@ -36,6 +36,8 @@ struct node {
 	gboolean said_hello;
 	gboolean shutdown;		/* the client asked us to end */
 	gint64 started;			/* monotonic, for INFO */
+	guint max_vms;			/* VMs a session may have */
+	char *failure;			/* why the session could not start */
 };
 
 /* A file being injected. */

@@ -82,6 +82,9 @@ struct cluster_options {
 	char *name;			/* names the default state_dir */
 	int keep;			/* a clean unmount keeps the state and
 					   the node sessions, to remount */
+	int keep_calls;			/* ended calls kept per VM (reap.c);
+					   -1: all */
+	int reap_unread;		/* reap calls nobody read too */
 	char *logfile;
 	int foreground;
 	int debug;
@@ -308,6 +311,12 @@ struct call {
 	guint64 stdin_size;
 	int stdin_error;		/* errno: part of it was not kept */
 	struct feed *stdin_feed;
+	/* reap.c (-o keep_calls): its place among its VM's ended calls */
+	GList *reap_link;
+	unsigned was_read : 1;		/* its result or stdout was read */
+	unsigned reap_pending : 1;	/* old enough to go, once read and
+					   let go of */
+	unsigned reaping : 1;		/* its FORGET is on its way */
 };
 
 struct vm {
@@ -320,6 +329,8 @@ struct vm {
 	char *detail;
 	guint32 pid;
 	GHashTable *calls;		/* id -> struct call * */
+	GQueue reap_q;			/* the newest ended calls, oldest
+					   first (reap.c) */
 	guint32 last_call;
 	GHashTable *injected;		/* name -> struct injected * */
 	GHashTable *injected_ids;	/* id -> struct injected * */
@@ -559,6 +570,16 @@ void call_hold(struct call *c);
 void call_release(struct call *c);
 /* c and its other half, if any, are held. */
 gboolean call_held(const struct call *c);
+/* reap.c, -o keep_calls: c ended (kept among its VM's newest, or
+ * reaped), its result or stdout was read, the layer above let go of it,
+ * it is being freed. */
+void reap_ended(struct call *c);
+void reap_read(struct call *c);
+void reap_released(struct call *c);
+void reap_forget(struct call *c);
+/* After the journal's replay: the ended calls recovered, oldest first,
+ * in their VMs' queues (reaped as new calls end). */
+void reap_recovered(struct cluster *cl);
 /* Forget an ended call here and on its node; done hears the verdict. */
 void call_forget(struct call *c, void (*done)(void *data, int err),
 		 void *data);
@@ -651,6 +672,7 @@ void journal_end(struct call *c);
 /* c's last run began or ended. */
 void journal_attempt(struct call *c);
 void journal_forget(struct call *c);
+void journal_read(struct call *c);
 /* c's stdin is whole. */
 void journal_stdin(struct call *c);
 void journal_all_inject(struct cluster *cl, const char *name, mode_t mode,

@@ -230,6 +230,14 @@ dispatch(struct host *h, struct wire_msg *m)
 	case WIRE_LIST:
 	case WIRE_TEXT:
 		r = g_hash_table_lookup(h->requests, GUINT_TO_POINTER(m->tag));
+		if (!r && m->type == WIRE_REPLY && m->tag == 0 &&
+		    h->state != HOST_UP) {
+			/* The node's answer to our ATTACH: it refuses. */
+			g_variant_get(m->body, "(i&s)", &code, &s);
+			host_set_error(h, errno_from_node(code), s);
+			host_lost(h, s);
+			break;
+		}
 		if (!r) {
 			g_debug("%s: late %s %u", h->label,
 				wire_type_name(m->type), m->tag);

@@ -7,7 +7,7 @@
  * The state directory (-o state=DIR; by default
  * $XDG_STATE_HOME/tricklefs/NAME) holds "lock" (one mount at a time),
  * "journal" and "spool/" (.all/inject/'s copies).  The journal is a log
- * of lines, appended as things happen and never rewritten:
+ * of lines, appended as things happen:
  *
  *   V 1                       the format
  *   H LABEL SESSION           a node's session id (the last one counts)
@@ -20,10 +20,17 @@
  *   L VM ID LINE              the line it was forked with (as shown)
  *   A ID VM VMID              .any's call ID went to VM as its call VMID
  *   E VM ID STATE CODE DETAIL a call ended
- *   F VM ID                   a call forgotten (rmdir)
+ *   F VM ID                   a call forgotten (rmdir, keep_calls)
+ *   D VM ID                   its result was read (with keep_calls:
+ *                             it may be reaped)
  *   S VM ID RUNVM NODE START  a run began (times in microseconds)
  *   X VM ID END OUTCOME       the last run ended
  *   I NAME MODE / U NAME      .all/inject/ installed or removed NAME
+ *
+ * It is rewritten without the records of forgotten calls (rmdir,
+ * keep_calls) as it is opened, and after every COMPACT_AFTER of them,
+ * so that a long-lived mount's journal grows with the calls it keeps,
+ * not with all it ever ran (see compact()).
  *
  * Fields are tab-separated and escaped (g_strescape).  Lines are written
  * (write(2), so they survive the daemon being killed) at the end of each
@@ -35,6 +42,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,6 +51,7 @@
 
 #define ID_BLOCK 1000		/* ids reserved per R line */
 #define SYNC_MS 1000
+#define COMPACT_AFTER 10000	/* calls forgotten between rewrites */
 
 struct journal {
 	struct cluster *cl;
@@ -57,7 +66,10 @@ struct journal {
 	guint recovered;	/* calls found in the journal */
 	gsize whole;		/* bytes of the journal up to its last
 				   whole line */
+	guint forgotten;	/* F records in the file */
 };
+
+static void compact(struct journal *j);
 
 static void
 journal_flush(struct journal *j)
@@ -91,6 +103,8 @@ on_idle(gpointer data)
 
 	j->flush_idle = 0;
 	journal_flush(j);
+	if (j->forgotten >= COMPACT_AFTER)
+		compact(j);
 	if (!j->sync_timer)
 		j->sync_timer = g_timeout_add(SYNC_MS, on_sync, j);
 	return G_SOURCE_REMOVE;
@@ -228,6 +242,18 @@ journal_forget(struct call *c)
 		return;
 	id = U(c->id);
 	put(c->vm->fs->journal, "F", c->vm->name, id, NULL);
+	c->vm->fs->journal->forgotten++;
+}
+
+void
+journal_read(struct call *c)
+{
+	g_autofree char *id = NULL;
+
+	if (!c->vm->fs->journal)
+		return;
+	id = U(c->id);
+	put(c->vm->fs->journal, "D", c->vm->name, id, NULL);
 }
 
 void
@@ -321,7 +347,7 @@ replay_line(struct replay_state *rs, char **f, guint n)
 		rs->bad++;	/* not a record type: a torn line */
 		return;
 	}
-	if (strchr("RCLEFSXN", f[0][0])) {
+	if (strchr("RCLEFSXND", f[0][0])) {
 		if (n < 3 || !parse_u32(f[2], &id) || id == 0 ||
 		    id > G_MAXUINT32 - ID_BLOCK) {
 			rs->bad++;
@@ -429,6 +455,11 @@ replay_line(struct replay_state *rs, char **f, guint n)
 	case 'F':
 		if ((c = vm_call(vm, id)))
 			call_restore_drop(c);
+		j->forgotten++;
+		return;
+	case 'D':
+		if ((c = vm_call(vm, id)))
+			c->was_read = TRUE;
 		return;
 	case 'S':
 		if (n < 6 || !(c = vm_call(vm, id)))
@@ -506,6 +537,7 @@ replay(struct journal *j, GError **error)
 	if (rs.calls)
 		g_message("state %s: %u calls recovered", j->dir, rs.calls);
 	j->recovered = rs.calls;
+	reap_recovered(j->cl);
 	return TRUE;
 }
 
@@ -582,7 +614,95 @@ journal_open(struct cluster *cl, const char *dir, GError **error)
 	}
 	put(j, "V", "1", NULL);
 	journal_flush(j);
+	if (j->forgotten)	/* the last mount's, once per mount */
+		compact(j);
 	return TRUE;
+}
+
+/* The "VM\tID" a call's record is about (escaped as written), or NULL
+ * for a record of no call.  any: .any's name, escaped. */
+static char *
+record_key(const char *line, const char *any)
+{
+	const char *id, *end;
+
+	if (!line[0] || line[1] != '\t')
+		return NULL;
+	if (line[0] == 'A') {		/* A ID VM VMID: .any's call ID */
+		end = strchr(line + 2, '\t');
+		return end ? g_strdup_printf("%s\t%.*s", any,
+					     (int)(end - line - 2), line + 2)
+			   : NULL;
+	}
+	if (!strchr("CLEFSXND", line[0]) || !(id = strchr(line + 2, '\t')))
+		return NULL;
+	end = strchr(id + 1, '\t');
+	return end ? g_strndup(line + 2, end - line - 2) : g_strdup(line + 2);
+}
+
+/*
+ * Rewrite the journal without the records of forgotten calls (and their
+ * F records): what a replay makes of it is the same, since ids are never
+ * given twice.  Written beside it, synced, renamed over it.  A failure
+ * leaves the old journal, whole, in use.
+ */
+static void
+compact(struct journal *j)
+{
+	g_autofree char *path = g_build_filename(j->dir, "journal", NULL);
+	g_autofree char *tmp = g_build_filename(j->dir, "journal.new", NULL);
+	g_autofree char *text = NULL, *any = NULL;
+	g_autoptr(GHashTable) gone = NULL;
+	g_autoptr(GString) out = NULL;
+	char *line, *next, *end;
+	gsize len;
+	guint dropped = 0;
+	int fd;
+
+	j->forgotten = 0;
+	journal_flush(j);
+	if (!g_file_get_contents(path, &text, &len, NULL))
+		return;
+	any = g_strescape(j->cl->any ? j->cl->any->name : ".any", NULL);
+	gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	for (line = text; (next = strchr(line, '\n')); line = next + 1) {
+		*next = 0;
+		char *key = line[0] == 'F' ? record_key(line, any) : NULL;
+
+		if (key)
+			g_hash_table_add(gone, key);
+	}
+	end = line;	/* past the last whole line */
+	out = g_string_sized_new(len / 2);
+	for (line = text; line < end; line += strlen(line) + 1) {
+		g_autofree char *key = record_key(line, any);
+
+		if (line[0] == 'F' || (key && g_hash_table_contains(gone, key)))
+			dropped++;
+		else if (*line)
+			g_string_append_printf(out, "%s\n", line);
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || fdio_write_all(fd, out->str, out->len) < 0 ||
+	    fdatasync(fd) < 0 || rename(tmp, path) < 0) {
+		g_warning("journal %s: cannot rewrite it: %s", j->dir,
+			  g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return;
+	}
+	close(fd);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0) {
+		g_warning("journal %s: %s", path, g_strerror(errno));
+		return;		/* appends go to the old, unlinked file */
+	}
+	close(j->fd);
+	j->fd = fd;
+	g_debug("journal %s: rewritten, %u records of forgotten calls "
+		"left out (%" G_GSIZE_FORMAT " -> %" G_GSIZE_FORMAT " bytes)",
+		j->dir, dropped, len, out->len);
 }
 
 guint

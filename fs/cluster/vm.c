@@ -24,6 +24,7 @@ call_free(struct call *c)
 {
 	g_assert(!c->holds);
 	g_assert(!c->queued);
+	reap_forget(c);
 	call_stdin_drop(c, FALSE);
 	g_clear_pointer(&c->result, g_bytes_unref);
 	/* The other half of a .any call keeps what it has, without us. */
@@ -352,6 +353,7 @@ call_ended_now(struct call *c)
 	journal_end(c);
 	c->vm->ended[c->state]++;
 	cluster_emit(c->vm->fs, CL_CALL_ENDED, c->vm->host, c->vm, c, NULL);
+	reap_ended(c);
 }
 
 void
@@ -473,6 +475,7 @@ call_release(struct call *c)
 
 	g_assert(c->holds > 0);
 	c->holds--;
+	reap_released(c);	/* may free c */
 	/* A leaving VM may go now. */
 	cluster_emit(vm->fs, CL_VM_CHANGED, vm->host, vm, NULL, NULL);
 }

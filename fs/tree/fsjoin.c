@@ -338,24 +338,41 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 struct output_handle {
 	struct handle h;
 	struct call *call;
+	gboolean joins;		/* result or stdout: reading it joins */
+	gboolean read;		/* ... and a read(2) came */
 };
 
-static void
-output_release(fuse_req_t req, struct fuse_file_info *fi)
-{
-	struct output_handle *o = (struct output_handle *)(uintptr_t)fi->fh;
-
-	call_release(o->call);
-	g_free(o);
-	fuse_reply_err(req, 0);
-}
+static void output_release(fuse_req_t req, struct fuse_file_info *fi);
 
 static const struct handle_ops output_ops = {
 	.release = output_release,
 };
 
 void
-output_open(fuse_req_t req, struct call *c, struct fuse_file_info *fi)
+output_read_seen(struct fuse_file_info *fi)
+{
+	struct output_handle *o = (struct output_handle *)(uintptr_t)fi->fh;
+
+	if (o && o->h.ops == &output_ops && o->joins)
+		o->read = TRUE;
+}
+
+static void
+output_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct output_handle *o = (struct output_handle *)(uintptr_t)fi->fh;
+
+	if (o->read)
+		reap_read(o->call);	/* -o keep_calls may reap it now */
+	call_release(o->call);
+	g_free(o);
+	fuse_reply_err(req, 0);
+}
+
+
+void
+output_open(fuse_req_t req, struct call *c, gboolean joins,
+	    struct fuse_file_info *fi)
 {
 	/* Held, so that the call (and a leaving VM's node) stays while
 	 * someone may still read it. */
@@ -363,6 +380,7 @@ output_open(fuse_req_t req, struct call *c, struct fuse_file_info *fi)
 
 	o->h.ops = &output_ops;
 	o->call = c;
+	o->joins = joins;
 	call_hold(c);
 	fi->fh = (uintptr_t)o;
 }

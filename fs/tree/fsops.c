@@ -379,7 +379,7 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->fh = 0;
 	if (in.kind == I_RESULT || in.kind == I_STDOUT || in.kind == I_STDERR)
-		output_open(req, in.call, fi);
+		output_open(req, in.call, in.kind != I_STDERR, fi);
 	fuse_reply_open(req, fi);
 }
 
@@ -413,9 +413,12 @@ tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	case I_RESULT:
 	case I_STDOUT:
 	case I_STDERR:
-		if (!tree_may_see_call(req, in.call, "read the output"))
+		if (!tree_may_see_call(req, in.call, "read the output")) {
 			fuse_reply_err(req, EACCES);
-		else if (in.kind == I_RESULT)
+			break;
+		}
+		output_read_seen(fi);
+		if (in.kind == I_RESULT)
 			call_join(in.call, req, size, off);
 		else
 			call_read(in.call, in.kind == I_STDOUT ? WIRE_STDOUT

@@ -95,8 +95,13 @@ void call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph);
 /* Answer a FUSE write now, or once h's link has room again. */
 void tree_reply_write(struct tree *t, struct host *h, fuse_req_t req,
 		      size_t size);
-/* Open result, stdout, stderr: the call is held while open. */
-void output_open(fuse_req_t req, struct call *c, struct fuse_file_info *fi);
+/* Open result, stdout, stderr: the call is held while open.  A result
+ * or stdout (joins) read(2) and closed after its call ended counts as
+ * read (-o keep_calls may reap it then); output_read_seen notes a
+ * read. */
+void output_open(fuse_req_t req, struct call *c, gboolean joins,
+		 struct fuse_file_info *fi);
+void output_read_seen(struct fuse_file_info *fi);
 
 /* fsvm.c */
 void info_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);

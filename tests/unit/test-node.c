@@ -584,6 +584,66 @@ test_hello(void)
 	node_stop(t);
 }
 
+/* A session of more VMs than the node holds, or of a protocol it does not
+ * speak, is refused with a REPLY that says why, and leaves no directory. */
+static void
+refused_attach(guint32 version, guint32 nvms, const char *want_msg,
+	       int want_err)
+{
+	struct tnode t = { 0 };
+	g_autoptr(GError) error = NULL;
+	g_autofree char *dirarg = NULL;
+	g_autoptr(GDir) d = NULL;
+	struct wire_msg *m;
+	const char *msg;
+	char *argv[3];
+	int err, status;
+
+	t.dir = g_dir_make_tmp("test-node-XXXXXX", &error);
+	g_assert_no_error(error);
+	dirarg = g_strdup_printf("--dir=%s", t.dir);
+	argv[0] = (char *)env_path("TRICKLE_NODE");
+	argv[1] = dirarg;
+	argv[2] = NULL;
+	g_assert_true(g_spawn_async_with_pipes(NULL, argv, NULL,
+		G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &t.pid, &t.to,
+		&t.from, NULL, &error));
+	g_assert_no_error(error);
+	wire_decoder_init(&t.dec);
+	tsend(&t, WIRE_ATTACH, 0, 0, g_variant_new("(uusu)", version, nvms,
+		"0123456789abcdef0123456789abcdef", 60));
+	m = wait_type(&t, WIRE_REPLY, 0, 0);
+	g_variant_get(m->body, "(i&s)", &err, &msg);
+	g_assert_cmpstr(msg, ==, want_msg);
+	g_assert_cmpint(err, ==, want_err);
+	msg_free(m);
+	/* It ends, and nothing of the session is on disk. */
+	while (!t.eof)
+		g_assert_true(receive(&t, WAIT_MS) || t.eof);
+	g_assert_cmpint(waitpid(t.pid, &status, 0), ==, t.pid);
+	d = g_dir_open(t.dir, 0, &error);
+	g_assert_no_error(error);
+	g_assert_null(g_dir_read_name(d));
+	g_assert_cmpint(g_rmdir(t.dir), ==, 0);
+	close(t.to);
+	close(t.from);
+	wire_decoder_clear(&t.dec);
+	g_list_free_full(t.got, (GDestroyNotify)msg_free);
+	g_free(t.dir);
+}
+
+static void
+test_refuse(void)
+{
+	g_autofree char *proto = g_strdup_printf(
+		"node speaks protocol %u (trickle-node %s), the mount %u",
+		WIRE_PROTO_VERSION, TRICKLE_VERSION, WIRE_PROTO_VERSION + 1);
+
+	refused_attach(WIRE_PROTO_VERSION, 1025,
+		       "node refuses 1025 VMs: at most 1024", EUSERS);
+	refused_attach(WIRE_PROTO_VERSION + 1, 2, proto, EPROTO);
+}
+
 static void
 test_builtins(void)
 {
@@ -1166,6 +1226,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	g_test_add_func("/node/hello", test_hello);
+	g_test_add_func("/node/refuse", test_refuse);
 	g_test_add_func("/node/builtins", test_builtins);
 	g_test_add_func("/node/setenv", test_setenv);
 	g_test_add_func("/node/call-env", test_call_env);

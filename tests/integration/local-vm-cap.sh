@@ -1,0 +1,48 @@
+#!/bin/bash
+# The per-node VM limit, stated: a mount that asks for more VMs than a
+# node holds is refused with the reason (the mount's own check for
+# local=1025; the node's answer when its --max-vms is lower than what the
+# mount asks), and a refused start leaves no session directory on the
+# node.  The node's own refusal of 1,025 VMs over the wire is
+# tests/unit/test-node.c's /node/refuse.
+. "$(dirname "$0")/lib.sh"
+
+sessions() {
+	"$TRICKLE_NODE" --dir "$NODE_DIR" --list-sessions | tail -n +2
+}
+
+# 1,025 local VMs: the mount says why before starting anything.
+"$TRICKLEFS" -o "local=1025,logfile=$LOG" "$M" 2>"$ERR" &&
+	fail "local=1025 mounted"
+expect_eq "local=1025" "tricklefs: local=1025: a node holds at most 1024 VMs" \
+	"$(cat "$ERR")"
+is_mounted "$M" && fail "$M is mounted"
+
+# A node that holds fewer than the mount asks for refuses with its
+# reason, which the mount reports; nothing is left under its --dir.
+for try in 1 2; do
+	"$TRICKLEFS" -o "local=8,logfile=$LOG" \
+		-o "node_command=$TRICKLE_NODE --max-vms=4 --dir $NODE_DIR" \
+		"$M" 2>"$ERR" && fail "8 VMs on a node of --max-vms=4 mounted"
+	expect_match "try $try: the node's reason" \
+		"local: down: node refuses 8 VMs: at most 4" "$(cat "$ERR")"
+	expect_match "try $try: the mount's verdict" \
+		"no node could be reached" "$(cat "$ERR")"
+	is_mounted "$M" && fail "$M is mounted"
+	expect_eq "try $try: sessions on the node" "" "$(sessions)"
+	left=$(find "$NODE_DIR" -mindepth 1 2>/dev/null | head)
+	[ -z "$left" ] || fail "try $try: left under the node's --dir: $left"
+done
+expect_match "the node's reason in the log" \
+	"node refuses 8 VMs: at most 4" "$(cat "$LOG")"
+
+# The limit itself is not refused: as many VMs as the node holds work.
+"$TRICKLE_NODE" --max-vms=1025 --list-sessions >/dev/null 2>"$T/node.err" &&
+	fail "trickle-node --max-vms=1025 was taken"
+expect_eq "--max-vms=1025" "trickle-node: --max-vms=1025: must be 1-1024" \
+	"$(cat "$T/node.err")"
+mount_local 4 -o "node_command=$TRICKLE_NODE --max-vms=4 --dir $NODE_DIR"
+expect_eq "echo on local3" hi "$(call local3 "echo hi")"
+expect_eq "one live session" 1 "$(sessions | grep -c ' live ')"
+unmount
+expect_no_nodes
