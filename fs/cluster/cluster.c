@@ -326,6 +326,7 @@ cluster_free(struct cluster *cl)
 	if (cl->any)
 		vm_free(cl->any);
 	g_ptr_array_unref(cl->vms);
+	any_index_free(cl);
 	member_source_free(cl->discover_src);
 	member_source_free(cl->static_src);
 	g_clear_pointer(&cl->listeners, g_array_unref);
