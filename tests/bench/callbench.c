@@ -565,6 +565,22 @@ cmd_read(int argc, char **argv)
 	return 0;
 }
 
+/* The status file at path, on stderr. */
+static void
+print_status(const char *path)
+{
+	char st[512];
+	ssize_t r = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		r = read(fd, st, sizeof(st) - 1);
+		close(fd);
+	}
+	st[r > 0 ? r : 0] = '\0';
+	fprintf(stderr, "%s: %s: %s", prog, path, r > 0 ? st : "?\n");
+}
+
 /* One line on .all/calls/new, then every VM's result read. */
 static int
 cmd_fanout(int argc, char **argv)
@@ -572,7 +588,7 @@ cmd_fanout(int argc, char **argv)
 	const char *line = "echo", *mount;
 	char path[PATH_MAX], buf[65536], *text = NULL, *p, *nl;
 	size_t len = 0, cap = 0;
-	long vms = 0;
+	long vms = 0, failed = 0;
 	double t0, t_forked;
 	int c, fd, rc = 1;
 
@@ -620,30 +636,31 @@ cmd_fanout(int argc, char **argv)
 	t_forked = now_us();
 	for (p = text; p && p < text + len; p = nl + 1) {
 		int rfd;
-		ssize_t r;
+		ssize_t r = 0;
 
 		if (!(nl = memchr(p, '\n', text + len - p)))
 			break;
 		*nl = '\0';
-		snprintf(path, sizeof(path), "%s/%s/result", mount, p);
-		if ((rfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			fprintf(stderr, "%s: %s: %s\n", prog, path,
-				strerror(errno));
-			goto out;
-		}
-		while ((r = read(rfd, buf, sizeof(buf))) != 0)
-			if (r < 0 && errno != EINTR) {
-				fprintf(stderr, "%s: %s: %s\n", prog, path,
-					strerror(errno));
-				close(rfd);
-				goto out;
-			}
-		close(rfd);
 		vms++;
+		snprintf(path, sizeof(path), "%s/%s/result", mount, p);
+		if ((rfd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			while ((r = read(rfd, buf, sizeof(buf))) != 0)
+				if (r < 0 && errno != EINTR)
+					break;
+			close(rfd);
+		}
+		if (rfd < 0 || r < 0) {
+			/* Say why the first one failed. */
+			if (!failed++) {
+				snprintf(path, sizeof(path), "%s/%s/status",
+					 mount, p);
+				print_status(path);
+			}
+		}
 	}
-	printf("vms=%ld fork_s=%.3f elapsed_s=%.3f\n", vms,
-	       (t_forked - t0) / 1e6, (now_us() - t0) / 1e6);
-	rc = vms ? 0 : 1;
+	printf("vms=%ld fork_s=%.3f elapsed_s=%.3f failed=%ld\n", vms,
+	       (t_forked - t0) / 1e6, (now_us() - t0) / 1e6, failed);
+	rc = vms && !failed ? 0 : 1;
 out:
 	close(fd);
 	free(text);

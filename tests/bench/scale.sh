@@ -59,14 +59,28 @@ wait_up() {
 time_cmd() {
 	local t0
 	t0=$(now)
-	"$@" >/dev/null 2>>"$T/cmd.err" || { echo "?"; return 1; }
+	"$@" >/dev/null 2>"$T/cmd.err" || {
+		echo "$PROG: $*: $(tail -n 2 "$T/cmd.err")" >&2
+		echo "?"
+		return 1
+	}
 	since "$t0"
+}
+
+# CPU seconds (user + system) the process has used: a figure that a busy
+# machine disturbs less than elapsed time.
+cpu_s() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	s=${s##*) }
+	set -- $s
+	calc "(${12} + ${13}) / $(getconf CLK_TCK)" 2
 }
 
 # Results: RES[kind:metric:N] = seconds
 declare -A RES
 METRICS=(up ls lsl inject fanout)
-for f in $FORKS; do METRICS+=("fork$f" "any$f" "lscalls$f"); done
+for f in $FORKS; do METRICS+=("fork$f" "any$f" "cpu$f" "lscalls$f"); done
 declare -A LABEL=(
 	[up]="all VMs up"
 	[ls]="ls MOUNT"
@@ -77,6 +91,7 @@ declare -A LABEL=(
 for f in $FORKS; do
 	LABEL[fork$f]="$f .any forks: all forked"
 	LABEL[any$f]="$f .any forks: all ended (.done)"
+	LABEL[cpu$f]="$f .any forks: CPU s of the tricklefs daemon"
 	LABEL[lscalls$f]="ls -l .any/calls ($f calls)"
 done
 
@@ -92,10 +107,12 @@ run_size() {
 	RES[$kind:ls:$n]=$(time_cmd ls "$mp")
 	RES[$kind:lsl:$n]=$(time_cmd ls -l "$mp")
 	RES[$kind:inject:$n]=$(time_cmd cp "$BASIC_SO" "$mp/.all/inject/")
-	out=$("$CALLBENCH" fanout "$mp") || echo "$PROG: fanout failed" >&2
+	out=$("$CALLBENCH" fanout "$mp") || echo "$PROG: fanout: calls failed" >&2
 	echo "  fanout: $out" >&2
 	RES[$kind:fanout:$n]=$(kv elapsed_s "$out")
 	for f in $FORKS; do
+		local c0
+		c0=$(cpu_s "$FS_PID")
 		bench_perf_start "$kind$n-any$f"
 		out=$("$CALLBENCH" pipe -n "$f" -b 100 -j done "$mp/.any") ||
 		    echo "$PROG: $f .any forks failed" >&2
@@ -103,10 +120,11 @@ run_size() {
 		echo "  .any: $out" >&2
 		RES[$kind:fork$f:$n]=$(kv fork_s "$out")
 		RES[$kind:any$f:$n]=$(kv elapsed_s "$out")
+		RES[$kind:cpu$f:$n]=$(calc "$(cpu_s "$FS_PID") - $c0" 2)
 		RES[$kind:lscalls$f:$n]=$(time_cmd ls -l "$mp/.any/calls")
 		# The next run starts from an empty .any/calls.
 		find "$mp/.any/calls" -mindepth 1 -maxdepth 1 -type d \
-		    -exec rmdir {} + 2>>"$T/cmd.err"
+		    -exec rmdir {} + 2>"$T/cmd.err"
 	done
 	bench_unmount "$kind$n"
 	rmdir "$mp"
