@@ -144,6 +144,9 @@ struct cluster {
 					   not yet handed to a VM */
 	struct any_index *any_index;	/* anyindex.c: VMs by what they run
 					   and how busy they are */
+	GHashTable *vm_names;		/* name -> struct vm *, listed or
+					   not (cluster_vm_named) */
+	guint vm_names_seen;		/* VMs of vms in it so far */
 	gboolean any_kicking, any_again;	/* any_kick re-entered */
 	gboolean stopping;		/* unmounting: quiet about hosts ending */
 	GArray *listeners;		/* events.c */
@@ -380,7 +383,7 @@ gboolean cluster_ready(struct cluster *cl);
 gboolean cluster_gone(struct cluster *cl);
 /* VMs listed whose node is up. */
 guint cluster_vms_up(struct cluster *cl);
-/* The listed VM called name, or NULL. */
+/* The listed VM called name, or NULL; O(1). */
 struct vm *cluster_vm_named(struct cluster *cl, const char *name);
 /* Probe the sources that can (discovery), starting it if need be. */
 gboolean cluster_discover(struct cluster *cl, GError **error);
