@@ -14,6 +14,9 @@
 #		  (tests/sshd.sh), N <= 1024
 #   --three-nodes N  also one mount of 3 x N VMs on three SSH nodes
 #		  (127.0.0.1-3 on the private sshd; 1024 makes 3,072)
+#   -o OPTS	  more mount options for every mount (e.g. lease=300: a
+#		  node slow to start 1,000 VMs on a busy machine otherwise
+#		  ends the session it did not hear about for 60 s)
 #   --perf DIR	  perf record -g our processes during the .any forks
 . "$(dirname "$0")/lib.sh"
 
@@ -21,6 +24,7 @@ SIZES="8 64 256 1000"
 FORKS="1000 10000"
 SSH_TOO=
 THREE=
+MOPTS=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) SIZES="8 64 256"; FORKS=1000; shift ;;
@@ -28,9 +32,10 @@ while [ $# -gt 0 ]; do
 	--forks) FORKS=$2; shift 2 ;;
 	--ssh) SSH_TOO=1; shift ;;
 	--three-nodes) THREE=$2; shift 2 ;;
+	-o) MOPTS=,$2; shift 2 ;;
 	--perf) PERF_DIR=$(mkdir -p "$2" && cd "$2" && pwd) || die "bad --perf dir"
 		shift 2 ;;
-	-h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 done
@@ -105,6 +110,7 @@ run_size() {
 	t0=$(now)
 	bench_mount "$kind$n" "$@"
 	RES[$kind:up:$n]=$(wait_up "$mp" "$n" "$t0")
+	echo "  up: ${RES[$kind:up:$n]} s" >&2
 	RES[$kind:ls:$n]=$(time_cmd ls "$mp")
 	RES[$kind:lsl:$n]=$(time_cmd ls -l "$mp")
 	out=$("$CALLBENCH" fanout "$mp") || echo "$PROG: fanout: calls failed" >&2
@@ -121,6 +127,7 @@ run_size() {
 		RES[$kind:fork$f:$n]=$(kv fork_s "$out")
 		RES[$kind:any$f:$n]=$(kv elapsed_s "$out")
 		RES[$kind:cpu$f:$n]=$(calc "$(cpu_s "$FS_PID") - $c0" 2)
+		echo "  daemon CPU: ${RES[$kind:cpu$f:$n]} s" >&2
 		RES[$kind:lscalls$f:$n]=$(time_cmd ls -l "$mp/.any/calls")
 		# The next run starts from an empty .any/calls.
 		find "$mp/.any/calls" -mindepth 1 -maxdepth 1 -type d \
@@ -167,7 +174,7 @@ table() {
 }
 
 for n in $SIZES; do
-	run_size local "$n" -o "local=$n,logfile=$T/tricklefs.log"
+	run_size local "$n" -o "local=$n,logfile=$T/tricklefs.log$MOPTS"
 done
 
 if [ -n "$SSH_TOO$THREE" ]; then
@@ -180,7 +187,7 @@ ListenAddress 127.0.0.3"
 	SSHD_EXTRA_CONFIG=$SSHD_EXTRA_CONFIG_MORE TEST_TMPDIR=$T sshd_start ||
 	    die "sshd_start failed"
 	SSHD_STARTED=1
-	SSH_OPTS="identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$TRICKLE_NODE --dir $NT/node,logfile=$T/tricklefs.log"
+	SSH_OPTS="identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$TRICKLE_NODE --dir $NT/node,logfile=$T/tricklefs.log$MOPTS"
 fi
 if [ -n "$SSH_TOO" ]; then
 	for n in $SIZES; do
