@@ -181,7 +181,6 @@ if [ -n "$SSH_TOO$THREE" ]; then
 	SSHD_EXTRA_CONFIG_MORE=
 	[ -n "$THREE" ] && SSHD_EXTRA_CONFIG_MORE="ListenAddress 127.0.0.2
 ListenAddress 127.0.0.3"
-	# One session per node, but a thousand VMs' worth of channels: no.
 	bench_need openssh-server openssh-client
 	. "$SRCROOT/tests/sshd.sh"
 	SSHD_EXTRA_CONFIG=$SSHD_EXTRA_CONFIG_MORE TEST_TMPDIR=$T sshd_start ||
