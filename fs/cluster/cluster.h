@@ -11,7 +11,8 @@
  * list), host.c (the node session: frames, requests, liveness; it tells
  * cluster.c through struct host_events), vm.c (the model: calls and their
  * states; runs.c, a call's runs), fanin.c, feed.c (a file to a node at
- * the link's pace), then the users of the model: anysched.c (.any),
+ * the link's pace), then the users of the model: anysched.c (.any) and
+ * anyindex.c (which VM it sends to, without looking at every VM),
  * members.c (joining, draining, leaving), spool.c, callin.c (a call's
  * stdin), journal.c, and the membership
  * sources (source_static.c, source_discover.c); cluster.c ties host news
