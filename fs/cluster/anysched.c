@@ -34,22 +34,6 @@ call_func(char **argv)
 	return "";
 }
 
-static gboolean
-vm_live(const struct vm *vm)
-{
-	return vm->host && vm_open(vm) && vm->host->state == HOST_UP &&
-	       (vm->state == VM_UP || vm->state == VM_STARTING);
-}
-
-/* Does vm list func?  -1 if it has not said yet what it has. */
-static int
-vm_has_func(struct vm *vm, const char *func)
-{
-	if (!vm->funcs)
-		return -1;
-	return *func && vm_func_id(vm, func) != 0;
-}
-
 /*
  * Could a call of func ever run?  Not if every live VM has said what it
  * runs and none lists it, or no VM is live at all; then the call fails
@@ -58,21 +42,7 @@ vm_has_func(struct vm *vm, const char *func)
 static gboolean
 runnable(struct cluster *fs, const char *func, const char **why)
 {
-	gboolean live = FALSE;
-	guint i;
-
-	for (i = 0; i < fs->vms->len; i++) {
-		struct vm *vm = fs->vms->pdata[i];
-
-		if (!vm->host || !vm_open(vm) ||
-		    vm->host->state == HOST_DOWN || vm->state == VM_DOWN)
-			continue;
-		live = TRUE;
-		if (vm_has_func(vm, func) != 0)
-			return TRUE;
-	}
-	*why = live ? "no VM has function" : "no VM is up to run";
-	return FALSE;
+	return any_index_runnable(fs, func, why);
 }
 
 /* The call cannot run anywhere: it fails here, named in the log. */
@@ -133,28 +103,6 @@ any_go(struct call *a)
 	any_kick(fs);
 }
 
-/* The VM with the most room that runs func, ties taken in turn; NULL if
- * none has room. */
-static struct vm *
-pick_vm(struct cluster *fs, const char *func, guint window, gboolean *room)
-{
-	struct vm *best = NULL;
-	guint i, n = fs->vms->len;
-
-	for (i = 0; i < n; i++) {
-		struct vm *vm = fs->vms->pdata[(fs->any_next + i) % n];
-
-		if (!vm_live(vm) || vm->any_load >= window)
-			continue;
-		*room = TRUE;
-		if (vm_has_func(vm, func) != 1)
-			continue;
-		if (!best || vm->any_load < best->any_load)
-			best = vm;
-	}
-	return best;
-}
-
 static void
 send_to(struct cluster *fs, struct call *a, struct vm *vm)
 {
@@ -162,8 +110,8 @@ send_to(struct cluster *fs, struct call *a, struct vm *vm)
 
 	g_queue_delete_link(&fs->any_queue, a->queued);
 	a->queued = NULL;
-	fs->any_next = (vm->slot + 1) % MAX(fs->vms->len, 1);
 	vm->any_load++;
+	any_index_update(vm);
 	a->where = g_strdup(vm->name);
 	/* a keeps its words: a lost run is sent again, elsewhere. */
 	c = vm_fork(vm, a->argv, a->args, a);
@@ -172,40 +120,35 @@ send_to(struct cluster *fs, struct call *a, struct vm *vm)
 		mirror(c);
 }
 
-static guint
-live_vms(struct cluster *fs)
-{
-	guint i, n = 0;
-
-	for (i = 0; i < fs->vms->len; i++)
-		n += vm_live(fs->vms->pdata[i]);
-	return n;
-}
-
+/*
+ * Hand queued calls to VMs with room, oldest first.  Each step costs
+ * what anyindex.c's pick does, not the number of VMs: when every VM is
+ * full (a long queue) a kick ends at its first call, and a call only
+ * VMs without room run is passed over, at most SCAN_LIMIT of them.
+ */
 static void
 kick_once(struct cluster *fs)
 {
 	GList *l, *next;
-	guint scanned = 0, live = live_vms(fs), window;
+	guint scanned = 0, live = any_index_live(fs), window;
 
 	for (l = fs->any_queue.head; l && scanned < SCAN_LIMIT; l = next) {
 		struct call *a = l->data;
 		const char *func = call_func(a->argv), *why;
-		gboolean room = FALSE;
 		struct vm *vm;
 
 		next = l->next;
 		window = g_queue_get_length(&fs->any_queue) > live
 			 ? (guint)fs->opt.any_window : 1;
-		vm = pick_vm(fs, func, window, &room);
+		if (!any_index_room(fs, window) && live)
+			return;		/* every VM is full */
+		vm = any_index_pick(fs, func, window);
 		if (vm) {
 			send_to(fs, a, vm);
 			if (fs->any_again)
 				return;	/* the queue changed under us */
 			continue;
 		}
-		if (!room && live)
-			return;		/* every VM is full */
 		if (!runnable(fs, func, &why)) {
 			g_queue_delete_link(&fs->any_queue, l);
 			a->queued = NULL;
@@ -251,8 +194,23 @@ mirror(struct call *c)
 	if (!call_ended(c))
 		return;
 	c->vm->any_load--;
+	any_index_update(c->vm);
 	call_ended_now(a);
 	any_kick(c->vm->fs);
+}
+
+/* Place again what the news may have changed. */
+static void
+reindex(const struct cluster_event *ev)
+{
+	guint i;
+
+	if (ev->vm) {
+		any_index_update(ev->vm);
+	} else if (ev->host) {
+		for (i = 0; i < ev->host->vms->len; i++)
+			any_index_update(ev->host->vms->pdata[i]);
+	}
 }
 
 static void
@@ -265,11 +223,25 @@ on_event(void *data, const struct cluster_event *ev)
 	case CL_CALL_ENDED:
 		if (ev->call->any)
 			mirror(ev->call);
+		/* A draining VM's last call: it may be gone now. */
+		if (ev->type == CL_CALL_ENDED && ev->vm && ev->vm->draining)
+			any_index_update(ev->vm);
+		break;
+	case CL_HOST_DOWN:
+	case CL_HOST_UNREACHABLE:
+		reindex(ev);
 		break;
 	case CL_HOST_UP:
 	case CL_VM_JOINED:
 	case CL_VM_LEFT:
+		reindex(ev);
+		any_kick(fs);
+		break;
 	case CL_VM_CHANGED:
+		/* Without a VM: a call's output was forgotten on host, which
+		 * changes nothing here. */
+		if (ev->vm)
+			any_index_update(ev->vm);
 		any_kick(fs);
 		break;
 	default:
@@ -308,6 +280,7 @@ any_restore(struct cluster *fs)
 			a->queued = fs->any_queue.tail;
 		} else if (c && !call_ended(c)) {
 			c->vm->any_load++;
+			any_index_update(c->vm);
 			call_set_state(a, c->state, c->detail);
 		} else if (c) {
 			/* Its VM's call ended; the journal missed the

@@ -278,18 +278,25 @@ cluster_vms_up(struct cluster *cl)
 	return up;
 }
 
+/*
+ * By name in O(1): VMs only join cl->vms (a VM that leaves stays there,
+ * gone), so the names are indexed as they come, the last VM to take a
+ * name holding it; a name is given again only once its VM is gone.
+ */
 struct vm *
 cluster_vm_named(struct cluster *cl, const char *name)
 {
-	guint i;
+	struct vm *vm;
 
-	for (i = 0; i < cl->vms->len; i++) {
-		struct vm *vm = cl->vms->pdata[i];
-
-		if (vm->host && vm_listed(vm) && strcmp(vm->name, name) == 0)
-			return vm;
+	if (!cl->vm_names)
+		cl->vm_names = g_hash_table_new(g_str_hash, g_str_equal);
+	for (; cl->vm_names_seen < cl->vms->len; cl->vm_names_seen++) {
+		vm = cl->vms->pdata[cl->vm_names_seen];
+		if (vm->host && vm_listed(vm))
+			g_hash_table_replace(cl->vm_names, vm->name, vm);
 	}
-	return NULL;
+	vm = g_hash_table_lookup(cl->vm_names, name);
+	return vm && vm_listed(vm) ? vm : NULL;
 }
 
 void
@@ -326,6 +333,8 @@ cluster_free(struct cluster *cl)
 	if (cl->any)
 		vm_free(cl->any);
 	g_ptr_array_unref(cl->vms);
+	g_clear_pointer(&cl->vm_names, g_hash_table_unref);
+	any_index_free(cl);
 	member_source_free(cl->discover_src);
 	member_source_free(cl->static_src);
 	g_clear_pointer(&cl->listeners, g_array_unref);

@@ -11,7 +11,8 @@
  * list), host.c (the node session: frames, requests, liveness; it tells
  * cluster.c through struct host_events), vm.c (the model: calls and their
  * states; runs.c, a call's runs), fanin.c, feed.c (a file to a node at
- * the link's pace), then the users of the model: anysched.c (.any),
+ * the link's pace), then the users of the model: anysched.c (.any) and
+ * anyindex.c (which VM it sends to, without looking at every VM),
  * members.c (joining, draining, leaving), spool.c, callin.c (a call's
  * stdin), journal.c, and the membership
  * sources (source_static.c, source_discover.c); cluster.c ties host news
@@ -143,9 +144,13 @@ struct cluster {
 	GPtrArray *vms;			/* struct vm *, the root directory */
 	struct vm *all;			/* .all: acts on every VM */
 	struct vm *any;			/* .any: calls run where free first */
-	GQueue any_queue;		/* struct call *, on .any */		/* .any calls not yet handed to a VM */
-	guint any_next;			/* where the next search for a VM
-					   starts, so ties rotate */
+	GQueue any_queue;		/* struct call *, on .any: .any calls
+					   not yet handed to a VM */
+	struct any_index *any_index;	/* anyindex.c: VMs by what they run
+					   and how busy they are */
+	GHashTable *vm_names;		/* name -> struct vm *, listed or
+					   not (cluster_vm_named) */
+	guint vm_names_seen;		/* VMs of vms in it so far */
 	gboolean any_kicking, any_again;	/* any_kick re-entered */
 	gboolean stopping;		/* unmounting: quiet about hosts ending */
 	GArray *listeners;		/* events.c */
@@ -342,9 +347,21 @@ struct vm {
 					   shadows (node) */
 	GHashTable *func_ids;		/* name -> id, stable for inodes */
 	GPtrArray *func_names;		/* id - 1 -> name */
+	GArray *func_at;		/* guint, id - 1 -> 1 + its place in
+					   funcs; 0: not listed now */
+	guint funcs_gen;		/* bumped when funcs changes */
 	GVariant *objects;		/* a(uss) id, class, description */
 	guint ended[CALL_STATE_MAX];	/* calls that ended, by state */
 	guint any_load;			/* .any calls sent here, not ended */
+	/* anyindex.c: where .any finds it (a class of VMs that run the
+	 * same functions, a queue of those with room). */
+	struct any_class *any_class;	/* NULL: in none */
+	guint any_class_gen;		/* funcs_gen its class was made for */
+	int any_level;			/* the queue it is in; -1: none */
+	GList any_link;			/* its link in that queue */
+	guint64 any_stamp;		/* when it went in: first in, first
+					   picked, across classes */
+	gboolean any_live;		/* counted live */
 	gboolean draining;		/* takes no new calls; goes when idle */
 	gboolean gone;			/* no longer in the tree */
 	struct last_error last_error;	/* lasterr.c */
@@ -378,7 +395,7 @@ gboolean cluster_ready(struct cluster *cl);
 gboolean cluster_gone(struct cluster *cl);
 /* VMs listed whose node is up. */
 guint cluster_vms_up(struct cluster *cl);
-/* The listed VM called name, or NULL. */
+/* The listed VM called name, or NULL; O(1). */
 struct vm *cluster_vm_named(struct cluster *cl, const char *name);
 /* Probe the sources that can (discovery), starting it if need be. */
 gboolean cluster_discover(struct cluster *cl, GError **error);
@@ -627,6 +644,29 @@ gboolean any_cancel_queued(struct call *c);
  * queue it again while it has retries, else it ends so (outcome). */
 void any_run_again(struct call *a, const char *outcome);
 void any_init(struct cluster *cl);
+
+/* anyindex.c: the VMs .any may send to, by the functions they list and
+ * their load, so that no step of .any looks at every VM (costs there). */
+struct any_class;
+struct any_index;
+/* Place vm again after something of it changed (state, functions, load,
+ * membership); any_index_drop takes it out for good. */
+void any_index_update(struct vm *vm);
+void any_index_drop(struct vm *vm);
+void any_index_free(struct cluster *cl);
+/* Up and open, its node up: it may be sent a call now. */
+gboolean any_vm_live(const struct vm *vm);
+guint any_index_live(struct cluster *cl);
+/* A live VM has fewer than window .any calls. */
+gboolean any_index_room(struct cluster *cl, guint window);
+/* The live VM listing func with the fewest .any calls (below window),
+ * the one that waited longest among equals; NULL: none. */
+struct vm *any_index_pick(struct cluster *cl, const char *func,
+			  guint window);
+/* Could a call of func run: a VM that is not down lists it, or has not
+ * said yet what it runs?  If not, why says so. */
+gboolean any_index_runnable(struct cluster *cl, const char *func,
+			    const char **why);
 
 /* members.c: VMs joining and leaving while mounted */
 typedef void (*members_joined_fn)(void *data, struct host *h,

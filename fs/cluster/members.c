@@ -244,6 +244,8 @@ members_drain(struct vm *vm, const char *why)
 	g_message("%s: draining: %s", vm->name, why);
 	vm_fail_waiting_stdin(vm, "VM leaving: takes no new calls");
 	check_gone(vm);
+	/* .any sends it no more (anyindex.c hears it so). */
+	cluster_emit(vm->fs, CL_VM_CHANGED, vm->host, vm, NULL, NULL);
 }
 
 void

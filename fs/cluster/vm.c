@@ -60,6 +60,8 @@ vm_new(struct cluster *fs, struct host *h, const char *name)
 	vm->created = time(NULL);
 	vm->func_ids = g_hash_table_new(g_str_hash, g_str_equal);
 	vm->func_names = g_ptr_array_new_with_free_func(g_free);
+	vm->func_at = g_array_new(FALSE, TRUE, sizeof(guint));
+	vm->any_level = -1;
 	if (h)
 		g_ptr_array_add(h->vms, vm);
 	return vm;
@@ -71,6 +73,7 @@ vm_free(struct vm *vm)
 	GHashTableIter it;
 	gpointer val;
 
+	any_index_drop(vm);
 	/* Unmounting: what the layer above held is let go already. */
 	g_hash_table_iter_init(&it, vm->calls);
 	while (g_hash_table_iter_next(&it, NULL, &val))
@@ -80,6 +83,7 @@ vm_free(struct vm *vm)
 	g_hash_table_unref(vm->injected_ids);
 	g_hash_table_unref(vm->func_ids);
 	g_ptr_array_unref(vm->func_names);
+	g_array_unref(vm->func_at);
 	g_clear_pointer(&vm->funcs, g_variant_unref);
 	g_clear_pointer(&vm->objects, g_variant_unref);
 	g_free(vm->name);
@@ -664,23 +668,41 @@ vm_object_text(struct vm *vm, guint32 id)
 	return g_strdup_printf("<%s @%u>\n", cls, id);
 }
 
+/*
+ * A VM's functions: funcs as its node sent them, an id per name that
+ * stays the same while the mount lives (inode numbers: func_ids,
+ * func_names), and where each id is in funcs now (func_at), so that a
+ * name or an id is found in O(1), not by reading funcs again.
+ */
 void
 vm_set_funcs(struct vm *vm, GVariant *funcs)
 {
 	GVariantIter it;
 	const char *name;
+	guint i = 0, id;
 
 	g_clear_pointer(&vm->funcs, g_variant_unref);
 	vm->funcs = g_variant_ref(funcs);
+	vm->funcs_gen++;
+	if (vm->func_at->len)
+		memset(vm->func_at->data, 0,
+		       vm->func_at->len * sizeof(guint));
 	g_variant_iter_init(&it, funcs);
 	while (g_variant_iter_next(&it, "(&s&s&s&s&s)", &name, NULL, NULL,
 				   NULL, NULL)) {
-		if (g_hash_table_contains(vm->func_ids, name))
-			continue;
-		g_ptr_array_add(vm->func_names, g_strdup(name));
-		g_hash_table_insert(vm->func_ids,
-				    vm->func_names->pdata[vm->func_names->len - 1],
-				    GUINT_TO_POINTER(vm->func_names->len));
+		i++;
+		id = GPOINTER_TO_UINT(g_hash_table_lookup(vm->func_ids, name));
+		if (!id) {
+			g_ptr_array_add(vm->func_names, g_strdup(name));
+			id = vm->func_names->len;
+			g_hash_table_insert(vm->func_ids,
+					    vm->func_names->pdata[id - 1],
+					    GUINT_TO_POINTER(id));
+			g_array_set_size(vm->func_at, id);
+		}
+		/* A name told twice: the first is the one that runs. */
+		if (!g_array_index(vm->func_at, guint, id - 1))
+			g_array_index(vm->func_at, guint, id - 1) = i;
 	}
 }
 
@@ -689,30 +711,21 @@ vm_func_id(struct vm *vm, const char *name)
 {
 	guint32 id = GPOINTER_TO_UINT(g_hash_table_lookup(vm->func_ids, name));
 
-	return id && vm_func(vm, id, NULL, NULL, NULL) ? id : 0;
+	return id && g_array_index(vm->func_at, guint, id - 1) ? id : 0;
 }
 
 static gboolean
 func_entry(struct vm *vm, guint32 id, const char **name, const char **origin,
 	   const char **doc, const char **sum, const char **shadows)
 {
-	GVariantIter it;
-	const char *n, *o, *d, *c, *h;
+	guint at;
 
-	if (!vm->funcs || id == 0 || id > vm->func_names->len)
+	if (!vm->funcs || id == 0 || id > vm->func_at->len ||
+	    !(at = g_array_index(vm->func_at, guint, id - 1)))
 		return FALSE;
-	g_variant_iter_init(&it, vm->funcs);
-	while (g_variant_iter_next(&it, "(&s&s&s&s&s)", &n, &o, &d, &c, &h)) {
-		if (strcmp(n, vm->func_names->pdata[id - 1]) != 0)
-			continue;
-		*name = n;
-		*origin = o;
-		*doc = d;
-		*sum = c;
-		*shadows = h;
-		return TRUE;
-	}
-	return FALSE;
+	g_variant_get_child(vm->funcs, at - 1, "(&s&s&s&s&s)", name, origin,
+			    doc, sum, shadows);
+	return TRUE;
 }
 
 gboolean

@@ -52,19 +52,6 @@ calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-/* The VM an "@NAME" first word picks, or NULL. */
-static struct vm *
-vm_named(struct cluster *fs, const char *name)
-{
-	guint i;
-
-	for (i = 0; i < fs->vms->len; i++)
-		if (vm_listed(fs->vms->pdata[i]) &&
-		    strcmp(((struct vm *)fs->vms->pdata[i])->name, name) == 0)
-			return fs->vms->pdata[i];
-	return NULL;
-}
-
 /*
  * Fork one parsed line.  On a VM, that is one call, and its id is read
  * back.  On .any, the call waits here for the first free VM (anysched.c).
@@ -90,7 +77,7 @@ fork_line(struct calls_handle *c, char **argv, const char *line)
 	if (argv[0][0] == '@') {
 		const char *rest = line + strcspn(line, " \t");
 
-		call = vm_fork(vm_named(fs, argv[0] + 1), argv + 1,
+		call = vm_fork(cluster_vm_named(fs, argv[0] + 1), argv + 1,
 			       rest + strspn(rest, " \t"), NULL);
 		call->uid = c->uid;
 		g_string_append_printf(c->ids, CALL_PATH_FMT "\n",
@@ -143,7 +130,7 @@ parse_lines(struct cluster *fs, struct vm *vm, const char *text, gsize len,
 			return EINVAL;
 		}
 		if (vm == fs->all && argv[0][0] == '@' &&
-		    (!argv[1] || !vm_named(fs, argv[0] + 1))) {
+		    (!argv[1] || !cluster_vm_named(fs, argv[0] + 1))) {
 			g_warning(".all: calls/new: bad line \"%s\": %s", line,
 				  argv[1] ? "no such VM" : "no call after it");
 			g_strfreev(argv);

@@ -16,7 +16,8 @@
 struct done_handle {
 	struct handle h;
 	struct tree *t;
-	GString *lines;		/* announced, not yet read */
+	GString *lines;		/* announced; empty once all are read */
+	size_t start;		/* where the lines not yet read begin */
 	fuse_req_t waiting;	/* a read parked until the next line */
 	size_t size;
 	struct fuse_pollhandle *poller;	/* poll(2) waiting for a line */
@@ -36,10 +37,19 @@ done_interrupted(fuse_req_t req, void *data)
 static void
 done_reply(struct done_handle *d, fuse_req_t req, size_t size)
 {
-	size_t n = MIN(size, d->lines->len);
+	size_t n = MIN(size, d->lines->len - d->start);
 
-	fuse_reply_buf(req, d->lines->str, n);
-	g_string_erase(d->lines, 0, n);
+	fuse_reply_buf(req, d->lines->str + d->start, n);
+	d->start += n;
+	/* Moved down only when half is read: a reader behind by L bytes
+	 * costs O(L), not O(L^2 / size), to catch up. */
+	if (d->start == d->lines->len) {
+		g_string_truncate(d->lines, 0);
+		d->start = 0;
+	} else if (d->start > d->lines->len / 2) {
+		g_string_erase(d->lines, 0, d->start);
+		d->start = 0;
+	}
 }
 
 static const struct handle_ops done_ops;

@@ -349,15 +349,9 @@ find_child(struct cluster *fs, const struct inode *parent, const char *name,
 			child->kind = I_LOG;
 			return TRUE;
 		}
-		for (i = 0; i < fs->vms->len; i++) {
-			struct vm *vm = fs->vms->pdata[i];
-			if (vm_listed(vm) && strcmp(vm->name, name) == 0) {
-				child->kind = I_VM;
-				child->vm = vm;
-				return TRUE;
-			}
-		}
-		return FALSE;
+		/* O(1): ls -l of a root of N VMs is N lookups, not N^2. */
+		child->kind = I_VM;
+		return (child->vm = cluster_vm_named(fs, name)) != NULL;
 	case I_VM:
 		for (i = 0; i < G_N_ELEMENTS(vm_files); i++) {
 			if (strcmp(vm_files[i].name, name) != 0 ||

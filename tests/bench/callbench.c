@@ -15,6 +15,10 @@
  *	FILE or /dev/null), each timed from fork to exit.
  *   callbench read FILE...
  *	Read the files 1 MiB at a time: bytes, seconds, MB/s.
+ *   callbench fanout [-l LINE] MOUNT
+ *	One LINE written to MOUNT/.all/calls/new (a call on every VM), its
+ *	"VM/calls/ID" paths read back, then every result read to its end:
+ *	the VMs, the time to fork, the time until the last result.
  *
  * Each prints one line of key=value pairs on stdout (times in
  * microseconds, MB = 10^6 bytes) for the scripts to parse.  Exit status
@@ -43,7 +47,9 @@ usage(void)
 		"       %s pipe [-n N] [-b BATCH] [-j result|done] [-l LINE] "
 		"VMDIR...\n"
 		"       %s cmd [-n N] [-w W] [-o FILE] -- COMMAND [ARG...]\n"
-		"       %s read FILE...\n", prog, prog, prog, prog);
+		"       %s read FILE...\n"
+		"       %s fanout [-l LINE] MOUNT\n", prog, prog, prog, prog,
+		prog);
 	exit(2);
 }
 
@@ -559,6 +565,108 @@ cmd_read(int argc, char **argv)
 	return 0;
 }
 
+/* The status file at path, on stderr. */
+static void
+print_status(const char *path)
+{
+	char st[512];
+	ssize_t r = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		r = read(fd, st, sizeof(st) - 1);
+		close(fd);
+	}
+	st[r > 0 ? r : 0] = '\0';
+	fprintf(stderr, "%s: %s: %s", prog, path, r > 0 ? st : "?\n");
+}
+
+/* One line on .all/calls/new, then every VM's result read. */
+static int
+cmd_fanout(int argc, char **argv)
+{
+	const char *line = "echo", *mount;
+	char path[PATH_MAX], buf[65536], *text = NULL, *p, *nl;
+	size_t len = 0, cap = 0;
+	long vms = 0, failed = 0;
+	double t0, t_forked;
+	int c, fd, rc = 1;
+
+	while ((c = getopt(argc, argv, "l:")) != -1) {
+		if (c != 'l')
+			usage();
+		line = optarg;
+	}
+	if (argc - optind != 1)
+		usage();
+	mount = argv[optind];
+	snprintf(path, sizeof(path), "%s/.all/calls/new", mount);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		return 1;
+	}
+	snprintf(buf, sizeof(buf), "%s\n", line);
+	t0 = now_us();
+	if (write_all(fd, buf, strlen(buf), ".all/calls/new") < 0)
+		goto out;
+	/* The paths, until the file has no more to say. */
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "%s: .all/calls/new: %s\n", prog,
+				strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (len + r + 1 > cap) {
+			cap = (len + r + 1) * 2;
+			if (!(p = realloc(text, cap))) {
+				perror(prog);
+				goto out;
+			}
+			text = p;
+		}
+		memcpy(text + len, buf, r);
+		len += r;
+	}
+	t_forked = now_us();
+	for (p = text; p && p < text + len; p = nl + 1) {
+		int rfd;
+		ssize_t r = 0;
+
+		if (!(nl = memchr(p, '\n', text + len - p)))
+			break;
+		*nl = '\0';
+		vms++;
+		snprintf(path, sizeof(path), "%s/%s/result", mount, p);
+		if ((rfd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			while ((r = read(rfd, buf, sizeof(buf))) != 0)
+				if (r < 0 && errno != EINTR)
+					break;
+			close(rfd);
+		}
+		if (rfd < 0 || r < 0) {
+			/* Say why the first one failed. */
+			if (!failed++) {
+				snprintf(path, sizeof(path), "%s/%s/status",
+					 mount, p);
+				print_status(path);
+			}
+		}
+	}
+	printf("vms=%ld fork_s=%.3f elapsed_s=%.3f failed=%ld\n", vms,
+	       (t_forked - t0) / 1e6, (now_us() - t0) / 1e6, failed);
+	rc = vms && !failed ? 0 : 1;
+out:
+	close(fd);
+	free(text);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -573,6 +681,8 @@ main(int argc, char **argv)
 		return cmd_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "read") == 0)
 		return cmd_read(argc - 1, argv + 1);
+	if (strcmp(argv[1], "fanout") == 0)
+		return cmd_fanout(argc - 1, argv + 1);
 	usage();
 	return 2;
 }
