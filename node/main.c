@@ -27,6 +27,7 @@ static gint64 opt_first_object;
 static gboolean opt_announce;
 static gboolean opt_list_sessions;
 static char *opt_remove_session;
+static gint opt_cache_days = 7;
 static struct announce_options announce;
 
 static const GOptionEntry entries[] = {
@@ -41,6 +42,9 @@ static const GOptionEntry entries[] = {
 	  "List the sessions kept under the directory and exit", NULL },
 	{ "remove-session", 0, 0, G_OPTION_ARG_STRING, &opt_remove_session,
 	  "End session ID (its calls and files) and exit", "ID" },
+	{ "cache-days", 0, 0, G_OPTION_ARG_INT, &opt_cache_days,
+	  "At start, remove cached injected files no session uses and "
+	  "unused for N days (default 7; 0: every unused one)", "N" },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
 	  NULL, NULL },
 	{ "check-load", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
@@ -134,5 +138,5 @@ main(int argc, char **argv)
 		return session_list(dir);
 	if (opt_remove_session)
 		return session_remove(dir, opt_remove_session);
-	return node_run(dir);
+	return node_run(dir, (guint)MAX(opt_cache_days, 0));
 }

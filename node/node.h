@@ -7,5 +7,6 @@
 #pragma once
 
 /* supervisor.c: serve one tricklefs session, its files in a new
- * directory under basedir; the exit status. */
-int node_run(const char *basedir);
+ * directory under basedir (and injected files in basedir's cache, whose
+ * entries unused for cache_days are removed first); the exit status. */
+int node_run(const char *basedir, unsigned int cache_days);
