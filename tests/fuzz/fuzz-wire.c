@@ -99,6 +99,7 @@ take_apart(const struct wire_msg *m)
 	case WIRE_INJECT_DATA:
 	case WIRE_DATA:
 	case WIRE_STDIN:
+	case WIRE_RESULT:
 		p = wire_msg_bytes(m, &n);
 		CHECK(n <= WIRE_MAX_BODY);
 		CHECK(n == g_variant_get_size(m->body));
@@ -113,6 +114,15 @@ take_apart(const struct wire_msg *m)
 	case WIRE_SHUTDOWN:
 	case WIRE_PONG:
 		g_variant_get(m->body, "()");
+		break;
+	case WIRE_ATTACH:
+		g_variant_get(m->body, "(uu&su)", &u1, &u2, &s, &u1);
+		use_string(s);
+		sink += u1 + u2;
+		break;
+	case WIRE_SYNCED:
+		g_variant_get(m->body, "(bu)", &b, &u1);
+		sink += b + u1;
 		break;
 	case WIRE_CACHE_PUT:
 		g_variant_get(m->body, "(&st)", &s, &t1);
@@ -495,6 +505,11 @@ make_corpus(const char *dir)
 
 	bodies[WIRE_STDIN] = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE,
 						       "b\na\n", 4, 1);
+	bodies[WIRE_ATTACH] = g_variant_new("(uusu)", WIRE_PROTO_VERSION, 4,
+		"0123456789abcdef0123456789abcdef", 60);
+	bodies[WIRE_SYNCED] = g_variant_new("(bu)", TRUE, 12);
+	bodies[WIRE_RESULT] = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE,
+							"42\n", 3, 1);
 	bodies[WIRE_CACHE_HAVE] = g_variant_new_string(
 		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
 	bodies[WIRE_CACHE_PUT] = g_variant_new("(st)",
