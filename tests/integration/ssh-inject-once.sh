@@ -5,6 +5,7 @@
 # at all, and a cache entry whose bytes do not match its name is found
 # out, sent again, and not used.  Bytes are the mount's count of what it
 # sent to the host (VM/info "bytes sent").
+TEST_TIMEOUT=280
 . "$(dirname "$0")/lib.sh"
 start_sshd
 
