@@ -28,6 +28,7 @@ static gboolean opt_announce;
 static gboolean opt_list_sessions;
 static char *opt_remove_session;
 static gint opt_max_vms;
+static gint opt_cache_days = 7;
 static struct announce_options announce;
 
 static const GOptionEntry entries[] = {
@@ -45,6 +46,9 @@ static const GOptionEntry entries[] = {
 	{ "max-vms", 0, 0, G_OPTION_ARG_INT, &opt_max_vms,
 	  "Refuse a session of more than N VMs (1-1024, default 1024)",
 	  "N" },
+	{ "cache-days", 0, 0, G_OPTION_ARG_INT, &opt_cache_days,
+	  "At start, remove cached injected files no session uses and "
+	  "unused for N days (default 7; 0: every unused one)", "N" },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
 	  NULL, NULL },
 	{ "check-load", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
@@ -143,5 +147,5 @@ main(int argc, char **argv)
 		return session_list(dir);
 	if (opt_remove_session)
 		return session_remove(dir, opt_remove_session);
-	return node_run(dir, (guint)opt_max_vms);
+	return node_run(dir, (guint)opt_max_vms, (guint)MAX(opt_cache_days, 0));
 }

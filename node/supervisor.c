@@ -464,6 +464,15 @@ dispatch(struct node *n, struct wire_msg *m)
 	case WIRE_UNINJECT:
 		do_uninject(n, vm, m);
 		break;
+	case WIRE_CACHE_HAVE:
+		do_cache_have(n, m);
+		break;
+	case WIRE_CACHE_PUT:
+		do_cache_put(n, m);
+		break;
+	case WIRE_INJECT_CACHED:
+		do_inject_cached(n, m);
+		break;
 	case WIRE_CALL: {
 		g_autofree const char **argv =
 			g_variant_get_strv(m->body, NULL);
@@ -640,8 +649,9 @@ node_finish(struct node *n)
 }
 
 int
-node_run(const char *basedir, guint max_vms)
+node_run(const char *basedir, guint max_vms, guint cache_days)
 {
+	g_autoptr(GError) error = NULL;
 	struct node n = { 0 };
 	int devnull;
 
@@ -653,6 +663,13 @@ node_run(const char *basedir, guint max_vms)
 	}
 	n.base = g_strdup(basedir);
 	n.max_vms = max_vms ? MIN(max_vms, MAX_VMS) : MAX_VMS;
+	/* Without a cache, files are still taken one VM at a time. */
+	if (!(n.cache = nodecache_open(basedir, cache_days, &error)))
+		g_warning("no cache of injected files: %s", error->message);
+	n.vetted = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					 NULL);
+	n.vettings = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					   (GDestroyNotify)vetting_free);
 	n.started = g_get_monotonic_time();
 	n.self = g_file_read_link("/proc/self/exe", NULL);
 	n.host = (struct vmhost){
@@ -694,6 +711,9 @@ node_run(const char *basedir, guint max_vms)
 	fdstream_free(n.io);
 	wire_decoder_clear(&n.dec);
 	g_hash_table_unref(n.xfers);
+	g_hash_table_unref(n.vettings);
+	g_hash_table_unref(n.vetted);
+	nodecache_free(n.cache);
 	g_ptr_array_unref(n.vms);
 	g_byte_array_unref(n.frame);
 	g_main_loop_unref(n.loop);

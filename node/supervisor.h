@@ -32,6 +32,12 @@ struct node {
 	struct vmhost host;		/* what the VMs get of us */
 	GPtrArray *vms;			/* struct vmnode * */
 	GHashTable *xfers;		/* transfer key -> struct xfer * */
+	struct nodecache *cache;	/* BASE/cache: files by SHA-256 */
+	guint cache_days;		/* evict what was unused that long */
+	GHashTable *vetted;		/* SHA-256s of shared objects that
+					   loaded (checked once here) */
+	GHashTable *vettings;		/* SHA-256 -> struct vetting *: its
+					   load check under way */
 	GMainLoop *loop;
 	gboolean said_hello;
 	gboolean shutdown;		/* the client asked us to end */
@@ -51,6 +57,15 @@ struct xfer {
 	int fd;
 	int error;			/* a write failed: refuse at the end */
 	struct check *check;		/* dlopen check under way */
+	char *sum;			/* CACHE_PUT: the bytes' SHA-256 */
+};
+
+/* A load check of a cached file, and the VMs waiting for its verdict. */
+struct vetting {
+	struct node *node;
+	char *sum;
+	struct check *check;
+	GArray *waiting;		/* struct cached_install */
 };
 
 /* supervisor.c: frames to the client (dropped while it is away) */
@@ -69,3 +84,9 @@ void do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m);
 void do_inject_data(struct node *n, struct wire_msg *m);
 void do_inject_end(struct node *n, struct wire_msg *m);
 void do_uninject(struct node *n, struct vmnode *vm, struct wire_msg *m);
+/* WIRE_CACHE_HAVE, WIRE_CACHE_PUT, WIRE_INJECT_CACHED; n->vettings frees
+ * with vetting_free */
+void do_cache_have(struct node *n, struct wire_msg *m);
+void do_cache_put(struct node *n, struct wire_msg *m);
+void do_inject_cached(struct node *n, struct wire_msg *m);
+void vetting_free(struct vetting *v);

@@ -35,6 +35,7 @@ xfer_free(struct xfer *x)
 		unlink(x->part);
 	g_free(x->part);
 	g_free(x->name);
+	g_free(x->sum);
 	g_free(x);
 }
 
@@ -99,7 +100,7 @@ install(struct xfer *x, enum inject_kind kind)
 		reply(n, x->vm, x->tag, errno, g_strerror(errno));
 	} else {
 		g_clear_pointer(&x->part, g_free);
-		vmnode_install(vm, x->name, kind);
+		vmnode_install(vm, x->name, kind, NULL);
 		g_message("vm%u: installed %s (%s)", x->vm, x->name,
 			  kind == INJECT_SHARED ? "shared object" : "program");
 		reply(n, x->vm, x->tag, 0, "");
@@ -140,6 +141,22 @@ check_load(struct xfer *x)
 	}
 }
 
+/* A CACHE_PUT's bytes are all in: into the cache, if they have the
+ * sum they were sent as. */
+static void
+put_done(struct xfer *x)
+{
+	g_autofree char *why = NULL;
+	int err = nodecache_put_commit(x->node->cache, x->part, x->sum, &why);
+
+	g_clear_pointer(&x->part, g_free);	/* renamed, or removed */
+	if (err)
+		g_warning("cache: refusing %s: %s", x->sum, why);
+	reply(x->node, x->vm, x->tag, err, err ? why : "");
+	g_hash_table_remove(x->node->xfers,
+			    GSIZE_TO_POINTER(xfer_key(x->vm, x->tag)));
+}
+
 void
 do_inject_end(struct node *n, struct wire_msg *m)
 {
@@ -164,6 +181,10 @@ do_inject_end(struct node *n, struct wire_msg *m)
 		      x->error == EINVAL ? "invalid file name"
 					 : g_strerror(x->error));
 		g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(key));
+		return;
+	}
+	if (x->sum) {
+		put_done(x);
 		return;
 	}
 	if (!elfcheck_classify(x->part, x->mode, &kind, &error)) {
@@ -192,3 +213,190 @@ do_uninject(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		reply(n, m->vm, m->tag, 0, "");
 }
 
+
+void
+do_cache_have(struct node *n, struct wire_msg *m)
+{
+	const char *sum = g_variant_get_string(m->body, NULL);
+
+	if (!n->cache)
+		reply(n, m->vm, m->tag, EIO, "the node has no cache");
+	else if (!nodecache_valid_sum(sum))
+		reply(n, m->vm, m->tag, EINVAL, "not a SHA-256 sum");
+	else if (nodecache_has(n->cache, sum))
+		reply(n, m->vm, m->tag, 0, "");
+	else
+		reply(n, m->vm, m->tag, ENOENT, "not in the cache");
+}
+
+void
+do_cache_put(struct node *n, struct wire_msg *m)
+{
+	const char *sum;
+	guint64 size;
+	struct xfer *x;
+
+	g_variant_get(m->body, "(&st)", &sum, &size);
+	if (g_hash_table_contains(n->xfers,
+				  GSIZE_TO_POINTER(xfer_key(m->vm, m->tag))))
+		return;		/* a confused client; END will answer */
+	x = g_new0(struct xfer, 1);
+	x->node = n;
+	x->vm = m->vm;
+	x->tag = m->tag;
+	x->name = g_strdup(sum);
+	x->sum = g_strdup(sum);
+	x->fd = -1;
+	if (!nodecache_valid_sum(sum))
+		x->error = EINVAL;
+	else if (!n->cache)
+		x->error = EIO;
+	else if ((x->fd = nodecache_put_begin(n->cache, &x->part)) < 0)
+		x->error = errno;
+	g_hash_table_insert(n->xfers,
+			    GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)), x);
+}
+
+/* A VM waiting for a cached file's load check. */
+struct cached_install {
+	guint vm;
+	guint32 tag;
+	char *name;
+};
+
+/* The cached file passed every check: link it into the VM's inject/. */
+static void
+install_cached(struct node *n, guint index, guint32 tag, const char *name,
+	       const char *sum, enum inject_kind kind)
+{
+	struct vmnode *vm = n->vms->pdata[index];
+	g_autofree char *dest = g_build_filename(vmnode_inject_dir(vm), name,
+						 NULL);
+	g_autofree char *part = g_strdup_printf("%s/.part-%u",
+						vmnode_inject_dir(vm), tag);
+	int err = nodecache_link(n->cache, sum, part);
+
+	if (err == 0 && rename(part, dest) < 0) {
+		err = errno;
+		unlink(part);
+	}
+	if (err) {
+		reply(n, index, tag, err, err == ESTALE
+		      ? "the node's cache lost the file" : g_strerror(err));
+		return;
+	}
+	vmnode_install(vm, name, kind, sum);
+	g_debug("vm%u: installed %s (%s) from the cache", index, name,
+		kind == INJECT_SHARED ? "shared object" : "program");
+	reply(n, index, tag, 0, "");
+}
+
+void
+vetting_free(struct vetting *v)
+{
+	guint i;
+
+	if (v->check)
+		check_load_cancel(v->check);
+	for (i = 0; i < v->waiting->len; i++) {
+		struct cached_install *w = &g_array_index(v->waiting,
+			struct cached_install, i);
+
+		if (v->check)
+			reply(v->node, w->vm, w->tag, ECANCELED,
+			      "the node is ending");
+		g_free(w->name);
+	}
+	g_array_unref(v->waiting);
+	g_free(v->sum);
+	g_free(v);
+}
+
+static void
+on_vetted(void *data, gboolean ok, const char *why)
+{
+	struct vetting *v = data;
+	struct node *n = v->node;
+	guint i;
+
+	v->check = NULL;
+	if (ok)
+		g_hash_table_add(n->vetted, g_strdup(v->sum));
+	else
+		g_warning("refusing %s: cannot be loaded: %s", v->sum, why);
+	for (i = 0; i < v->waiting->len; i++) {
+		struct cached_install *w = &g_array_index(v->waiting,
+			struct cached_install, i);
+
+		if (ok)
+			install_cached(n, w->vm, w->tag, w->name, v->sum,
+				       INJECT_SHARED);
+		else
+			reply(n, w->vm, w->tag, ENOEXEC, why);
+	}
+	g_hash_table_remove(n->vettings, v->sum);
+}
+
+/* A shared object is loaded once per content in a throw-away process;
+ * every VM asking meanwhile waits for that one verdict, and a content
+ * that loaded is not checked again by this process. */
+static void
+vet_then_install(struct node *n, struct wire_msg *m, const char *name,
+		 const char *sum)
+{
+	g_autoptr(GError) error = NULL;
+	struct vetting *v = g_hash_table_lookup(n->vettings, sum);
+	struct cached_install w = { m->vm, m->tag, g_strdup(name) };
+
+	if (!v) {
+		g_autofree char *path = nodecache_path(n->cache, sum);
+
+		v = g_new0(struct vetting, 1);
+		v->node = n;
+		v->sum = g_strdup(sum);
+		v->waiting = g_array_new(FALSE, FALSE,
+					 sizeof(struct cached_install));
+		v->check = check_load_start(n->self, path, CHECK_TIMEOUT_S,
+					    on_vetted, v, &error);
+		if (!v->check) {
+			reply(n, m->vm, m->tag, EIO, error->message);
+			g_free(w.name);
+			vetting_free(v);
+			return;
+		}
+		g_hash_table_insert(n->vettings, v->sum, v);
+	}
+	g_array_append_val(v->waiting, w);
+}
+
+void
+do_inject_cached(struct node *n, struct wire_msg *m)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = NULL;
+	const char *name, *sum;
+	guint32 mode;
+	enum inject_kind kind;
+
+	g_variant_get(m->body, "(&s&su)", &name, &sum, &mode);
+	if (!valid_file_name(name, &error)) {
+		reply_error(n, m->vm, m->tag, error);
+		return;
+	}
+	if (!n->cache || !nodecache_has(n->cache, sum)) {
+		reply(n, m->vm, m->tag, ESTALE, "not in the node's cache");
+		return;
+	}
+	path = nodecache_path(n->cache, sum);
+	if (!elfcheck_classify(path, mode & 07777, &kind, &error)) {
+		g_warning("vm%u: refusing %s: %s", m->vm, name,
+			  error->message);
+		reply_error(n, m->vm, m->tag, error);
+		return;
+	}
+	if (kind == INJECT_SHARED &&
+	    !g_hash_table_contains(n->vetted, sum))
+		vet_then_install(n, m, name, sum);
+	else
+		install_cached(n, m->vm, m->tag, name, sum, kind);
+}

@@ -325,6 +325,7 @@ cluster_free(struct cluster *cl)
 			vm_free(vms->pdata[j]);
 	}
 	g_ptr_array_unref(cl->hosts);
+	g_clear_pointer(&cl->fills, g_hash_table_unref);
 	while (!g_queue_is_empty(&cl->any_queue))
 		((struct call *)g_queue_pop_head(&cl->any_queue))->queued =
 			NULL;

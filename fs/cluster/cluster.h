@@ -162,6 +162,9 @@ struct cluster {
 	gboolean keep_sessions;		/* leave node sessions when ending */
 	GList *replays;			/* spool.c: copies on their way */
 	GList *feeds;			/* feed.c: files on their way */
+	GHashTable *fills;		/* injcache.c: contents on their way
+					   to a node's cache */
+	GHashTable *spool_sums;		/* spool.c: name -> SHA-256 */
 };
 
 /* CONNECTING -> UP -> DOWN, or UP -> RECONNECTING (link lost; requests
@@ -746,6 +749,20 @@ void call_stdin_feed(struct call *c, const struct call *owner);
 void callin_restore(struct cluster *cl);
 /* c goes: stop feeding it; remove: its stdin too (forgotten). */
 void call_stdin_drop(struct call *c, gboolean remove);
+
+/* injcache.c: an injected file into a VM through its node's cache: the
+ * node gets the bytes at path once (none if it has that sum), however
+ * many VMs install them; then vm installs them as name with mode.  done
+ * runs once, never from inside inject_install(), with the node's verdict
+ * for that VM (as its REPLY).  Cancelled, done is not called. */
+typedef void (*install_done_fn)(void *data, int err, const char *msg);
+struct install;
+struct install *inject_install(struct vm *vm, const char *name, mode_t mode,
+			       const char *path, const char *sum,
+			       install_done_fn done, void *data);
+void inject_install_cancel(struct install *in);
+/* The SHA-256 of a file at the mount, in hex. */
+char *inject_file_sum(const char *path, GError **error);
 
 /* spool.c: what .all/inject installed, kept to give VMs that join */
 /* The spool's directory (in the state directory if there is one), made

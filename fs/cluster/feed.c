@@ -1,6 +1,7 @@
 /*
- * feed.c - a file's bytes to a node at the pace of its link: what
- * spool.c replays into a VM's inject/, and a call's stdin (callin.c).
+ * feed.c - a file's bytes to a node at the pace of its link: an injected
+ * file into the node's cache (injcache.c), and a call's stdin
+ * (callin.c).
  *
  * A feed reads its file and sends frames of one type while the link
  * holds less than LINK_LOW_WATER, then looks again in 10 ms; the main

@@ -6,8 +6,9 @@
  * there yet.  The bytes went to the nodes as they were written and are
  * not kept in memory, so a copy is written here alongside (in a private
  * directory of this mount, removed at unmount) and replayed to each VM
- * that joins, or comes back after its node was unreachable and lacks it:
- * BEGIN, the bytes at the pace of its link (feed.c), END.  The VM
+ * that joins, or comes back after its node was unreachable and lacks it,
+ * through its node's cache (injcache.c: VMs of one node that join
+ * together get one copy, and a node that has it gets none).  The VM
  * shows the file in inject/ once its node has accepted it, and until
  * then .any sends it no call that needs it.
  */
@@ -24,9 +25,7 @@
 struct replay {
 	struct vm *vm;
 	struct injected *inj;
-	struct feed *feed;	/* while the bytes go */
-	guint32 tag;
-	gboolean ending;	/* END sent: the request owns it now */
+	struct install *install;	/* injcache.c */
 };
 
 const char *
@@ -90,6 +89,8 @@ spool_commit(struct cluster *fs, const char *name, int fd, gboolean ok)
 		g_warning("spool %s: %s", path, g_strerror(errno));
 		ok = FALSE;
 	}
+	if (fs->spool_sums)
+		g_hash_table_remove(fs->spool_sums, name);
 	if (!ok) {
 		unlink(partial);
 	} else {
@@ -122,6 +123,8 @@ spool_remove(struct cluster *fs, const char *name)
 		return;
 	path = spool_path(fs, name, FALSE);
 	unlink(path);
+	if (fs->spool_sums)
+		g_hash_table_remove(fs->spool_sums, name);
 	journal_all_inject(fs, name, 0, FALSE);
 }
 
@@ -129,56 +132,54 @@ static void
 replay_free(struct replay *r)
 {
 	r->vm->fs->replays = g_list_remove(r->vm->fs->replays, r);
-	feed_cancel(r->feed);
+	inject_install_cancel(r->install);
 	vm_injected_unref(r->vm, r->inj);
 	g_free(r);
 }
 
 static void
-on_replayed(void *data, int err, const char *msg, const guint8 *bytes,
-	    gsize len)
+on_replayed(void *data, int err, const char *msg)
 {
 	struct replay *r = data;
+	struct injected *all = g_hash_table_lookup(r->vm->fs->all->injected,
+						   r->inj->name);
 
-	if (err) {
+	r->install = NULL;
+	if (err == EHOSTUNREACH || err == ECONNRESET) {
+		/* Away: the VM gets it once its node is back
+		 * (spool_replay). */
+	} else if (err) {
 		g_warning("%s: .all/inject/%s refused: %s", r->vm->name,
 			  r->inj->name, msg);
 	} else {
 		r->inj->installed = TRUE;
 		r->inj->mtime = time(NULL);
+		r->inj->size = all ? all->size : 0;
 		g_message("%s: given .all/inject/%s", r->vm->name,
 			  r->inj->name);
 	}
 	replay_free(r);
 }
 
-static void
-on_replay_sent(void *data, gsize n)
+/* The SHA-256 of the spool's copy of name: taken once. */
+static const char *
+spool_sum(struct cluster *fs, const char *name, const char *path)
 {
-	((struct replay *)data)->inj->size += n;
-}
+	g_autoptr(GError) error = NULL;
+	char *sum;
 
-static void
-on_replay_fed(void *data, int err)
-{
-	struct replay *r = data;
-	struct host *h = r->vm->host;
-
-	r->feed = NULL;
-	if (err == 0) {
-		r->ending = TRUE;
-		host_request(h, WIRE_INJECT_END, r->vm->index, r->tag, NULL,
-			     on_replayed, r);
-		return;
+	if (!fs->spool_sums)
+		fs->spool_sums = g_hash_table_new_full(g_str_hash, g_str_equal,
+						       g_free, g_free);
+	if ((sum = g_hash_table_lookup(fs->spool_sums, name)))
+		return sum;
+	if (!(sum = inject_file_sum(path, &error))) {
+		g_warning("cannot give .all/inject/%s: %s", name,
+			  error->message);
+		return NULL;
 	}
-	/* Away (ECONNRESET): the transfer is lost with the link; the VM
-	 * gets the file again once its node is back (spool_replay). */
-	if (err != ECONNRESET && err != ECANCELED) {
-		g_warning("%s: replaying .all/inject/%s: %s", r->vm->name,
-			  r->inj->name, g_strerror(err));
-		host_send(h, WIRE_INJECT_ABORT, r->vm->index, r->tag, NULL);
-	}
-	replay_free(r);
+	g_hash_table_insert(fs->spool_sums, g_strdup(name), sum);
+	return sum;
 }
 
 static void
@@ -186,25 +187,18 @@ replay_one(struct vm *vm, const struct injected *all)
 {
 	struct cluster *fs = vm->fs;
 	g_autofree char *path = spool_path(fs, all->name, FALSE);
+	const char *sum = spool_sum(fs, all->name, path);
 	struct replay *r;
-	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		g_warning("%s: cannot give it .all/inject/%s: %s", vm->name,
-			  all->name, g_strerror(errno));
+	if (!sum)
 		return;
-	}
 	r = g_new0(struct replay, 1);
 	fs->replays = g_list_prepend(fs->replays, r);
 	r->vm = vm;
 	r->inj = vm_injected_add(vm, all->name, all->mode);
 	r->inj->writers++;
-	r->inj->size = 0;
-	r->tag = host_next_tag(vm->host);
-	host_send(vm->host, WIRE_INJECT_BEGIN, vm->index, r->tag,
-		  g_variant_new("(su)", all->name, (guint32)all->mode));
-	r->feed = feed_start(vm->host, vm->index, WIRE_INJECT_DATA, r->tag, fd,
-			     on_replay_sent, on_replay_fed, r);
+	r->install = inject_install(vm, all->name, all->mode, path, sum,
+				    on_replayed, r);
 }
 
 void
@@ -264,13 +258,12 @@ spool_cleanup(struct cluster *fs)
 	const char *name;
 	GList *l, *next;
 
-	/* Before the hosts and VMs go: a replay points at its VM.  One
-	 * waiting for its verdict is freed when the host goes down. */
+	/* Before the hosts and VMs go: a replay points at its VM. */
 	for (l = fs->replays; l; l = next) {
 		next = l->next;
-		if (!((struct replay *)l->data)->ending)
-			replay_free(l->data);
+		replay_free(l->data);
 	}
+	g_clear_pointer(&fs->spool_sums, g_hash_table_unref);
 	if (!fs->spool_dir)
 		return;
 	if (fs->keep_sessions) {	/* for the next mount of the state */

@@ -2,11 +2,14 @@
  * fsinject.c - VM/inject/ and .all/inject/: cp a file in to install it, rm
  * it to remove it.
  *
- * The bytes stream to the node as they are written (INJECT_DATA), held
- * back by the link's flow control, so a file of any size passes through
- * in bounded memory.  The node decides what the file is only when it is
- * complete, so the verdict comes back on close(): flush waits for it, and
- * a refused file fails the cp there.  Obvious junk fails the first write.
+ * The bytes go to the mount's copy of the file (fskept.c) as they are
+ * written, and their SHA-256 is taken on the way; on close() (flush)
+ * they go to the nodes by that sum (injcache.c): once per node, and not
+ * at all to a node whose cache has them already, so a file of any size
+ * passes through in bounded memory and travels once to a node of 1,000
+ * VMs.  The node decides what the file is only when it is complete, so
+ * the verdict comes back on close(): flush waits for it, and a refused
+ * file fails the cp there.  Obvious junk fails the first write.
  *
  * A handle carries one transfer per VM it installs into: one for VM/inject/,
  * one for every VM whose node is up for .all/inject/.  The cp succeeds only
@@ -29,18 +32,23 @@
 
 enum phase { X_OPEN, X_COMMITTING, X_DONE };
 
+struct inject_handle;
+
 /* The file's way to one VM. */
 struct xfer {
 	struct vm *vm;
 	struct injected *inj;	/* its entry in that VM's inject/ */
-	guint32 tag;
+	struct inject_handle *x;
+	struct fanin *f;	/* the verdicts flush waits for */
+	struct install *install;	/* under way (injcache.c) */
 };
 
 struct inject_handle {
 	struct handle h;
 	struct vm *vm;		/* where it was opened: a VM or .all */
 	struct injected *inj;	/* the entry there */
-	GArray *xfers;		/* struct xfer */
+	GPtrArray *xfers;	/* struct xfer */
+	GChecksum *sum;		/* of the bytes written */
 	guint64 written;	/* bytes so far: the offset of the next write */
 	int error;		/* sticky: the transfer is refused */
 	gboolean told;		/* a write already failed with error */
@@ -80,12 +88,15 @@ handle_free(struct inject_handle *x)
 		vm_injected_unref(x->vm, x->inj);
 	g_free(x->why);
 	for (i = 0; i < x->xfers->len; i++) {
-		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
+		struct xfer *t = x->xfers->pdata[i];
+
+		inject_install_cancel(t->install);
 		vm_injected_unref(t->vm, t->inj);
 	}
 	if (x->vm->host == NULL)
 		vm_injected_unref(x->vm, x->inj);
-	g_array_unref(x->xfers);
+	g_ptr_array_unref(x->xfers);
+	g_checksum_free(x->sum);
 	g_free(x);
 }
 
@@ -93,13 +104,13 @@ static void
 add_xfer(struct inject_handle *x, struct vm *vm, const char *name,
 	 mode_t mode)
 {
-	struct xfer t = { vm, vm_injected_add(vm, name, mode),
-			  host_next_tag(vm->host) };
+	struct xfer *t = g_new0(struct xfer, 1);
 
-	t.inj->writers++;
-	g_array_append_val(x->xfers, t);
-	host_send(vm->host, WIRE_INJECT_BEGIN, vm->index, t.tag,
-		  g_variant_new("(su)", name, (guint32)mode));
+	t->vm = vm;
+	t->x = x;
+	t->inj = vm_injected_add(vm, name, mode);
+	t->inj->writers++;
+	g_ptr_array_add(x->xfers, t);
 }
 
 /* A handle with transfers to every VM it reaches, or NULL (replied). */
@@ -126,7 +137,8 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 	x->vm = vm;
 	x->spool = -1;
 	x->t = req_tree(req);
-	x->xfers = g_array_new(FALSE, FALSE, sizeof(struct xfer));
+	x->xfers = g_ptr_array_new_with_free_func(g_free);
+	x->sum = g_checksum_new(G_CHECKSUM_SHA256);
 	/* A hidden name waits at the mount for its rename. */
 	x->holding = name[0] == '.';
 	if (x->holding) {
@@ -153,7 +165,8 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 	if (x->xfers->len == 0 && !x->holding) {
 		g_warning("%s: cannot inject %s: %s", vm->name, name,
 			  vm->host ? vm->host->down_reason : "no VM is up");
-		g_array_unref(x->xfers);
+		g_ptr_array_unref(x->xfers);
+		g_checksum_free(x->sum);
 		g_free(x);
 		fuse_reply_err(req, vm->host && vm->host->state ==
 			       HOST_RECONNECTING ? EHOSTUNREACH : EHOSTDOWN);
@@ -162,7 +175,7 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 	if (x->holding) {
 		/* taken above */
 	} else if (vm->host) {
-		x->inj = g_array_index(x->xfers, struct xfer, 0).inj;
+		x->inj = ((struct xfer *)x->xfers->pdata[0])->inj;
 	} else {
 		x->inj = vm_injected_add(vm, name, mode);
 		x->inj->writers++;
@@ -170,7 +183,12 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 	}
 	g_clear_pointer(&x->inj->held, g_free);
 	x->begun = x->inj->mtime;
-	x->kept = kept_create(x->t, vm, name);
+	/* The nodes get the bytes from there. */
+	if ((x->kept = kept_create(x->t, vm, name)) < 0) {
+		handle_free(x);
+		fuse_reply_err(req, EIO);
+		return NULL;
+	}
 	return x;
 }
 
@@ -231,10 +249,9 @@ check_write(struct inject_handle *x, const char *buf, size_t size, off_t off)
 	if (x->phase != X_OPEN)
 		return EBADF;
 	for (i = 0; i < x->xfers->len && !x->holding; i++) {
-		struct host *h =
-			g_array_index(x->xfers, struct xfer, i).vm->host;
+		struct host *h = ((struct xfer *)x->xfers->pdata[i])->vm->host;
 
-		/* What was sent before the link went is lost with it. */
+		/* It would not take the file at the end. */
 		if (h->state == HOST_DOWN || h->state == HOST_RECONNECTING) {
 			g_warning("%s: inject/%s: %s went away mid-copy (%s)",
 				  x->vm->name, x->inj->name, h->label,
@@ -259,8 +276,6 @@ check_write(struct inject_handle *x, const char *buf, size_t size, off_t off)
 	return 0;
 }
 
-static void abort_all(struct inject_handle *x);
-
 /* A #! script without +x is held here, not sent: the nodes would refuse
  * it, and install, cp -p chmod it after they wrote it. */
 static void
@@ -270,34 +285,34 @@ maybe_hold_script(struct inject_handle *x, const char *buf, size_t size,
 	if (x->holding || off != 0 || size < 2 || buf[0] != '#' ||
 	    buf[1] != '!' || (x->inj->mode & 0111))
 		return;
-	abort_all(x);
 	x->holding = TRUE;
 	spool_commit(x->vm->fs, x->inj->name, x->spool, FALSE);
 	x->spool = -1;
 }
 
-/* Add buf to the copy at the mount; the file is still installed if that
- * fails, but will not read back. */
-static void
+/* Add buf to the copy at the mount, which the nodes get: 0, or the
+ * errno that fails the write. */
+static int
 keep_bytes(struct inject_handle *x, const char *buf, size_t size, off_t off)
 {
 	size_t done = 0;
 	ssize_t n;
 
-	while (x->kept >= 0 && done < size) {
+	while (done < size) {
 		n = pwrite(x->kept, buf + done, size - done, off + done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			g_warning("%s: inject/%s will not read back: %s",
-				  x->vm->name, x->inj->name,
-				  g_strerror(errno));
-			kept_abandon(x->t, x->vm, x->inj->name, x->kept);
-			x->kept = -1;
-			return;
+			int err = errno;
+
+			vm_error(x->vm, err, "inject/%s: no room for it at the "
+				 "mount: %s", x->inj->name, g_strerror(err));
+			return err;
 		}
 		done += n;
 	}
+	g_checksum_update(x->sum, (const guchar *)buf, size);
+	return 0;
 }
 
 static void
@@ -305,31 +320,23 @@ inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
 	struct inject_handle *x = (struct inject_handle *)(uintptr_t)fi->fh;
-	struct host *slowest = NULL;
-	size_t done;
 	guint i;
 
 	if (!x->error)
 		x->error = check_write(x, buf, size, off);
+	if (!x->error)
+		x->error = keep_bytes(x, buf, size, off);
 	if (x->error) {
 		x->told = TRUE;
 		fuse_reply_err(req, x->error);
 		return;
 	}
 	maybe_hold_script(x, buf, size, off);
-	keep_bytes(x, buf, size, off);
 	for (i = 0; i < x->xfers->len && !x->holding; i++) {
-		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
-		struct host *h = t->vm->host;
+		struct xfer *t = x->xfers->pdata[i];
 
-		for (done = 0; done < size; done += WIRE_CHUNK)
-			host_send_bytes(h, WIRE_INJECT_DATA, t->vm->index,
-					t->tag, buf + done,
-					MIN(size - done, WIRE_CHUNK));
 		if (!t->inj->installed)
 			t->inj->size = x->written + size;
-		if (!slowest || host_throttled(h))
-			slowest = h;
 	}
 	x->written += size;
 	if (!x->inj->installed)
@@ -339,8 +346,7 @@ inject_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		return;
 	}
 	spool_write(x->vm->fs, x->inj->name, &x->spool, buf, size);
-	/* Go at the pace of the slowest link. */
-	tree_reply_write(req_tree(req), slowest, req, size);
+	fuse_reply_write(req, size);
 }
 
 static void
@@ -356,18 +362,21 @@ reply_flushes(struct inject_handle *x)
 static void verdicts_in(void *data, int err);
 
 /* One VM's verdict on its copy. */
-static int
-on_verdict(void *data, void *part, int err, const char *msg,
-	   const guint8 *bytes, gsize len)
+static void
+on_verdict(void *data, int err, const char *msg)
 {
-	struct inject_handle *x = data;
-	struct xfer *t = part;
+	struct xfer *t = data;
+	struct inject_handle *x = t->x;
+
+	t->install = NULL;
+	err = errno_from_node(err);
 
 	/* A program without +x: held here until a chmod +x. */
 	if (err == EACCES) {
 		if (!x->why)
 			x->why = g_strdup(msg);
-		return 0;
+		fanin_answer(t->f, 0);
+		return;
 	}
 	if (err) {
 		vm_error(t->vm, err, "refusing inject/%s: %s", t->inj->name,
@@ -378,7 +387,7 @@ on_verdict(void *data, void *part, int err, const char *msg,
 		if (t->inj != x->inj || x->inj->mtime == x->begun)
 			t->inj->mtime = time(NULL);
 	}
-	return err;
+	fanin_answer(t->f, err);
 }
 
 /* VMs that joined while a .all copy was on its way get it now. */
@@ -389,8 +398,7 @@ give_rest(struct inject_handle *x)
 	guint i;
 
 	for (i = 0; i < x->xfers->len; i++)
-		g_ptr_array_add(had, g_array_index(x->xfers, struct xfer,
-						   i).vm);
+		g_ptr_array_add(had, ((struct xfer *)x->xfers->pdata[i])->vm);
 	spool_give_rest(x->vm->fs, x->inj, had);
 }
 
@@ -488,28 +496,16 @@ verdicts_in(void *data, int err)
 }
 
 static void
-abort_all(struct inject_handle *x)
-{
-	guint i;
-
-	for (i = 0; i < x->xfers->len; i++) {
-		struct xfer *t = &g_array_index(x->xfers, struct xfer, i);
-		host_send(t->vm->host, WIRE_INJECT_ABORT, t->vm->index, t->tag,
-			  NULL);
-	}
-}
-
-static void
 inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct inject_handle *x = (struct inject_handle *)(uintptr_t)fi->fh;
+	g_autofree char *copy = NULL;
 	struct fanin *f;
 	guint i;
 
 	switch (x->phase) {
 	case X_OPEN:
 		if (x->error) {
-			abort_all(x);
 			x->phase = X_DONE;
 			/* Once is enough: cp already reported the write. */
 			fuse_reply_err(req, x->told ? 0 : x->error);
@@ -521,14 +517,18 @@ inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 			settle_held(x);
 			return;
 		}
+		/* The copy at the mount is whole: each node gets it from
+		 * there, once, by its sum. */
+		copy = kept_partial_path(x->t, x->vm, x->inj->name);
 		f = fanin_new(verdicts_in, x);
 		for (i = 0; i < x->xfers->len; i++) {
-			struct xfer *t = &g_array_index(x->xfers, struct xfer,
-							i);
+			struct xfer *t = x->xfers->pdata[i];
 
-			fanin_request(f, t->vm->host, WIRE_INJECT_END,
-				      t->vm->index, t->tag, NULL, on_verdict,
-				      t);
+			t->f = f;
+			fanin_expect(f);
+			t->install = inject_install(t->vm, x->inj->name,
+				x->inj->mode, copy,
+				g_checksum_get_string(x->sum), on_verdict, t);
 		}
 		fanin_release(f);
 		return;
@@ -546,8 +546,6 @@ inject_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct inject_handle *x = (struct inject_handle *)(uintptr_t)fi->fh;
 
-	if (x->phase == X_OPEN)
-		abort_all(x);
 	if (x->phase == X_COMMITTING)
 		x->released = TRUE;
 	else

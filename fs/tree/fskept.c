@@ -14,8 +14,8 @@
  * temporary file of rsync and of editors, which rename it when it is
  * whole) or is a program without execute permission (install and cp -p
  * chmod after they write).  A rename onto a real name, or a chmod +x,
- * sends the kept copy then: BEGIN, its bytes at the pace of each link
- * (feed.c), END, to each VM as inject/ would.
+ * sends the kept copy then, to each VM as inject/ would (through each
+ * node's cache, injcache.c).
  */
 #include "tree.h"
 
@@ -62,6 +62,12 @@ char *
 kept_path(struct tree *t, struct vm *vm, const char *name)
 {
 	return path_in(t, "vm", vm, name);
+}
+
+char *
+kept_partial_path(struct tree *t, struct vm *vm, const char *name)
+{
+	return path_in(t, "partial", vm, name);
 }
 
 int
@@ -228,8 +234,6 @@ struct send_part {
 	struct send *s;
 	struct vm *vm;
 	struct injected *inj;	/* its entry in that VM's inject/ */
-	struct feed *feed;
-	guint32 tag;
 };
 
 struct send {
@@ -258,8 +262,9 @@ one_less(struct send *s)
 }
 
 static void
-part_answered(struct send_part *p, int err, const char *msg)
+part_answered(void *data, int err, const char *msg)
 {
+	struct send_part *p = data;
 	struct send *s = p->s;
 
 	if (err) {
@@ -271,6 +276,7 @@ part_answered(struct send_part *p, int err, const char *msg)
 		}
 	} else {
 		p->inj->installed = TRUE;
+		p->inj->size = s->inj->size;
 		/* The held file keeps its time (written, or set). */
 		if (p->inj != s->inj)
 			p->inj->mtime = time(NULL);
@@ -281,78 +287,37 @@ part_answered(struct send_part *p, int err, const char *msg)
 }
 
 static void
-on_end(void *data, int err, const char *msg, const guint8 *bytes, gsize len)
+start_part(struct send *s, struct vm *vm, const char *path, const char *sum)
 {
-	part_answered(data, err, msg);
-}
+	struct send_part *p = g_new0(struct send_part, 1);
 
-static void
-on_sent(void *data, gsize n)
-{
-	struct send_part *p = data;
-
-	if (!p->inj->installed)
-		p->inj->size += n;
-}
-
-static void
-on_fed(void *data, int err)
-{
-	struct send_part *p = data;
-	struct host *h = p->vm->host;
-
-	p->feed = NULL;
-	if (err == 0) {
-		host_request(h, WIRE_INJECT_END, p->vm->index, p->tag, NULL,
-			     on_end, p);
-		return;
-	}
-	if (err != ECONNRESET && err != ECANCELED)
-		host_send(h, WIRE_INJECT_ABORT, p->vm->index, p->tag, NULL);
-	part_answered(p, err == ECONNRESET ? EHOSTUNREACH : err,
-		      g_strerror(err));
-}
-
-static void
-start_part(struct send *s, struct vm *vm, const char *path)
-{
-	struct send_part *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		g_warning("%s: cannot send inject/%s: %s: %s", vm->name,
-			  s->inj->name, path, g_strerror(errno));
-		if (!s->error)
-			s->error = EIO;
-		return;
-	}
-	p = g_new0(struct send_part, 1);
 	p->s = s;
 	p->vm = vm;
 	p->inj = vm_injected_add(vm, s->inj->name, s->inj->mode);
 	p->inj->writers++;
-	if (!p->inj->installed)
-		p->inj->size = 0;
-	p->tag = host_next_tag(vm->host);
 	g_ptr_array_add(s->parts, p);
 	s->waiting++;
-	host_send(vm->host, WIRE_INJECT_BEGIN, vm->index, p->tag,
-		  g_variant_new("(su)", s->inj->name,
-				(guint32)s->inj->mode));
-	p->feed = feed_start(vm->host, vm->index, WIRE_INJECT_DATA, p->tag,
-			     fd, on_sent, on_fed, p);
+	inject_install(vm, s->inj->name, s->inj->mode, path, sum,
+		       part_answered, p);
 }
 
 int
 kept_send(struct tree *t, struct vm *vm, struct injected *inj,
 	  kept_sent_fn done, void *data)
 {
+	g_autoptr(GError) error = NULL;
 	g_autofree char *path = kept_path(t, vm, inj->name);
+	g_autofree char *sum = NULL;
 	struct send *s;
 	guint i;
 
 	if (!path || !inj->kept)
 		return EIO;
+	if (!(sum = inject_file_sum(path, &error))) {
+		g_warning("%s: cannot send inject/%s: %s", vm->name,
+			  inj->name, error->message);
+		return EIO;
+	}
 	s = g_new0(struct send, 1);
 	s->t = t;
 	s->vm = vm;
@@ -364,13 +329,13 @@ kept_send(struct tree *t, struct vm *vm, struct injected *inj,
 	inj->writers++;		/* it stays while it is sent */
 	if (vm->host) {
 		if (inject_reachable(vm))
-			start_part(s, vm, path);
+			start_part(s, vm, path, sum);
 	} else {
 		for (i = 0; i < t->cl->vms->len; i++) {
 			struct vm *v = t->cl->vms->pdata[i];
 
 			if (vm_open(v) && inject_reachable(v))
-				start_part(s, v, path);
+				start_part(s, v, path, sum);
 		}
 	}
 	if (s->parts->len == 0 && !s->error) {

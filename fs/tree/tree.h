@@ -175,6 +175,8 @@ void inject_rename(fuse_req_t req, struct vm *vm, const char *name,
 typedef void (*kept_sent_fn)(void *data, int err, const char *why);
 /* KEPT/VM/name, or NULL if there is no kept directory. */
 char *kept_path(struct tree *t, struct vm *vm, const char *name);
+/* Where kept_create() writes, until kept_commit(). */
+char *kept_partial_path(struct tree *t, struct vm *vm, const char *name);
 /* Start a new copy of vm's inject/name: an fd to write, or -1.  The
  * copy there reads back until kept_commit (TRUE: the new one does now;
  * fd -1: none does) or kept_abandon. */

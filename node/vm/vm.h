@@ -41,9 +41,10 @@ struct vmnode *vmnode_new(const struct vmhost *host, guint index,
 guint vmnode_resync(struct vmnode *vm);
 void vmnode_free(struct vmnode *vm);
 const char *vmnode_inject_dir(struct vmnode *vm);
-/* The file is in inject/ under name and passed its checks. */
+/* The file is in inject/ under name and passed its checks; sum is its
+ * SHA-256 if known (NULL: it is read to take it). */
 void vmnode_install(struct vmnode *vm, const char *name,
-		    enum inject_kind kind);
+		    enum inject_kind kind, const char *sum);
 gboolean vmnode_uninstall(struct vmnode *vm, const char *name,
 			  GError **error);
 /* WIRE_RESTART: answered once the new worker is up. */
@@ -68,6 +69,35 @@ int vmnode_forget(struct vmnode *vm, guint32 id, const char **why);
 
 /* datafs.c: WIRE_FSOP on the VM's data directory, answered to m->tag */
 void datafs_op(struct vmnode *vm, struct wire_msg *m);
+
+/* cache.c: the node's content cache of injected files, BASE/cache/
+ * sha256/HEX, shared by the user's sessions under BASE.  Opening it
+ * removes entries that no VM links to and that were not linked for
+ * max_age_days. */
+struct nodecache;
+struct nodecache *nodecache_open(const char *base, guint max_age_days,
+				 GError **error);
+void nodecache_free(struct nodecache *c);
+/* 64 lowercase hex digits? */
+gboolean nodecache_valid_sum(const char *sum);
+/* The SHA-256 of a file, in hex. */
+char *nodecache_sha256(const char *path, GError **error);
+char *nodecache_path(struct nodecache *c, const char *sum);
+/* Does the cache hold those bytes?  Summed before its first use here
+ * and whenever the file changed; an entry whose bytes do not match is
+ * removed. */
+gboolean nodecache_has(struct nodecache *c, const char *sum);
+/* A new entry: an fd on a temporary file (*tmp, its path), or -1 with
+ * errno. */
+int nodecache_put_begin(struct nodecache *c, char **tmp);
+/* Its bytes are all written (and closed): 0 once they are in the cache
+ * under sum; else an errno (EBADMSG: they do not have that sum) and why,
+ * and the temporary file is gone. */
+int nodecache_put_commit(struct nodecache *c, const char *tmp,
+			 const char *sum, char **why);
+/* Put the bytes at dest (a hard link, else a copy): 0 or an errno
+ * (ESTALE: the cache does not have them). */
+int nodecache_link(struct nodecache *c, const char *sum, const char *dest);
 
 /* store.c: the files a node keeps on disk */
 gboolean rm_rf(const char *path);

@@ -81,12 +81,11 @@ const char *vmnode_func_origin(struct vmnode *vm, const char *name);
 /* vmfuncs.c */
 /* WIRE_FUNCS to the client if the set changed since it was last sent. */
 void vmfuncs_send(struct vmnode *vm);
-/* Take the SHA-256 of inject/name, for FUNCS. */
-void vmfuncs_note_sum(struct vmnode *vm, const char *name);
+/* Note the SHA-256 of inject/name, for FUNCS: sum, or (NULL) read the
+ * file to take it. */
+void vmfuncs_note_sum(struct vmnode *vm, const char *name, const char *sum);
 /* Log every name file defines that hides, or is hidden by, another. */
 void vmfuncs_log_shadows(struct vmnode *vm, const char *file);
-/* The SHA-256 of a file, in hex, or NULL (error set). */
-char *vmfuncs_sha256(const char *path, GError **error);
 
 /* vmcalls.c */
 /* CALL_STATE of every call the VM knows (ended, running, queued), to a

@@ -71,41 +71,12 @@ vmnode_func_origin(struct vmnode *vm, const char *name)
 	return a->len ? a->pdata[0] : NULL;
 }
 
-char *
-vmfuncs_sha256(const char *path, GError **error)
-{
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	guint8 buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "%s: %s", path, g_strerror(errno));
-		return NULL;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			g_set_error(error, G_FILE_ERROR,
-				    g_file_error_from_errno(errno), "%s: %s",
-				    path, g_strerror(errno));
-			close(fd);
-			return NULL;
-		}
-		g_checksum_update(sum, buf, n);
-	}
-	close(fd);
-	return g_strdup(g_checksum_get_string(sum));
-}
-
 void
-vmfuncs_note_sum(struct vmnode *vm, const char *name)
+vmfuncs_note_sum(struct vmnode *vm, const char *name, const char *known)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *path = g_build_filename(vm->inject_dir, name, NULL);
-	char *sum = vmfuncs_sha256(path, &error);
+	char *sum = known ? g_strdup(known) : nodecache_sha256(path, &error);
 
 	if (!sum) {
 		g_warning("vm%u: no checksum of %s: %s", vm->index, name,

@@ -440,7 +440,7 @@ adopt_injected(struct vmnode *vm)
 				  error ? error->message : "not a file");
 			continue;
 		}
-		vmnode_install(vm, names->pdata[i], kind);
+		vmnode_install(vm, names->pdata[i], kind, NULL);
 	}
 }
 
@@ -602,7 +602,8 @@ vmnode_info(struct vmnode *vm, GString *s)
 }
 
 void
-vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind)
+vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind,
+	       const char *sum)
 {
 	guint i;
 	gboolean replaced = FALSE;
@@ -640,7 +641,7 @@ vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind)
 			  name);
 		restart(vm);
 	}
-	vmfuncs_note_sum(vm, name);
+	vmfuncs_note_sum(vm, name, sum);
 	vmfuncs_log_shadows(vm, name);
 	vmfuncs_send(vm);
 }

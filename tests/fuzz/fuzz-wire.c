@@ -99,6 +99,7 @@ take_apart(const struct wire_msg *m)
 	case WIRE_INJECT_DATA:
 	case WIRE_DATA:
 	case WIRE_STDIN:
+	case WIRE_RESULT:
 		p = wire_msg_bytes(m, &n);
 		CHECK(n <= WIRE_MAX_BODY);
 		CHECK(n == g_variant_get_size(m->body));
@@ -114,7 +115,28 @@ take_apart(const struct wire_msg *m)
 	case WIRE_PONG:
 		g_variant_get(m->body, "()");
 		break;
+	case WIRE_ATTACH:
+		g_variant_get(m->body, "(uu&su)", &u1, &u2, &s, &u1);
+		use_string(s);
+		sink += u1 + u2;
+		break;
+	case WIRE_SYNCED:
+		g_variant_get(m->body, "(bu)", &b, &u1);
+		sink += b + u1;
+		break;
+	case WIRE_CACHE_PUT:
+		g_variant_get(m->body, "(&st)", &s, &t1);
+		use_string(s);
+		sink += t1;
+		break;
+	case WIRE_INJECT_CACHED:
+		g_variant_get(m->body, "(&s&su)", &s, &s2, &u1);
+		use_string(s);
+		use_string(s2);
+		sink += u1;
+		break;
 	case WIRE_UNINJECT:
+	case WIRE_CACHE_HAVE:
 	case WIRE_W_LOAD:
 		g_variant_get(m->body, "&s", &s);
 		use_string(s);
@@ -483,6 +505,19 @@ make_corpus(const char *dir)
 
 	bodies[WIRE_STDIN] = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE,
 						       "b\na\n", 4, 1);
+	bodies[WIRE_ATTACH] = g_variant_new("(uusu)", WIRE_PROTO_VERSION, 4,
+		"0123456789abcdef0123456789abcdef", 60);
+	bodies[WIRE_SYNCED] = g_variant_new("(bu)", TRUE, 12);
+	bodies[WIRE_RESULT] = g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE,
+							"42\n", 3, 1);
+	bodies[WIRE_CACHE_HAVE] = g_variant_new_string(
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+	bodies[WIRE_CACHE_PUT] = g_variant_new("(st)",
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		(guint64)4);
+	bodies[WIRE_INJECT_CACHED] = g_variant_new("(ssu)", "libx.so",
+		"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		0755);
 	for (guint t = 1; t < WIRE_TYPE_MAX; t++) {
 		g_autoptr(GByteArray) one = g_byte_array_new();
 		g_autofree char *name = g_strdup_printf("type-%02u-%s", t,

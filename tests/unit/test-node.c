@@ -213,6 +213,35 @@ node_start(guint nvms)
 	return t;
 }
 
+/* The next entry of the node's directory that is not its cache of
+ * injected files (cache/, kept across sessions). */
+static const char *
+session_entry(GDir *d)
+{
+	const char *name;
+
+	while ((name = g_dir_read_name(d)) && strcmp(name, "cache") == 0)
+		;
+	return name;
+}
+
+static void
+remove_cache(const char *dir)
+{
+	g_autofree char *sha = g_build_filename(dir, "cache", "sha256", NULL);
+	g_autofree char *cache = g_build_filename(dir, "cache", NULL);
+	g_autoptr(GDir) d = g_dir_open(sha, 0, NULL);
+	const char *name;
+
+	while (d && (name = g_dir_read_name(d))) {
+		g_autofree char *p = g_build_filename(sha, name, NULL);
+
+		g_unlink(p);
+	}
+	g_rmdir(sha);
+	g_rmdir(cache);
+}
+
 static void
 node_stop(struct tnode *t)
 {
@@ -234,10 +263,11 @@ node_stop(struct tnode *t)
 	for (int i = 0; i < 100; i++) {
 		g_autoptr(GDir) d = g_dir_open(t->dir, 0, NULL);
 
-		if (!d || !g_dir_read_name(d))
+		if (!d || !session_entry(d))
 			break;
 		g_usleep(20000);
 	}
+	remove_cache(t->dir);
 	g_rmdir(t->dir);
 	g_free(t->dir);
 	g_free(t);
@@ -431,6 +461,79 @@ inject(struct tnode *t, guint vm, const char *path, const char *name,
 	g_autofree char *why = NULL;
 
 	g_assert_cmpint(inject_err(t, vm, path, name, mode, &why), ==, 0);
+}
+
+/* CACHE_PUT of data as sum: the node's REPLY. */
+static int
+cache_put(struct tnode *t, const char *sum, const char *data, gsize len,
+	  char **why)
+{
+	guint32 tag = ++t->tag;
+	g_autoptr(GByteArray) f = g_byte_array_new();
+	struct wire_msg *m;
+	gsize off;
+	int err;
+
+	tsend(t, WIRE_CACHE_PUT, 0, tag, g_variant_new("(st)", sum,
+						       (guint64)len));
+	for (off = 0; off < len; off += WIRE_CHUNK)
+		wire_encode_bytes(f, WIRE_INJECT_DATA, 0, tag, data + off,
+				  MIN(len - off, (gsize)WIRE_CHUNK));
+	g_assert_cmpint(write(t->to, f->data, f->len), ==, f->len);
+	tsend(t, WIRE_INJECT_END, 0, tag, NULL);
+	m = wait_type(t, WIRE_REPLY, 0, tag);
+	g_variant_get(m->body, "(is)", &err, why);
+	msg_free(m);
+	return err;
+}
+
+/* Protocol 5: a file goes once into the node's cache, checked against
+ * its SHA-256, and each VM installs it from there. */
+static void
+test_cache(void)
+{
+	struct tnode *t = node_start(2);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *data = NULL, *sum = NULL, *why = NULL;
+	g_autofree char *entry = NULL;
+	g_autofree char *wrong = g_strnfill(WIRE_SHA256_HEX, 'a');
+	GStatBuf st;
+	gsize len;
+	guint vm;
+
+	g_assert_true(g_file_get_contents(env_path("BASIC_SO"), &data, &len,
+					  &error));
+	sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+					  (const guchar *)data, len);
+	g_assert_cmpint(request(t, WIRE_CACHE_HAVE, 0,
+				g_variant_new_string(sum), NULL), ==, ENOENT);
+	g_assert_cmpint(request(t, WIRE_CACHE_HAVE, 0,
+				g_variant_new_string("../x"), NULL), ==, EINVAL);
+	/* Not installed from a cache that lacks it. */
+	g_assert_cmpint(request(t, WIRE_INJECT_CACHED, 1,
+				g_variant_new("(ssu)", "basic.so", sum, 0644),
+				NULL), ==, ESTALE);
+	/* Bytes that do not have the sum they are sent as are refused. */
+	g_assert_cmpint(cache_put(t, wrong, data, len, &why), ==, EBADMSG);
+	g_clear_pointer(&why, g_free);
+	g_assert_cmpint(request(t, WIRE_CACHE_HAVE, 0,
+				g_variant_new_string(wrong), NULL), ==, ENOENT);
+	g_assert_cmpint(cache_put(t, sum, data, len, &why), ==, 0);
+	g_assert_cmpint(request(t, WIRE_CACHE_HAVE, 0,
+				g_variant_new_string(sum), NULL), ==, 0);
+	for (vm = 0; vm < 2; vm++) {
+		g_assert_cmpint(request(t, WIRE_INJECT_CACHED, vm,
+					g_variant_new("(ssu)", "basic.so",
+						      sum, 0644), NULL), ==, 0);
+		g_autofree char *out = run(t, vm, "foo 10", CALL_DONE, NULL);
+
+		g_assert_cmpstr(out, ==, "20\n");
+	}
+	/* One inode: the cache's entry, linked into both VMs. */
+	entry = g_build_filename(t->dir, "cache", "sha256", sum, NULL);
+	g_assert_cmpint(g_stat(entry, &st), ==, 0);
+	g_assert_cmpint(st.st_nlink, ==, 3);
+	node_stop(t);
 }
 
 /* FUNCS: name -> "origin: doc", and "sha256 NAME" -> the checksum,
@@ -926,7 +1029,7 @@ test_forget(void)
 	g_free(msg);
 
 	d = g_dir_open(t->dir, 0, NULL);
-	session = g_dir_read_name(d);
+	session = session_entry(d);
 	g_assert_nonnull(session);
 	calldir = g_strdup_printf("%s/%s/vm0/calls/%u", t->dir, session, a);
 	g_assert_true(g_file_test(calldir, G_FILE_TEST_IS_DIR));
@@ -1234,6 +1337,7 @@ main(int argc, char **argv)
 	g_test_add_func("/node/cancel", test_cancel);
 	g_test_add_func("/node/restart", test_restart);
 	g_test_add_func("/node/forget", test_forget);
+	g_test_add_func("/node/cache", test_cache);
 	g_test_add_func("/node/info", test_info);
 	g_test_add_func("/node/funcs", test_funcs);
 	g_test_add_func("/node/objects", test_objects);

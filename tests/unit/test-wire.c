@@ -100,6 +100,12 @@ static const struct {
 	{WIRE_RESULT, "@ay []"},
 	{WIRE_STDIN, "b'b\\na\\n'"},
 	{WIRE_STDIN, "@ay []"},
+	{WIRE_CACHE_HAVE, "'9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'"},
+	{WIRE_CACHE_HAVE, "''"},
+	{WIRE_CACHE_PUT, "('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', uint64 1048576)"},
+	{WIRE_CACHE_PUT, "('', uint64 0)"},
+	{WIRE_INJECT_CACHED, "('libfoo.so', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', uint32 0755)"},
+	{WIRE_INJECT_CACHED, "('', '', uint32 0)"},
 };
 
 static GVariant *

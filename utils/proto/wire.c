@@ -50,6 +50,9 @@ static const struct {
 	[WIRE_SYNCED] = {"SYNCED", "(bu)"},
 	[WIRE_RESULT] = {"RESULT", "ay"},
 	[WIRE_STDIN] = {"STDIN", "ay"},
+	[WIRE_CACHE_HAVE] = {"CACHE_HAVE", "s"},
+	[WIRE_CACHE_PUT] = {"CACHE_PUT", "(st)"},
+	[WIRE_INJECT_CACHED] = {"INJECT_CACHED", "(ssu)"},
 };
 
 static const char *const call_states[CALL_STATE_MAX] = {

@@ -21,7 +21,8 @@
 #include <glib.h>
 #include <stdint.h>
 
-#define WIRE_PROTO_VERSION 4
+#define WIRE_PROTO_VERSION 5
+#define WIRE_SHA256_HEX 64	/* a SHA-256 sum as the cache names it */
 #define WIRE_HEADER_SIZE 12
 #define WIRE_CHUNK (256 * 1024)
 #define WIRE_MAX_BODY (WIRE_CHUNK + 4096)
@@ -109,6 +110,22 @@ enum wire_type {
 	/* client -> node */
 	WIRE_STDIN,		/* ay     bytes of the stdin of call tag, sent
 				 *   with TRICKLE_STDIN=1; empty: its end */
+
+	/* client -> node (version 5): an injected file goes once to a
+	 * node's content cache (per user, shared by its sessions), then
+	 * from there into each VM.  vm is 0 for the two per-node ones. */
+	WIRE_CACHE_HAVE,	/* s      SHA-256 (64 lowercase hex): REPLY 0
+				 *   if the node's cache has that content
+				 *   (checked), ENOENT if not */
+	WIRE_CACHE_PUT,		/* (st)   SHA-256, size: the content follows
+				 *   as INJECT_DATA with the same tag, then
+				 *   INJECT_END (REPLY: 0 once it is in the
+				 *   cache, EBADMSG if the bytes do not have
+				 *   that sum) or INJECT_ABORT */
+	WIRE_INJECT_CACHED,	/* (ssu)  file name, SHA-256, mode: install
+				 *   that content from the cache into VM vm
+				 *   as INJECT_END does (REPLY the same);
+				 *   ESTALE if the cache has it no more */
 
 	WIRE_TYPE_MAX
 };
