@@ -322,8 +322,15 @@ on_vetted(void *data, gboolean ok, const char *why)
 	v->check = NULL;
 	if (ok)
 		g_hash_table_add(n->vetted, g_strdup(v->sum));
+	else if (v->waiting->len)	/* named as the first VM named it */
+		g_warning("vm%u: refusing %s: cannot be loaded: %s (sha256 "
+			  "%.12s, %u VMs asked)", g_array_index(v->waiting,
+			  struct cached_install, 0).vm, g_array_index(
+			  v->waiting, struct cached_install, 0).name, why,
+			  v->sum, v->waiting->len);
 	else
-		g_warning("refusing %s: cannot be loaded: %s", v->sum, why);
+		g_warning("refusing sha256 %s: cannot be loaded: %s", v->sum,
+			  why);
 	for (i = 0; i < v->waiting->len; i++) {
 		struct cached_install *w = &g_array_index(v->waiting,
 			struct cached_install, i);
