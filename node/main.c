@@ -20,6 +20,7 @@
 #include "worker.h"
 
 static gboolean opt_worker;
+static gboolean opt_zygote;
 static char *opt_check;
 static char *opt_dir;
 static gboolean opt_version;
@@ -42,6 +43,8 @@ static const GOptionEntry entries[] = {
 	{ "remove-session", 0, 0, G_OPTION_ARG_STRING, &opt_remove_session,
 	  "End session ID (its calls and files) and exit", "ID" },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
+	  NULL, NULL },
+	{ "zygote", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_zygote,
 	  NULL, NULL },
 	{ "check-load", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
 	  &opt_check, NULL, NULL },
@@ -84,6 +87,8 @@ main(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *dir = NULL;
+	/* The zygote's workers show as --worker (the same length). */
+	char *mode = argc > 1 ? argv[1] : NULL;
 
 	/* One plain line per message on stderr, which tricklefs logs with
 	 * the host's name in front. */
@@ -125,6 +130,8 @@ main(int argc, char **argv)
 	if (opt_worker)
 		return worker_main(3, (guint32)CLAMP(opt_first_object, 0,
 							 G_MAXUINT32 - 1));
+	if (opt_zygote)
+		return zygote_main(3, mode);
 	if (opt_check)
 		return worker_check_load(opt_check);
 	dir = opt_dir ? g_strdup(opt_dir)
