@@ -40,6 +40,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -71,12 +72,15 @@ static void G_GNUC_NORETURN
 become_worker(int wfd, pid_t super, guint32 first, char **env)
 {
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sigset_t none;
 
 	/* It dies with the supervisor, not with the zygote.  If the
 	 * supervisor went meanwhile, there is nobody to work for. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != super || devnull < 0)
 		_exit(1);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
 	if (dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
 	    dup2(wfd, 3) < 0)
@@ -88,57 +92,79 @@ become_worker(int wfd, pid_t super, guint32 first, char **env)
 	exit(worker_main(3, first));
 }
 
+/* What the intermediate is given, and gives back in w. */
+struct mid {
+	int wfd;
+	pid_t super;
+	guint32 first;
+	const char *cwd;
+	char **env;
+	char *mode_arg;
+	pid_t w;		/* the worker's PID, or -errno */
+};
+
+/*
+ * The intermediate: it shares the zygote's memory (CLONE_VM|CLONE_VFORK,
+ * as posix_spawn() does), so making it copies no page table; it forks
+ * the worker (the one copy of the zygote made per worker) and ends,
+ * orphaning it.  The zygote sleeps meanwhile, so what fork() does to
+ * shared state (its locks, taken and released) is done alone.
+ */
+static int
+mid_main(void *data)
+{
+	struct mid *a = data;
+	pid_t me = getpid(), w;
+
+	if (chdir(a->cwd) < 0) {	/* its own cwd: no CLONE_FS */
+		a->w = -errno;
+		_exit(0);
+	}
+	w = fork();
+	if (w == 0) {
+		struct timespec ts = { 0, 20000 };
+
+		if (a->mode_arg && strcmp(a->mode_arg, "--zygote") == 0)
+			memcpy(a->mode_arg, "--worker", 8);
+		/* Wait to be handed to the supervisor. */
+		while (getppid() == me)
+			nanosleep(&ts, NULL);
+		become_worker(a->wfd, a->super, a->first, a->env);
+	}
+	a->w = w < 0 ? -errno : w;
+	_exit(0);
+}
+
 /* Fork the worker of one request (cwd and env point into its buffer);
  * its PID or -errno. */
 static pid_t
-fork_worker(int sock, int wfd, pid_t super, guint32 first, const char *cwd,
+fork_worker(int wfd, pid_t super, guint32 first, const char *cwd,
 	    char **env, char *mode_arg)
 {
-	int p[2], status;
-	pid_t mid, w = -EIO;
+	static char *stack;
+	const gsize stack_size = 256 * 1024;
+	struct mid a = { wfd, super, first, cwd, env, mode_arg, -EIO };
+	sigset_t all, old;
+	int status;
+	pid_t mid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	mid = fork();
-	if (mid < 0) {
-		w = -errno;
-		close(p[0]);
-		close(p[1]);
-		return w;
-	}
-	if (mid == 0) {
-		/* The intermediate: fork the worker and go, orphaning it. */
-		pid_t me = getpid();
-
-		close(p[0]);
-		close(sock);
-		if (chdir(cwd) < 0) {
-			w = -errno;
-		} else if ((w = fork()) == 0) {
-			struct timespec ts = { 0, 20000 };
-
-			close(p[1]);
-			if (mode_arg && strcmp(mode_arg, "--zygote") == 0)
-				memcpy(mode_arg, "--worker", 8);
-			/* Wait to be handed to the supervisor. */
-			while (getppid() == me)
-				nanosleep(&ts, NULL);
-			become_worker(wfd, super, first, env);
-		} else if (w < 0) {
-			w = -errno;
-		}
-		if (write(p[1], &w, sizeof(w)) != sizeof(w))
-			_exit(1);
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], &w, sizeof(w)) != sizeof(w))
-		w = -EIO;
-	close(p[0]);
-	/* Once the intermediate is reaped, the worker is the supervisor's. */
+	if (!stack)
+		stack = g_malloc(stack_size);
+	/* No handler may run on the intermediate's borrowed memory. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	mid = clone(mid_main, stack + stack_size,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	if (mid < 0)
+		a.w = -errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (mid < 0)
+		return a.w;
+	/* Once the intermediate is reaped, the worker is the supervisor's
+	 * (CLONE_VFORK wakes us a little before). */
 	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
 		;
-	return w;
+	return a.w;
 }
 
 /* trickle-node --zygote: fork workers on request over fd until it
@@ -199,7 +225,7 @@ zygote_main(int fd, char *mode_arg)
 		}
 		if (i < h.nenv)
 			goto answer;
-		pid = fork_worker(fd, wfd, super, h.first_object, cwd, env,
+		pid = fork_worker(wfd, super, h.first_object, cwd, env,
 				  mode_arg);
 answer:
 		if (wfd >= 0)
@@ -256,6 +282,7 @@ zygote_start(const char *self, GError **error)
 {
 	const char *argv[] = { self, "--zygote", NULL };
 	const char *e = g_getenv("TRICKLE_NODE_ZYGOTE");
+	g_auto(GStrv) envp = NULL;
 	int sv[2], target = 3;
 
 	if (e && strcmp(e, "0") == 0)
@@ -277,7 +304,11 @@ zygote_start(const char *self, GError **error)
 			    "socketpair: %s", g_strerror(errno));
 		return FALSE;
 	}
-	if (!g_spawn_async_with_pipes_and_fds(NULL, argv, NULL,
+	/* Every symbol bound once, in the zygote, rather than on first use
+	 * in each worker; the workers' environment is the supervisor's. */
+	envp = g_environ_setenv(g_get_environ(), "LD_BIND_NOW", "1", TRUE);
+	if (!g_spawn_async_with_pipes_and_fds(NULL, argv,
+		    (const char *const *)envp,
 		    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
 		    G_SPAWN_STDOUT_TO_DEV_NULL, zygote_child_setup, NULL,
 		    -1, -1, -1, &sv[1], &target, 1, &z.pid, NULL, NULL, NULL,
