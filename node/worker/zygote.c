@@ -241,8 +241,8 @@ static struct {
 	int sock;		/* -1: none now */
 	GPid pid;
 	guint watch;
-	gint64 started;
-	guint quick_deaths;	/* died within a second of starting */
+	gboolean served;	/* it forked a worker */
+	guint quick_deaths;	/* died before it forked any, in a row */
 	gboolean off;
 } z = { .sock = -1 };
 
@@ -257,7 +257,7 @@ on_zygote_exit(GPid pid, int status, gpointer data)
 	if (z.sock >= 0)
 		close(z.sock);
 	z.sock = -1;
-	if (g_get_monotonic_time() - z.started < G_USEC_PER_SEC)
+	if (!z.served)
 		z.quick_deaths++;
 	else
 		z.quick_deaths = 0;
@@ -319,7 +319,7 @@ zygote_start(const char *self, GError **error)
 	}
 	close(sv[1]);
 	z.sock = sv[0];
-	z.started = g_get_monotonic_time();
+	z.served = FALSE;
 	z.watch = g_child_watch_add(z.pid, on_zygote_exit, NULL);
 	return TRUE;
 }
@@ -409,6 +409,7 @@ zygote_spawn(const char *self, const char *cwd, const char *const *envp,
 			    "worker zygote: %s", g_strerror(-answer));
 		return FALSE;
 	}
+	z.served = TRUE;
 	*pid = answer;
 	return TRUE;
 }
