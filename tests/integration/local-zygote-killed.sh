@@ -4,6 +4,7 @@
 # no call with it: every work item runs exactly once (attempts.so's log
 # and each call's attempts file), crashed VMs come back (spawned without
 # it meanwhile), and the next worker to start brings a new zygote.
+TEST_TIMEOUT=150
 . "$(dirname "$0")/lib.sh"
 
 # The node's children by what they run: --zygote or --worker.  (pgrep -P
