@@ -20,6 +20,7 @@
 #include "worker.h"
 
 static gboolean opt_worker;
+static gboolean opt_zygote;
 static char *opt_check;
 static char *opt_dir;
 static gboolean opt_version;
@@ -50,6 +51,8 @@ static const GOptionEntry entries[] = {
 	  "At start, remove cached injected files no session uses and "
 	  "unused for N days (default 7; 0: every unused one)", "N" },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
+	  NULL, NULL },
+	{ "zygote", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_zygote,
 	  NULL, NULL },
 	{ "check-load", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
 	  &opt_check, NULL, NULL },
@@ -92,6 +95,8 @@ main(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *dir = NULL;
+	/* The zygote's workers show as --worker (the same length). */
+	char *mode = argc > 1 ? argv[1] : NULL;
 
 	/* One plain line per message on stderr, which tricklefs logs with
 	 * the host's name in front. */
@@ -133,6 +138,8 @@ main(int argc, char **argv)
 	if (opt_worker)
 		return worker_main(3, (guint32)CLAMP(opt_first_object, 0,
 							 G_MAXUINT32 - 1));
+	if (opt_zygote)
+		return zygote_main(3, mode);
 	if (opt_check)
 		return worker_check_load(opt_check);
 	if (opt_max_vms < 0 || opt_max_vms > NODE_MAX_VMS) {

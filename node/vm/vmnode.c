@@ -329,6 +329,7 @@ static void
 spawn_worker(struct vmnode *vm)
 {
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) zerror = NULL;
 	g_autofree char *index = g_strdup_printf("%u", vm->index);
 	g_autofree char *first = g_strdup_printf("--first-object=%u",
 						 vm->next_object);
@@ -355,7 +356,11 @@ spawn_worker(struct vmnode *vm)
 		retry_spawn(vm);
 		return;
 	}
-	if (!g_spawn_async_with_pipes_and_fds(vm->data_dir,
+	/* Forked by the zygote if it can (zygote.c), exec()ed if not. */
+	if (!zygote_spawn(vm->host->self, vm->data_dir,
+			  (const char *const *)envp, sv[1], vm->next_object,
+			  &vm->pid, &zerror) &&
+	    !g_spawn_async_with_pipes_and_fds(vm->data_dir,
 		    (const char *const *)argv, (const char *const *)envp,
 		    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
 		    G_SPAWN_STDOUT_TO_DEV_NULL, child_setup, NULL,

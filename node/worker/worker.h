@@ -28,6 +28,19 @@ int worker_check_load(const char *path);
 gboolean worker_log_end(int fd, guint32 id, guint state, int code,
 			const char *detail);
 
+/* zygote.c: trickle-node --zygote, the process that forks workers on
+ * request (served on fd until it closes); the exit status.  mode_arg is
+ * argv's "--zygote", rewritten "--worker" in each worker for ps. */
+int zygote_main(int fd, char *mode_arg);
+/* In the supervisor: a worker started through the zygote (started on
+ * first use, self being this executable), as `self --worker
+ * --first-object=first_object` would be in cwd with envp and fd as its
+ * fd 3; *pid is then the caller's child.  FALSE if the zygote cannot (the
+ * caller spawns it itself); fd stays the caller's either way. */
+gboolean zygote_spawn(const char *self, const char *cwd,
+		      const char *const *envp, int fd, guint32 first_object,
+		      GPid *pid, GError **error);
+
 /* "signal 11 (SIGSEGV)" */
 char *signal_description(int sig);
 

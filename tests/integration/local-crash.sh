@@ -3,10 +3,13 @@
 # the VM comes back by itself with its injected code (state starts over).
 . "$(dirname "$0")/lib.sh"
 
-# Worker processes: children of the node below tricklefs, except the node.
+# Worker processes: children of the node below tricklefs, except the node
+# and the zygote that forks them.
 workers() {
 	our_nodes | while read -r e; do
-		[ "$(ppid_of "${e%%:*}")" = "$FS_PID" ] || echo "$e"
+		[ "$(ppid_of "${e%%:*}")" = "$FS_PID" ] && continue
+		tr '\0' ' ' <"/proc/${e%%:*}/cmdline" | grep -q -- --zygote ||
+			echo "$e"
 	done | sort
 }
 

@@ -1,0 +1,415 @@
+/*
+ * zygote.c - workers forked from a process that is already up, instead
+ * of each exec()ed anew.
+ *
+ * Starting a worker with fork() + exec() of trickle-node costs ~15-20 ms
+ * of CPU on a small VM: the exec, the dynamic linker binding GLib and
+ * GIO, and the page faults of a fresh process.  A node of 1,000 VMs paid
+ * that 1,000 times, one after the other.  Instead the supervisor starts
+ * one `trickle-node --zygote` (once, exec()ed as before) and asks it over
+ * a socket for each worker; the zygote, single-threaded and small, forks
+ * one (twice: see below) that runs worker_main() with what was linked
+ * already.  The worker is the same program in the same state as an
+ * exec()ed one: its own process group, its VM's data directory, the
+ * environment the supervisor gave, /dev/null on stdin and stdout, the
+ * supervisor's stderr, its socket on fd 3, nothing else open.
+ *
+ * The worker must be the supervisor's child, not the zygote's: the
+ * supervisor waits for it (its exit status says how a call ended), and
+ * it must die with the supervisor (PR_SET_PDEATHSIG), not with the
+ * zygote, so that a zygote killed -9 takes no VM with it.  So the zygote
+ * forks an intermediate process that forks the worker and exits at once;
+ * the orphaned worker is handed by the kernel to the nearest "child
+ * subreaper" above it, which the supervisor makes itself
+ * (PR_SET_CHILD_SUBREAPER), and only then sets its parent-death signal.
+ * The zygote answers with the worker's PID only after it has reaped the
+ * intermediate, so the worker is already the supervisor's child when the
+ * supervisor watches it.  (clone(CLONE_PARENT) would do it in one step
+ * but leaves glibc's idea of the thread id stale in the child.)
+ *
+ * A zygote that dies is started again at the next spawn; one that cannot
+ * be had (or dies at once, twice running) leaves the supervisor to
+ * spawn workers the old way, so nothing depends on it but speed.
+ * TRICKLE_NODE_ZYGOTE=0 in the supervisor's environment turns it off.
+ *
+ * The requests are SOCK_SEQPACKET datagrams, one per worker: the first
+ * object id, the working directory and the environment, with the
+ * worker's socket as SCM_RIGHTS; the answer is the PID or -errno.  Both
+ * ends are this same executable, so the format is private to it.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <poll.h>
+
+extern char **environ;
+
+/* Larger requests (a huge environment) are spawned the old way. */
+#define ZYGOTE_MAX_REQUEST (128 * 1024)
+/* A zygote that takes longer to answer is given up (and killed). */
+#define ZYGOTE_ANSWER_MS 2000
+
+struct zreq_head {
+	guint32 first_object;
+	guint32 nenv;
+};
+
+/* The zygote side. */
+
+/* In the worker, once it is the supervisor's child: become the process
+ * an exec()ed worker would be, and run it. */
+static void G_GNUC_NORETURN
+become_worker(int wfd, pid_t super, guint32 first, char **env)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sigset_t none;
+
+	/* It dies with the supervisor, not with the zygote.  If the
+	 * supervisor went meanwhile, there is nobody to work for. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != super || devnull < 0)
+		_exit(1);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setpgid(0, 0);
+	if (dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
+	    dup2(wfd, 3) < 0)
+		_exit(1);
+	close_range(4, ~0U, 0);
+	clearenv();
+	for (; *env; env++)
+		putenv(*env);
+	exit(worker_main(3, first));
+}
+
+/* What the intermediate is given, and gives back in w. */
+struct mid {
+	int wfd;
+	pid_t super;
+	guint32 first;
+	const char *cwd;
+	char **env;
+	char *mode_arg;
+	pid_t w;		/* the worker's PID, or -errno */
+};
+
+/*
+ * The intermediate: it shares the zygote's memory (CLONE_VM|CLONE_VFORK,
+ * as posix_spawn() does), so making it copies no page table; it forks
+ * the worker (the one copy of the zygote made per worker) and ends,
+ * orphaning it.  The zygote sleeps meanwhile, so what fork() does to
+ * shared state (its locks, taken and released) is done alone.
+ */
+static int
+mid_main(void *data)
+{
+	struct mid *a = data;
+	pid_t me = getpid(), w;
+
+	if (chdir(a->cwd) < 0) {	/* its own cwd: no CLONE_FS */
+		a->w = -errno;
+		_exit(0);
+	}
+	w = fork();
+	if (w == 0) {
+		struct timespec ts = { 0, 20000 };
+
+		if (a->mode_arg && strcmp(a->mode_arg, "--zygote") == 0)
+			memcpy(a->mode_arg, "--worker", 8);
+		/* Wait to be handed to the supervisor. */
+		while (getppid() == me)
+			nanosleep(&ts, NULL);
+		become_worker(a->wfd, a->super, a->first, a->env);
+	}
+	a->w = w < 0 ? -errno : w;
+	_exit(0);
+}
+
+/* Fork the worker of one request (cwd and env point into its buffer);
+ * its PID or -errno. */
+static pid_t
+fork_worker(int wfd, pid_t super, guint32 first, const char *cwd,
+	    char **env, char *mode_arg)
+{
+	static char *stack;
+	const gsize stack_size = 256 * 1024;
+	struct mid a = { wfd, super, first, cwd, env, mode_arg, -EIO };
+	sigset_t all, old;
+	int status;
+	pid_t mid;
+
+	if (!stack)
+		stack = g_malloc(stack_size);
+	/* No handler may run on the intermediate's borrowed memory. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	mid = clone(mid_main, stack + stack_size,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	if (mid < 0)
+		a.w = -errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (mid < 0)
+		return a.w;
+	/* Once the intermediate is reaped, the worker is the supervisor's
+	 * (CLONE_VFORK wakes us a little before). */
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+		;
+	return a.w;
+}
+
+/* trickle-node --zygote: fork workers on request over fd until it
+ * closes (the supervisor went). */
+int
+zygote_main(int fd, char *mode_arg)
+{
+	g_autofree char *buf = g_malloc(ZYGOTE_MAX_REQUEST + 1);
+	pid_t super = getppid();
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != super || super == 1)
+		return 1;
+	for (;;) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { buf, ZYGOTE_MAX_REQUEST };
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *c;
+		struct zreq_head h;
+		g_autofree char **env = NULL;
+		const char *cwd, *p, *end;
+		int wfd = -1;
+		guint32 i;
+		pid_t pid;
+		ssize_t n;
+
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_RIGHTS &&
+			    c->cmsg_len == CMSG_LEN(sizeof(int)))
+				memcpy(&wfd, CMSG_DATA(c), sizeof(int));
+		buf[n] = '\0';
+		end = buf + n;
+		pid = -EINVAL;
+		if (wfd < 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+		    (size_t)n < sizeof(h) + 1)
+			goto answer;
+		memcpy(&h, buf, sizeof(h));
+		if (h.nenv > (guint32)n)
+			goto answer;
+		cwd = buf + sizeof(h);
+		p = cwd + strlen(cwd) + 1;
+		env = g_new0(char *, h.nenv + 1);
+		for (i = 0; i < h.nenv && p < end; i++) {
+			env[i] = (char *)p;
+			p += strlen(p) + 1;
+		}
+		if (i < h.nenv)
+			goto answer;
+		pid = fork_worker(wfd, super, h.first_object, cwd, env,
+				  mode_arg);
+answer:
+		if (wfd >= 0)
+			close(wfd);
+		if (send(fd, &pid, sizeof(pid), MSG_NOSIGNAL) != sizeof(pid))
+			return 1;
+	}
+}
+
+/* The supervisor side. */
+
+static struct {
+	int sock;		/* -1: none now */
+	GPid pid;
+	guint watch;
+	gboolean served;	/* it forked a worker */
+	guint quick_deaths;	/* died before it forked any, in a row */
+	gboolean off;
+} z = { .sock = -1 };
+
+static void
+on_zygote_exit(GPid pid, int status, gpointer data)
+{
+	g_spawn_close_pid(pid);
+	z.watch = 0;
+	if (z.pid != pid)
+		return;
+	z.pid = 0;
+	if (z.sock >= 0)
+		close(z.sock);
+	z.sock = -1;
+	if (!z.served)
+		z.quick_deaths++;
+	else
+		z.quick_deaths = 0;
+	if (z.quick_deaths >= 2) {
+		g_warning("worker zygote %d keeps dying: starting workers "
+			  "without it", pid);
+		z.off = TRUE;
+	} else {
+		g_message("worker zygote %d ended; the next worker starts "
+			  "a new one", pid);
+	}
+}
+
+static void
+zygote_child_setup(gpointer data)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static gboolean
+zygote_start(const char *self, GError **error)
+{
+	const char *argv[] = { self, "--zygote", NULL };
+	const char *e = g_getenv("TRICKLE_NODE_ZYGOTE");
+	g_auto(GStrv) envp = NULL;
+	int sv[2], target = 3;
+
+	if (e && strcmp(e, "0") == 0)
+		z.off = TRUE;
+	if (z.off) {
+		g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+				    "no worker zygote");
+		return FALSE;
+	}
+	/* Orphaned workers come to us (see the top of this file). */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "PR_SET_CHILD_SUBREAPER: %s", g_strerror(errno));
+		z.off = TRUE;
+		return FALSE;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "socketpair: %s", g_strerror(errno));
+		return FALSE;
+	}
+	/* Every symbol bound once, in the zygote, rather than on first use
+	 * in each worker; the workers' environment is the supervisor's. */
+	envp = g_environ_setenv(g_get_environ(), "LD_BIND_NOW", "1", TRUE);
+	if (!g_spawn_async_with_pipes_and_fds(NULL, argv,
+		    (const char *const *)envp,
+		    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
+		    G_SPAWN_STDOUT_TO_DEV_NULL, zygote_child_setup, NULL,
+		    -1, -1, -1, &sv[1], &target, 1, &z.pid, NULL, NULL, NULL,
+		    error)) {
+		close(sv[0]);
+		close(sv[1]);
+		return FALSE;
+	}
+	close(sv[1]);
+	z.sock = sv[0];
+	z.served = FALSE;
+	z.watch = g_child_watch_add(z.pid, on_zygote_exit, NULL);
+	return TRUE;
+}
+
+/* The zygote is gone or useless: let it go (its exit is watched). */
+static void
+zygote_drop(void)
+{
+	if (z.sock >= 0)
+		close(z.sock);
+	z.sock = -1;
+	if (z.pid)
+		kill(z.pid, SIGKILL);
+}
+
+gboolean
+zygote_spawn(const char *self, const char *cwd, const char *const *envp,
+	     int fd, guint32 first_object, GPid *pid, GError **error)
+{
+	g_autoptr(GByteArray) req = g_byte_array_new();
+	struct zreq_head h = { first_object, 0 };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	const char *const *e;
+	pid_t answer;
+	ssize_t n;
+
+	if (z.sock < 0 && (z.pid || !zygote_start(self, error))) {
+		if (error && !*error)
+			g_set_error_literal(error, G_FILE_ERROR,
+					    G_FILE_ERROR_AGAIN,
+					    "worker zygote ending");
+		return FALSE;
+	}
+	g_byte_array_append(req, (guint8 *)&h, sizeof(h));
+	g_byte_array_append(req, (const guint8 *)cwd, strlen(cwd) + 1);
+	for (e = envp; *e; e++, h.nenv++)
+		g_byte_array_append(req, (const guint8 *)*e, strlen(*e) + 1);
+	if (req->len > ZYGOTE_MAX_REQUEST) {
+		g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+				    "environment too large for the zygote");
+		return FALSE;
+	}
+	memcpy(req->data, &h, sizeof(h));
+	iov.iov_base = req->data;
+	iov.iov_len = req->len;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	while ((n = sendmsg(z.sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (n == (ssize_t)req->len) {
+		struct pollfd pfd = { z.sock, POLLIN, 0 };
+		int r;
+
+		/* A frozen zygote must not freeze us with it. */
+		while ((r = poll(&pfd, 1, ZYGOTE_ANSWER_MS)) < 0 &&
+		       errno == EINTR)
+			;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			n = -1;
+		} else {
+			while ((n = recv(z.sock, &answer, sizeof(answer),
+					 0)) < 0 && errno == EINTR)
+				;
+		}
+	}
+	if (n != sizeof(answer)) {
+		/* Killed or frozen meanwhile, say.  A worker it forked
+		 * before it went finds its socket closed and ends. */
+		int err = n < 0 ? errno : EPIPE;
+
+		zygote_drop();
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+			    "worker zygote: %s", g_strerror(err));
+		return FALSE;
+	}
+	if (answer <= 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-answer),
+			    "worker zygote: %s", g_strerror(-answer));
+		return FALSE;
+	}
+	z.served = TRUE;
+	*pid = answer;
+	return TRUE;
+}
