@@ -761,8 +761,6 @@ struct install *inject_install(struct vm *vm, const char *name, mode_t mode,
 			       const char *path, const char *sum,
 			       install_done_fn done, void *data);
 void inject_install_cancel(struct install *in);
-/* The SHA-256 of a file at the mount, in hex. */
-char *inject_file_sum(const char *path, GError **error);
 
 /* spool.c: what .all/inject installed, kept to give VMs that join */
 /* The spool's directory (in the state directory if there is one), made

@@ -51,37 +51,6 @@ struct install {
 	void *data;
 };
 
-char *
-inject_file_sum(const char *path, GError **error)
-{
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	g_autofree guint8 *buf = g_malloc(1 << 20);
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "%s: %s", path, g_strerror(errno));
-		return NULL;
-	}
-	while ((n = read(fd, buf, 1 << 20)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = errno;
-
-			close(fd);
-			g_set_error(error, G_FILE_ERROR,
-				    g_file_error_from_errno(err), "%s: %s",
-				    path, g_strerror(err));
-			return NULL;
-		}
-		g_checksum_update(sum, buf, n);
-	}
-	close(fd);
-	return g_strdup(g_checksum_get_string(sum));
-}
-
 static void
 install_free(struct install *in)
 {

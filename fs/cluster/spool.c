@@ -173,7 +173,7 @@ spool_sum(struct cluster *fs, const char *name, const char *path)
 						       g_free, g_free);
 	if ((sum = g_hash_table_lookup(fs->spool_sums, name)))
 		return sum;
-	if (!(sum = inject_file_sum(path, &error))) {
+	if (!(sum = fdio_file_sha256(path, &error))) {
 		g_warning("cannot give .all/inject/%s: %s", name,
 			  error->message);
 		return NULL;

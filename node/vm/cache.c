@@ -21,6 +21,7 @@
  * temporary files a day old (a transfer cut off).
  */
 #include "vm_priv.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,37 +55,6 @@ nodecache_valid_sum(const char *sum)
 		if (!g_ascii_isxdigit(sum[i]) || g_ascii_isupper(sum[i]))
 			return FALSE;
 	return i == WIRE_SHA256_HEX;
-}
-
-char *
-nodecache_sha256(const char *path, GError **error)
-{
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-	g_autofree guint8 *buf = g_malloc(1 << 20);
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "%s: %s", path, g_strerror(errno));
-		return NULL;
-	}
-	while ((n = read(fd, buf, 1 << 20)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = errno;
-
-			g_set_error(error, G_FILE_ERROR,
-				    g_file_error_from_errno(err), "%s: %s",
-				    path, g_strerror(err));
-			close(fd);
-			return NULL;
-		}
-		g_checksum_update(sum, buf, n);
-	}
-	close(fd);
-	return g_strdup(g_checksum_get_string(sum));
 }
 
 static void
@@ -193,7 +163,7 @@ nodecache_has(struct nodecache *c, const char *sum)
 	was = g_hash_table_lookup(c->checked, sum);
 	if (was && stamp_equal(was, &now))
 		return TRUE;
-	got = nodecache_sha256(path, &error);
+	got = fdio_file_sha256(path, &error);
 	if (!got || strcmp(got, sum) != 0) {
 		g_warning("cache: %s does not hold what its name says (%s): "
 			  "removed, it will be sent again", path,
@@ -224,7 +194,7 @@ nodecache_put_commit(struct nodecache *c, const char *tmp, const char *sum,
 		     char **why)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree char *got = nodecache_sha256(tmp, &error);
+	g_autofree char *got = fdio_file_sha256(tmp, &error);
 	g_autofree char *path = NULL;
 	struct stat st;
 

@@ -80,8 +80,6 @@ struct nodecache *nodecache_open(const char *base, guint max_age_days,
 void nodecache_free(struct nodecache *c);
 /* 64 lowercase hex digits? */
 gboolean nodecache_valid_sum(const char *sum);
-/* The SHA-256 of a file, in hex. */
-char *nodecache_sha256(const char *path, GError **error);
 char *nodecache_path(struct nodecache *c, const char *sum);
 /* Does the cache hold those bytes?  Summed before its first use here
  * and whenever the file changed; an entry whose bytes do not match is
