@@ -347,6 +347,9 @@ cluster_free(struct cluster *cl)
 	g_free(o->identity);
 	g_free(o->known_hosts);
 	g_free(o->node_command);
+	g_free(o->ssh_config);
+	g_free(o->ssh_command);
+	g_free(o->proxy_jump);
 	g_free(o->hostfile);
 	g_free(o->logfile);
 	g_free(o->state_dir);
