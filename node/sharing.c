@@ -2,7 +2,7 @@
  * sharing.c - the session's part in its node's share of cores
  * (node/share): the VMs' slot callbacks of struct vmhost, the client's
  * WIRE_SHARE news, the lines of WIRE_INFO, and whether our mount is gone.
- * The share is joined when a VM first wants a slot.
+ * The share is joined when the session's VMs are made.
  */
 #include "supervisor.h"
 #include "share.h"
@@ -35,6 +35,12 @@ share_of(struct node *n)
 		share_orphan(n->share, !n->io);
 	}
 	return n->share;
+}
+
+void
+node_share_join(struct node *n)
+{
+	share_of(n);
 }
 
 static gboolean

@@ -122,6 +122,7 @@ welcome(struct node *n, guint32 tag, gboolean resumed)
 	node_send(n, WIRE_WELCOME, 0, tag,
 		  g_variant_new("(usuu)", WIRE_PROTO_VERSION, g_get_host_name(),
 				g_get_num_processors(), (guint32)getpid()));
+	node_share_send(n, 0);
 	if (!n->session)
 		return;		/* a HELLO: no SYNCED */
 	for (i = 0; resumed && i < n->vms->len; i++)
@@ -129,7 +130,6 @@ welcome(struct node *n, guint32 tag, gboolean resumed)
 	node_send(n, WIRE_SYNCED, 0, tag, g_variant_new("(bu)", resumed,
 							 calls));
 	node_share_orphan(n, FALSE);
-	node_share_send(n, 0);
 }
 
 static gboolean
@@ -138,6 +138,8 @@ make_vms(struct node *n, guint nvms, gboolean adopt)
 	guint i;
 
 	n->host.dir = n->dir;
+	/* The node's cores: known from the start (VM/info, .ctl). */
+	node_share_join(n);
 	for (i = 0; i < nvms; i++) {
 		g_autoptr(GError) error = NULL;
 		struct vmnode *vm = vmnode_new(&n->host, i, adopt, &error);

@@ -47,7 +47,7 @@ struct node {
 	guint max_vms;			/* VMs a session may have */
 	char *failure;			/* why the session could not start */
 	char *share_spec;		/* --share: the node's cores */
-	struct share *share;		/* joined with the first call */
+	struct share *share;		/* joined with the first VM */
 };
 
 /* A file being injected. */
@@ -82,6 +82,8 @@ void reply_error(struct node *n, guint vm, guint32 tag, const GError *error);
 
 /* sharing.c: the node's cores, shared with its other trickle-nodes */
 void node_share_init(struct node *n);
+/* Join it (once the session's VMs are to be made). */
+void node_share_join(struct node *n);
 /* WIRE_SHARE to the client, if the share was joined. */
 void node_share_send(struct node *n, guint32 tag);
 void node_share_orphan(struct node *n, gboolean orphan);

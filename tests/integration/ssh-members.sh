@@ -11,7 +11,7 @@ start_sshd
 
 mount_ssh a=127.0.0.1:$SSHD_PORT
 cp "$BASIC_SO" "$M/.all/inject/" || fail "cp basic.so .all/inject/"
-expect_match ".ctl" "^a 127.0.0.1:$SSHD_PORT (starting|up) 0 0 0 0\$" "$(cat "$M/.ctl")"
+expect_match ".ctl" "^a 127.0.0.1:$SSHD_PORT (starting|up) 0 0 0 0 [0-9]+ ([0-9]+/[0-9]+|-|unshared)\$" "$(cat "$M/.ctl")"
 
 # .any work under way on a alone.
 exec 3<>"$M/.any/calls/new" || fail "open .any/calls/new"
