@@ -512,6 +512,13 @@ dispatch(struct node *n, struct wire_msg *m)
 		vmnode_destroy_object(vm, m->tag,
 				      g_variant_get_uint32(m->body));
 		break;
+	case WIRE_CKPT_TAKE:
+	case WIRE_CKPT_RESTORE:
+	case WIRE_CKPT_READ:
+	case WIRE_CKPT_REMOVE:
+	case WIRE_CKPT_PUT:
+		do_ckpt(n, vm, m);
+		break;
 	default:
 		g_warning("unexpected %s from the client",
 			  wire_type_name(m->type));

@@ -58,6 +58,7 @@ struct xfer {
 	int error;			/* a write failed: refuse at the end */
 	struct check *check;		/* dlopen check under way */
 	char *sum;			/* CACHE_PUT: the bytes' SHA-256 */
+	guint32 ckpt;			/* CKPT_PUT: the checkpoint's number */
 };
 
 /* A load check of a cached file, and the VMs waiting for its verdict. */
@@ -90,3 +91,8 @@ void do_cache_have(struct node *n, struct wire_msg *m);
 void do_cache_put(struct node *n, struct wire_msg *m);
 void do_inject_cached(struct node *n, struct wire_msg *m);
 void vetting_free(struct vetting *v);
+
+/* ckpt.c: WIRE_CKPT_* (issue 16) */
+void do_ckpt(struct node *n, struct vmnode *vm, struct wire_msg *m);
+/* INJECT_END of a CKPT_PUT: keep it if it is a whole checkpoint. */
+void ckpt_put_done(struct xfer *x);

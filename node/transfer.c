@@ -187,6 +187,10 @@ do_inject_end(struct node *n, struct wire_msg *m)
 		put_done(x);
 		return;
 	}
+	if (x->ckpt) {
+		ckpt_put_done(x);
+		return;
+	}
 	if (!elfcheck_classify(x->part, x->mode, &kind, &error)) {
 		g_warning("vm%u: refusing %s: %s", m->vm, x->name,
 			  error->message);

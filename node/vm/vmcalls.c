@@ -188,6 +188,11 @@ vmcalls_pump(struct vmnode *vm)
 	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
 	    vm->draining)
 		return;
+	/* A checkpoint or restore goes before the next call. */
+	if (vmckpt_busy(vm)) {
+		vmckpt_idle(vm);
+		return;
+	}
 	/* The first call in line that is not waiting for its stdin. */
 	for (l = vm->queue.head; l; l = l->next)
 		if (((struct ncall *)l->data)->stdin_fd < 0)

@@ -1,0 +1,143 @@
+/*
+ * ckpt.c - the client's checkpoint frames (issue 16): take, restore and
+ * remove go to the VM (node/vm/vmckpt.c); a read gives the bytes of a
+ * kept checkpoint; a put takes one in (an import, or a VM that moves
+ * here), as a transfer (transfer.c's INJECT_DATA and INJECT_END), and
+ * keeps it only if it is a whole, valid archive.
+ */
+#include "supervisor.h"
+#include "ckptar.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+static void
+do_ckpt_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	g_autofree char *path = NULL;
+	g_autofree guint8 *buf = NULL;
+	guint32 num, max;
+	guint64 off;
+	struct stat st;
+	ssize_t got;
+	int fd;
+
+	g_variant_get(m->body, "(utu)", &num, &off, &max);
+	path = vmnode_ckpt_path(vm, num);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0) {
+		reply(n, m->vm, m->tag, errno, errno == ENOENT ?
+		      "no such checkpoint" : g_strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		reply(n, m->vm, m->tag, EINVAL, "not a regular file");
+		return;
+	}
+	max = MIN(max, WIRE_CHUNK);
+	buf = g_malloc(max);
+	got = pread(fd, buf, max, off);
+	close(fd);
+	if (got < 0)
+		reply(n, m->vm, m->tag, errno, g_strerror(errno));
+	else
+		node_send_bytes(n, WIRE_DATA, m->vm, m->tag, buf, got);
+}
+
+static void
+do_ckpt_put(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *dir = NULL;
+	struct xfer *x;
+	guint32 num;
+	guint64 size;
+
+	g_variant_get(m->body, "(ut)", &num, &size);
+	if (g_hash_table_contains(n->xfers,
+				  GSIZE_TO_POINTER(xfer_key(m->vm, m->tag))))
+		return;		/* a confused client; END will answer */
+	x = g_new0(struct xfer, 1);
+	x->node = n;
+	x->vm = m->vm;
+	x->tag = m->tag;
+	x->ckpt = num;
+	x->fd = -1;
+	path = vmnode_ckpt_path(vm, num);
+	dir = g_path_get_dirname(path);
+	x->name = g_strdup_printf("checkpoint %u", num);
+	if (num == 0) {
+		x->error = EINVAL;
+	} else if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+		x->error = EEXIST;
+	} else if (g_mkdir_with_parents(dir, 0700) < 0) {
+		x->error = errno;
+	} else {
+		x->part = g_strdup_printf("%s.part-%u", path, m->tag);
+		x->fd = open(x->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     0600);
+		if (x->fd < 0)
+			x->error = errno;
+	}
+	g_hash_table_insert(n->xfers,
+			    GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)), x);
+}
+
+void
+ckpt_put_done(struct xfer *x)
+{
+	struct node *n = x->node;
+	struct vmnode *vm = n->vms->pdata[x->vm];
+	g_autofree char *path = vmnode_ckpt_path(vm, x->ckpt);
+	g_autoptr(GError) error = NULL;
+
+	if (!ckpt_check_file(x->part, &error)) {
+		g_warning("vm%u: refusing %s: %s", x->vm, x->name,
+			  error->message);
+		reply(n, x->vm, x->tag, EINVAL, error->message);
+	} else if (link(x->part, path) < 0) {
+		/* link, not rename: one that came meanwhile is kept. */
+		reply(n, x->vm, x->tag, errno, g_strerror(errno));
+	} else {
+		g_message("vm%u: took in %s", x->vm, x->name);
+		reply(n, x->vm, x->tag, 0, "");
+	}
+	g_hash_table_remove(n->xfers, GSIZE_TO_POINTER(xfer_key(x->vm,
+								x->tag)));
+}
+
+void
+do_ckpt(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	guint32 num, wait_ms, flags;
+	const char *why;
+	int err;
+
+	switch (m->type) {
+	case WIRE_CKPT_TAKE:
+		g_variant_get(m->body, "(uuu)", &num, &wait_ms, &flags);
+		vmnode_ckpt_take(vm, m->tag, num, wait_ms, flags);
+		break;
+	case WIRE_CKPT_RESTORE:
+		g_variant_get(m->body, "(uuu)", &num, &wait_ms, &flags);
+		vmnode_ckpt_restore(vm, m->tag, num, wait_ms, flags);
+		break;
+	case WIRE_CKPT_READ:
+		do_ckpt_read(n, vm, m);
+		break;
+	case WIRE_CKPT_REMOVE:
+		err = vmnode_ckpt_remove(vm, g_variant_get_uint32(m->body),
+					 &why);
+		reply(n, m->vm, m->tag, err, why);
+		break;
+	case WIRE_CKPT_PUT:
+		do_ckpt_put(n, vm, m);
+		break;
+	default:
+		break;
+	}
+}
