@@ -144,6 +144,7 @@ void
 cluster_release_state(struct cluster *cl)
 {
 	feed_cancel_all(cl);
+	ckpt_cleanup(cl);
 	spool_cleanup(cl);
 	journal_close(g_steal_pointer(&cl->journal), !cl->keep_sessions);
 }
@@ -187,6 +188,7 @@ cluster_setup(struct cluster *cl)
 	any_init(cl);
 	members_init(cl);
 	spool_init(cl);
+	ckpt_init(cl);
 }
 
 gboolean

@@ -74,6 +74,7 @@ vm_free(struct vm *vm)
 	gpointer val;
 
 	any_index_drop(vm);
+	ckpt_vm_free(vm);
 	/* Unmounting: what the layer above held is let go already. */
 	g_hash_table_iter_init(&it, vm->calls);
 	while (g_hash_table_iter_next(&it, NULL, &val))

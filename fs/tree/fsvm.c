@@ -351,6 +351,8 @@ ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 			     g_variant_new_uint32(call->id), on_command, p);
 	} else if (!h) {
 		fuse_reply_err(req, EPERM);
+	} else if (!c->call && ckpt_ctl_command(req, c->vm, cmd, size)) {
+		/* checkpoint, restore N: fsckpt.c answered */
 	} else if (!c->call && strcmp(cmd, "restart") == 0) {
 		p = pending_new(req, c->vm, 0, "restart");
 		p->size = size;
@@ -360,7 +362,8 @@ ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	} else {
 		g_warning("%s: unknown command \"%s\" (%s)", c->vm->name, cmd,
 			  c->call ? "a call's ctl takes: cancel"
-				  : "a VM's ctl takes: restart");
+				  : "a VM's ctl takes: restart, checkpoint, "
+				    "restore N");
 		fuse_reply_err(req, EINVAL);
 	}
 }

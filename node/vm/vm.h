@@ -58,7 +58,7 @@ void vmnode_info(struct vmnode *vm, GString *s);
  * WIRE_CKPT_TAKE: answered with the file's STAT, or a REPLY. */
 void vmnode_ckpt_take(struct vmnode *vm, guint32 tag, guint32 n,
 		      guint32 wait_ms, guint32 flags);
-/* WIRE_CKPT_RESTORE: answered with TEXT (the injected files, "MODE NAME"
+/* WIRE_CKPT_RESTORE: answered with TEXT (the injected files, "MODE SIZE NAME"
  * lines) once the VM runs from it, or a REPLY. */
 void vmnode_ckpt_restore(struct vmnode *vm, guint32 tag, guint32 n,
 			 guint32 wait_ms, guint32 flags);

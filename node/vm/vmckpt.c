@@ -349,7 +349,8 @@ vmckpt_after_spawn(struct vmnode *vm)
 	vmnode_to_worker(vm, WIRE_W_RESTORE, 0, g_variant_builder_end(&b));
 }
 
-/* The TEXT a restore answers with: "MODE NAME" per injected file. */
+/* The TEXT a restore answers with: "MODE SIZE NAME" per injected file
+ * (mode in octal). */
 static char *
 injected_text(struct vmnode *vm)
 {
@@ -363,8 +364,9 @@ injected_text(struct vmnode *vm)
 		struct stat st;
 
 		if (*name != '.' && lstat(p, &st) == 0 && S_ISREG(st.st_mode))
-			g_string_append_printf(s, "%o %s\n",
-					       st.st_mode & 07777, name);
+			g_string_append_printf(s, "%o %" G_GINT64_FORMAT
+					       " %s\n", st.st_mode & 07777,
+					       (gint64)st.st_size, name);
 	}
 	return g_string_free(s, FALSE);
 }

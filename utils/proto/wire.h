@@ -137,7 +137,7 @@ enum wire_type {
 				 *   (EOPNOTSUPP: a library without hooks,
 				 *   named in the message) */
 	WIRE_CKPT_RESTORE,	/* (uuu)  N, ms to wait, flags: TEXT (the
-				 *   injected files now, "MODE NAME" lines)
+				 *   injected files now, "MODE SIZE NAME" lines)
 				 *   once the VM runs from it, or REPLY */
 	WIRE_CKPT_READ,		/* (utu)  N, offset, max: DATA */
 	WIRE_CKPT_REMOVE,	/* u      N: REPLY */
