@@ -10,7 +10,7 @@
  * a take or a restore waits on the node for a running call to end for
  * half of -o reply_timeout at most, then fails with EBUSY.
  */
-#include "cluster.h"
+#include "ckpt.h"
 #include "ckptar.h"
 
 #include <errno.h>
@@ -19,6 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* -o checkpoint_interval's timer (a process mounts one cluster). */
+static guint interval_timer;
 
 struct vm_ckpts {
 	GPtrArray *list;		/* struct checkpoint *, by number */
@@ -582,7 +585,7 @@ void
 ckpt_init(struct cluster *cl)
 {
 	if (cl->opt.checkpoint_interval > 0)
-		cl->ckpt_timer = g_timeout_add_seconds(
+		interval_timer = g_timeout_add_seconds(
 			cl->opt.checkpoint_interval, on_interval, cl);
 	if (cl->opt.checkpoint_every > 0)
 		cluster_listen(cl, on_event, cl);
@@ -591,9 +594,9 @@ ckpt_init(struct cluster *cl)
 void
 ckpt_cleanup(struct cluster *cl)
 {
-	if (cl->ckpt_timer)
-		g_source_remove(cl->ckpt_timer);
-	cl->ckpt_timer = 0;
+	if (interval_timer)
+		g_source_remove(interval_timer);
+	interval_timer = 0;
 	if (cl->opt.checkpoint_every > 0)
 		cluster_unlisten(cl, on_event, cl);
 }

@@ -5,6 +5,7 @@
  * model's news (.any, membership, the spool) and the membership sources.
  */
 #include "cluster.h"
+#include "ckpt.h"
 #include "nodespec.h"
 
 #include <string.h>

@@ -86,11 +86,7 @@ struct cluster_options {
 	int keep_calls;			/* ended calls kept per VM (reap.c);
 					   -1: all */
 	int reap_unread;		/* reap calls nobody read too */
-	/* Checkpoints (issue 16; ckpt.c) */
-	int restore_on_crash;		/* a dead worker comes back from its
-					   VM's last checkpoint */
-	int checkpoint_interval;	/* s between scheduled ones; 0: none */
-	int checkpoint_every;		/* calls between them; 0: none */
+	int restore_on_crash, checkpoint_interval, checkpoint_every; /* ckpt.c */
 	char *logfile;
 	int foreground;
 	int debug;
@@ -170,7 +166,6 @@ struct cluster {
 	GHashTable *fills;		/* injcache.c: contents on their way
 					   to a node's cache */
 	GHashTable *spool_sums;		/* spool.c: name -> SHA-256 */
-	guint ckpt_timer;		/* ckpt.c: -o checkpoint_interval */
 };
 
 /* CONNECTING -> UP -> DOWN, or UP -> RECONNECTING (link lost; requests
@@ -374,8 +369,7 @@ struct vm {
 	gboolean draining;		/* takes no new calls; goes when idle */
 	gboolean gone;			/* no longer in the tree */
 	struct last_error last_error;	/* lasterr.c */
-	struct vm_ckpts *ckpts;		/* ckpt.c: its checkpoints; NULL:
-					   none yet */
+	struct vm_ckpts *ckpts;		/* ckpt.c; NULL: none yet */
 };
 
 /* Results up to this size are kept at the mount once done (vm.c). */
@@ -769,40 +763,6 @@ struct install *inject_install(struct vm *vm, const char *name, mode_t mode,
 			       const char *path, const char *sum,
 			       install_done_fn done, void *data);
 void inject_install_cancel(struct install *in);
-
-/* ckpt.c: checkpoints of VMs (issue 16), made and kept by their nodes,
- * copies fetched into the state directory.  Each done runs once, with 0
- * or an errno (the node's reason logged and kept as the VM's last
- * error) and the checkpoint's number. */
-struct checkpoint {
-	guint32 n;			/* VM/checkpoints/N */
-	guint64 size;
-	gint64 mtime;			/* seconds since the epoch */
-};
-typedef void (*ckpt_done_fn)(void *data, int err, guint32 n);
-typedef void (*ckpt_fetched_fn)(void *data, int err, const char *path);
-/* A new checkpoint of vm, once a running call has ended (EBUSY past half
- * of -o reply_timeout; EOPNOTSUPP: a library has no hooks).  done may be
- * NULL. */
-void ckpt_take(struct vm *vm, ckpt_done_fn done, void *data);
-/* Bring vm back to checkpoint n (its injected files as the node lists
- * them then). */
-void ckpt_restore(struct vm *vm, guint32 n, ckpt_done_fn done, void *data);
-void ckpt_remove(struct vm *vm, guint32 n, ckpt_done_fn done, void *data);
-/* A copy of checkpoint n at the mount (mode 0600): its path in done. */
-void ckpt_fetch(struct vm *vm, guint32 n, ckpt_fetched_fn done, void *data);
-/* The archive at path, checked, becomes vm's next checkpoint. */
-void ckpt_import(struct vm *vm, const char *path, ckpt_done_fn done,
-		 void *data);
-/* vm's checkpoints (struct checkpoint *), oldest first. */
-GPtrArray *ckpt_list(struct vm *vm);
-const struct checkpoint *ckpt_find(struct vm *vm, guint32 n);
-/* Where the copy of checkpoint n is kept at the mount, or NULL. */
-char *ckpt_cache_path(struct vm *vm, guint32 n);
-void ckpt_vm_free(struct vm *vm);
-/* The schedule: -o checkpoint_interval, -o checkpoint_every. */
-void ckpt_init(struct cluster *cl);
-void ckpt_cleanup(struct cluster *cl);
 
 /* spool.c: what .all/inject installed, kept to give VMs that join */
 /* The spool's directory (in the state directory if there is one), made

@@ -7,6 +7,7 @@
  * the .any call it ran for, a VM draining) hears it there.
  */
 #include "cluster.h"
+#include "ckpt.h"
 
 #include <errno.h>
 #include <string.h>

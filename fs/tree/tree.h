@@ -17,6 +17,7 @@
 #include <fuse_lowlevel.h>
 
 #include "cluster.h"
+#include "ckpt.h"
 
 /* A call's path from the mount, "VM/calls/N" (".any/calls/N" for a call
  * of .any), with the directory's name and the call's number: how
