@@ -10,7 +10,8 @@
 # fails checkpoint with EOPNOTSUPP, named in info's last error and the
 # log; a running call makes it EBUSY past the bound.  With
 # -o restore_on_crash, kill -9 of the worker brings it back with its
-# checkpointed state (the library's log counts its restores).
+# checkpointed state (the library's log counts its restores);
+# -o checkpoint_every=N takes them on a schedule.
 TEST_TIMEOUT=180
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/model-lib.sh"
@@ -120,4 +121,18 @@ grep -q '^last error: .*basic.so has no trickle_save' "$M/$V/info" ||
 	fail "info does not name basic.so: $(cat "$M/$V/info")"
 grep -q 'basic.so has no trickle_save' "$LOG" || fail "the log does not name basic.so"
 expect_ls "$M/$V/checkpoints"
+
+# On a schedule: -o checkpoint_every=2 takes one after each 2 calls.
+unmount
+mount_local 1 checkpoint_every=2
+V=local0
+inject $V "$COUNTER_SO"
+expect_eq "tick" 1 "$(call $V tick)"
+expect_eq "tick" 2 "$(call $V tick)"
+wait_for test -e "$M/$V/checkpoints/1" || fail "no checkpoint after 2 calls"
+expect_eq "tick" 3 "$(call $V tick)"
+expect_eq "tick" 4 "$(call $V tick)"
+wait_for test -e "$M/$V/checkpoints/2" || fail "no checkpoint after 4 calls"
+write_to "$M/$V/ctl" "restore 1" >/dev/null || fail "restore 1 (scheduled)"
+expect_eq "tick after restoring the scheduled one" 3 "$(call $V tick)"
 echo "ok"
