@@ -15,6 +15,7 @@
 #include "announce.h"
 #include "node.h"
 #include "session.h"
+#include "share.h"
 #include "stderrlog.h"
 #include "wire.h"
 #include "worker.h"
@@ -30,6 +31,9 @@ static gboolean opt_list_sessions;
 static char *opt_remove_session;
 static gint opt_max_vms;
 static gint opt_cache_days = 7;
+static char *opt_share;
+static char *opt_share_keeper;
+static gint opt_share_slots;
 static struct announce_options announce;
 
 static const GOptionEntry entries[] = {
@@ -50,6 +54,14 @@ static const GOptionEntry entries[] = {
 	{ "cache-days", 0, 0, G_OPTION_ARG_INT, &opt_cache_days,
 	  "At start, remove cached injected files no session uses and "
 	  "unused for N days (default 7; 0: every unused one)", "N" },
+	{ "share", 0, 0, G_OPTION_ARG_STRING, &opt_share,
+	  "Run calls in slots of this share of the node's cores: \"\" (the "
+	  "node's, the default), NAME, NAME:SLOTS or off (default: "
+	  "$TRICKLE_SHARE, else \"\")", "SHARE" },
+	{ "share-keeper", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING,
+	  &opt_share_keeper, NULL, NULL },
+	{ "share-slots", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT,
+	  &opt_share_slots, NULL, NULL },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
 	  NULL, NULL },
 	{ "zygote", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_zygote,
@@ -135,6 +147,10 @@ main(int argc, char **argv)
 		g_printerr("trickle-node: those options need --announce\n");
 		return 2;
 	}
+	if (opt_share_keeper)
+		return share_keeper_main(opt_share_keeper,
+					 (guint)CLAMP(opt_share_slots, 0,
+						      SHARE_MAX_SLOTS));
 	if (opt_worker)
 		return worker_main(3, (guint32)CLAMP(opt_first_object, 0,
 							 G_MAXUINT32 - 1));
@@ -154,5 +170,8 @@ main(int argc, char **argv)
 		return session_list(dir);
 	if (opt_remove_session)
 		return session_remove(dir, opt_remove_session);
-	return node_run(dir, (guint)opt_max_vms, (guint)MAX(opt_cache_days, 0));
+	if (!opt_share)
+		opt_share = g_strdup(g_getenv("TRICKLE_SHARE"));
+	return node_run(dir, (guint)opt_max_vms, (guint)MAX(opt_cache_days, 0),
+			opt_share ? opt_share : "");
 }

@@ -14,5 +14,7 @@
 /* supervisor.c: serve one tricklefs session, its files in a new
  * directory under basedir, with at most max_vms VMs (0: NODE_MAX_VMS),
  * and injected files in basedir's cache, whose entries unused for
- * cache_days are removed first; the exit status. */
-int node_run(const char *basedir, guint max_vms, guint cache_days);
+ * cache_days are removed first, its calls running in slots of the share
+ * of cores share names (share.h: share_open); the exit status. */
+int node_run(const char *basedir, guint max_vms, guint cache_days,
+	     const char *share);

@@ -128,6 +128,8 @@ welcome(struct node *n, guint32 tag, gboolean resumed)
 		calls += vmnode_resync(n->vms->pdata[i]);
 	node_send(n, WIRE_SYNCED, 0, tag, g_variant_new("(bu)", resumed,
 							 calls));
+	node_share_orphan(n, FALSE);
+	node_share_send(n, 0);
 }
 
 static gboolean
@@ -411,6 +413,7 @@ do_info(struct node *n, struct vmnode *vm, struct wire_msg *m)
 	g_string_append_printf(s, "node version: %s (protocol %d)\n",
 			       TRICKLE_VERSION, WIRE_PROTO_VERSION);
 	g_string_append_printf(s, "node pid: %d\n", (int)getpid());
+	node_share_info(n, s);
 	vmnode_info(vm, s);
 	node_send(n, WIRE_TEXT, m->vm, m->tag,
 		  g_variant_new_string(s->str));
@@ -566,6 +569,8 @@ on_client_closed(void *user, const GError *error)
 		  n->lease);
 	fdstream_free(g_steal_pointer(&n->io));
 	session_release_client(n->session);
+	/* Its calls run on, on cores no mount with a user wants. */
+	node_share_orphan(n, TRUE);
 	/* A transfer cut off with its link cannot go on: bytes were lost
 	 * with it (the client sends it again). */
 	g_hash_table_remove_all(n->xfers);
@@ -642,6 +647,7 @@ node_finish(struct node *n)
 	for (i = 0; i < n->vms->len; i++)
 		vmnode_free(n->vms->pdata[i]);
 	g_ptr_array_set_size(n->vms, 0);
+	node_share_free(n);
 	g_hash_table_remove_all(n->xfers);
 	if (n->lease_timer)
 		g_source_remove(n->lease_timer);
@@ -656,7 +662,8 @@ node_finish(struct node *n)
 }
 
 int
-node_run(const char *basedir, guint max_vms, guint cache_days)
+node_run(const char *basedir, guint max_vms, guint cache_days,
+	 const char *share)
 {
 	g_autoptr(GError) error = NULL;
 	struct node n = { 0 };
@@ -686,6 +693,8 @@ node_run(const char *basedir, guint max_vms, guint cache_days)
 		.ending = host_ending,
 		.data = &n,
 	};
+	n.share_spec = g_strdup(share);
+	node_share_init(&n);
 	/* Our stdout carries frames: keep stray writes away from it. */
 	n.in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
 	n.out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
@@ -727,6 +736,7 @@ node_run(const char *basedir, guint max_vms, guint cache_days)
 	g_free(n.self);
 	g_free(n.dir);
 	g_free(n.failure);
+	g_free(n.share_spec);
 	g_free(n.id);
 	g_free(n.base);
 	return 0;

@@ -12,6 +12,8 @@
 #include "vm.h"
 #include "wire.h"
 
+struct share;
+
 struct node {
 	struct fdstream *io;		/* the client; NULL while it is gone */
 	int in, out;			/* our own client's fds, until the
@@ -44,6 +46,8 @@ struct node {
 	gint64 started;			/* monotonic, for INFO */
 	guint max_vms;			/* VMs a session may have */
 	char *failure;			/* why the session could not start */
+	char *share_spec;		/* --share: the node's cores */
+	struct share *share;		/* joined with the first call */
 };
 
 /* A file being injected. */
@@ -76,6 +80,14 @@ void node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 void reply(struct node *n, guint vm, guint32 tag, int err, const char *msg);
 void reply_error(struct node *n, guint vm, guint32 tag, const GError *error);
+
+/* sharing.c: the node's cores, shared with its other trickle-nodes */
+void node_share_init(struct node *n);
+/* WIRE_SHARE to the client, if the share was joined. */
+void node_share_send(struct node *n, guint32 tag);
+void node_share_orphan(struct node *n, gboolean orphan);
+void node_share_info(struct node *n, GString *s);
+void node_share_free(struct node *n);
 
 /* transfer.c: WIRE_INJECT_* and WIRE_UNINJECT; n->xfers frees with
  * xfer_free */

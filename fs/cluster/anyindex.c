@@ -222,7 +222,11 @@ any_index_update(struct vm *vm)
 	if (live != vm->any_live)
 		x->live += live ? 1 : -1;
 	vm->any_live = live;
-	level = live && vm->any_load < x->window ? (int)vm->any_load : -1;
+	/* A node whose cores all run calls (its other clients' too) while
+	 * ours wait for one is full: .any sends elsewhere first. */
+	level = live && vm->any_load < x->window &&
+		!vm->host->share.waiting
+		? (int)vm->any_load : -1;
 	if (level == vm->any_level)
 		return;
 	unqueue(x, vm);

@@ -232,6 +232,7 @@ on_event(void *data, const struct cluster_event *ev)
 		reindex(ev);
 		break;
 	case CL_HOST_UP:
+	case CL_HOST_SHARE:
 	case CL_VM_JOINED:
 	case CL_VM_LEFT:
 		reindex(ev);

@@ -109,6 +109,12 @@ on_objects(struct host *h, struct vm *vm, GVariant *objects)
 }
 
 static void
+on_share(struct host *h)
+{
+	cluster_emit(h->fs, CL_HOST_SHARE, h, NULL, NULL, NULL);
+}
+
+static void
 on_result(struct host *h, struct vm *vm, guint32 id, const guint8 *bytes,
 	  gsize len)
 {
@@ -127,6 +133,7 @@ static const struct host_events model_events = {
 	.funcs = on_funcs,
 	.objects = on_objects,
 	.result = on_result,
+	.share = on_share,
 };
 
 struct host *

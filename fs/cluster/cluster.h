@@ -103,6 +103,8 @@ enum cluster_event_type {
 	CL_VM_JOINED,		/* vm: has a directory now */
 	CL_VM_LEFT,		/* vm: drained and gone from the tree */
 	CL_VM_CHANGED,		/* vm: state, functions or objects changed */
+	CL_HOST_SHARE,		/* host: its node's cores, shared with other
+				   clients, changed (host->share) */
 	CL_CALL_CHANGED,	/* call: a new state, not an end */
 	CL_CALL_ENDED,		/* call: done, failed or cancelled */
 };
@@ -174,6 +176,17 @@ enum host_state { HOST_CONNECTING, HOST_UP, HOST_RECONNECTING, HOST_DOWN };
 
 /* How a host tells what its node said (cluster.c listens): the session
  * knows frames and requests, not what VMs and calls mean. */
+/* A node's cores as its share keeper counts them (WIRE_SHARE; node/share
+ * on the node): what this mount's session runs, of a budget that every
+ * client of the node shares. */
+struct host_share {
+	gboolean known;			/* a WIRE_SHARE came */
+	gboolean shared;		/* FALSE: the node runs them unshared */
+	guint clients, users;		/* of the node, us included */
+	guint held, budget;		/* slots running our calls, of all */
+	guint waiting;			/* our VMs waiting for a slot */
+};
+
 struct host_events {
 	void (*up)(struct host *h);
 	void (*down)(struct host *h, const char *why);
@@ -192,6 +205,8 @@ struct host_events {
 			   guint64 out, guint64 err);
 	void (*funcs)(struct host *h, struct vm *vm, GVariant *funcs);
 	void (*objects)(struct host *h, struct vm *vm, GVariant *objects);
+	/* WIRE_SHARE: h->share changed. */
+	void (*share)(struct host *h);
 	/* A small result, just before its call's CALL_STATE done. */
 	void (*result)(struct host *h, struct vm *vm, guint32 id,
 		       const guint8 *bytes, gsize len);
@@ -220,6 +235,7 @@ struct host {
 	char *down_reason;
 	char *node_name;		/* what the node calls itself */
 	guint cores;
+	struct host_share share;	/* WIRE_SHARE: the node's cores */
 	GHashTable *requests;		/* tag -> struct request * */
 	guint32 next_tag;
 	guint ping_timer;

@@ -259,6 +259,18 @@ dispatch(struct host *h, struct wire_msg *m)
 			request_finish(r, errno_from_node(code), s, NULL, 0);
 		}
 		break;
+	case WIRE_SHARE: {
+		struct host_share *sh = &h->share;
+		gboolean shared;
+
+		g_variant_get(m->body, "(buuuuu)", &shared, &sh->clients,
+			      &sh->users, &sh->held, &sh->budget,
+			      &sh->waiting);
+		sh->shared = shared;
+		sh->known = TRUE;
+		h->ev->share(h);
+		break;
+	}
 	case WIRE_PONG:
 		break;
 	case WIRE_LOG:

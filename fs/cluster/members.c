@@ -307,6 +307,19 @@ state_word(const struct vm *vm)
 	return wire_vm_state_name(vm->state);
 }
 
+/* The node's cores: clients of the node, and slots running our calls of
+ * its budget ("-" while not known or not shared). */
+static void
+share_columns(GString *s, const struct host_share *sh)
+{
+	if (sh->known && sh->shared)
+		g_string_append_printf(s, " %u %u/%u\n", sh->clients,
+				       sh->held, sh->budget);
+	else
+		g_string_append_printf(s, " %u %s\n", sh->known ? 1 : 0,
+				       sh->known ? "unshared" : "-");
+}
+
 char *
 members_text(struct cluster *fs)
 {
@@ -327,11 +340,12 @@ members_text(struct cluster *fs)
 			queued += st == CALL_QUEUED;
 			running += st == CALL_RUNNING;
 		}
-		g_string_append_printf(s, "%s %s %s %u %u %u %u\n", vm->name,
+		g_string_append_printf(s, "%s %s %s %u %u %u %u", vm->name,
 				       vm->host->label, state_word(vm),
 				       queued, running,
 				       vm->ended[CALL_DONE],
 				       vm->ended[CALL_FAILED]);
+		share_columns(s, &vm->host->share);
 	}
 	return g_string_free(s, FALSE);
 }

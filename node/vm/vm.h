@@ -28,6 +28,17 @@ struct vmhost {
 	/* Is the node ending?  A worker that exits then is left down, and
 	 * nothing is said about it. */
 	gboolean (*ending)(void *data);
+	/* The node's cores (node/share): a slot for VM vm's next call.
+	 * TRUE if it has one now; else vmnode_slot_granted() comes. */
+	gboolean (*slot_take)(void *data, guint vm);
+	/* VM vm's call ended; more: it has another to start now.  TRUE if
+	 * it keeps its slot for it, else the slot is given back (and with
+	 * more, the VM is in line again). */
+	gboolean (*slot_give)(void *data, guint vm, gboolean more);
+	/* VM vm wants no slot any more (it ends). */
+	void (*slot_drop)(void *data, guint vm);
+	/* What a call waiting for a slot shows (a new string). */
+	char *(*slot_why)(void *data);
 	void *data;			/* for the callbacks */
 };
 
@@ -67,6 +78,8 @@ char *vmnode_ckpt_path(struct vmnode *vm, guint32 n);
 int vmnode_ckpt_remove(struct vmnode *vm, guint32 n, const char **why);
 
 /* vmcalls.c: a VM's calls */
+/* The slot vmhost.slot_take() made it wait for: its next call starts. */
+void vmnode_slot_granted(struct vmnode *vm);
 void vmnode_call(struct vmnode *vm, guint32 id, char **argv);
 /* Bytes of call id's stdin (TRICKLE_STDIN=1); none: its end. */
 void vmnode_stdin(struct vmnode *vm, guint32 id, const guint8 *bytes,

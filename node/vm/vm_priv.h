@@ -35,6 +35,8 @@ struct vmnode {
 	/* Its calls (vmcalls.c). */
 	GQueue queue;			/* struct ncall *, waiting */
 	struct ncall *running;
+	gboolean has_slot;		/* of the node's cores (vmhost) */
+	guint32 told_waiting;		/* the call told it waits for one */
 	guint call_timer;		/* its TRICKLE_TIMEOUT */
 	guint tick_timer;		/* its output sizes */
 	guint64 sent_out, sent_err;	/* the sizes last sent for it */

@@ -175,6 +175,44 @@ on_call_timeout(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Slots of the node's cores (vmhost.slot_*): a VM takes one to start a
+ * call and keeps it while calls follow one another, unless others wait
+ * for it. */
+
+static gboolean
+worker_ready(const struct vmnode *vm)
+{
+	return vm->ws && !vm->restart_pending && !vm->stopping &&
+	       !vm->draining;
+}
+
+/* The first call in line that is not waiting for its stdin. */
+static GList *
+first_ready(struct vmnode *vm)
+{
+	GList *l;
+
+	for (l = vm->queue.head; l; l = l->next)
+		if (((struct ncall *)l->data)->stdin_fd < 0)
+			return l;
+	return NULL;
+}
+
+static void
+give_slot(struct vmnode *vm, gboolean more)
+{
+	if (vm->has_slot)
+		vm->has_slot = vm->host->slot_give(vm->host->data, vm->index,
+						   more);
+}
+
+void
+vmnode_slot_granted(struct vmnode *vm)
+{
+	vm->has_slot = TRUE;
+	vmcalls_pump(vm);
+}
+
 void
 vmcalls_pump(struct vmnode *vm)
 {
@@ -185,21 +223,31 @@ vmcalls_pump(struct vmnode *vm)
 
 	GList *l;
 
-	if (vm->running || !vm->ws || vm->restart_pending || vm->stopping ||
-	    vm->draining)
+	if (vm->running || !worker_ready(vm))
 		return;
 	/* A checkpoint or restore goes before the next call. */
 	if (vmckpt_busy(vm)) {
 		vmckpt_idle(vm);
 		return;
 	}
-	/* The first call in line that is not waiting for its stdin. */
-	for (l = vm->queue.head; l; l = l->next)
-		if (((struct ncall *)l->data)->stdin_fd < 0)
-			break;
-	if (!l)
+	l = first_ready(vm);
+	if (!l) {
+		/* A slot granted for a call cancelled meanwhile. */
+		give_slot(vm, FALSE);
 		return;
+	}
 	c = l->data;
+	if (!vm->has_slot &&
+	    !(vm->has_slot = vm->host->slot_take(vm->host->data, vm->index))) {
+		if (vm->told_waiting != c->id) {
+			g_autofree char *why =
+				vm->host->slot_why(vm->host->data);
+
+			vm->told_waiting = c->id;
+			send_call_state(vm, c->id, CALL_QUEUED, 0, why);
+		}
+		return;
+	}
 	g_queue_delete_link(&vm->queue, l);
 	vm->running = c;
 	dir = g_strdup_printf("%s/%u", vm->calls_dir, c->id);
@@ -263,6 +311,7 @@ finish_running(struct vmnode *vm, guint state, int code, const char *detail,
 		record_setenv(vm, c->argv);
 	tell_call_state(vm, c->id, state, code, detail, logged);
 	vm->running = NULL;
+	give_slot(vm, worker_ready(vm) && first_ready(vm));
 	if (c->cancels)
 		vmnode_reply_all(vm, c->cancels, 0, "");
 	ncall_free(c);
@@ -345,6 +394,8 @@ vmcalls_clear(struct vmnode *vm)
 		ncall_free(vm->running);
 	vm->running = NULL;
 	g_queue_clear_full(&vm->queue, (GDestroyNotify)ncall_free);
+	vm->host->slot_drop(vm->host->data, vm->index);
+	vm->has_slot = FALSE;
 }
 
 /* Queueing. */

@@ -106,6 +106,7 @@ static const struct {
 	{WIRE_CACHE_PUT, "('', uint64 0)"},
 	{WIRE_INJECT_CACHED, "('libfoo.so', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', uint32 0755)"},
 	{WIRE_INJECT_CACHED, "('', '', uint32 0)"},
+	{WIRE_SHARE, "(true, uint32 2, uint32 1, uint32 3, uint32 8, uint32 0)"},
 	{WIRE_CKPT_TAKE, "(uint32 1, uint32 15000, uint32 1)"},
 	{WIRE_CKPT_RESTORE, "(uint32 3, uint32 0, uint32 0)"},
 	{WIRE_CKPT_READ, "(uint32 2, uint64 262144, uint32 262144)"},

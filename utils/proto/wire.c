@@ -53,6 +53,7 @@ static const struct {
 	[WIRE_CACHE_HAVE] = {"CACHE_HAVE", "s"},
 	[WIRE_CACHE_PUT] = {"CACHE_PUT", "(st)"},
 	[WIRE_INJECT_CACHED] = {"INJECT_CACHED", "(ssu)"},
+	[WIRE_SHARE] = {"SHARE", "(buuuuu)"},
 	[WIRE_CKPT_TAKE] = {"CKPT_TAKE", "(uuu)"},
 	[WIRE_CKPT_RESTORE] = {"CKPT_RESTORE", "(uuu)"},
 	[WIRE_CKPT_READ] = {"CKPT_READ", "(utu)"},

@@ -21,7 +21,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#define WIRE_PROTO_VERSION 5
+#define WIRE_PROTO_VERSION 6
 #define WIRE_SHA256_HEX 64	/* a SHA-256 sum as the cache names it */
 #define WIRE_HEADER_SIZE 12
 #define WIRE_CHUNK (256 * 1024)
@@ -127,6 +127,13 @@ enum wire_type {
 				 *   as INJECT_END does (REPLY the same);
 				 *   ESTALE if the cache has it no more */
 
+	/* node -> client (issue 17): the node's cores, shared by every
+	 * trickle-node on it; vm 0.  Sent when it changes. */
+	WIRE_SHARE,		/* (buuuuu) shared? (FALSE: no keeper, every
+				 *   VM runs at once), clients of the node,
+				 *   their users, slots this session runs
+				 *   calls in, the node's budget of slots,
+				 *   VMs waiting for one */
 	/* Checkpoint and restore of a VM's state (issue 16), its files
 	 * kept on the node in vm<i>/checkpoints/N (mode 0600).  client ->
 	 * node: */
