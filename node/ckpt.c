@@ -18,34 +18,12 @@ static void
 do_ckpt_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
 {
 	g_autofree char *path = NULL;
-	g_autofree guint8 *buf = NULL;
 	guint32 num, max;
 	guint64 off;
-	struct stat st;
-	ssize_t got;
-	int fd;
 
 	g_variant_get(m->body, "(utu)", &num, &off, &max);
 	path = vmnode_ckpt_path(vm, num);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-	if (fd < 0) {
-		reply(n, m->vm, m->tag, errno, errno == ENOENT ?
-		      "no such checkpoint" : g_strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		reply(n, m->vm, m->tag, EINVAL, "not a regular file");
-		return;
-	}
-	max = MIN(max, WIRE_CHUNK);
-	buf = g_malloc(max);
-	got = pread(fd, buf, max, off);
-	close(fd);
-	if (got < 0)
-		reply(n, m->vm, m->tag, errno, g_strerror(errno));
-	else
-		node_send_bytes(n, WIRE_DATA, m->vm, m->tag, buf, got);
+	reply_file_bytes(n, m, path, off, max);
 }
 
 static void
@@ -53,23 +31,18 @@ do_ckpt_put(struct node *n, struct vmnode *vm, struct wire_msg *m)
 {
 	g_autofree char *path = NULL;
 	g_autofree char *dir = NULL;
+	g_autofree char *name = NULL;
 	struct xfer *x;
 	guint32 num;
 	guint64 size;
 
 	g_variant_get(m->body, "(ut)", &num, &size);
-	if (g_hash_table_contains(n->xfers,
-				  GSIZE_TO_POINTER(xfer_key(m->vm, m->tag))))
-		return;		/* a confused client; END will answer */
-	x = g_new0(struct xfer, 1);
-	x->node = n;
-	x->vm = m->vm;
-	x->tag = m->tag;
+	name = g_strdup_printf("checkpoint %u", num);
+	if (!(x = xfer_begin(n, m, name)))
+		return;
 	x->ckpt = num;
-	x->fd = -1;
 	path = vmnode_ckpt_path(vm, num);
 	dir = g_path_get_dirname(path);
-	x->name = g_strdup_printf("checkpoint %u", num);
 	if (num == 0) {
 		x->error = EINVAL;
 	} else if (g_file_test(path, G_FILE_TEST_EXISTS)) {
@@ -83,8 +56,6 @@ do_ckpt_put(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		if (x->fd < 0)
 			x->error = errno;
 	}
-	g_hash_table_insert(n->xfers,
-			    GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)), x);
 }
 
 void

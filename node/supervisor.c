@@ -330,20 +330,15 @@ do_attach(struct node *n, struct wire_msg *m)
 	welcome(n, m->tag, how == SESSION_ADOPTED);
 }
 
-static void
-do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
+void
+reply_file_bytes(struct node *n, struct wire_msg *m, const char *path,
+		 guint64 off, guint32 max)
 {
-	guint32 id, max;
-	guint8 stream;
-	guint64 off;
-	g_autofree char *path = NULL;
 	g_autofree guint8 *buf = NULL;
 	struct stat st;
 	ssize_t got;
 	int fd;
 
-	g_variant_get(m->body, "(uytu)", &id, &stream, &off, &max);
-	path = vmnode_call_file(vm, id, stream);
 	/* A call can put anything at that path: a FIFO would block the
 	 * whole node in open(), a symlink lead out of its directory. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
@@ -364,6 +359,19 @@ do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		reply(n, m->vm, m->tag, errno, g_strerror(errno));
 	else
 		node_send_bytes(n, WIRE_DATA, m->vm, m->tag, buf, got);
+}
+
+static void
+do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	guint32 id, max;
+	guint8 stream;
+	guint64 off;
+	g_autofree char *path = NULL;
+
+	g_variant_get(m->body, "(uytu)", &id, &stream, &off, &max);
+	path = vmnode_call_file(vm, id, stream);
+	reply_file_bytes(n, m, path, off, max);
 }
 
 /* "MemTotal:  16303832 kB" -> MiB, or -1. */

@@ -80,6 +80,10 @@ void node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 void reply(struct node *n, guint vm, guint32 tag, int err, const char *msg);
 void reply_error(struct node *n, guint vm, guint32 tag, const GError *error);
+/* Answer m with up to max bytes (at most WIRE_CHUNK) of the regular
+ * file at path from off: DATA, or REPLY with the errno. */
+void reply_file_bytes(struct node *n, struct wire_msg *m, const char *path,
+		      guint64 off, guint32 max);
 
 /* sharing.c: the node's cores, shared with its other trickle-nodes */
 void node_share_init(struct node *n);
@@ -92,6 +96,9 @@ void node_share_free(struct node *n);
 /* transfer.c: WIRE_INJECT_* and WIRE_UNINJECT; n->xfers frees with
  * xfer_free */
 void xfer_free(struct xfer *x);
+/* A new transfer for m's (vm, tag) named name, in n->xfers; NULL if
+ * there is one (a confused client: its END answers). */
+struct xfer *xfer_begin(struct node *n, struct wire_msg *m, const char *name);
 guint64 xfer_key(guint vm, guint32 tag);
 void do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m);
 void do_inject_data(struct node *n, struct wire_msg *m);
