@@ -148,28 +148,10 @@ int trickle_object_each(const struct trickle_class *cls,
 
 /* Helpers for hooks: all of n bytes to or from fd; 0, or -1. */
 static inline int
-trickle_write_all(int fd, const void *buf, unsigned long n)
+trickle_io_all_(int fd, char *p, unsigned long n, int writing)
 {
-	const char *p = (const char *)buf;
-
 	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (unsigned long)w;
-	}
-	return 0;
-}
-
-static inline int
-trickle_read_all(int fd, void *buf, unsigned long n)
-{
-	char *p = (char *)buf;
-
-	while (n > 0) {
-		ssize_t r = read(fd, p, n);
+		ssize_t r = writing ? write(fd, p, n) : read(fd, p, n);
 
 		if (r <= 0)
 			return -1;
@@ -177,6 +159,18 @@ trickle_read_all(int fd, void *buf, unsigned long n)
 		n -= (unsigned long)r;
 	}
 	return 0;
+}
+
+static inline int
+trickle_write_all(int fd, const void *buf, unsigned long n)
+{
+	return trickle_io_all_(fd, (char *)buf, n, 1);
+}
+
+static inline int
+trickle_read_all(int fd, void *buf, unsigned long n)
+{
+	return trickle_io_all_(fd, (char *)buf, n, 0);
 }
 
 /* A block of n bytes, with its size first so that a restore into a
