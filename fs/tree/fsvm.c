@@ -95,6 +95,10 @@ info_local(struct vm *vm)
 			       h->bytes_out, h->bytes_in);
 	g_string_append_printf(s, "mounted: %lld s ago\n",
 			       (long long)(time(NULL) - vm->created));
+	if (ckpt_list(vm)->len)
+		g_string_append_printf(s, "checkpoints: %u (last %u)\n",
+			ckpt_list(vm)->len, ((struct checkpoint *)ckpt_list(
+				vm)->pdata[ckpt_list(vm)->len - 1])->n);
 	if ((last = vm_last_error_text(vm)))
 		g_string_append_printf(s, "last error: %s\n", last);
 	return s;

@@ -36,6 +36,7 @@ mkdir "$M/$V/data/sub" && echo deep >"$M/$V/data/sub/f" || fail "data/sub/f"
 
 write_to "$M/$V/ctl" checkpoint >/dev/null || fail "checkpoint"
 expect_ls "$M/$V/checkpoints" 1
+grep -qx 'checkpoints: 1 (last 1)' "$M/$V/info" || fail "info: $(cat "$M/$V/info")"
 size=$(stat -c %s "$M/$V/checkpoints/1")
 [ "$size" -gt 0 ] || fail "checkpoints/1 has size $size"
 expect_eq "mode of checkpoints/1" 600 "$(stat -c %a "$M/$V/checkpoints/1")"
@@ -58,8 +59,14 @@ expect_eq "setenv GREETING after" "" "$(call $V "setenv GREETING after")"
 cp "$BASIC_SO" "$M/$V/inject/" || fail "inject basic.so"
 old=$(result $V "$(fork $V "sleep 0")") || fail "a call before the restore"
 
+# The restore waits for the running call; a call queued behind it runs
+# after the restore, on the restored state.
+slow=$(fork $V "sleep 1") || fail "fork sleep"
+queued=$(fork $V tick) || fail "fork a tick to queue"
 write_to "$M/$V/ctl" "restore 1" >/dev/null || fail "restore 1"
-expect_eq "tick after restore" 6 "$(call $V tick)"
+expect_eq "the call running during the restore" done "$(status $V "$slow")"
+expect_eq "the tick queued behind the restore" 6 "$(result $V "$queued")"
+expect_eq "tick after restore" 7 "$(call $V tick)"
 expect_eq "Tally @1 as it was" 43 "$(call $V "tally_add @1 1")"
 expect_ls "$M/$V/objects" 1
 id=$(fork $V "tally_add @2 1") || fail "fork"
