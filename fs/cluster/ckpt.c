@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -194,6 +195,7 @@ on_taken(void *data, int err, const char *msg, const guint8 *bytes,
 	struct op *o = data;
 	struct vm_ckpts *k = ckpts_of(o->vm);
 	g_autoptr(GVariant) st = NULL;
+	g_autofree char *cached = NULL;
 	guint32 mode, nlink;
 	guint64 size, mtime;
 
@@ -213,6 +215,10 @@ on_taken(void *data, int err, const char *msg, const guint8 *bytes,
 		G_VARIANT_TYPE("(uttu)"), g_memdup2(bytes, len), len, TRUE,
 		g_free, NULL));
 	g_variant_get(st, "(uttu)", &mode, &size, &mtime, &nlink);
+	/* A copy of an older checkpoint of that number (an earlier mount
+	 * of this state) is not this one. */
+	if ((cached = ckpt_cache_path(o->vm, o->n)))
+		unlink(cached);
 	add(o->vm, o->n, size, (gint64)mtime);
 	g_message("%s: checkpoint %u taken (%" G_GUINT64_FORMAT " bytes)",
 		  o->vm->name, o->n, size);
@@ -591,9 +597,25 @@ ckpt_init(struct cluster *cl)
 		cluster_listen(cl, on_event, cl);
 }
 
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
 void
 ckpt_cleanup(struct cluster *cl)
 {
+	const char *base = journal_dir(cl) ? journal_dir(cl) : cl->spool_dir;
+
+	/* The copies go with the state, unless it is kept for a remount. */
+	if (base && !cl->keep_sessions) {
+		g_autofree char *d = g_build_filename(base, "checkpoints",
+						      NULL);
+
+		nftw(d, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	}
 	if (interval_timer)
 		g_source_remove(interval_timer);
 	interval_timer = 0;

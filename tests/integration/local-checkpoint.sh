@@ -129,8 +129,14 @@ grep -q '^last error: .*basic.so has no trickle_save' "$M/$V/info" ||
 grep -q 'basic.so has no trickle_save' "$LOG" || fail "the log does not name basic.so"
 expect_ls "$M/$V/checkpoints"
 
-# On a schedule: -o checkpoint_every=2 takes one after each 2 calls.
+# The copies fetched into the state directory go with a clean unmount.
+[ -n "$(find "$XDG_STATE_HOME" -path '*/checkpoints/local0/1')" ] ||
+	fail "no copy of checkpoints/1 in the state directory"
 unmount
+[ -z "$(find "$XDG_STATE_HOME" -name checkpoints)" ] ||
+	fail "copies left after unmount: $(find "$XDG_STATE_HOME")"
+
+# On a schedule: -o checkpoint_every=2 takes one after each 2 calls.
 mount_local 1 checkpoint_every=2
 V=local0
 inject $V "$COUNTER_SO"
