@@ -205,7 +205,7 @@ test_lying_headers(void)
 	static const struct {
 		guint32 type, nlen;
 		guint64 dlen;
-		const char *name;
+		const char name[9];	/* zero-padded: 8 bytes are read */
 	} cases[] = {
 		{ CKPT_REC_FILE, 1, G_MAXUINT64, "a" },
 		{ CKPT_REC_FILE, 1, G_MAXUINT64 - 10, "a" },
