@@ -112,3 +112,27 @@ do_ckpt(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		break;
 	}
 }
+
+void
+ckpt_vm_add(struct node *n, struct wire_msg *m)
+{
+	g_autoptr(GError) error = NULL;
+	guint32 index = g_variant_get_uint32(m->body);
+	struct vmnode *vm;
+
+	if (!n->dir || index != n->vms->len) {
+		reply(n, 0, m->tag, EINVAL, "not the session's next VM");
+		return;
+	}
+	if (index >= n->max_vms) {
+		reply(n, 0, m->tag, EUSERS, "the node holds no more VMs");
+		return;
+	}
+	if (!(vm = vmnode_new(&n->host, index, FALSE, &error))) {
+		reply(n, 0, m->tag, EIO, error->message);
+		return;
+	}
+	g_ptr_array_add(n->vms, vm);
+	g_message("vm%u: added to the session (a VM moving here)", index);
+	reply(n, 0, m->tag, 0, "");
+}

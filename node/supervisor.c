@@ -450,6 +450,10 @@ dispatch(struct node *n, struct wire_msg *m)
 		g_main_loop_quit(n->loop);
 		return;
 	}
+	if (m->type == WIRE_VM_ADD) {
+		ckpt_vm_add(n, m);
+		return;
+	}
 	if (m->vm < n->vms->len)
 		vm = n->vms->pdata[m->vm];
 	if (!vm) {

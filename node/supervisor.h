@@ -113,5 +113,7 @@ void vetting_free(struct vetting *v);
 
 /* ckpt.c: WIRE_CKPT_* (issue 16) */
 void do_ckpt(struct node *n, struct vmnode *vm, struct wire_msg *m);
+/* WIRE_VM_ADD: a VM more in the session, for one moving here. */
+void ckpt_vm_add(struct node *n, struct wire_msg *m);
 /* INJECT_END of a CKPT_PUT: keep it if it is a whole checkpoint. */
 void ckpt_put_done(struct xfer *x);

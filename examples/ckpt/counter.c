@@ -3,7 +3,7 @@
  * (trickle.h, CHECKPOINTS): a global counter, and remote objects of
  * class Tally, each holding a number.
  *
- *   tick             count one more call; prints the count
+ *   tick [SECONDS]   count one more call (after SECONDS); prints the count
  *   tally_new        a new Tally (0): prints its handle @ID
  *   tally_add @ID N  add N to it; prints its value
  *
@@ -13,6 +13,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include "trickle.h"
 
 static struct {
@@ -49,10 +50,12 @@ note(const char *what)
 	fclose(f);
 }
 
-TRICKLE_DOC(tick, "tick: count one more call, print the count");
+TRICKLE_DOC(tick, "tick [SECONDS]: count one more call, print the count");
 int
 tick(int argc, char **argv)
 {
+	if (argc > 1)
+		usleep((useconds_t)(atof(argv[1]) * 1e6));
 	state.count++;
 	note("tick");
 	printf("%ld\n", state.count);

@@ -30,6 +30,7 @@ struct vm_ckpts {
 	guint calls;			/* ended since the last one */
 	gboolean busy;			/* a take or restore under way */
 	gboolean unsupported;		/* a scheduled take found no hooks */
+	gboolean moving;		/* migrate.c: calls held here */
 };
 
 struct op {
@@ -519,6 +520,37 @@ on_put_fed(void *data, int err)
 void
 ckpt_import(struct vm *vm, const char *path, ckpt_done_fn done, void *data)
 {
+	ckpt_import_as(vm, ckpt_next(vm), path, done, data);
+}
+
+guint32
+ckpt_next(struct vm *vm)
+{
+	return ++ckpts_of(vm)->last;
+}
+
+gboolean
+vm_moving(const struct vm *vm)
+{
+	return vm->ckpts && vm->ckpts->moving;
+}
+
+void
+ckpt_set_moving(struct vm *vm, gboolean on)
+{
+	ckpts_of(vm)->moving = on;
+}
+
+void
+ckpt_forget_all(struct vm *vm)
+{
+	g_ptr_array_set_size(ckpt_list(vm), 0);
+}
+
+void
+ckpt_import_as(struct vm *vm, guint32 n, const char *path, ckpt_done_fn done,
+	       void *data)
+{
 	g_autoptr(GError) error = NULL;
 	struct op *o;
 	struct stat st;
@@ -541,7 +573,9 @@ ckpt_import(struct vm *vm, const char *path, ckpt_done_fn done, void *data)
 		done(data, err, 0);
 		return;
 	}
-	o = op_new(vm, ++ckpts_of(vm)->last, done, data);
+	o = op_new(vm, n, done, data);
+	if (n > ckpts_of(vm)->last)
+		ckpts_of(vm)->last = n;
 	o->path = g_strdup(path);
 	o->size = st.st_size;
 	o->tag = host_next_tag(vm->host);

@@ -31,6 +31,23 @@ void ckpt_fetch(struct vm *vm, guint32 n, ckpt_fetched_fn done, void *data);
 /* The archive at path, checked, becomes vm's next checkpoint. */
 void ckpt_import(struct vm *vm, const char *path, ckpt_done_fn done,
 		 void *data);
+/* The same as checkpoint n (a number ckpt_next() gave). */
+void ckpt_import_as(struct vm *vm, guint32 n, const char *path,
+		    ckpt_done_fn done, void *data);
+guint32 ckpt_next(struct vm *vm);
+/* The list forgets them (they stay on a node the VM left). */
+void ckpt_forget_all(struct vm *vm);
+/* migrate.c: vm is moving; its new calls wait at the mount meanwhile. */
+gboolean vm_moving(const struct vm *vm);
+void ckpt_set_moving(struct vm *vm, gboolean on);
+/* Move vm to host to with its state (stop taking calls, wait for those
+ * its node has, checkpoint, fetch, a new VM on to, import, restore, then
+ * the calls that waited go there).  Its directory, calls and ids stay. */
+void vm_migrate(struct vm *vm, struct host *to, ckpt_done_fn done,
+		void *data);
+/* The host a "migrate NODE" names: another VM's, or one whose label is
+ * NODE ([USER@]HOST:PORT); NULL if the mount has none. */
+struct host *migrate_target(struct cluster *cl, const char *node);
 /* vm's checkpoints (struct checkpoint *), oldest first. */
 GPtrArray *ckpt_list(struct vm *vm);
 const struct checkpoint *ckpt_find(struct vm *vm, guint32 n);

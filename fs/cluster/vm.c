@@ -304,6 +304,8 @@ call_go(struct call *c)
 	 * the ATTACH is never sent twice. */
 	if (vm->host->state != HOST_UP)
 		call_wait(c, NULL);
+	else if (vm_moving(vm))
+		call_wait(c, "the VM is moving");
 	else
 		call_send(c);
 }

@@ -1,6 +1,6 @@
 /*
- * fsckpt.c - VM/checkpoints/ and the ctl commands checkpoint and
- * "restore N" (issue 16).
+ * fsckpt.c - VM/checkpoints/ and the ctl commands checkpoint, "restore
+ * N" and "migrate NODE" (issue 16).
  *
  *   ls -l checkpoints/      what the VM's node keeps: size and time
  *   cat, cp checkpoints/N   the copy at the mount, fetched first if need be
@@ -77,6 +77,23 @@ ckpt_ctl_command(fuse_req_t req, struct vm *vm, const char *cmd, size_t size)
 		w->req = req;
 		w->size = size;
 		ckpt_take(vm, on_ctl_done, w);
+		return TRUE;
+	}
+	if (g_str_has_prefix(cmd, "migrate ")) {
+		const char *node = g_strstrip((char *)cmd + 8);
+		struct host *to = migrate_target(vm->fs, node);
+
+		if (!to) {
+			g_warning("%s: migrate %s: no such VM or node in this "
+				  "mount (.ctl connect it first)", vm->name,
+				  node);
+			fuse_reply_err(req, ENOENT);
+			return TRUE;
+		}
+		w = g_new0(struct ckpt_wait, 1);
+		w->req = req;
+		w->size = size;
+		vm_migrate(vm, to, on_ctl_done, w);
 		return TRUE;
 	}
 	if (g_str_has_prefix(cmd, "restore ")) {

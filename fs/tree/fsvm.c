@@ -367,7 +367,7 @@ ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 		g_warning("%s: unknown command \"%s\" (%s)", c->vm->name, cmd,
 			  c->call ? "a call's ctl takes: cancel"
 				  : "a VM's ctl takes: restart, checkpoint, "
-				    "restore N");
+				    "restore N, migrate NODE");
 		fuse_reply_err(req, EINVAL);
 	}
 }

@@ -117,6 +117,7 @@ static const struct {
 	{WIRE_W_SAVED, "(95, 'a.so has no trickle_save')"},
 	{WIRE_W_RESTORE, "[('/s/vm0/inject/a.so', '/s/vm0/ckpt/0')]"},
 	{WIRE_W_RESTORED, "(0, '')"},
+	{WIRE_VM_ADD, "uint32 2"},
 };
 
 static GVariant *

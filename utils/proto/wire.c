@@ -63,6 +63,7 @@ static const struct {
 	[WIRE_W_SAVED] = {"W_SAVED", "(is)"},
 	[WIRE_W_RESTORE] = {"W_RESTORE", "a(ss)"},
 	[WIRE_W_RESTORED] = {"W_RESTORED", "(is)"},
+	[WIRE_VM_ADD] = {"VM_ADD", "u"},
 };
 
 static const char *const call_states[CALL_STATE_MAX] = {

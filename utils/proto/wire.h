@@ -159,6 +159,10 @@ enum wire_type {
 	WIRE_W_RESTORE,		/* a(ss)  (library path, file): give each
 				 *   library's trickle_restore() its file */
 	WIRE_W_RESTORED,	/* (is)   errno, message */
+	/* client -> node: one more VM in the session (a VM moving here,
+	 * "migrate"); vm 0 */
+	WIRE_VM_ADD,		/* u      its index: the session's number of
+				 *   VMs (else EINVAL); REPLY once made */
 
 	WIRE_TYPE_MAX
 };
