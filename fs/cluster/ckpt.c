@@ -520,7 +520,7 @@ on_put_fed(void *data, int err)
 void
 ckpt_import(struct vm *vm, const char *path, ckpt_done_fn done, void *data)
 {
-	ckpt_import_as(vm, ckpt_next(vm), path, done, data);
+	ckpt_import_as(vm, 0, path, done, data);
 }
 
 guint32
@@ -573,6 +573,9 @@ ckpt_import_as(struct vm *vm, guint32 n, const char *path, ckpt_done_fn done,
 		done(data, err, 0);
 		return;
 	}
+	/* Numbered once it passed: a refused file takes no number. */
+	if (!n)
+		n = ckpt_next(vm);
 	o = op_new(vm, n, done, data);
 	if (n > ckpts_of(vm)->last)
 		ckpts_of(vm)->last = n;

@@ -31,7 +31,7 @@ void ckpt_fetch(struct vm *vm, guint32 n, ckpt_fetched_fn done, void *data);
 /* The archive at path, checked, becomes vm's next checkpoint. */
 void ckpt_import(struct vm *vm, const char *path, ckpt_done_fn done,
 		 void *data);
-/* The same as checkpoint n (a number ckpt_next() gave). */
+/* The same as checkpoint n (a number ckpt_next() gave; 0: the next). */
 void ckpt_import_as(struct vm *vm, guint32 n, const char *path,
 		    ckpt_done_fn done, void *data);
 guint32 ckpt_next(struct vm *vm);
