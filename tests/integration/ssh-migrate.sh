@@ -78,4 +78,8 @@ echo "a: $before_move calls before the move, $after after"
 expect_eq "a goes on after the move" $((on_a + 3)) "$(call a tick)"
 expect_eq "a's call from before the move" 2 "$(result a "$before")"
 expect_eq "a restored once" 1 "$(grep -c '^restore ' "$CLOG")"
+# Refusals change nothing: a's own node, a node the mount does not have.
+expect_eq "migrate to its own node" EEXIST "$(write_to "$M/a/ctl" "migrate b")"
+expect_eq "migrate to an unknown node" ENOENT "$(write_to "$M/a/ctl" "migrate nosuch.example:22")"
+expect_eq "a still goes on" $((on_a + 4)) "$(call a tick)"
 echo ok
