@@ -222,7 +222,7 @@ void calls_new_open(fuse_req_t req, struct vm *vm, struct fuse_file_info *fi);
  * mount, but everything that runs code on the nodes runs it as the
  * mount's owner: forking, injecting, writing a ctl, changing data/ are
  * for the owner, root and -o allow_users.  A call's output and its ctl
- * are its forker's (and the owner's and root's).  Checked on every such
+ * are its forker's (and root's), not the owner's.  Checked on every such
  * request from its uid; a refusal is logged, and the request gets EACCES.
  */
 gboolean tree_may_act(fuse_req_t req, const char *what);

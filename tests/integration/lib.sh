@@ -123,6 +123,11 @@ mkdir -p "$M" "$T/run"
 # mount keeps its state (journal) under $XDG_STATE_HOME/tricklefs/.
 export XDG_RUNTIME_DIR=$T/run
 export XDG_STATE_HOME=$T/state
+# The nodes of a test share cores among themselves only (trickle-node(1),
+# SHARING), with room for every VM a test makes: tests run side by side,
+# and most of them expect their VMs to run at once.  A test of sharing
+# itself sets its own.
+export TRICKLE_SHARE=${TRICKLE_SHARE:-test-$$:64}
 
 MAIN_PID=$BASHPID
 FS_PID=
@@ -371,7 +376,7 @@ ssh_opts() {
 	local env=
 	[ -n "${ASAN_OPTIONS:-}" ] && env="env ASAN_OPTIONS=$ASAN_OPTIONS "
 	# ssh_config=none: the machine's ~/.ssh/config plays no part.
-	echo "ssh_config=none,identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$env$TRICKLE_NODE --dir $NODE_DIR,logfile=$LOG,connect_timeout=10"
+	echo "ssh_config=none,identity=$SSHD_KEY,known_hosts=$SSHD_KNOWN_HOSTS,node_command=$env$TRICKLE_NODE --dir $NODE_DIR --share $TRICKLE_SHARE,logfile=$LOG,connect_timeout=10"
 }
 
 # closed_port: a port nothing on 127.0.0.1 accepts on (50 tries), or fail.
