@@ -54,6 +54,11 @@ static const struct fuse_opt tfs_opts[] = {
 	/* Bounded memory for a long-lived mount (issue 18): reap.c. */
 	OPT("keep_calls=%d", keep_calls),
 	{ "reap_unread", offsetof(struct cluster, opt.reap_unread), 1 },
+	/* Checkpoints (issue 16): fs/cluster/ckpt.c. */
+	{ "restore_on_crash", offsetof(struct cluster, opt.restore_on_crash),
+	  1 },
+	OPT("checkpoint_interval=%d", checkpoint_interval),
+	OPT("checkpoint_every=%d", checkpoint_every),
 	/* SSH as ssh reads it, and sshfs's spellings (issue 14): the
 	 * "NAME=" entries without a format only note that NAME was given. */
 	OPT("ssh_config=%s", ssh_config),
@@ -129,6 +134,10 @@ usage(const char *prog)
 "                           calls; older ones go as with rmdir once read\n"
 "                           (default: keep all)\n"
 "    -o reap_unread         with keep_calls, unread calls go too\n"
+"    -o restore_on_crash    a VM whose worker dies comes back from its\n"
+"                           last checkpoint (trickle(7), CHECKPOINTS)\n"
+"    -o checkpoint_interval=S  checkpoint every VM every S s\n"
+"    -o checkpoint_every=N  checkpoint a VM after each N calls it ran\n"
 "    -o logfile=FILE        log here (default: stderr with -f, else\n"
 "                           syslog, else $XDG_STATE_HOME/tricklefs/\n"
 "                           NAME.log); MOUNT/.log has the recent lines\n"
@@ -324,6 +333,12 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	    o->discover_port < 0 || o->discover_port > 65535) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			    "timeouts, intervals and counts must be positive");
+		return FALSE;
+	}
+	if (o->checkpoint_interval < 0 || o->checkpoint_every < 0) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "checkpoint_interval and checkpoint_every must be "
+			    "0 (off) or more");
 		return FALSE;
 	}
 	if (o->keep_calls < -1) {

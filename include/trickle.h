@@ -16,11 +16,13 @@
 #ifndef TRICKLE_H
 #define TRICKLE_H
 
+#include <unistd.h>	/* read, write: the checkpoint helpers */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TRICKLE_ABI_VERSION 2
+#define TRICKLE_ABI_VERSION 3
 
 /* The shape of every injected function. */
 typedef int trickle_fn(int argc, char **argv);
@@ -96,6 +98,111 @@ void *trickle_object_get(const struct trickle_class *cls,
 /* Run the object's destroy and forget it: 0, or -1 if there is no such
  * object. */
 int trickle_object_destroy(const char *handle);
+
+/*
+ * Checkpoints.  tricklefs can save a VM's state to a file and bring the
+ * VM back to it later, on its node or another (echo checkpoint >
+ * VM/ctl; trickle(7), CHECKPOINTS).  The node saves the VM's environment
+ * (setenv), its injected files and its data/ directory by itself; what
+ * lives in the memory of a shared object (its globals, its objects) only
+ * the object knows how to save.  So every injected shared object of a
+ * VM that is checkpointed exports both of
+ *
+ *     int trickle_save(int fd);      write your state to fd
+ *     int trickle_restore(int fd);   read it back from fd
+ *
+ * called between calls, never during one, in the order the objects were
+ * injected; 0 is success, anything else fails the checkpoint or the
+ * restore.  fd is a file of the library's own: write what you like, it
+ * gets the same bytes back.  restore runs in a fresh VM process into
+ * which the objects were loaded again (constructors have run, globals
+ * are at their initial values, no remote objects exist).  A VM with a
+ * shared object that lacks them cannot be checkpointed (EOPNOTSUPP, the
+ * object named in VM/info).  Neither can be called as a function.
+ *
+ * For the common case, a block of globals:
+ *
+ *     static struct { long count; char last[64]; } state;
+ *     TRICKLE_SAVE_GLOBALS(&state, sizeof state);
+ *
+ * defines both hooks for it.  Pointers saved this way mean nothing after
+ * a restore: save what they point to instead.  Remote objects are saved
+ * by their library too: trickle_object_each() visits the live objects
+ * of a class, and restore puts each back under its old id with
+ * trickle_object_put(), so that handles ("@3") held by callers stay
+ * good.
+ */
+int trickle_save(int fd);
+int trickle_restore(int fd);
+
+/* Keep obj as object id of class cls (restore: the id it had): id, or -1
+ * if id is taken (EEXIST) or not valid, or cls has no name (EINVAL).
+ * Later objects get ids above every id put back. */
+long trickle_object_put(const struct trickle_class *cls, long id, void *obj);
+
+/* Call fn on each live object of class cls (NULL: every class), by
+ * increasing id; stops at the first non-zero fn returns, and returns
+ * it (0: all visited).  fn must not make or destroy objects. */
+int trickle_object_each(const struct trickle_class *cls,
+			int (*fn)(long id, void *obj, void *data), void *data);
+
+/* Helpers for hooks: all of n bytes to or from fd; 0, or -1. */
+static inline int
+trickle_io_all_(int fd, char *p, unsigned long n, int writing)
+{
+	while (n > 0) {
+		ssize_t r = writing ? write(fd, p, n) : read(fd, p, n);
+
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (unsigned long)r;
+	}
+	return 0;
+}
+
+static inline int
+trickle_write_all(int fd, const void *buf, unsigned long n)
+{
+	return trickle_io_all_(fd, (char *)buf, n, 1);
+}
+
+static inline int
+trickle_read_all(int fd, void *buf, unsigned long n)
+{
+	return trickle_io_all_(fd, (char *)buf, n, 0);
+}
+
+/* A block of n bytes, with its size first so that a restore into a
+ * library whose block changed size fails instead of reading garbage. */
+static inline int
+trickle_save_block(int fd, const void *block, unsigned long n)
+{
+	unsigned long long size = n;
+
+	return trickle_write_all(fd, &size, sizeof(size)) ||
+	       trickle_write_all(fd, block, n) ? -1 : 0;
+}
+
+static inline int
+trickle_restore_block(int fd, void *block, unsigned long n)
+{
+	unsigned long long size = 0;
+
+	if (trickle_read_all(fd, &size, sizeof(size)) || size != n)
+		return -1;
+	return trickle_read_all(fd, block, n);
+}
+
+#define TRICKLE_SAVE_GLOBALS(block, size)                              \
+	TRICKLE_DOC_LINKAGE_ TRICKLE_EXPORT int trickle_save(int fd_)    \
+	{                                                               \
+		return trickle_save_block(fd_, (block), (size));        \
+	}                                                               \
+	TRICKLE_DOC_LINKAGE_ TRICKLE_EXPORT int trickle_restore(int fd_) \
+	{                                                               \
+		return trickle_restore_block(fd_, (block), (size));     \
+	}
 
 #ifdef __cplusplus
 }

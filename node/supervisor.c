@@ -332,20 +332,15 @@ do_attach(struct node *n, struct wire_msg *m)
 	welcome(n, m->tag, how == SESSION_ADOPTED);
 }
 
-static void
-do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
+void
+reply_file_bytes(struct node *n, struct wire_msg *m, const char *path,
+		 guint64 off, guint32 max)
 {
-	guint32 id, max;
-	guint8 stream;
-	guint64 off;
-	g_autofree char *path = NULL;
 	g_autofree guint8 *buf = NULL;
 	struct stat st;
 	ssize_t got;
 	int fd;
 
-	g_variant_get(m->body, "(uytu)", &id, &stream, &off, &max);
-	path = vmnode_call_file(vm, id, stream);
 	/* A call can put anything at that path: a FIFO would block the
 	 * whole node in open(), a symlink lead out of its directory. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
@@ -366,6 +361,19 @@ do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		reply(n, m->vm, m->tag, errno, g_strerror(errno));
 	else
 		node_send_bytes(n, WIRE_DATA, m->vm, m->tag, buf, got);
+}
+
+static void
+do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
+{
+	guint32 id, max;
+	guint8 stream;
+	guint64 off;
+	g_autofree char *path = NULL;
+
+	g_variant_get(m->body, "(uytu)", &id, &stream, &off, &max);
+	path = vmnode_call_file(vm, id, stream);
+	reply_file_bytes(n, m, path, off, max);
 }
 
 /* "MemTotal:  16303832 kB" -> MiB, or -1. */
@@ -444,6 +452,10 @@ dispatch(struct node *n, struct wire_msg *m)
 		g_main_loop_quit(n->loop);
 		return;
 	}
+	if (m->type == WIRE_VM_ADD) {
+		ckpt_vm_add(n, m);
+		return;
+	}
 	if (m->vm < n->vms->len)
 		vm = n->vms->pdata[m->vm];
 	if (!vm) {
@@ -516,6 +528,13 @@ dispatch(struct node *n, struct wire_msg *m)
 	case WIRE_OBJ_DESTROY:
 		vmnode_destroy_object(vm, m->tag,
 				      g_variant_get_uint32(m->body));
+		break;
+	case WIRE_CKPT_TAKE:
+	case WIRE_CKPT_RESTORE:
+	case WIRE_CKPT_READ:
+	case WIRE_CKPT_REMOVE:
+	case WIRE_CKPT_PUT:
+		do_ckpt(n, vm, m);
 		break;
 	default:
 		g_warning("unexpected %s from the client",

@@ -62,6 +62,7 @@ struct xfer {
 	int error;			/* a write failed: refuse at the end */
 	struct check *check;		/* dlopen check under way */
 	char *sum;			/* CACHE_PUT: the bytes' SHA-256 */
+	guint32 ckpt;			/* CKPT_PUT: the checkpoint's number */
 };
 
 /* A load check of a cached file, and the VMs waiting for its verdict. */
@@ -79,6 +80,10 @@ void node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 void reply(struct node *n, guint vm, guint32 tag, int err, const char *msg);
 void reply_error(struct node *n, guint vm, guint32 tag, const GError *error);
+/* Answer m with up to max bytes (at most WIRE_CHUNK) of the regular
+ * file at path from off: DATA, or REPLY with the errno. */
+void reply_file_bytes(struct node *n, struct wire_msg *m, const char *path,
+		      guint64 off, guint32 max);
 
 /* sharing.c: the node's cores, shared with its other trickle-nodes */
 void node_share_init(struct node *n);
@@ -93,6 +98,9 @@ void node_share_free(struct node *n);
 /* transfer.c: WIRE_INJECT_* and WIRE_UNINJECT; n->xfers frees with
  * xfer_free */
 void xfer_free(struct xfer *x);
+/* A new transfer for m's (vm, tag) named name, in n->xfers; NULL if
+ * there is one (a confused client: its END answers). */
+struct xfer *xfer_begin(struct node *n, struct wire_msg *m, const char *name);
 guint64 xfer_key(guint vm, guint32 tag);
 void do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m);
 void do_inject_data(struct node *n, struct wire_msg *m);
@@ -104,3 +112,10 @@ void do_cache_have(struct node *n, struct wire_msg *m);
 void do_cache_put(struct node *n, struct wire_msg *m);
 void do_inject_cached(struct node *n, struct wire_msg *m);
 void vetting_free(struct vetting *v);
+
+/* ckpt.c: WIRE_CKPT_* (issue 16) */
+void do_ckpt(struct node *n, struct vmnode *vm, struct wire_msg *m);
+/* WIRE_VM_ADD: a VM more in the session, for one moving here. */
+void ckpt_vm_add(struct node *n, struct wire_msg *m);
+/* INJECT_END of a CKPT_PUT: keep it if it is a whole checkpoint. */
+void ckpt_put_done(struct xfer *x);

@@ -39,6 +39,25 @@ xfer_free(struct xfer *x)
 	g_free(x);
 }
 
+struct xfer *
+xfer_begin(struct node *n, struct wire_msg *m, const char *name)
+{
+	struct xfer *x;
+
+	if (g_hash_table_contains(n->xfers,
+				  GSIZE_TO_POINTER(xfer_key(m->vm, m->tag))))
+		return NULL;	/* a confused client; END will answer */
+	x = g_new0(struct xfer, 1);
+	x->node = n;
+	x->vm = m->vm;
+	x->tag = m->tag;
+	x->name = g_strdup(name);
+	x->fd = -1;
+	g_hash_table_insert(n->xfers,
+			    GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)), x);
+	return x;
+}
+
 void
 do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m)
 {
@@ -48,16 +67,9 @@ do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m)
 	struct xfer *x;
 
 	g_variant_get(m->body, "(&su)", &name, &mode);
-	if (g_hash_table_contains(n->xfers,
-				  GSIZE_TO_POINTER(xfer_key(m->vm, m->tag))))
-		return;		/* a confused client; END will answer */
-	x = g_new0(struct xfer, 1);
-	x->node = n;
-	x->vm = m->vm;
-	x->tag = m->tag;
-	x->name = g_strdup(name);
+	if (!(x = xfer_begin(n, m, name)))
+		return;
 	x->mode = mode & 07777;
-	x->fd = -1;
 	if (!valid_file_name(name, &error)) {
 		x->error = EINVAL;
 	} else {
@@ -68,8 +80,6 @@ do_inject_begin(struct node *n, struct vmnode *vm, struct wire_msg *m)
 		if (x->fd < 0)
 			x->error = errno;
 	}
-	g_hash_table_insert(n->xfers,
-			    GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)), x);
 }
 
 void
@@ -187,6 +197,10 @@ do_inject_end(struct node *n, struct wire_msg *m)
 		put_done(x);
 		return;
 	}
+	if (x->ckpt) {
+		ckpt_put_done(x);
+		return;
+	}
 	if (!elfcheck_classify(x->part, x->mode, &kind, &error)) {
 		g_warning("vm%u: refusing %s: %s", m->vm, x->name,
 			  error->message);
@@ -237,24 +251,15 @@ do_cache_put(struct node *n, struct wire_msg *m)
 	struct xfer *x;
 
 	g_variant_get(m->body, "(&st)", &sum, &size);
-	if (g_hash_table_contains(n->xfers,
-				  GSIZE_TO_POINTER(xfer_key(m->vm, m->tag))))
-		return;		/* a confused client; END will answer */
-	x = g_new0(struct xfer, 1);
-	x->node = n;
-	x->vm = m->vm;
-	x->tag = m->tag;
-	x->name = g_strdup(sum);
+	if (!(x = xfer_begin(n, m, sum)))
+		return;
 	x->sum = g_strdup(sum);
-	x->fd = -1;
 	if (!nodecache_valid_sum(sum))
 		x->error = EINVAL;
 	else if (!n->cache)
 		x->error = EIO;
 	else if ((x->fd = nodecache_put_begin(n->cache, &x->part)) < 0)
 		x->error = errno;
-	g_hash_table_insert(n->xfers,
-			    GSIZE_TO_POINTER(xfer_key(m->vm, m->tag)), x);
 }
 
 /* A VM waiting for a cached file's load check. */

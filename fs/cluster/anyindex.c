@@ -21,6 +21,7 @@
  * so a change not told yet costs a retry, never a wrong VM.
  */
 #include "cluster.h"
+#include "ckpt.h"
 
 #include <string.h>
 
@@ -118,7 +119,8 @@ gboolean
 any_vm_live(const struct vm *vm)
 {
 	return vm->host && vm_open(vm) && vm->host->state == HOST_UP &&
-	       (vm->state == VM_UP || vm->state == VM_STARTING);
+	       (vm->state == VM_UP || vm->state == VM_STARTING) &&
+	       !vm_moving(vm);
 }
 
 static gint

@@ -5,6 +5,7 @@
  * model's news (.any, membership, the spool) and the membership sources.
  */
 #include "cluster.h"
+#include "ckpt.h"
 #include "nodespec.h"
 
 #include <string.h>
@@ -151,6 +152,7 @@ void
 cluster_release_state(struct cluster *cl)
 {
 	feed_cancel_all(cl);
+	ckpt_cleanup(cl);
 	spool_cleanup(cl);
 	journal_close(g_steal_pointer(&cl->journal), !cl->keep_sessions);
 }
@@ -194,6 +196,7 @@ cluster_setup(struct cluster *cl)
 	any_init(cl);
 	members_init(cl);
 	spool_init(cl);
+	ckpt_init(cl);
 }
 
 gboolean

@@ -86,6 +86,7 @@ struct cluster_options {
 	int keep_calls;			/* ended calls kept per VM (reap.c);
 					   -1: all */
 	int reap_unread;		/* reap calls nobody read too */
+	int restore_on_crash, checkpoint_interval, checkpoint_every; /* ckpt.c */
 	char *logfile;
 	int foreground;
 	int debug;
@@ -384,6 +385,7 @@ struct vm {
 	gboolean draining;		/* takes no new calls; goes when idle */
 	gboolean gone;			/* no longer in the tree */
 	struct last_error last_error;	/* lasterr.c */
+	struct vm_ckpts *ckpts;		/* ckpt.c; NULL: none yet */
 };
 
 /* Results up to this size are kept at the mount once done (vm.c). */

@@ -7,6 +7,7 @@
  * the .any call it ran for, a VM draining) hears it there.
  */
 #include "cluster.h"
+#include "ckpt.h"
 
 #include <errno.h>
 #include <string.h>
@@ -74,6 +75,7 @@ vm_free(struct vm *vm)
 	gpointer val;
 
 	any_index_drop(vm);
+	ckpt_vm_free(vm);
 	/* Unmounting: what the layer above held is let go already. */
 	g_hash_table_iter_init(&it, vm->calls);
 	while (g_hash_table_iter_next(&it, NULL, &val))
@@ -302,6 +304,8 @@ call_go(struct call *c)
 	 * the ATTACH is never sent twice. */
 	if (vm->host->state != HOST_UP)
 		call_wait(c, NULL);
+	else if (vm_moving(vm))
+		call_wait(c, "the VM is moving");
 	else
 		call_send(c);
 }

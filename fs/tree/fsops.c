@@ -33,7 +33,8 @@ reply_entry(fuse_req_t req, const struct inode *in)
 	/* A call directory, once there, stays; injected names come and go,
 	 * and so do VMs, more slowly. */
 	if (in->kind == I_INJFILE || in->kind == I_FUNC ||
-	    in->kind == I_OBJECT || in->kind == I_LAST)
+	    in->kind == I_OBJECT || in->kind == I_LAST ||
+	    in->kind == I_CKPT)
 		e.entry_timeout = LIVE_TIMEOUT;
 	else if (in->kind == I_VM)
 		e.entry_timeout = MEMBER_TIMEOUT;
@@ -342,6 +343,10 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		mctl_open(req, fi);
 		return;
 	}
+	if (in.kind == I_CKPT) {
+		ckpt_file_open(req, in.vm, in.id, fi);
+		return;
+	}
 	if (in.kind == I_LOG) {
 		log_open(req, fi);
 		return;
@@ -500,6 +505,8 @@ tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, EACCES);
 	else if (p.kind == I_DATA)
 		data_create(req, p.vm, p.id, name, mode, fi);
+	else if (p.kind == I_CKPTS)
+		ckpt_file_create(req, p.vm, name, fi);
 	else if (p.kind != I_INJECT)
 		fuse_reply_err(req, EPERM);
 	else
@@ -515,8 +522,11 @@ tfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!decode_ino(fs, parent, &p))
 		fuse_reply_err(req, ENOENT);
 	else if ((p.kind == I_DATA || p.kind == I_OBJECTS ||
-		  p.kind == I_INJECT) && !tree_may_act(req, "remove files"))
+		  p.kind == I_INJECT || p.kind == I_CKPTS) &&
+		 !tree_may_act(req, "remove files"))
 		fuse_reply_err(req, EACCES);
+	else if (p.kind == I_CKPTS)
+		ckpt_file_unlink(req, p.vm, name);
 	else if (p.kind == I_DATA)
 		data_unlink(req, p.vm, p.id, name);
 	else if (p.kind == I_OBJECTS)

@@ -95,6 +95,10 @@ info_local(struct vm *vm)
 			       h->bytes_out, h->bytes_in);
 	g_string_append_printf(s, "mounted: %lld s ago\n",
 			       (long long)(time(NULL) - vm->created));
+	if (ckpt_list(vm)->len)
+		g_string_append_printf(s, "checkpoints: %u (last %u)\n",
+			ckpt_list(vm)->len, ((struct checkpoint *)ckpt_list(
+				vm)->pdata[ckpt_list(vm)->len - 1])->n);
 	if ((last = vm_last_error_text(vm)))
 		g_string_append_printf(s, "last error: %s\n", last);
 	return s;
@@ -351,6 +355,8 @@ ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 			     g_variant_new_uint32(call->id), on_command, p);
 	} else if (!h) {
 		fuse_reply_err(req, EPERM);
+	} else if (!c->call && ckpt_ctl_command(req, c->vm, cmd, size)) {
+		/* checkpoint, restore N: fsckpt.c answered */
 	} else if (!c->call && strcmp(cmd, "restart") == 0) {
 		p = pending_new(req, c->vm, 0, "restart");
 		p->size = size;
@@ -360,7 +366,8 @@ ctl_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 	} else {
 		g_warning("%s: unknown command \"%s\" (%s)", c->vm->name, cmd,
 			  c->call ? "a call's ctl takes: cancel"
-				  : "a VM's ctl takes: restart");
+				  : "a VM's ctl takes: restart, checkpoint, "
+				    "restore N, migrate NODE");
 		fuse_reply_err(req, EINVAL);
 	}
 }

@@ -29,6 +29,7 @@ static const struct {
 	unsigned on;
 } vm_files[] = {
 	{ "calls", I_CALLS, ON_VM | ON_ALL | ON_ANY },
+	{ "checkpoints", I_CKPTS, ON_VM },
 	{ "ctl", I_CTL, ON_VM },
 	{ "data", I_DATA, ON_VM | ON_ALL },
 	{ "functions", I_FUNCS, ON_VM },
@@ -150,6 +151,10 @@ decode_ino(struct cluster *fs, fuse_ino_t ino, struct inode *in)
 	default:
 		break;
 	}
+	if (in->kind == I_CKPTS)
+		return TRUE;
+	if (in->kind == I_CKPT)
+		return id == 0 || ckpt_find(in->vm, id) != NULL;
 	if (in->kind == I_INJFILE) {
 		in->inj = g_hash_table_lookup(in->vm->injected_ids,
 					      GUINT_TO_POINTER(id));
@@ -211,6 +216,20 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 		break;
+	case I_CKPTS:		/* the mount's owner's alone */
+		st->st_mode = S_IFDIR | 0700;
+		st->st_nlink = 2;
+		break;
+	case I_CKPT: {
+		const struct checkpoint *k = ckpt_find(in->vm, in->id);
+
+		st->st_mode = S_IFREG | 0600;
+		if (k) {
+			st->st_size = k->size;
+			st->st_mtime = st->st_ctime = st->st_atime = k->mtime;
+		}
+		break;
+	}
 	/* Modes tell who may write (tree_may_act): the owner alone, as far
 	 * as group and other know; -o allow_users are not shown. */
 	case I_INJFILE:
@@ -365,6 +384,13 @@ find_child(struct cluster *fs, const struct inode *parent, const char *name,
 		child->kind = I_FUNC;
 		child->id = vm_func_id(parent->vm, name);
 		return child->id != 0;
+	case I_CKPTS:
+		id = g_ascii_strtoull(name, &end, 10);
+		if (*end || end == name || id == 0 || id > G_MAXUINT32)
+			return FALSE;
+		child->kind = I_CKPT;
+		child->id = id;
+		return ckpt_find(parent->vm, id) != NULL;
 	case I_OBJECTS:
 		id = g_ascii_strtoull(name, &end, 10);
 		if (*end || end == name || id > G_MAXUINT32)
@@ -501,6 +527,19 @@ list_dir(struct cluster *fs, const struct inode *in, GArray *a)
 			}
 		}
 		break;
+	case I_CKPTS: {
+		GPtrArray *l = ckpt_list(in->vm);
+
+		for (i = 0; i < l->len; i++) {
+			const struct checkpoint *k = l->pdata[i];
+			char name[16];
+
+			g_snprintf(name, sizeof(name), "%u", k->n);
+			dir_add(a, name, make_ino(I_CKPT, in->vm, k->n),
+				S_IFREG);
+		}
+		break;
+	}
 	case I_INJECT:
 		g_hash_table_iter_init(&it, in->vm->injected);
 		while (g_hash_table_iter_next(&it, &key, &val)) {

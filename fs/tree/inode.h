@@ -25,6 +25,8 @@ enum ikind {
 	I_ATTEMPTS,		/* calls/N/attempts */
 	I_STDIN,		/* calls/N/stdin, if it takes one */
 	I_LOG,			/* MOUNT/.log */
+	I_CKPTS, I_CKPT,	/* VM/checkpoints/, N (id N; 0: a file being
+				   imported) */
 	I_KIND_MAX
 };
 

@@ -17,6 +17,7 @@
 #include <fuse_lowlevel.h>
 
 #include "cluster.h"
+#include "ckpt.h"
 
 /* A call's path from the mount, "VM/calls/N" (".any/calls/N" for a call
  * of .any), with the directory's name and the call's number: how
@@ -135,6 +136,16 @@ const GString *info_cache_fresh(struct tree *t, struct vm *vm);
 /* Keep text (taken) as vm's info now. */
 void info_cache_put(struct tree *t, struct vm *vm, GString *text);
 void info_cache_free(struct tree *t);
+
+/* fsckpt.c: VM/checkpoints/ and the ctl's checkpoint commands */
+/* "checkpoint", "restore N": TRUE if cmd was one (req is answered). */
+gboolean ckpt_ctl_command(fuse_req_t req, struct vm *vm, const char *cmd,
+			  size_t size);
+void ckpt_file_open(fuse_req_t req, struct vm *vm, guint32 n,
+		    struct fuse_file_info *fi);
+void ckpt_file_create(fuse_req_t req, struct vm *vm, const char *name,
+		      struct fuse_file_info *fi);
+void ckpt_file_unlink(fuse_req_t req, struct vm *vm, const char *name);
 
 /* fsctl.c: MOUNT/.ctl */
 void mctl_open(fuse_req_t req, struct fuse_file_info *fi);

@@ -107,6 +107,9 @@ callable_name(const char *s)
 	if (len == 0 || len > MAX_NAME || s[0] == '_' ||
 	    !g_utf8_validate(s, len, NULL))
 		return FALSE;
+	/* The checkpoint hooks (trickle.h) are not functions to call. */
+	if (strcmp(s, "trickle_save") == 0 || strcmp(s, "trickle_restore") == 0)
+		return FALSE;
 	for (; *s; s++)
 		if ((guchar)*s <= ' ' || *s == 0x7f || *s == '/' || *s == '=')
 			return FALSE;

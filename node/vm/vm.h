@@ -65,6 +65,18 @@ void vmnode_destroy_object(struct vmnode *vm, guint32 tag, guint32 id);
 /* The VM's lines of WIRE_INFO. */
 void vmnode_info(struct vmnode *vm, GString *s);
 
+/* vmckpt.c: checkpoints (issue 16), kept in vm<i>/checkpoints/N.
+ * WIRE_CKPT_TAKE: answered with the file's STAT, or a REPLY. */
+void vmnode_ckpt_take(struct vmnode *vm, guint32 tag, guint32 n,
+		      guint32 wait_ms, guint32 flags);
+/* WIRE_CKPT_RESTORE: answered with TEXT (the injected files, "MODE SIZE NAME"
+ * lines) once the VM runs from it, or a REPLY. */
+void vmnode_ckpt_restore(struct vmnode *vm, guint32 tag, guint32 n,
+			 guint32 wait_ms, guint32 flags);
+char *vmnode_ckpt_path(struct vmnode *vm, guint32 n);
+/* WIRE_CKPT_REMOVE: 0 or an errno, with why. */
+int vmnode_ckpt_remove(struct vmnode *vm, guint32 n, const char **why);
+
 /* vmcalls.c: a VM's calls */
 /* The slot vmhost.slot_take() made it wait for: its next call starts. */
 void vmnode_slot_granted(struct vmnode *vm);

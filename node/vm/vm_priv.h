@@ -56,6 +56,11 @@ struct vmnode {
 	GArray *destroy_tags;		/* OBJ_DESTROYs sent to the worker */
 	GVariant *objects;		/* the last OBJECTS sent (a(uss)) */
 	guint32 next_object;		/* first id for the next worker */
+
+	/* Checkpoints (vmckpt.c). */
+	char *ckpt_dir;			/* vm<i>/checkpoints: N, mode 0600 */
+	struct vmckpt *ckpt;		/* a take or restore under way */
+	char *crash_ckpt;		/* restore from it if the worker dies */
 };
 
 /* vmnode.c */
@@ -106,3 +111,40 @@ void vmcalls_worker_ended(struct vmnode *vm, int status, const char *why);
 void vmcalls_restarting(struct vmnode *vm);
 /* Drop every call and timer, without telling anyone (vmnode_free). */
 void vmcalls_clear(struct vmnode *vm);
+
+/* vmckpt.c: checkpoint and restore (issue 16) */
+/* A take or restore holds the calls: none starts meanwhile. */
+gboolean vmckpt_busy(struct vmnode *vm);
+/* vmcalls_pump found the worker free: the operation waiting starts. */
+void vmckpt_idle(struct vmnode *vm);
+/* W_SAVED, W_RESTORED from the worker. */
+void vmckpt_worker_msg(struct vmnode *vm, struct wire_msg *m);
+/* spawn_worker: before it starts the worker (a staged restore's files go
+ * in place) and once the libraries' loads are sent (W_RESTORE). */
+void vmckpt_before_spawn(struct vmnode *vm);
+void vmckpt_after_spawn(struct vmnode *vm);
+/* The worker ended (asked: by us, for a restart, cancel, timeout or a
+ * restore).  TRUE if a restore from the crash checkpoint is staged for
+ * the next worker. */
+gboolean vmckpt_worker_exited(struct vmnode *vm, gboolean asked,
+			      const char *why);
+void vmckpt_clear(struct vmnode *vm);
+
+/* vmckpt_ar.c: the archive */
+struct vmckpt_staged {
+	char *dir;			/* vm<i>/restore.XXXXXX: inject/,
+					   data/, state/LIB */
+	GPtrArray *inject;		/* names, in the order they loaded */
+	GPtrArray *env;			/* "NAME=VALUE" */
+	GPtrArray *links;		/* path, target, path, target... */
+	guint32 next_object;
+};
+/* Write the VM's checkpoint at path (through path.part), the libraries'
+ * saved state being blobs/<i> for vm->libs[i]. */
+gboolean vmckpt_write_archive(struct vmnode *vm, const char *path,
+			      const char *blobs, GError **error);
+/* Unpack and check archive beside the VM; NULL with error (nothing
+ * left behind) if it is not a whole, valid checkpoint. */
+struct vmckpt_staged *vmckpt_stage(struct vmnode *vm, const char *archive,
+				   GError **error);
+void vmckpt_staged_free(struct vmckpt_staged *s);

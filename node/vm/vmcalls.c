@@ -225,6 +225,11 @@ vmcalls_pump(struct vmnode *vm)
 
 	if (vm->running || !worker_ready(vm))
 		return;
+	/* A checkpoint or restore goes before the next call. */
+	if (vmckpt_busy(vm)) {
+		vmckpt_idle(vm);
+		return;
+	}
 	l = first_ready(vm);
 	if (!l) {
 		/* A slot granted for a call cancelled meanwhile. */

@@ -192,6 +192,10 @@ on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 		if (remove_tag(vm->destroy_tags, m->tag))
 			vmnode_reply(vm, m->tag, code, detail);
 		break;
+	case WIRE_W_SAVED:
+	case WIRE_W_RESTORED:
+		vmckpt_worker_msg(vm, m);
+		break;
 	default:
 		g_warning("vm%u: unexpected %s from worker", vm->index,
 			  wire_type_name(m->type));
@@ -292,6 +296,9 @@ on_worker_exit(GPid pid, int status, gpointer data)
 	if (vm->objects && g_variant_n_children(vm->objects) > 0)
 		set_objects(vm, g_variant_new("a(uss)", NULL));
 	vmnode_reply_all(vm, vm->destroy_tags, 0, "");
+	/* With -o restore_on_crash, the next worker starts from the last
+	 * checkpoint (vmckpt.c); not after a restart or a new library. */
+	vmckpt_worker_exited(vm, asked || vm->restart_tags->len > 0, why);
 	/* Back off when it dies over and over, e.g. a library whose
 	 * constructor crashes, instead of spinning; not when we ended it. */
 	if (!asked && g_get_monotonic_time() - vm->started < G_USEC_PER_SEC)
@@ -331,16 +338,18 @@ spawn_worker(struct vmnode *vm)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GError) zerror = NULL;
 	g_autofree char *index = g_strdup_printf("%u", vm->index);
-	g_autofree char *first = g_strdup_printf("--first-object=%u",
-						 vm->next_object);
+	g_autofree char *first = NULL;
 	/* TRICKLE_VM: each call gets its VM's name from the client. */
 	g_auto(GStrv) envp = g_environ_setenv(g_environ_setenv(
 		g_get_environ(), "TRICKLE_VM_INDEX", index, TRUE),
 		"TRICKLE_VM", index, TRUE);
-	char *argv[] = { (char *)vm->host->self, "--worker", first, NULL };
+	char *argv[] = { (char *)vm->host->self, "--worker", NULL, NULL };
 	int sv[2], target = 3;
 	guint i;
 
+	/* A restore's files, environment and object ids go in place first. */
+	vmckpt_before_spawn(vm);
+	argv[2] = first = g_strdup_printf("--first-object=%u", vm->next_object);
 	/* What setenv calls set, in the order they did. */
 	for (i = 0; i < vm->env->len; i++) {
 		const char *e = vm->env->pdata[i];
@@ -382,6 +391,7 @@ spawn_worker(struct vmnode *vm)
 	vm->child_watch = g_child_watch_add(vm->pid, on_worker_exit, vm);
 	for (i = 0; i < vm->libs->len; i++)
 		load(vm, vm->libs->pdata[i]);
+	vmckpt_after_spawn(vm);
 	send_vm_state(vm, VM_UP, "");
 	vmnode_reply_all(vm, vm->restart_tags, 0, "");
 	vmcalls_pump(vm);
@@ -463,6 +473,7 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 	vm->inject_dir = g_build_filename(vm->dir, "inject", NULL);
 	vm->calls_dir = g_build_filename(vm->dir, "calls", NULL);
 	vm->data_dir = g_build_filename(vm->dir, "data", NULL);
+	vm->ckpt_dir = g_build_filename(vm->dir, "checkpoints", NULL);
 	vm->libs = g_ptr_array_new_with_free_func(g_free);
 	vm->programs = g_hash_table_new_full(g_str_hash, g_str_equal,
 					     g_free, NULL);
@@ -517,6 +528,7 @@ vmnode_free(struct vmnode *vm)
 	if (vm->kill_timer)
 		g_source_remove(vm->kill_timer);
 	vmcalls_clear(vm);
+	vmckpt_clear(vm);
 	if (vm->pid) {
 		signal_worker(vm, SIGKILL);
 		waitpid(vm->pid, NULL, 0);
@@ -540,6 +552,7 @@ vmnode_free(struct vmnode *vm)
 	g_free(vm->inject_dir);
 	g_free(vm->calls_dir);
 	g_free(vm->data_dir);
+	g_free(vm->ckpt_dir);
 	g_free(vm);
 }
 

@@ -68,6 +68,59 @@ trickle_object_new(const struct trickle_class *cls, void *obj)
 	return o->id;
 }
 
+long
+trickle_object_put(const struct trickle_class *cls, long id, void *obj)
+{
+	struct object *o;
+
+	if (!objects || !cls || !cls->name || !*cls->name || id <= 0 ||
+	    id >= G_MAXUINT32) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (g_hash_table_contains(objects, GUINT_TO_POINTER((guint32)id))) {
+		errno = EEXIST;
+		return -1;
+	}
+	o = g_new0(struct object, 1);
+	o->id = (guint32)id;
+	o->cls = cls;
+	o->obj = obj;
+	g_hash_table_insert(objects, GUINT_TO_POINTER(o->id), o);
+	if (o->id >= next_id)
+		next_id = o->id + 1;
+	changed = TRUE;
+	return id;
+}
+
+static gint by_id(gconstpointer a, gconstpointer b);
+
+int
+trickle_object_each(const struct trickle_class *cls,
+		    int (*fn)(long id, void *obj, void *data), void *data)
+{
+	g_autoptr(GPtrArray) ids = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer key, value;
+	guint i;
+
+	if (!objects || !fn)
+		return 0;
+	g_hash_table_iter_init(&it, objects);
+	while (g_hash_table_iter_next(&it, &key, &value))
+		if (!cls || ((struct object *)value)->cls == cls)
+			g_ptr_array_add(ids, key);
+	g_ptr_array_sort(ids, by_id);
+	for (i = 0; i < ids->len; i++) {
+		struct object *o = g_hash_table_lookup(objects, ids->pdata[i]);
+		int r;
+
+		if (o && (r = fn(o->id, o->obj, data)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 trickle_object_return(const struct trickle_class *cls, void *obj)
 {

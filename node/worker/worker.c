@@ -99,7 +99,9 @@ lookup(const char *name)
 {
 	guint i;
 
-	if (g_str_has_prefix(name, "trickle_doc_"))
+	if (g_str_has_prefix(name, "trickle_doc_") ||
+	    strcmp(name, "trickle_save") == 0 ||
+	    strcmp(name, "trickle_restore") == 0)
 		return NULL;
 	for (i = libs->len; i-- > 0;) {
 		struct lib *l = libs->pdata[i];
@@ -423,7 +425,7 @@ run_function(trickle_fn fn, char **argv, int in, int out, int err,
 }
 
 /* After each call and destroy: the objects, if the list changed. */
-static void
+void
 send_objects(int fd, GByteArray *out, guint vm)
 {
 	GVariant *list;
@@ -742,6 +744,10 @@ worker_main(int fd, guint32 first_object)
 				do_run(fd, out, &m);
 			else if (m.type == WIRE_W_DESTROY)
 				do_destroy(fd, out, &m);
+			else if (m.type == WIRE_W_SAVE)
+				worker_save(fd, out, &m);
+			else if (m.type == WIRE_W_RESTORE)
+				worker_restore(fd, out, &m);
 			else
 				g_warning("worker: unexpected %s",
 					  wire_type_name(m.type));

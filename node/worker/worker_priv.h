@@ -63,6 +63,14 @@ extern struct limits lim;
 /* worker.c: a frame to the supervisor; the worker ends if it is gone. */
 void send_frame(int fd, GByteArray *frame);
 
+/* worker.c: W_OBJECTS if the list changed since it was last sent. */
+void send_objects(int fd, GByteArray *out, guint vm);
+
+/* wsave.c: W_SAVE and W_RESTORE, answered with W_SAVED, W_RESTORED */
+struct wire_msg;
+void worker_save(int fd, GByteArray *out, const struct wire_msg *m);
+void worker_restore(int fd, GByteArray *out, const struct wire_msg *m);
+
 /* contain.c */
 void end_descendants(void);
 void end_descendants_at_exit(void);

@@ -6,7 +6,7 @@
 mount_local 4
 expect_ls "$M" .all .any .ctl .done .log local0 local1 local2 local3
 for vm in local0 local1 local2 local3; do
-	expect_ls "$M/$vm" calls ctl data functions info inject objects
+	expect_ls "$M/$vm" calls checkpoints ctl data functions info inject objects
 	expect_ls "$M/$vm/calls" new
 	expect_ls "$M/$vm/inject"
 	[ -d "$M/$vm/calls" ] && [ -d "$M/$vm/inject" ] && [ -f "$M/$vm/calls/new" ] ||

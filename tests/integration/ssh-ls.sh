@@ -25,7 +25,7 @@ mount_ssh -o "hostfile=$T/hosts"
 vms=(127.0.0.1 127.0.0.1-2 127.0.0.1-3 127.0.0.1-4 b0 b1 b2 b3)
 expect_ls "$M" .all .any .ctl .done .log "${vms[@]}"
 for vm in "${vms[@]}"; do
-	expect_ls "$M/$vm" calls ctl data functions info inject objects
+	expect_ls "$M/$vm" calls checkpoints ctl data functions info inject objects
 	expect_ls "$M/$vm/calls" new
 done
 

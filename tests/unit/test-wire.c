@@ -106,6 +106,18 @@ static const struct {
 	{WIRE_CACHE_PUT, "('', uint64 0)"},
 	{WIRE_INJECT_CACHED, "('libfoo.so', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', uint32 0755)"},
 	{WIRE_INJECT_CACHED, "('', '', uint32 0)"},
+	{WIRE_SHARE, "(true, uint32 2, uint32 1, uint32 3, uint32 8, uint32 0)"},
+	{WIRE_CKPT_TAKE, "(uint32 1, uint32 15000, uint32 1)"},
+	{WIRE_CKPT_RESTORE, "(uint32 3, uint32 0, uint32 0)"},
+	{WIRE_CKPT_READ, "(uint32 2, uint64 262144, uint32 262144)"},
+	{WIRE_CKPT_REMOVE, "uint32 7"},
+	{WIRE_CKPT_PUT, "(uint32 4, uint64 1048576)"},
+	{WIRE_W_SAVE, "[('/s/vm0/inject/a.so', '/s/vm0/ckpt/0')]"},
+	{WIRE_W_SAVE, "@a(ss) []"},
+	{WIRE_W_SAVED, "(95, 'a.so has no trickle_save')"},
+	{WIRE_W_RESTORE, "[('/s/vm0/inject/a.so', '/s/vm0/ckpt/0')]"},
+	{WIRE_W_RESTORED, "(0, '')"},
+	{WIRE_VM_ADD, "uint32 2"},
 };
 
 static GVariant *

@@ -54,6 +54,16 @@ static const struct {
 	[WIRE_CACHE_PUT] = {"CACHE_PUT", "(st)"},
 	[WIRE_INJECT_CACHED] = {"INJECT_CACHED", "(ssu)"},
 	[WIRE_SHARE] = {"SHARE", "(buuuuu)"},
+	[WIRE_CKPT_TAKE] = {"CKPT_TAKE", "(uuu)"},
+	[WIRE_CKPT_RESTORE] = {"CKPT_RESTORE", "(uuu)"},
+	[WIRE_CKPT_READ] = {"CKPT_READ", "(utu)"},
+	[WIRE_CKPT_REMOVE] = {"CKPT_REMOVE", "u"},
+	[WIRE_CKPT_PUT] = {"CKPT_PUT", "(ut)"},
+	[WIRE_W_SAVE] = {"W_SAVE", "a(ss)"},
+	[WIRE_W_SAVED] = {"W_SAVED", "(is)"},
+	[WIRE_W_RESTORE] = {"W_RESTORE", "a(ss)"},
+	[WIRE_W_RESTORED] = {"W_RESTORED", "(is)"},
+	[WIRE_VM_ADD] = {"VM_ADD", "u"},
 };
 
 static const char *const call_states[CALL_STATE_MAX] = {

@@ -134,9 +134,41 @@ enum wire_type {
 				 *   their users, slots this session runs
 				 *   calls in, the node's budget of slots,
 				 *   VMs waiting for one */
+	/* Checkpoint and restore of a VM's state (issue 16), its files
+	 * kept on the node in vm<i>/checkpoints/N (mode 0600).  client ->
+	 * node: */
+	WIRE_CKPT_TAKE,		/* (uuu)  number N, ms to wait for a running
+				 *   call (then EBUSY), flags (CKPT_*):
+				 *   answered by STAT of the file once it is
+				 *   written, or REPLY with the error
+				 *   (EOPNOTSUPP: a library without hooks,
+				 *   named in the message) */
+	WIRE_CKPT_RESTORE,	/* (uuu)  N, ms to wait, flags: TEXT (the
+				 *   injected files now, "MODE SIZE NAME" lines)
+				 *   once the VM runs from it, or REPLY */
+	WIRE_CKPT_READ,		/* (utu)  N, offset, max: DATA */
+	WIRE_CKPT_REMOVE,	/* u      N: REPLY */
+	WIRE_CKPT_PUT,		/* (ut)   N, size: the archive follows as
+				 *   INJECT_DATA with the same tag, then
+				 *   INJECT_END (REPLY once checked and kept)
+				 *   or INJECT_ABORT */
+	/* supervisor -> worker, worker -> supervisor */
+	WIRE_W_SAVE,		/* a(ss)  (library path, file): write each
+				 *   library's trickle_save() into its file */
+	WIRE_W_SAVED,		/* (is)   errno, message */
+	WIRE_W_RESTORE,		/* a(ss)  (library path, file): give each
+				 *   library's trickle_restore() its file */
+	WIRE_W_RESTORED,	/* (is)   errno, message */
+	/* client -> node: one more VM in the session (a VM moving here,
+	 * "migrate"); vm 0 */
+	WIRE_VM_ADD,		/* u      its index: the session's number of
+				 *   VMs (else EINVAL); REPLY once made */
 
 	WIRE_TYPE_MAX
 };
+
+/* Flags of WIRE_CKPT_TAKE and WIRE_CKPT_RESTORE. */
+#define CKPT_ON_CRASH 1u	/* a worker that dies is restored from it */
 
 /* Streams of a call that WIRE_READ can read. */
 enum wire_stream {
