@@ -80,6 +80,12 @@ to_client_bytes(void *data, guint type, guint index, guint32 tag,
 	CHECK(!"no bytes for the client here");
 }
 
+/* The node's cores: one slot for this VM alone, always there. */
+static gboolean slot_take(void *data, guint vm) { return TRUE; }
+static gboolean slot_give(void *data, guint vm, gboolean more) { return more; }
+static void slot_drop(void *data, guint vm) { }
+static char *slot_why(void *data) { return g_strdup("waiting for a core"); }
+
 static void
 worker_data(void *user, const guint8 *data, gsize len)
 {
@@ -101,6 +107,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	static struct vmhost host = {
 		.send = to_client,
 		.send_bytes = to_client_bytes,
+		.slot_take = slot_take,
+		.slot_give = slot_give,
+		.slot_drop = slot_drop,
+		.slot_why = slot_why,
 	};
 	int sv[2];
 
