@@ -33,7 +33,7 @@ static gint opt_max_vms;
 static gint opt_cache_days = 7;
 static char *opt_share;
 static char *opt_share_keeper;
-static gint opt_share_slots;
+static gint opt_share_slots = -1;
 static struct announce_options announce;
 
 static const GOptionEntry entries[] = {
@@ -58,8 +58,9 @@ static const GOptionEntry entries[] = {
 	  "Run calls in slots of this share of the node's cores: \"\" (the "
 	  "node's, the default), NAME, NAME:SLOTS or off (default: "
 	  "$TRICKLE_SHARE, else \"\")", "SHARE" },
-	{ "share-keeper", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING,
-	  &opt_share_keeper, NULL, NULL },
+	{ "share-keeper", 0, 0, G_OPTION_ARG_STRING, &opt_share_keeper,
+	  "Hand out the slots of share NAME (\"\": the node's) until killed, "
+	  "e.g. as a service (see SHARING in trickle-node(1))", "NAME" },
 	{ "share-slots", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT,
 	  &opt_share_slots, NULL, NULL },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
@@ -148,9 +149,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (opt_share_keeper)
+		/* Started by a client (which says how many slots), it
+		 * ends when its clients have; by hand, it stays. */
 		return share_keeper_main(opt_share_keeper,
 					 (guint)CLAMP(opt_share_slots, 0,
-						      SHARE_MAX_SLOTS));
+						      SHARE_MAX_SLOTS),
+					 opt_share_slots < 0);
 	if (opt_worker)
 		return worker_main(3, (guint32)CLAMP(opt_first_object, 0,
 							 G_MAXUINT32 - 1));

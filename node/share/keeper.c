@@ -37,6 +37,7 @@ struct keeper {
 	gint64 free;			/* budget - held by all (may dip
 					   below 0 after a restart) */
 	guint idle_timer;
+	gboolean stay;			/* no end when idle */
 	/* What the clients were last told. */
 	guint told_clients, told_users;
 	gboolean told_contended;
@@ -233,7 +234,7 @@ drop_client(struct kclient *c)
 	close(c->fd);
 	g_ptr_array_remove(k->clients, c);
 	g_free(c);
-	if (!k->clients->len && !k->idle_timer)
+	if (!k->clients->len && !k->idle_timer && !k->stay)
 		k->idle_timer = g_timeout_add_seconds(IDLE_EXIT_S,
 						      on_idle_exit, k);
 	allocate(k);
@@ -349,7 +350,7 @@ on_signal(gpointer data)
 }
 
 int
-share_keeper_main(const char *name, guint slots)
+share_keeper_main(const char *name, guint slots, gboolean stay)
 {
 	struct sockaddr_un sa;
 	struct keeper k = { 0 };
@@ -382,7 +383,10 @@ share_keeper_main(const char *name, guint slots)
 	k.free = k.budget;
 	k.loop = g_main_loop_new(NULL, FALSE);
 	k.clients = g_ptr_array_new();
-	k.idle_timer = g_timeout_add_seconds(IDLE_EXIT_S, on_idle_exit, &k);
+	k.stay = stay;
+	if (!stay)
+		k.idle_timer = g_timeout_add_seconds(IDLE_EXIT_S,
+						     on_idle_exit, &k);
 	g_unix_fd_add(fd, G_IO_IN, on_accept, &k);
 	g_unix_signal_add(SIGTERM, on_signal, &k);
 	g_unix_signal_add(SIGINT, on_signal, &k);

@@ -60,8 +60,9 @@ unsigned share_address(const char *name, void *sa);
 
 /* keeper.c: the keeper of share name with that many slots (0: the
  * node's budget, share_node_budget); its exit status.  Ends quietly if
- * another keeper of that share runs already. */
-int share_keeper_main(const char *name, guint slots);
+ * another keeper of that share runs already, and, unless it stays, a
+ * little after its last client. */
+int share_keeper_main(const char *name, guint slots, gboolean stay);
 /* The node's budget: SHARE_CONF's [share] cores, else its online CPUs. */
 guint share_node_budget(void);
 
