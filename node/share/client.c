@@ -53,14 +53,11 @@ changed(struct share *s);
 static void
 to_keeper(struct share *s, guint32 op, guint32 a, guint32 b, guint32 c)
 {
-	struct share_msg m = { op, a, b, c };
-
 	if (s->fd < 0)
 		return;
 	/* A few bytes on a local socket the keeper drains: a full buffer
 	 * means a keeper that hangs, and the EOF or the next send tells. */
-	if (send(s->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) !=
-	    (ssize_t)sizeof(m))
+	if (!share_send(s->fd, op, a, b, c))
 		g_debug("share: send to the keeper: %s", g_strerror(errno));
 }
 
@@ -138,14 +135,11 @@ on_keeper(int fd, GIOCondition cond, gpointer data)
 {
 	struct share *s = data;
 	struct share_msg m;
-	ssize_t n;
+	int n;
 
 	(void)cond;
-	for (;;) {
-		n = recv(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n != (ssize_t)sizeof(m))
+	while ((n = share_recv(fd, &m)) != 0) {
+		if (n < 0)
 			goto lost;
 		switch (m.op) {
 		case SHARE_WELCOME:

@@ -71,6 +71,28 @@ share_address(const char *name, void *addr)
 	       MIN((unsigned)n, sizeof(sa->sun_path) - 2);
 }
 
+int
+share_recv(int fd, struct share_msg *m)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, m, sizeof(*m), MSG_DONTWAIT | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	return n == (ssize_t)sizeof(*m) ? 1 : -1;
+}
+
+gboolean
+share_send(int fd, guint32 op, guint32 a, guint32 b, guint32 c)
+{
+	struct share_msg m = { op, a, b, c };
+
+	return send(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	       (ssize_t)sizeof(m);
+}
+
 guint
 share_node_budget(void)
 {
@@ -104,13 +126,10 @@ share_node_budget(void)
 static void
 kc_send(struct kclient *c, guint32 op, guint32 a, guint32 b, guint32 d)
 {
-	struct share_msg m = { op, a, b, d };
-
 	/* A client too slow to read its few messages is not waited for:
 	 * a lost STATE is repeated with the next change, and a GRANT is
 	 * kept pending. */
-	if (send(c->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) !=
-	    (ssize_t)sizeof(m) && op == SHARE_GRANT)
+	if (!share_send(c->fd, op, a, b, d) && op == SHARE_GRANT)
 		c->pending += a;
 }
 
@@ -290,14 +309,11 @@ on_client(int fd, GIOCondition cond, gpointer data)
 {
 	struct kclient *c = data;
 	struct share_msg m;
-	ssize_t n;
+	int n;
 
 	(void)cond;
-	for (;;) {
-		n = recv(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n != (ssize_t)sizeof(m) || !take(c, &m)) {
+	while ((n = share_recv(fd, &m)) != 0) {
+		if (n < 0 || !take(c, &m)) {
 			if (n > 0)
 				g_message("share: client pid %d (uid %u) "
 					  "sent a bad message: dropped",

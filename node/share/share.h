@@ -53,6 +53,12 @@ struct share_msg {
 	guint32 op, a, b, c;
 };
 
+/* keeper.c, for both sides: one message from fd: 1, 0 if none is
+ * waiting, -1 at the end or for one of the wrong size. */
+int share_recv(int fd, struct share_msg *m);
+/* Send one without waiting: FALSE if it did not go. */
+gboolean share_send(int fd, guint32 op, guint32 a, guint32 b, guint32 c);
+
 /* The socket address of a share: "" is the node-wide one. */
 gboolean share_name_valid(const char *name);
 /* Fills sa (a struct sockaddr_un) and returns its length. */
