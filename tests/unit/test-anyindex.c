@@ -194,6 +194,37 @@ test_pick(void)
 	free_all(cl, h);
 }
 
+/* A node whose cores are all taken while our calls wait there (its
+ * share, WIRE_SHARE) is full: .any sends to another node first, and to
+ * it again once a call of ours got a core. */
+static void
+test_full_node(void)
+{
+	struct cluster *cl = new_cluster(2);
+	struct host *h1 = new_host(cl), *h2 = new_host(cl);
+	struct vm *a = new_vm(cl, h1, "a", "foo");
+	struct vm *b = new_vm(cl, h2, "b", "foo");
+
+	g_assert_true(any_index_pick(cl, "foo", 2) == a);
+	h1->share = (struct host_share){ .known = TRUE, .shared = TRUE,
+		.clients = 2, .users = 1, .held = 0, .budget = 2,
+		.waiting = 1 };
+	any_index_update(a);
+	g_assert_true(any_index_pick(cl, "foo", 2) == b);
+	load(b, 2);
+	/* Every node full or loaded: the call waits at the mount. */
+	g_assert_true(any_index_pick(cl, "foo", 2) == NULL);
+	h1->share.waiting = 0;
+	h1->share.held = 1;
+	any_index_update(a);
+	g_assert_true(any_index_pick(cl, "foo", 2) == a);
+	vm_free(b);
+	g_ptr_array_unref(h2->vms);
+	g_free(h2->label);
+	g_free(h2);
+	free_all(cl, h1);
+}
+
 /* Many VMs: every pick is the least loaded, and they take turns. */
 static void
 test_many(void)
@@ -244,5 +275,6 @@ main(int argc, char **argv)
 	g_test_add_func("/anyindex/func-ids", test_func_ids);
 	g_test_add_func("/anyindex/pick", test_pick);
 	g_test_add_func("/anyindex/many", test_many);
+	g_test_add_func("/anyindex/full-node", test_full_node);
 	return g_test_run();
 }
