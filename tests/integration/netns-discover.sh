@@ -167,7 +167,7 @@ wait_for state_is_running node3 "$id" ||
 	fail "sleeper 3 on node3 not running: $(status node3 "$id")"
 err=$(write_to "$M/.ctl" "disconnect node3") ||
 	fail "writing \"disconnect node3\" to .ctl failed: $err"
-expect_match ".ctl while node3 drains" "^node3 $(re "$(label node3)") draining 0 1 [0-9]+ 0\$" \
+expect_match ".ctl while node3 drains" "^node3 $(re "$(label node3)") draining 0 1 [0-9]+ 0 " \
 	"$(ctl_line node3)"
 [ -d "$M/node3" ] || fail "node3 went while its call ran"
 late=$(fork node3 "foo 1") || fail "fork on draining node3"
