@@ -117,7 +117,8 @@ slurm_diagnostics() {
 	for f in "$SLURM_DIR"/*.log; do
 		[ -f "$f" ] || continue
 		echo "---- $(basename "$f"):" >&2
-		tail -n 15 "$f" | sed 's/^/  slurm: /' >&2
+		grep -v -e pmix -e 'MPI: ' -e 'differs from hardware' "$f" |
+		    tail -n 10 | sed 's/^/  slurm: /' >&2
 	done
 }
 
