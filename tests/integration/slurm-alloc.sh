@@ -129,6 +129,8 @@ slurm_exec "$TRICKLEFS" -o "slurm,logfile=$LOG.end,node_command=$NODE_CMD" "$M" 
 FS_PID=$(_fs_pid_of "$M") || fail "no tricklefs process for $M"
 FS_PIDS+=("$FS_PID:$(starttime_of "$FS_PID")")
 expect_vms "$n0.0" "$n0.1" "$n1.0" "$n1.1"
+# salloc, told of the end, signals what it started with it: not us.
+trap '' INT TERM HUP
 slurm_exec scancel "$JOB" || fail "scancel $JOB failed"
 wait_for -t 30 eval '[ -z "$(ls "$M")" ]' ||
     fail "VMs left 30 s after the allocation ended: $(ls "$M")"
