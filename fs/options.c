@@ -77,6 +77,13 @@ static const struct fuse_opt tfs_opts[] = {
 				      opt.connect_timeout_given), 1 },
 	{ "ServerAliveInterval=", offsetof(struct cluster,
 					   opt.alive_interval_given), 1 },
+	/* Nodes from Slurm (issue 15): source_slurm.c, slurm_jobs.c. */
+	{ "slurm", offsetof(struct cluster, opt.slurm), 1 },
+	OPT("slurm_jobs=%d", slurm_jobs),
+	OPT("slurm_args=%s", slurm_args),
+	OPT("slurm_addr=%s", slurm_addr),
+	OPT("slurm_link=%s", slurm_link),
+	OPT("slurm_margin=%d", slurm_margin),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -159,6 +166,15 @@ usage(const char *prog)
 "    -o allow_users=USER[:USER...]  with -o allow_other, these users (names\n"
 "                           or uids) may fork, inject and write ctl too;\n"
 "                           their calls run as the mount's owner\n"
+"    -o slurm               inside a Slurm allocation: its nodes, a\n"
+"                           trickle-node on each through srun\n"
+"    -o slurm_jobs=N        submit N worker jobs with sbatch; nodes join\n"
+"                           as their jobs start (.ctl: scale N)\n"
+"    -o slurm_args=WORDS    sbatch's options for them (\"-p p -t 1:00:00\")\n"
+"    -o slurm_addr=ADDR     where nodes connect back to (default: this\n"
+"                           machine's address toward slurmctld)\n"
+"    -o slurm_link=stdio    srun's stdin/stdout as the link instead\n"
+"    -o slurm_margin=S      drain a job's nodes S s before its end (120)\n"
 "\n", prog);
 }
 
@@ -272,6 +288,7 @@ tfs_parse_args(struct cluster *fs, struct fuse_args *args,
 	o->keep_calls = -1;
 	o->any_window = 2;
 	o->discover_timeout = 2;
+	o->slurm_margin = 120;
 	o->min = -1;		/* 1 unless given */
 	words = g_ptr_array_new_with_free_func(g_free);
 	ok = parse(fs, args, co, error);
@@ -391,10 +408,26 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 	for (i = 0; i < words->len; i++)
 		if (!source_static_add(fs->static_src, words->pdata[i], error))
 			return FALSE;
-	if (fs->vms->len == 0 && o->local == 0 && !o->discover) {
+	if (o->slurm_jobs < 0 || o->slurm_margin < 0 ||
+	    (o->slurm_link && strcmp(o->slurm_link, "connect") != 0 &&
+	     strcmp(o->slurm_link, "stdio") != 0)) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "slurm_jobs= and slurm_margin= take a count, "
+			    "slurm_link= connect or stdio");
+		return FALSE;
+	}
+	if (o->slurm && o->slurm_jobs) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "-o slurm (this allocation's nodes) and "
+			    "slurm_jobs= (jobs of their own) exclude each "
+			    "other");
+		return FALSE;
+	}
+	if (fs->vms->len == 0 && o->local == 0 && !o->discover &&
+	    !o->slurm && !o->slurm_jobs) {
 		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
 			    "no VMs: give NODE arguments, -o hostfile=FILE, "
-			    "-o local=N or -o discover");
+			    "-o local=N, -o discover or -o slurm");
 		return FALSE;
 	}
 	if (o->min < 0)

@@ -9,7 +9,9 @@
  * discoverable on the local network (announce.h).
  */
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <glib.h>
 
 #include "announce.h"
@@ -35,6 +37,8 @@ static char *opt_share;
 static char *opt_share_keeper;
 static gint opt_share_slots = -1;
 static struct announce_options announce;
+static char *opt_connect;
+static char *opt_token;
 
 static const GOptionEntry entries[] = {
 	{ "dir", 'D', 0, G_OPTION_ARG_FILENAME, &opt_dir,
@@ -63,6 +67,11 @@ static const GOptionEntry entries[] = {
 	  "e.g. as a service (see SHARING in trickle-node(1))", "NAME" },
 	{ "share-slots", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT,
 	  &opt_share_slots, NULL, NULL },
+	{ "connect", 0, 0, G_OPTION_ARG_STRING, &opt_connect,
+	  "Connect to the mount at HOST:PORT (tricklefs -o slurm) and speak "
+	  "the protocol there, not on stdin/stdout", "HOST:PORT" },
+	{ "token", 0, 0, G_OPTION_ARG_STRING, &opt_token,
+	  "With --connect: the name the mount knows this node by", "TOKEN" },
 	{ "worker", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_worker,
 	  NULL, NULL },
 	{ "zygote", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &opt_zygote,
@@ -170,6 +179,21 @@ main(int argc, char **argv)
 	dir = opt_dir ? g_strdup(opt_dir)
 		      : g_build_filename(g_get_user_runtime_dir(),
 					 "trickle-node", NULL);
+	if (opt_connect) {
+		int fd = node_connect_back(opt_connect, opt_token, &error);
+
+		if (fd < 0) {
+			g_printerr("trickle-node: %s\n", error->message);
+			return 1;
+		}
+		/* The connection is our stdin and stdout from here on. */
+		if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+			g_printerr("trickle-node: dup2: %s\n",
+				   g_strerror(errno));
+			return 1;
+		}
+		close(fd);
+	}
 	if (opt_list_sessions)
 		return session_list(dir);
 	if (opt_remove_session)

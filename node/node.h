@@ -18,3 +18,9 @@
  * of cores share names (share.h: share_open); the exit status. */
 int node_run(const char *basedir, guint max_vms, guint cache_days,
 	     const char *share);
+
+/* connect.c: trickle-node --connect: a TCP connection to where (HOST:PORT)
+ * on which the mount and we proved we share the secret in
+ * $TRICKLE_SECRET (cleared), as token (utils/proto/callback.h); the fd,
+ * or -1 and error. */
+int node_connect_back(const char *where, const char *token, GError **error);

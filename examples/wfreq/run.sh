@@ -4,6 +4,7 @@
 # VMs, beside the paper's Table 1.
 #
 #	examples/wfreq/run.sh [--scale F] [--vms "1 2 4 8"] [--corpus DIR]
+#				[--mount OPTS]
 #
 # The corpus is generated into DIR (default build/wfreq-corpus-F) unless
 # a complete one is there from an earlier run.
@@ -19,6 +20,10 @@
 # held the paper to 3.75x on 8 VMs.  Every run's result is compared, word
 # for word, with a single-process count; the script fails if one differs.
 #
+# --mount OPTS mounts with -o OPTS instead of local=N (-o slurm inside
+# an allocation, say), once per --vms count, which must then be the number
+# of VMs those options give.
+#
 # Needs the build (scripts/build.sh) and FUSE (run as root, or with a
 # setuid fusermount3).  --scale 0.1 gives a quick run.
 set -euo pipefail
@@ -29,13 +34,15 @@ build=${BUILD:-$root/build}
 scale=1
 vms="1 2 4 8"
 corpus=
+mount_opts=
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--scale) scale=$2; shift 2 ;;
 	--vms) vms=$2; shift 2 ;;
 	--corpus) corpus=$2; shift 2 ;;
-	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--mount) mount_opts=$2; shift 2 ;;
+	-h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -98,7 +105,7 @@ printf '%s files, %s MB, %s cores; single-process C count: %.2f s\n\n' \
 printf '%4s  %10s  %8s  %10s  %8s\n' VMs "tricklefs" speedup "paper" speedup
 base=
 for n in $vms; do
-	tricklefs -o "local=$n,logfile=$T/log.$n" "$M"
+	tricklefs -o "${mount_opts:-local=$n},logfile=$T/log.$n" "$M"
 	cp "$bin/wordcount.so" "$M/.all/inject/"
 	t0=$(secs)
 	trickle-map -C "$M" -n 100 wc_add <"$T/files"

@@ -223,6 +223,12 @@ cluster_start(struct cluster *cl, GError **error)
 
 	for (i = 0; i < cl->hosts->len; i++)
 		host_start(cl->hosts->pdata[i]);
+	if (cl->opt.slurm || cl->opt.slurm_jobs) {
+		cl->slurm_src = source_slurm_new(cl);
+		if (!cl->slurm_src->ops->start(cl->slurm_src, error))
+			return FALSE;
+		cl->slurm_src->started = TRUE;
+	}
 	return !cl->opt.discover || cluster_discover(cl, error);
 }
 
@@ -242,6 +248,7 @@ cluster_shutdown(struct cluster *cl)
 
 	cl->stopping = TRUE;
 	stop_source(cl->discover_src);	/* no node joins from here on */
+	stop_source(cl->slurm_src);	/* and no job is left to Slurm */
 	for (i = 0; i < cl->hosts->len; i++)
 		host_shutdown(cl->hosts->pdata[i]);
 }
@@ -315,7 +322,10 @@ member_source_free(struct member_source *src)
 	if (!src)
 		return;
 	stop_source(src);
-	g_free(src);
+	if (src->ops->destroy)
+		src->ops->destroy(src);
+	else
+		g_free(src);
 }
 
 void
@@ -347,7 +357,11 @@ cluster_free(struct cluster *cl)
 	g_clear_pointer(&cl->vm_names, g_hash_table_unref);
 	any_index_free(cl);
 	member_source_free(cl->discover_src);
+	member_source_free(cl->slurm_src);
 	member_source_free(cl->static_src);
+	g_free(o->slurm_args);
+	g_free(o->slurm_addr);
+	g_free(o->slurm_link);
 	g_clear_pointer(&cl->listeners, g_array_unref);
 	g_free(o->discover_group);
 	g_free(o->discover_user);

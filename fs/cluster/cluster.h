@@ -87,6 +87,12 @@ struct member_source_ops {
 	 * the user (.ctl disconnect): what to do about its node. */
 	void (*failed)(struct member_source *src, struct host *h);
 	void (*let_go)(struct member_source *src, struct host *h);
+	/* .ctl lines for nodes still to come (pending jobs). */
+	void (*describe)(struct member_source *src, GString *out);
+	/* .ctl scale N: this many nodes. */
+	gboolean (*scale)(struct member_source *src, guint n, GError **error);
+	/* Its memory, after every host is freed. */
+	void (*destroy)(struct member_source *src);
 };
 
 struct member_source {
@@ -114,6 +120,7 @@ struct cluster {
 	guint emitting;			/* events.c: nested emits */
 	struct member_source *static_src;	/* command line, hostfile */
 	struct member_source *discover_src;	/* -o discover, once used */
+	struct member_source *slurm_src;	/* -o slurm, slurm_jobs= */
 	char *spool_dir;		/* copies of .all/inject (spool.c) */
 	struct journal *journal;	/* journal.c; NULL: none */
 	gboolean keep_sessions;		/* leave node sessions when ending */
@@ -218,6 +225,7 @@ struct host {
 	GList *join_waits;		/* .ctl connect writes waiting */
 	guint join_timer;
 	char *beacon_name;		/* discovery: the name it announces */
+	char *source_info;		/* info lines its source adds */
 	struct last_error last_error;	/* lasterr.c */
 };
 
@@ -653,6 +661,10 @@ struct nodespec;
 struct host *members_connect(struct cluster *cl, const struct nodespec *ns,
 			     guint nvms, struct member_source *src,
 			     members_joined_fn done, void *data);
+/* The same for a host made by its source (cluster_add_host): nvms VMs
+ * named base (one) or base.0, base.1 ... */
+void members_add(struct cluster *cl, struct host *h, const char *base,
+		 guint nvms, members_joined_fn done, void *data);
 char *members_unique_name(struct cluster *cl, const char *base);
 gboolean members_name_taken(struct cluster *cl, const char *name);
 /* The node of a transient host said goodbye or went quiet. */
@@ -764,6 +776,12 @@ gboolean source_static_add(struct member_source *src, const char *word,
 /* -o local=N: N VMs on this machine; command: the node to run. */
 void source_static_add_local(struct member_source *src, guint n,
 			     const char *command);
+
+/* source_slurm.c: nodes of a Slurm allocation (-o slurm), or of worker
+ * jobs it submits (-o slurm_jobs=N) */
+struct member_source *source_slurm_new(struct cluster *cl);
+/* .ctl scale N; FALSE with why if there is no Slurm source. */
+gboolean cluster_scale(struct cluster *cl, guint n, GError **error);
 
 /* source_discover.c: nodes found by their beacons (-o discover) */
 struct member_source *source_discover_new(struct cluster *cl);

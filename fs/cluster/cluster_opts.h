@@ -26,6 +26,13 @@ struct cluster_options {
 	int alive_count;		/* ServerAliveCountMax */
 	int timeout;			/* default TRICKLE_TIMEOUT of calls */
 	int any_window;			/* .any calls at a VM at once */
+	/* Slurm (issue 15; source_slurm.c) */
+	int slurm;			/* the nodes of this allocation */
+	int slurm_jobs;			/* worker jobs to submit */
+	char *slurm_args;		/* sbatch's words for them */
+	char *slurm_addr;		/* where nodes connect back to */
+	char *slurm_link;		/* "connect" (default) or "stdio" */
+	int slurm_margin;		/* s before a job's end: drained */
 	int discover;			/* find nodes by their beacons */
 	int discover_timeout;		/* s to wait for them at mount */
 	char *discover_group;

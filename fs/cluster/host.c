@@ -601,6 +601,9 @@ host_new(struct cluster *fs, const char *label, const struct link_spec *spec,
 	h->label = g_strdup(label);
 	h->spec.kind = spec->kind;
 	h->spec.command = g_strdup(spec->command);
+	h->spec.listener = spec->listener;
+	h->spec.token = g_strdup(spec->token);
+	h->spec.wait_s = spec->wait_s;
 	link_ssh_options_copy(&h->spec.ssh, &spec->ssh);
 	h->spec.ssh.command = h->spec.command;
 	h->frame = g_byte_array_new();
@@ -661,10 +664,12 @@ host_free(struct host *h)
 	g_byte_array_unref(h->frame);
 	link_ssh_options_clear(&h->spec.ssh);
 	g_free((char *)h->spec.command);
+	g_free((char *)h->spec.token);
 	g_free(h->label);
 	g_free(h->down_reason);
 	g_free(h->node_name);
 	g_free(h->beacon_name);
+	g_free(h->source_info);
 	last_error_clear(&h->last_error);
 	g_free(h);
 }

@@ -84,20 +84,15 @@ join_expired(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-struct host *
-members_connect(struct cluster *fs, const struct nodespec *ns, guint nvms,
-		struct member_source *src, members_joined_fn done,
-		void *data)
+void
+members_add(struct cluster *fs, struct host *h, const char *base, guint nvms,
+	    members_joined_fn done, void *data)
 {
-	g_autofree char *base = NULL;
-	struct host *h;
 	guint i;
 
-	h = cluster_add_ssh_host(fs, ns, src);
 	h->joining = TRUE;
-	h->transient = src != NULL;
+	h->transient = h->source != NULL;
 	/* One VM is named as the node; several as name.0, name.1, ... */
-	base = g_strdup(ns->name ? ns->name : ns->host);
 	for (i = 0; i < MAX(nvms, 1); i++) {
 		g_autofree char *each = nvms > 1
 			? g_strdup_printf("%s.%u", base, i) : g_strdup(base);
@@ -113,7 +108,7 @@ members_connect(struct cluster *fs, const struct nodespec *ns, guint nvms,
 		h->join_waits = g_list_append(h->join_waits, w);
 	}
 	g_message("%s: connecting (%s)", h->label,
-		  src ? src->ops->name : "connect");
+		  h->source ? h->source->ops->name : "connect");
 	host_start(h);
 	/* The link bounds its own set-up; the node's WELCOME after it is
 	 * bounded here, so no one waits on a joining host for ever. */
@@ -121,6 +116,16 @@ members_connect(struct cluster *fs, const struct nodespec *ns, guint nvms,
 		h->join_timer = g_timeout_add_seconds(
 			fs->opt.connect_timeout + fs->opt.reply_timeout,
 			join_expired, h);
+}
+
+struct host *
+members_connect(struct cluster *fs, const struct nodespec *ns, guint nvms,
+		struct member_source *src, members_joined_fn done,
+		void *data)
+{
+	struct host *h = cluster_add_ssh_host(fs, ns, src);
+
+	members_add(fs, h, ns->name ? ns->name : ns->host, nvms, done, data);
 	return h;
 }
 
@@ -347,6 +352,8 @@ members_text(struct cluster *fs)
 				       vm->ended[CALL_FAILED]);
 		share_columns(s, &vm->host->share);
 	}
+	if (fs->slurm_src && fs->slurm_src->ops->describe)
+		fs->slurm_src->ops->describe(fs->slurm_src, s);
 	return g_string_free(s, FALSE);
 }
 

@@ -97,6 +97,8 @@ link_open(const struct link_spec *spec, const struct link_callbacks *cb,
 {
 	if (spec->kind == LINK_SSH)
 		return link_ssh_new(&spec->ssh, cb, user);
+	if (spec->kind == LINK_CONNECT)
+		return link_connect_new(spec, cb, user);
 	return link_command_new(spec->command, cb, user);
 }
 

@@ -105,7 +105,38 @@ enum link_kind {
 	LINK_LOCAL,		/* trickle-node on this machine, over pipes */
 	LINK_SSH,		/* trickle-node run over SSH */
 	LINK_COMMAND,		/* a command whose stdio reaches a node */
+	LINK_CONNECT,		/* the node connects back (link_connect.c) */
 };
+
+/* Connect-back (link_listen.c): a TCP port on this machine that
+ * trickle-node --connect dials, proving it knows the per-mount secret
+ * (utils/proto/callback.h) and naming a token.  A node whose token no
+ * link waits for is kept, and arrival told of it. */
+struct link_listener;
+typedef void (*link_arrival_fn)(void *user, const char *token);
+/* Listen on address (numeric), on a port the kernel picks, with a new
+ * secret. */
+struct link_listener *link_listener_new(const char *address,
+					link_arrival_fn arrival, void *user,
+					GError **error);
+/* ADDR:PORT, for --connect. */
+const char *link_listener_where(const struct link_listener *ls);
+/* For the environment of what starts a node, never a command line. */
+const char *link_listener_secret(const struct link_listener *ls);
+/* Let a node with token in (before any link waits for it). */
+void link_listener_expect(struct link_listener *ls, const char *token);
+/* No more of token: a connection kept for it is closed. */
+void link_listener_forget(struct link_listener *ls, const char *token);
+/* Every link made with it must be freed before it. */
+void link_listener_free(struct link_listener *ls);
+/* --- for link_connect.c --- */
+gboolean link_listener_wait(struct link_listener *ls, const char *token,
+			    struct link *waiter);
+void link_listener_unwait(struct link_listener *ls, const char *token,
+			  struct link *waiter);
+void link_listener_deliver(struct link_listener *ls, const char *token,
+			   int fd);
+void link_connect_take(struct link *l, int fd);
 
 /* What a link is made from; the membership source that found the node
  * picks the kind. */
@@ -114,6 +145,12 @@ struct link_spec {
 	const char *command;		/* LOCAL, COMMAND: run here; SSH: run
 					 * on the node */
 	struct link_ssh_options ssh;	/* SSH only */
+	/* CONNECT: command (may be NULL) starts the node, with the
+	 * listener's secret in its environment; the node is token, and has
+	 * wait_s (0: 60) to connect. */
+	struct link_listener *listener;
+	const char *token;
+	guint wait_s;
 };
 
 /* A new link of spec's kind; its set-up runs from the main loop, and a
@@ -123,6 +160,8 @@ struct link *link_open(const struct link_spec *spec,
 		       const struct link_callbacks *cb, void *user);
 struct link *link_ssh_new(const struct link_ssh_options *opt,
 			  const struct link_callbacks *cb, void *user);
+struct link *link_connect_new(const struct link_spec *spec,
+				const struct link_callbacks *cb, void *user);
 /* command is split with shell rules and run with pipes on its stdio. */
 struct link *link_command_new(const char *command,
 			      const struct link_callbacks *cb, void *user);

@@ -15,6 +15,8 @@
  *   disconnect VM    drain it: no new calls, the ones it has finish, then
  *                    it goes
  *   discover         probe for announcing nodes now
+ *   scale N          with -o slurm_jobs: N worker jobs (more submitted,
+ *                    or pending ones cancelled and running ones drained)
  */
 #include "tree.h"
 #include "nodespec.h"
@@ -116,8 +118,23 @@ check_command(struct cluster *fs, char **argv)
 	}
 	if (strcmp(argv[0], "discover") == 0 && !argv[1])
 		return 0;
+	if (strcmp(argv[0], "scale") == 0 && argv[1] && !argv[2]) {
+		guint64 n;
+
+		if (!g_ascii_string_to_unsigned(argv[1], 10, 0, 4096, &n,
+						&error)) {
+			g_warning(".ctl: scale: %s", error->message);
+			return EINVAL;
+		}
+		if (!fs->opt.slurm_jobs) {
+			g_warning(".ctl: scale: this mount submits no jobs "
+				  "(-o slurm_jobs=N)");
+			return ENOTSUP;
+		}
+		return 0;
+	}
 	g_warning(".ctl: unknown command \"%s\" (connect SPEC, disconnect VM,"
-		  " discover)", argv[0]);
+		  " discover, scale N)", argv[0]);
 	return EINVAL;
 }
 
@@ -146,6 +163,13 @@ run_command(struct cluster *fs, char **argv, struct fanin *f)
 		}
 	} else if (strcmp(argv[0], "disconnect") == 0) {
 		members_disconnect(cluster_vm_named(fs, argv[1]));
+	} else if (strcmp(argv[0], "scale") == 0) {
+		if (!cluster_scale(fs, (guint)g_ascii_strtoull(argv[1], NULL,
+							       10), &error)) {
+			g_warning(".ctl: scale: %s", error->message);
+			fanin_expect(f);
+			fanin_answer(f, EIO);
+		}
 	} else if (!cluster_discover(fs, &error)) {
 		g_warning(".ctl: discover: %s", error->message);
 		fanin_expect(f);

@@ -68,6 +68,8 @@ info_local(struct vm *vm)
 			       h->node_name ? " (" : "",
 			       h->node_name ? h->node_name : "",
 			       h->node_name ? ")" : "");
+	if (h->source_info)
+		g_string_append(s, h->source_info);
 	if (h->state == HOST_DOWN)
 		g_string_append_printf(s, "state: down: %s\n", h->down_reason);
 	else if (h->state == HOST_RECONNECTING)
