@@ -37,7 +37,7 @@ refused "a misspelt option, with a missing mount point" \
 refused "an unknown flag" "unknown option \`-x' (see tricklefs --help)" \
 	-x -o local=1 "$M"
 refused "no node at all" \
-	"no VMs: give NODE arguments, -o hostfile=FILE, -o local=N or -o discover" \
+	"no VMs: give NODE arguments, -o hostfile=FILE, -o local=N, -o discover or -o slurm" \
 	none "$M"
 
 # Node sets and slots that cannot be.
