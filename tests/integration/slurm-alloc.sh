@@ -27,12 +27,14 @@ NODE_CMD="$TRICKLE_NODE --dir $NODE_DIR"
 
 # An allocation as a user gets it: salloc's environment, kept for the
 # mounts below while salloc holds the nodes.
-# salloc signals its process group when the allocation is revoked: a
-# session of its own keeps the test shell out of it.
+# salloc runs in a session of its own, so nothing it signals reaches the
+# test shell.  Its command is a sleep that we end ourselves (salloc does
+# not end it when the allocation is revoked; it waits for it).
 slurm_exec setsid salloc -N2 --exclusive -J tfs-alloc bash -c \
-    "export -p | grep ' SLURM_' >$T/alloc.env.new && mv $T/alloc.env.new $T/alloc.env; exec sleep 300" \
+    "echo \$\$ >$T/alloc.cmd.pid; export -p | grep ' SLURM_' >$T/alloc.env.new && mv $T/alloc.env.new $T/alloc.env; exec sleep 300" \
     </dev/null >"$T/salloc.out" 2>&1 &
 SALLOC_PID=$!
+SALLOC_E=$SALLOC_PID:$(starttime_of "$SALLOC_PID")
 BG_PIDS+=("$SALLOC_PID")
 wait_for -t 20 test -s "$T/alloc.env" ||
     fail "no allocation: $(cat "$T/salloc.out")"
@@ -129,8 +131,6 @@ slurm_exec "$TRICKLEFS" -o "slurm,logfile=$LOG.end,node_command=$NODE_CMD" "$M" 
 FS_PID=$(_fs_pid_of "$M") || fail "no tricklefs process for $M"
 FS_PIDS+=("$FS_PID:$(starttime_of "$FS_PID")")
 expect_vms "$n0.0" "$n0.1" "$n1.0" "$n1.1"
-# salloc, told of the end, signals what it started with it: not us.
-trap '' INT TERM HUP
 slurm_exec scancel "$JOB" || fail "scancel $JOB failed"
 wait_for -t 30 eval '[ -z "$(ls "$M")" ]' ||
     fail "VMs left 30 s after the allocation ended: $(ls "$M")"
@@ -138,5 +138,7 @@ grep -q "slurm job $JOB ended" "$LOG.end" ||
     fail "the log does not say the job ended"
 expect_eq ".ctl after the end" "" "$(cat "$M/.ctl")"
 unmount "$M"
-wait "$SALLOC_PID" 2>/dev/null
+# salloc's command ends, and then salloc (never wait without a bound).
+kill "$(cat "$T/alloc.cmd.pid")" 2>/dev/null
+wait_for -t 20 eval '! alive "$SALLOC_E"' || fail "salloc did not end"
 echo "PASS: $TEST_NAME"
