@@ -724,8 +724,9 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	wire_decoder_init(&n.dec);
 	n.last_heard = g_get_monotonic_time();
 	n.io = fdstream_new(n.in, n.out, &client_cb, &n);
-	g_unix_signal_add(SIGTERM, on_signal, &n);
-	g_unix_signal_add(SIGINT, on_signal, &n);
+	/* Before a worker's end that the same signal caused (vmnode.c). */
+	g_unix_signal_add_full(G_PRIORITY_HIGH, SIGTERM, on_signal, &n, NULL);
+	g_unix_signal_add_full(G_PRIORITY_HIGH, SIGINT, on_signal, &n, NULL);
 
 	g_main_loop_run(n.loop);
 

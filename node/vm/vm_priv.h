@@ -31,6 +31,7 @@ struct vmnode {
 	guint kill_timer;		/* SIGKILL after the grace period */
 	gint64 started;			/* the worker, monotonic */
 	guint restarts;			/* workers started after the first */
+	struct worker_exit *exit_later;	/* an end told after a grace */
 
 	/* Its calls (vmcalls.c). */
 	GQueue queue;			/* struct ncall *, waiting */

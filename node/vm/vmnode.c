@@ -256,13 +256,95 @@ restart_cb(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* How long a worker killed from outside waits to be told of (below). */
+#define EXIT_GRACE_MS 300
+
+struct worker_exit {
+	struct vmnode *vm;
+	GPid pid;
+	int status;
+	char *why;
+	gboolean asked;
+	guint timer;
+};
+
+static void
+worker_exit_free(struct worker_exit *e)
+{
+	if (e->timer)
+		g_source_remove(e->timer);
+	g_free(e->why);
+	g_free(e);
+}
+
+/* The worker's end, told: its calls, the client, the next worker. */
+static void
+worker_ended(struct vmnode *vm, GPid pid, int status, const char *why,
+	     gboolean asked)
+{
+	guint delay;
+
+	if (vm->host->ending(vm->host->data))
+		return;
+	g_message("vm%u: worker %d ended (%s)%s", vm->index, pid, why,
+		  vm->running ? " during a call" : "");
+	vmcalls_worker_ended(vm, status, why);
+	/* Objects die with their worker; so does any destroy under way. */
+	if (vm->objects && g_variant_n_children(vm->objects) > 0)
+		set_objects(vm, g_variant_new("a(uss)", NULL));
+	vmnode_reply_all(vm, vm->destroy_tags, 0, "");
+	/* With -o restore_on_crash, the next worker starts from the last
+	 * checkpoint (vmckpt.c); not after a restart or a new library. */
+	vmckpt_worker_exited(vm, asked || vm->restart_tags->len > 0, why);
+	/* Back off when it dies over and over, e.g. a library whose
+	 * constructor crashes, instead of spinning; not when we ended it. */
+	if (!asked && g_get_monotonic_time() - vm->started < G_USEC_PER_SEC)
+		vm->crashes++;
+	else
+		vm->crashes = 0;
+	delay = vm->crashes ? MIN(100u << MIN(vm->crashes, 6u), 5000u) : 0;
+	send_vm_state(vm, VM_RESTARTING, why);
+	vm->restarts++;
+	vm->restart_timer = g_timeout_add(delay, restart_cb, vm);
+}
+
+/* Tell now of an end held back (a restart asked for meanwhile). */
+static void
+exit_now(struct vmnode *vm)
+{
+	struct worker_exit *e = g_steal_pointer(&vm->exit_later);
+
+	if (!e)
+		return;
+	worker_ended(vm, e->pid, e->status, e->why, e->asked);
+	worker_exit_free(e);
+}
+
+static gboolean
+exit_later_cb(gpointer data)
+{
+	struct worker_exit *e = data;
+
+	e->timer = 0;
+	exit_now(e->vm);
+	return G_SOURCE_REMOVE;
+}
+
+/* A signal a batch system (scancel, a walltime), a shutdown or the OOM
+ * killer sends: to every process of the node at once, often. */
+static gboolean
+signal_from_outside(int sig)
+{
+	return sig == SIGTERM || sig == SIGKILL || sig == SIGHUP ||
+	       sig == SIGINT;
+}
+
 static void
 on_worker_exit(GPid pid, int status, gpointer data)
 {
 	struct vmnode *vm = data;
 	g_autofree char *why = NULL;
 	gboolean asked = vm->stopping || vm->restart_pending;
-	guint delay;
 
 	vm->child_watch = 0;
 	g_spawn_close_pid(pid);
@@ -287,28 +369,24 @@ on_worker_exit(GPid pid, int status, gpointer data)
 	wire_decoder_clear(&vm->dec);
 	vm->pid = 0;
 	vm->restart_pending = FALSE;
-	if (vm->host->ending(vm->host->data))
+	/* Killed by a signal we did not send: if the node itself is being
+	 * ended (scancel signals the whole job at once), its own signal
+	 * comes within moments, and the call is lost with the node (and
+	 * runs elsewhere) rather than failed here.  So wait a little. */
+	if (!asked && WIFSIGNALED(status) &&
+	    signal_from_outside(WTERMSIG(status)) &&
+	    !vm->host->ending(vm->host->data)) {
+		struct worker_exit *e = g_new0(struct worker_exit, 1);
+
+		e->vm = vm;
+		e->pid = pid;
+		e->status = status;
+		e->why = g_steal_pointer(&why);
+		e->timer = g_timeout_add(EXIT_GRACE_MS, exit_later_cb, e);
+		vm->exit_later = e;
 		return;
-	g_message("vm%u: worker %d ended (%s)%s", vm->index, pid, why,
-		  vm->running ? " during a call" : "");
-	vmcalls_worker_ended(vm, status, why);
-	/* Objects die with their worker; so does any destroy under way. */
-	if (vm->objects && g_variant_n_children(vm->objects) > 0)
-		set_objects(vm, g_variant_new("a(uss)", NULL));
-	vmnode_reply_all(vm, vm->destroy_tags, 0, "");
-	/* With -o restore_on_crash, the next worker starts from the last
-	 * checkpoint (vmckpt.c); not after a restart or a new library. */
-	vmckpt_worker_exited(vm, asked || vm->restart_tags->len > 0, why);
-	/* Back off when it dies over and over, e.g. a library whose
-	 * constructor crashes, instead of spinning; not when we ended it. */
-	if (!asked && g_get_monotonic_time() - vm->started < G_USEC_PER_SEC)
-		vm->crashes++;
-	else
-		vm->crashes = 0;
-	delay = vm->crashes ? MIN(100u << MIN(vm->crashes, 6u), 5000u) : 0;
-	send_vm_state(vm, VM_RESTARTING, why);
-	vm->restarts++;
-	vm->restart_timer = g_timeout_add(delay, restart_cb, vm);
+	}
+	worker_ended(vm, pid, status, why, asked);
 }
 
 static void
@@ -527,6 +605,7 @@ vmnode_free(struct vmnode *vm)
 		g_source_remove(vm->restart_timer);
 	if (vm->kill_timer)
 		g_source_remove(vm->kill_timer);
+	g_clear_pointer(&vm->exit_later, worker_exit_free);
 	vmcalls_clear(vm);
 	vmckpt_clear(vm);
 	if (vm->pid) {
@@ -573,6 +652,7 @@ vmnode_restart(struct vmnode *vm, guint32 tag)
 {
 	g_array_append_val(vm->restart_tags, tag);
 	g_message("vm%u: restart asked for", vm->index);
+	exit_now(vm);
 	vmcalls_restarting(vm);
 	if (vm->pid) {
 		vmnode_stop_worker(vm);
