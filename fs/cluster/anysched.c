@@ -199,6 +199,46 @@ mirror(struct call *c)
 	any_kick(c->vm->fs);
 }
 
+static void
+no_answer(void *data, int err, const char *msg, const guint8 *bytes,
+	  gsize len)
+{
+}
+
+/*
+ * vm drains (its node's job nears its walltime, scale down, disconnect):
+ * the .any calls queued on its node that have not started there are
+ * cancelled, and run elsewhere as they end so (vm_call_state), costing
+ * no retry.  One that starts before the cancel arrives is cut off and
+ * runs again: its attempts file says so.
+ */
+static void
+withdraw(struct vm *vm)
+{
+	GHashTableIter it;
+	gpointer val;
+	guint n = 0;
+
+	vm->any_withdrawn = TRUE;
+	if (!vm->host || vm->host->state != HOST_UP || !vm->any_load)
+		return;
+	g_hash_table_iter_init(&it, vm->calls);
+	while (g_hash_table_iter_next(&it, NULL, &val)) {
+		struct call *c = val;
+
+		if (!c->any || c->state != CALL_QUEUED || c->withdrawn ||
+		    !c->sync_gen)
+			continue;
+		c->withdrawn = TRUE;
+		host_request(vm->host, WIRE_CANCEL, vm->index, 0,
+			     g_variant_new_uint32(c->id), no_answer, NULL);
+		n++;
+	}
+	if (n)
+		g_message("%s: draining: %u .any call%s not started there "
+			  "taken back", vm->name, n, n == 1 ? "" : "s");
+}
+
 /* Place again what the news may have changed. */
 static void
 reindex(const struct cluster_event *ev)
@@ -243,6 +283,8 @@ on_event(void *data, const struct cluster_event *ev)
 		 * changes nothing here. */
 		if (ev->vm)
 			any_index_update(ev->vm);
+		if (ev->vm && ev->vm->draining && !ev->vm->any_withdrawn)
+			withdraw(ev->vm);
 		any_kick(fs);
 		break;
 	default:

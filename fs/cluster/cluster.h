@@ -285,6 +285,9 @@ struct call {
 	guint retries;			/* lost runs it may still have again */
 	gboolean retry_failed;		/* TRICKLE_RETRIES_ON_FAILURE: runs
 					   that failed count as lost */
+	gboolean withdrawn;		/* on a VM, serving .any: cancelled
+					   before it ran, its VM draining; it
+					   runs elsewhere */
 	uid_t uid;			/* who forked it (the tree's; 0 also
 					   when not known) */
 	guint holds;			/* what the layer above holds: open
@@ -345,6 +348,8 @@ struct vm {
 					   picked, across classes */
 	gboolean any_live;		/* counted live */
 	gboolean draining;		/* takes no new calls; goes when idle */
+	gboolean any_withdrawn;		/* draining: .any calls queued on its
+					   node were taken back (anysched.c) */
 	gboolean gone;			/* no longer in the tree */
 	struct last_error last_error;	/* lasterr.c */
 	struct vm_ckpts *ckpts;		/* ckpt.c; NULL: none yet */

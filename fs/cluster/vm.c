@@ -400,6 +400,13 @@ vm_call_state(struct vm *vm, guint32 id, guint state, const char *detail,
 		outcome = state == CALL_DONE ? g_strdup("done")
 			: g_strdup_printf("%s%s%s", wire_call_state_name(state),
 					  *detail ? " " : "", detail);
+	/* Taken back from a draining VM (anysched.c): elsewhere, no retry
+	 * spent. */
+	if (state == CALL_CANCELLED && c->withdrawn && c->any) {
+		c->any->retries++;
+		call_rerun(c, "taken back: its VM drains", FALSE);
+		return;
+	}
 	/* Failed on its own, and asked to be retried for that too. */
 	if (state == CALL_FAILED && owner->retry_failed && owner->retries) {
 		call_rerun(c, outcome, TRUE);
