@@ -430,8 +430,9 @@ parse(struct cluster *fs, struct fuse_args *args, struct fuse_cmdline_opts *co,
 			    "-o local=N, -o discover or -o slurm");
 		return FALSE;
 	}
+	/* Worker jobs may wait in Slurm's queue: their nodes join later. */
 	if (o->min < 0)
-		o->min = 1;
+		o->min = o->slurm_jobs ? 0 : 1;
 	if (o->allow_text && *o->allow_text)
 		o->allow = g_strsplit(o->allow_text, ":", -1);
 	if (o->allow_users && !parse_users(&o->allow_users, error))

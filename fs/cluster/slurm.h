@@ -11,13 +11,16 @@
 
 struct slurm_job {
 	struct slurm_source *ss;
-	char *id;			/* Slurm's job id */
+	char *id;			/* Slurm's job id; NULL while
+					   sbatch runs */
 	char *state;			/* squeue's %T: PENDING, RUNNING ... */
 	gint64 end;			/* g_get_real_time() of its end; 0 */
 	char *node;			/* squeue's %N, once running */
 	char *token;			/* a worker job's node's token */
 	GPtrArray *hosts;		/* struct host *, on it */
 	gboolean ours;			/* submitted here: cancelled at end */
+	gboolean arrived;		/* its node connected back */
+	gboolean asked;			/* in the squeue poll under way */
 	gboolean draining;		/* its nodes take no new calls */
 	gboolean ended;
 };
@@ -26,8 +29,10 @@ struct slurm_source {
 	struct member_source src;
 	struct link_listener *listener;	/* NULL: srun's stdio links */
 	GPtrArray *jobs;		/* struct slurm_job * */
-	guint timer;
+	guint timer, soon;		/* the poll's; soon: for a join */
 	gboolean polling, poll_again;
+	gboolean joins_waiting;		/* arrived jobs squeue has not
+					   seen run yet */
 	GCancellable *cancel;
 	guint next_token;		/* worker jobs' tokens: w1, w2 ... */
 };
@@ -49,6 +54,9 @@ gint64 slurm_parse_time(const char *text);
 /* slurm_jobs.c: the factory */
 gboolean slurm_jobs_start(struct slurm_source *ss, GError **error);
 void slurm_jobs_arrival(void *user, const char *token);
+/* The poll says where arrived job j runs (squeue's %N and %C). */
+void slurm_jobs_join(struct slurm_source *ss, struct slurm_job *j,
+		     const char *nodes, const char *cpus);
 /* j ended: out of the list (and its token out of the listener). */
 void slurm_jobs_forget(struct slurm_source *ss, struct slurm_job *j);
 /* Unmounting: cancel what was submitted. */

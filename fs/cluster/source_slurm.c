@@ -361,7 +361,7 @@ job_drain(struct slurm_job *j, const char *why)
 		members_host_leaves(j->hosts->pdata[i], why);
 }
 
-/* What squeue says of our jobs: "ID|STATE|END" lines. */
+/* What squeue says of our jobs: "ID|STATE|END|NODES|CPUS" lines. */
 static void
 apply_poll(struct slurm_source *ss, const char *out)
 {
@@ -372,17 +372,18 @@ apply_poll(struct slurm_source *ss, const char *out)
 	char **l;
 	guint i;
 
+	ss->joins_waiting = FALSE;
 	for (l = lines; *l; l++) {
-		g_auto(GStrv) f = g_strsplit(g_strstrip(*l), "|", 4);
+		g_auto(GStrv) f = g_strsplit(g_strstrip(*l), "|", 5);
 		struct slurm_job *j = NULL;
 
-		if (g_strv_length(f) < 3)
+		if (g_strv_length(f) != 5)
 			continue;
 		for (i = 0; i < ss->jobs->len && !j; i++)
-			if (strcmp(((struct slurm_job *)ss->jobs->pdata[i])->id,
-				   f[0]) == 0)
+			if (g_strcmp0(((struct slurm_job *)
+					ss->jobs->pdata[i])->id, f[0]) == 0)
 				j = ss->jobs->pdata[i];
-		if (!j)
+		if (!j || !j->asked)
 			continue;
 		g_hash_table_add(seen, j->id);
 		if (strcmp(j->state, f[1]) != 0) {
@@ -391,16 +392,25 @@ apply_poll(struct slurm_source *ss, const char *out)
 			j->state = g_strdup(f[1]);
 		}
 		j->end = slurm_parse_time(f[2]);
-		if (f[3] && *f[3] && !j->node)
+		if (*f[3] && !j->node)
 			j->node = g_strdup(f[3]);
+		if (j->arrived && !j->hosts->len && !j->draining &&
+		    strcmp(j->state, "RUNNING") == 0 && j->node)
+			slurm_jobs_join(ss, j, j->node, f[4]);
 	}
 	for (i = ss->jobs->len; i-- > 0;) {
 		struct slurm_job *j = ss->jobs->pdata[i];
-		gboolean live = g_hash_table_contains(seen, j->id) &&
+		gboolean live;
+
+		if (!j->asked)
+			continue;	/* not in this poll (sbatch had not
+					   answered when it began) */
+		live = g_hash_table_contains(seen, j->id) &&
 			(strcmp(j->state, "PENDING") == 0 ||
 			 strcmp(j->state, "RUNNING") == 0 ||
 			 strcmp(j->state, "CONFIGURING") == 0);
-
+		if (j->arrived && !j->hosts->len)
+			ss->joins_waiting = TRUE;
 		if (!live) {
 			g_autofree char *why = g_strdup_printf(
 				"slurm job %s ended (%s)", j->id,
@@ -427,6 +437,16 @@ apply_poll(struct slurm_source *ss, const char *out)
 	}
 }
 
+static gboolean
+poll_soon(gpointer data)
+{
+	struct slurm_source *ss = data;
+
+	ss->soon = 0;
+	poll_jobs(ss);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 on_polled(GObject *obj, GAsyncResult *res, gpointer data)
 {
@@ -437,9 +457,14 @@ on_polled(GObject *obj, GAsyncResult *res, gpointer data)
 
 	if (!g_subprocess_communicate_utf8_finish(p, res, &out, &err,
 						  &error)) {
-		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			g_warning("slurm: squeue: %s", error->message);
-	} else if (ss->src.started) {
+		g_object_unref(p);
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			return;		/* the source is gone */
+		g_warning("slurm: squeue: %s", error->message);
+		ss->polling = FALSE;
+		return;
+	}
+	if (ss->src.started) {
 		/* Jobs squeue no longer knows make it fail; a controller it
 		 * cannot reach says nothing of them. */
 		if (g_subprocess_get_successful(p) ||
@@ -450,12 +475,13 @@ on_polled(GObject *obj, GAsyncResult *res, gpointer data)
 							    : "failed");
 	}
 	g_object_unref(p);
-	if (ss->polling) {
-		ss->polling = FALSE;
-		if (ss->poll_again && ss->src.started) {
-			ss->poll_again = FALSE;
-			poll_jobs(ss);
-		}
+	ss->polling = FALSE;
+	if (ss->poll_again && ss->src.started) {
+		ss->poll_again = FALSE;
+		poll_jobs(ss);
+	} else if (ss->joins_waiting && ss->src.started && !ss->soon) {
+		/* A node connected back before squeue saw its job run. */
+		ss->soon = g_timeout_add(250, poll_soon, ss);
 	}
 }
 
@@ -474,13 +500,17 @@ poll_jobs(struct slurm_source *ss)
 	for (i = 0; i < ss->jobs->len; i++) {
 		struct slurm_job *j = ss->jobs->pdata[i];
 
-		g_string_append_printf(ids, "%s%s", ids->len ? "," : "", j->id);
+		j->asked = j->id != NULL;
+		if (j->id)
+			g_string_append_printf(ids, "%s%s", ids->len ? "," : "",
+					       j->id);
 	}
 	if (!ids->len)
 		return;
 	p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
 			     G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, "squeue",
-			     "-h", "-o", "%i|%T|%e|%N", "-j", ids->str, NULL);
+			     "-h", "-o", "%i|%T|%e|%N|%C", "-j", ids->str,
+			     NULL);
 	if (!p) {
 		g_warning("slurm: squeue: %s", error->message);
 		return;
@@ -513,6 +543,7 @@ slurm_stop(struct member_source *src)
 	struct slurm_source *ss = (struct slurm_source *)src;
 
 	g_clear_handle_id(&ss->timer, g_source_remove);
+	g_clear_handle_id(&ss->soon, g_source_remove);
 	if (ss->jobs)
 		slurm_jobs_stop(ss);
 }
