@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -185,6 +187,10 @@ on_accept(int lfd, GIOCondition cond, gpointer data)
 
 	if (fd < 0)
 		return G_SOURCE_CONTINUE;	/* EAGAIN, ECONNABORTED... */
+	/* Frames are small and answered one by one: Nagle's wait for the
+	 * peer's delayed ACK would add 40 ms to a call. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+			 sizeof(int));
 	p = g_new0(struct pending, 1);
 	p->ls = ls;
 	p->fd = fd;
