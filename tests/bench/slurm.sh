@@ -30,14 +30,7 @@ CALLBENCH=${CALLBENCH:-$BUILD/tests/bench/callbench}
 slurm_up 2
 mkdir -p "$NODE_DIR"
 NODE_CMD="$TRICKLE_NODE --dir $NODE_DIR"
-slurm_exec setsid salloc -N2 --exclusive -J tfs-bench bash -c \
-    "echo \$\$ >$T/alloc.cmd.pid; export -p | grep ' SLURM_' >$T/alloc.env.new && mv $T/alloc.env.new $T/alloc.env; exec sleep 3600" \
-    </dev/null >"$T/salloc.out" 2>&1 &
-BG_PIDS+=("$!")
-wait_for -t 20 test -s "$T/alloc.env" || fail "no allocation: $(cat "$T/salloc.out")"
-. "$T/alloc.env"
-CLEANUP_HOOKS=(end_alloc "${CLEANUP_HOOKS[@]}")
-end_alloc() { kill "$(cat "$T/alloc.cmd.pid")" 2>/dev/null; }
+slurm_salloc -N2 --exclusive -J tfs-bench
 
 # kv KEY LINE: a field of callbench's output.
 kv() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }

@@ -27,18 +27,7 @@ NODE_CMD="$TRICKLE_NODE --dir $NODE_DIR"
 
 # An allocation as a user gets it: salloc's environment, kept for the
 # mounts below while salloc holds the nodes.
-# salloc runs in a session of its own, so nothing it signals reaches the
-# test shell.  Its command is a sleep that we end ourselves (salloc does
-# not end it when the allocation is revoked; it waits for it).
-slurm_exec setsid salloc -N2 --exclusive -J tfs-alloc bash -c \
-    "echo \$\$ >$T/alloc.cmd.pid; export -p | grep ' SLURM_' >$T/alloc.env.new && mv $T/alloc.env.new $T/alloc.env; exec sleep 300" \
-    </dev/null >"$T/salloc.out" 2>&1 &
-SALLOC_PID=$!
-SALLOC_E=$SALLOC_PID:$(starttime_of "$SALLOC_PID")
-BG_PIDS+=("$SALLOC_PID")
-wait_for -t 20 test -s "$T/alloc.env" ||
-    fail "no allocation: $(cat "$T/salloc.out")"
-. "$T/alloc.env"
+slurm_salloc -N2 --exclusive -J tfs-alloc
 expect_eq "the allocation's CPUs" "2(x2)" "$SLURM_JOB_CPUS_PER_NODE"
 JOB=$SLURM_JOB_ID
 read -r -a NODES <<<"$(slurm_exec scontrol show hostnames "$SLURM_JOB_NODELIST" | tr '\n' ' ')"
@@ -138,7 +127,5 @@ grep -q "slurm job $JOB ended" "$LOG.end" ||
     fail "the log does not say the job ended"
 expect_eq ".ctl after the end" "" "$(cat "$M/.ctl")"
 unmount "$M"
-# salloc's command ends, and then salloc (never wait without a bound).
-kill "$(cat "$T/alloc.cmd.pid")" 2>/dev/null
-wait_for -t 20 eval '! alive "$SALLOC_E"' || fail "salloc did not end"
+slurm_salloc_end
 echo "PASS: $TEST_NAME"

@@ -247,6 +247,38 @@ slurm_dump_on_failure() {
 	[ "${rc:-0}" = 0 ] || [ "${rc:-0}" = 77 ] || slurm_diagnostics
 }
 
+# slurm_salloc SALLOC-OPTION...: an allocation as a user gets it, held
+# by salloc in the background; its SLURM_* environment is exported into
+# this shell.  SALLOC_PID, SALLOC_E (PID:STARTTIME).  salloc runs in a
+# session of its own, so nothing it signals reaches the test shell.  Its
+# command is a sleep that slurm_salloc_end ends (salloc does not end it
+# when the allocation is revoked; it waits for it); cleanup ends it too.
+slurm_salloc() {
+	slurm_exec setsid salloc "$@" bash -c \
+	    "echo \$\$ >$T/alloc.cmd.pid; export -p | grep ' SLURM_' >$T/alloc.env.new && mv $T/alloc.env.new $T/alloc.env; exec sleep 3600" \
+	    </dev/null >"$T/salloc.out" 2>&1 &
+	SALLOC_PID=$!
+	SALLOC_E=$SALLOC_PID:$(starttime_of "$SALLOC_PID")
+	BG_PIDS+=("$SALLOC_PID")
+	CLEANUP_HOOKS=(_slurm_salloc_cmd_end "${CLEANUP_HOOKS[@]}")
+	wait_for -t 20 test -s "$T/alloc.env" ||
+	    fail "no allocation: $(cat "$T/salloc.out")"
+	# export -p writes "declare -x": global here, not the function's.
+	. <(sed 's/^declare -x /declare -gx /' "$T/alloc.env")
+}
+
+_slurm_salloc_cmd_end() {
+	[ -s "$T/alloc.cmd.pid" ] && kill "$(cat "$T/alloc.cmd.pid")" 2>/dev/null
+	return 0
+}
+
+# slurm_salloc_end: end salloc's command, and wait (20 s at most) for
+# salloc to end.
+slurm_salloc_end() {
+	_slurm_salloc_cmd_end
+	wait_for -t 20 eval '! alive "$SALLOC_E"' || fail "salloc did not end"
+}
+
 # slurm_job_state ID: PENDING, RUNNING, ... or nothing once forgotten.
 slurm_job_state() {
 	slurm_exec squeue -h -j "$1" -o %T 2>/dev/null
