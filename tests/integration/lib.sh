@@ -128,6 +128,14 @@ export XDG_STATE_HOME=$T/state
 # and most of them expect their VMs to run at once.  A test of sharing
 # itself sets its own.
 export TRICKLE_SHARE=${TRICKLE_SHARE:-test-$$:64}
+# A sanitizer build's daemons write no stderr once detached: with
+# TRICKLE_ASAN_DIR set, every process's reports go to files there
+# (NAME.PID), for the run to check.
+if [ -n "${TRICKLE_ASAN_DIR:-}" ]; then
+	mkdir -p "$TRICKLE_ASAN_DIR" && chmod 1777 "$TRICKLE_ASAN_DIR"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$TRICKLE_ASAN_DIR/$TEST_NAME"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$TRICKLE_ASAN_DIR/$TEST_NAME"
+fi
 
 MAIN_PID=$BASHPID
 FS_PID=

@@ -75,7 +75,9 @@ wait_for -t 30 eval '[ "$(vm_count)" = 6 ] && [ "$(jobs_of_mount | grep -c -e PE
 for vm in $drained_vms; do
 	listed "$vm" && fail "$vm (job $newest) is still there"
 done
-grep -q "^${pending} " "$M/.ctl" && fail ".ctl still lists $pending"
+# .ctl says "cancelled" until the next poll of squeue, then nothing.
+wait_for -t 10 eval '! grep -q "^${pending} " "$M/.ctl"' ||
+    fail ".ctl still lists $pending: $(grep "^${pending} " "$M/.ctl")"
 wait_for -t 15 eval 'grep -q "slurm job $newest ended" "$LOG"' ||
     fail "job $newest did not end after its node drained"
 grep -q "slurm job $newest ended (CANCELLED" "$LOG" &&
