@@ -518,6 +518,30 @@ lease_over(gpointer data)
 }
 
 /*
+ * A host that never came up is tried again too, as long as what stopped
+ * it may pass (a node not listening yet, a timeout on a loaded machine,
+ * a network that is not there yet): not a refused key or login, and not
+ * one that joins while mounted (its .ctl write or its source hears of
+ * the failure and decides).
+ */
+static gboolean
+retry_never_up(const struct host *h)
+{
+	switch (h->last_error.err) {
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case ECONNABORTED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+		return !h->joining && !h->transient;
+	default:
+		return FALSE;
+	}
+}
+
+/*
  * The link is gone or the node silent: reconnect if we may, else down.
  * The next attempt comes 0.1, 1, 2, 4, 8, 16, then every 30 s after a
  * loss; from the first loss, the lease.
@@ -529,7 +553,7 @@ host_lost(struct host *h, const char *why)
 	guint delay_ms;
 
 	if (!fs->opt.reconnect || fs->stopping || h->ending || h->leaving ||
-	    !h->was_up || h->state == HOST_DOWN) {
+	    (!h->was_up && !retry_never_up(h)) || h->state == HOST_DOWN) {
 		host_down(h, why);
 		return;
 	}

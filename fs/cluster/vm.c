@@ -268,8 +268,12 @@ call_refused(struct call *c)
 {
 	struct vm *vm = c->vm;
 
-	if (vm->host->state == HOST_DOWN) {
-		g_autofree char *why = g_strdup_printf("node down: %s",
+	if (vm->host->state == HOST_DOWN ||
+	    (vm->host->state == HOST_RECONNECTING && !vm->host->was_up)) {
+		/* Never up (host.c tries it again): nothing to wait for. */
+		g_autofree char *why = g_strdup_printf("node %s: %s",
+			vm->host->state == HOST_DOWN ? "down"
+			: "not up yet (being tried again)",
 			vm->host->down_reason);
 		call_set_state(c, CALL_FAILED, why);
 		call_ended_now(c);

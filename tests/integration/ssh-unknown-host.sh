@@ -41,9 +41,11 @@ mount_ssh a=127.0.0.1:$SSHD_PORT x=127.0.0.1:$port
 echo "ls with one node down: $(timeout 5 ls "$M" | tr '\n' ' ')"
 inject a "$BASIC_SO"
 expect_eq "foo on the good node" 4 "$(call a "foo 2")"
-# The unreachable node's VM is there, and its calls fail (EIO, "node down").
+# The unreachable node's VM is there, its calls fail (EIO, "node not up
+# yet"), and it is tried again (ssh-never-up.sh: until it comes up).
 [ -d "$M/x" ] || fail "the unreachable node's VM x is not in the mount: $(ls -A "$M" | tr '\n' ' ')"
 id=$(fork x "foo 2") || fail "fork on the unreachable node's VM"
 expect_errno "a call on the unreachable node" EIO read "$M/x/calls/$id/result"
-expect_match "its status" '^failed node down' "$(status x "$id")"
+expect_match "its status" '^failed node not up yet \(being tried again\): .*connection refused' "$(status x "$id")"
+expect_match "x in .ctl" '^x .* unreachable ' "$(grep '^x ' "$M/.ctl")"
 unmount
