@@ -355,6 +355,7 @@ cluster_free(struct cluster *cl)
 		vm_free(cl->any);
 	g_ptr_array_unref(cl->vms);
 	g_clear_pointer(&cl->vm_names, g_hash_table_unref);
+	g_clear_pointer(&cl->names_held, g_hash_table_unref);
 	any_index_free(cl);
 	member_source_free(cl->discover_src);
 	member_source_free(cl->slurm_src);

@@ -114,6 +114,9 @@ struct cluster {
 	GHashTable *vm_names;		/* name -> struct vm *, listed or
 					   not (cluster_vm_named) */
 	guint vm_names_seen;		/* VMs of vms in it so far */
+	GHashTable *names_held;		/* name -> how many VMs not gone hold
+					   it, joining or listed (members.c:
+					   members_name_taken in O(1)) */
 	gboolean any_kicking, any_again;	/* any_kick re-entered */
 	gboolean stopping;		/* unmounting: quiet about hosts ending */
 	GArray *listeners;		/* events.c */
@@ -350,7 +353,9 @@ struct vm {
 	gboolean draining;		/* takes no new calls; goes when idle */
 	gboolean any_withdrawn;		/* draining: .any calls queued on its
 					   node were taken back (anysched.c) */
-	gboolean gone;			/* no longer in the tree */
+	gboolean gone;			/* no longer in the tree; set with
+					   vm_set_gone */
+	gboolean holds_name;		/* counted in names_held */
 	struct last_error last_error;	/* lasterr.c */
 	struct vm_ckpts *ckpts;		/* ckpt.c; NULL: none yet */
 };
@@ -493,6 +498,8 @@ void fanin_release(struct fanin *f);
 
 /* vm.c: the model */
 struct vm *vm_new(struct cluster *cl, struct host *h, const char *name);
+/* vm leaves the tree: its name is free again. */
+void vm_set_gone(struct vm *vm);
 void vm_free(struct vm *vm);
 /* Fork a call on vm; any: the .any call it runs for, or NULL. */
 struct call *vm_fork(struct vm *vm, char **argv, const char *line,

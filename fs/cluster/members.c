@@ -26,27 +26,12 @@ struct join_wait {
 	void *data;
 };
 
+/* A VM not gone holds its name, joining or listed (vm.c counts them). */
 gboolean
 members_name_taken(struct cluster *fs, const char *name)
 {
-	guint i, j;
-
-	for (i = 0; i < fs->vms->len; i++) {
-		struct vm *vm = fs->vms->pdata[i];
-		if (!vm->gone && strcmp(vm->name, name) == 0)
-			return TRUE;
-	}
-	/* VMs of hosts still joining have their names already. */
-	for (i = 0; i < fs->hosts->len; i++) {
-		struct host *h = fs->hosts->pdata[i];
-		if (!h->joining)
-			continue;
-		for (j = 0; j < h->vms->len; j++)
-			if (strcmp(((struct vm *)h->vms->pdata[j])->name,
-				   name) == 0)
-				return TRUE;
-	}
-	return FALSE;
+	return fs->names_held &&
+	       g_hash_table_contains(fs->names_held, name);
 }
 
 char *
@@ -232,7 +217,7 @@ check_gone(struct vm *vm)
 {
 	if (vm->gone || !vm->draining || vm_busy(vm))
 		return;
-	vm->gone = TRUE;
+	vm_set_gone(vm);
 	g_message("%s: left", vm->name);
 	host_leave(vm->host);
 	cluster_emit(vm->fs, CL_VM_LEFT, vm->host, vm, NULL, vm->detail);
@@ -276,7 +261,7 @@ host_down(struct host *h)
 		h->join_timer = 0;
 		h->leaving = TRUE;
 		for (i = 0; i < h->vms->len; i++)
-			((struct vm *)h->vms->pdata[i])->gone = TRUE;
+			vm_set_gone(h->vms->pdata[i]);
 		tell_waiters(h, h->down_reason);
 		if (h->source && h->source->ops->failed)
 			h->source->ops->failed(h->source, h);
