@@ -114,9 +114,8 @@ struct cluster {
 	GHashTable *vm_names;		/* name -> struct vm *, listed or
 					   not (cluster_vm_named) */
 	guint vm_names_seen;		/* VMs of vms in it so far */
-	GHashTable *names_held;		/* name -> how many VMs not gone hold
-					   it, joining or listed (members.c:
-					   members_name_taken in O(1)) */
+	GHashTable *names_held;		/* name -> VMs not gone holding it
+					   (members.c) */
 	gboolean any_kicking, any_again;	/* any_kick re-entered */
 	gboolean stopping;		/* unmounting: quiet about hosts ending */
 	GArray *listeners;		/* events.c */
@@ -498,7 +497,8 @@ void fanin_release(struct fanin *f);
 
 /* vm.c: the model */
 struct vm *vm_new(struct cluster *cl, struct host *h, const char *name);
-/* vm leaves the tree: its name is free again. */
+/* members.c: vm holds its name (vm_new) until it leaves the tree. */
+void members_name_hold(struct vm *vm);
 void vm_set_gone(struct vm *vm);
 void vm_free(struct vm *vm);
 /* Fork a call on vm; any: the .any call it runs for, or NULL. */

@@ -26,7 +26,40 @@ struct join_wait {
 	void *data;
 };
 
-/* A VM not gone holds its name, joining or listed (vm.c counts them). */
+/* A VM not gone holds its name, joining or listed: counted here. */
+void
+members_name_hold(struct vm *vm)
+{
+	struct cluster *fs = vm->fs;
+
+	if (!fs->names_held)
+		fs->names_held = g_hash_table_new_full(g_str_hash, g_str_equal,
+						       g_free, NULL);
+	g_hash_table_insert(fs->names_held, g_strdup(vm->name),
+		GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(
+			fs->names_held, vm->name)) + 1));
+	vm->holds_name = TRUE;
+}
+
+void
+vm_set_gone(struct vm *vm)
+{
+	GHashTable *held = vm->fs->names_held;
+	guint n;
+
+	vm->gone = TRUE;
+	if (!vm->holds_name)
+		return;
+	vm->holds_name = FALSE;
+	n = GPOINTER_TO_UINT(g_hash_table_lookup(held, vm->name));
+	if (n > 1)
+		g_hash_table_insert(held, g_strdup(vm->name),
+				    GUINT_TO_POINTER(n - 1));
+	else
+		g_hash_table_remove(held, vm->name);
+}
+
+
 gboolean
 members_name_taken(struct cluster *fs, const char *name)
 {

@@ -65,33 +65,9 @@ vm_new(struct cluster *fs, struct host *h, const char *name)
 	vm->any_level = -1;
 	if (h) {
 		g_ptr_array_add(h->vms, vm);
-		if (!fs->names_held)
-			fs->names_held = g_hash_table_new_full(g_str_hash,
-				g_str_equal, g_free, NULL);
-		g_hash_table_insert(fs->names_held, g_strdup(name),
-			GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(
-				fs->names_held, name)) + 1));
-		vm->holds_name = TRUE;
+		members_name_hold(vm);
 	}
 	return vm;
-}
-
-void
-vm_set_gone(struct vm *vm)
-{
-	GHashTable *held = vm->fs->names_held;
-	guint n;
-
-	vm->gone = TRUE;
-	if (!vm->holds_name)
-		return;
-	vm->holds_name = FALSE;
-	n = GPOINTER_TO_UINT(g_hash_table_lookup(held, vm->name));
-	if (n > 1)
-		g_hash_table_insert(held, g_strdup(vm->name),
-				    GUINT_TO_POINTER(n - 1));
-	else
-		g_hash_table_remove(held, vm->name);
 }
 
 void
