@@ -94,6 +94,9 @@ void joblog_write(struct joblog *l, guint64 seq, const char *host,
 		  double start, double runtime, gsize send, guint64 received,
 		  int exitval, int signo, const char *command);
 gboolean joblog_close(struct joblog *l, GError **error);
+/* Job seq was forked as target/calls/id (FILE.calls, for --resume). */
+void joblog_forked(struct joblog *l, guint64 seq, const char *target,
+		   guint32 id);
 
 /*
  * What a joblog says was done (--resume, --resume-failed): per Seq the
@@ -107,6 +110,9 @@ void resume_free(struct resume *r);
 /* Should job seq with this line be skipped?  A Seq whose Command was
  * another line is run, with a warning (once) on stderr. */
 gboolean resume_skip(struct resume *r, guint64 seq, const char *line);
+/* An earlier run forked job seq as target/calls/id: FALSE if not. */
+gboolean resume_forked(struct resume *r, guint64 seq, const char **target,
+		       guint32 *id);
 
 /* ---------------------------------------------------------------- options */
 
@@ -255,6 +261,7 @@ struct job {
 	guint64 received;
 	int code;		/* exit code, as trickle-run's */
 	gboolean skipped;	/* --resume: done by an earlier run */
+	gboolean adopted;	/* --resume: an earlier run's call, joined */
 	gboolean bad;		/* an item no call line can carry */
 	struct tc_held out, err;	/* --ordered: waiting for its turn */
 };

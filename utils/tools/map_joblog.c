@@ -4,6 +4,11 @@
  * --resume-failed, which read it back: a job whose Seq has a line with
  * the same Command was done (and, for --resume-failed, succeeded) and is
  * not run again.
+ *
+ * Beside a joblog FILE, FILE.calls gets a line per forked job, "Seq
+ * TARGET ID" (TARGET a VM directory or .any), as it is forked: a run
+ * killed outright (kill -9, the machine) leaves its calls running on the
+ * mount, and --resume joins those instead of forking them again.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +24,7 @@
 struct joblog {
 	FILE *f;
 	char *path;		/* NULL for stdout */
+	FILE *calls;		/* FILE.calls; NULL for stdout */
 };
 
 struct joblog *
@@ -50,6 +56,14 @@ joblog_open(const char *spec, gboolean resume, GError **error)
 		return NULL;
 	}
 	l->path = g_strdup(path);
+	{
+		g_autofree char *cp = g_strconcat(path, ".calls", NULL);
+
+		/* Without it, a resume forks again; say so, go on. */
+		if (!(l->calls = fopen(cp, append ? "ae" : "we")))
+			fprintf(stderr, "trickle-map: %s: %s\n", cp,
+				g_strerror(errno));
+	}
 	/* Appending to a log that has lines: they have the header. */
 	if (!append || (fstat(fileno(l->f), &st) == 0 && st.st_size == 0))
 		fputs(JOBLOG_HEADER, l->f);
@@ -73,6 +87,15 @@ joblog_write(struct joblog *l, guint64 seq, const char *host, double start,
 	fflush(l->f);
 }
 
+void
+joblog_forked(struct joblog *l, guint64 seq, const char *target, guint32 id)
+{
+	if (!l || !l->calls)
+		return;
+	fprintf(l->calls, "%" G_GUINT64_FORMAT "\t%s\t%u\n", seq, target, id);
+	fflush(l->calls);
+}
+
 gboolean
 joblog_close(struct joblog *l, GError **error)
 {
@@ -80,6 +103,8 @@ joblog_close(struct joblog *l, GError **error)
 
 	if (!l)
 		return TRUE;
+	if (l->calls)
+		fclose(l->calls);
 	if (l->path) {
 		if (fclose(l->f) != 0) {
 			int e = errno;
@@ -107,8 +132,14 @@ struct done_job {
 	char *command;
 };
 
+struct forked {
+	char *target;
+	guint32 id;
+};
+
 struct resume {
 	GHashTable *jobs;	/* guint64 Seq -> struct done_job */
+	GHashTable *forked;	/* guint64 Seq -> struct forked: FILE.calls */
 	gboolean failed;	/* --resume-failed */
 	char *path;
 	gboolean warned;
@@ -119,6 +150,47 @@ done_job_free(struct done_job *d)
 {
 	g_free(d->command);
 	g_free(d);
+}
+
+static void
+forked_free(struct forked *f)
+{
+	g_free(f->target);
+	g_free(f);
+}
+
+/* FILE.calls: the calls forked by earlier runs (the last per Seq). */
+static void
+load_forked(struct resume *r)
+{
+	g_autofree char *cp = g_strconcat(r->path, ".calls", NULL);
+	g_autofree char *text = NULL;
+	char *line, *next;
+
+	if (!g_file_get_contents(cp, &text, NULL, NULL))
+		return;		/* none: nothing to join */
+	for (line = text; *line; line = next) {
+		g_auto(GStrv) f = NULL;
+		struct forked *fk;
+		guint64 seq, id, *key;
+
+		if (!(next = strchr(line, '\n')))
+			break;		/* a torn last line */
+		*next++ = '\0';
+		f = g_strsplit(line, "\t", 3);
+		if (g_strv_length(f) != 3 || !*f[1] ||
+		    !g_ascii_string_to_unsigned(f[0], 10, 1, G_MAXUINT64,
+						&seq, NULL) ||
+		    !g_ascii_string_to_unsigned(f[2], 10, 1, G_MAXUINT32,
+						&id, NULL))
+			continue;
+		fk = g_new0(struct forked, 1);
+		fk->target = g_strdup(f[1]);
+		fk->id = (guint32)id;
+		key = g_new(guint64, 1);
+		*key = seq;
+		g_hash_table_replace(r->forked, key, fk);
+	}
 }
 
 struct resume *
@@ -145,8 +217,11 @@ resume_load(const char *spec, gboolean failed, GError **error)
 	r = g_new0(struct resume, 1);
 	r->jobs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					(GDestroyNotify)done_job_free);
+	r->forked = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+					  (GDestroyNotify)forked_free);
 	r->failed = failed;
 	r->path = g_strdup(path);
+	load_forked(r);
 	for (line = text; line && *line; line = next) {
 		char *f[9], *p = line, *end;
 		struct done_job *d;
@@ -184,6 +259,7 @@ resume_free(struct resume *r)
 	if (!r)
 		return;
 	g_hash_table_destroy(r->jobs);
+	g_hash_table_destroy(r->forked);
 	g_free(r->path);
 	g_free(r);
 }
@@ -207,4 +283,17 @@ resume_skip(struct resume *r, guint64 seq, const char *line)
 		return FALSE;
 	}
 	return !(r->failed && d->exitval != 0);
+}
+
+gboolean
+resume_forked(struct resume *r, guint64 seq, const char **target,
+	      guint32 *id)
+{
+	struct forked *f;
+
+	if (!r || !(f = g_hash_table_lookup(r->forked, &seq)))
+		return FALSE;
+	*target = f->target;
+	*id = f->id;
+	return TRUE;
 }

@@ -348,6 +348,7 @@ fork_batch(struct map *m, struct target *t, GString *lines, GPtrArray *jobs)
 		g_hash_table_insert(m->running, &j->key, j);
 		j->sent = j->block ? g_bytes_get_size(j->block)
 				   : strlen(j->line) + 1;
+		joblog_forked(m->joblog, j->seq, t->name, j->id);
 		/* It starts once its block is in (or, cancelled, ends). */
 		if (j->block && !transfer_stdin(t->callsfd, j->id, j->block,
 						&error)) {
@@ -361,8 +362,51 @@ fork_batch(struct map *m, struct target *t, GString *lines, GPtrArray *jobs)
 	g_ptr_array_set_size(jobs, 0);
 }
 
+/*
+ * --resume: an earlier run that was killed outright forked job j, and its
+ * call is still at the mount with j's line: join it (at once if it has
+ * ended) rather than run it again.  FALSE: fork it.
+ */
+static gboolean
+adopt(struct map *m, struct job *j)
+{
+	g_autofree char *args = NULL, *status = NULL;
+	const char *name;
+	struct target *t;
+	char path[32];
+	guint32 id;
+	int signo;
+
+	if (!resume_forked(m->resume, j->seq, &name, &id) || j->block ||
+	    !(t = targets_find(m->targets, name, strlen(name))))
+		return FALSE;
+	snprintf(path, sizeof(path), "%u/args", id);
+	if (!(args = tc_read_small(t->callsfd, path, MAX_LINE + 2, NULL)))
+		return FALSE;
+	tc_chomp(args);
+	snprintf(path, sizeof(path), "%u/status", id);
+	if (strcmp(args, j->line) != 0 ||
+	    !(status = tc_read_small(t->callsfd, path, 4096, NULL)))
+		return FALSE;
+	tc_chomp(status);
+	j->id = id;
+	j->tg = t;
+	j->key = (guint64)t->index << 32 | id;
+	j->start = tc_now();
+	j->mono = tc_mono();
+	j->sent = strlen(j->line) + 1;
+	j->adopted = TRUE;
+	t->outstanding++;
+	g_hash_table_insert(m->running, &j->key, j);
+	/* .done was opened before: an end after this read is told there. */
+	if (tc_status_code(status, &signo) >= 0)
+		finish(m, j, status);
+	return TRUE;
+}
+
 /* The next job, unless it is not to run: done by an earlier run
- * (--resume), or its line cannot be a call.  NULL: none to run now. */
+ * (--resume; or still running: joined), or its line cannot be a call.
+ * NULL: none to run now. */
 static struct job *
 next_job(struct map *m)
 {
@@ -373,6 +417,12 @@ next_job(struct map *m)
 			j->skipped = TRUE;
 			m->skipped++;
 			retire(m, j);
+			continue;
+		}
+		if (adopt(m, j)) {
+			if (g_hash_table_size(m->running) >=
+			    (guint)m->o->maxjobs)
+				break;
 			continue;
 		}
 		if (j->bad)
