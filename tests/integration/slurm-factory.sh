@@ -133,6 +133,8 @@ wait_for -t 20 eval '! grep -q " RUNNING " <<<"$(jobs_of_mount | grep "^$short "
 for vm in $short_vms; do
 	listed "$vm" && fail "drained $vm is still there"
 done
+wait_for -t 10 grep -q "slurm job $short ended" "$LOG" ||
+    fail "the mount did not see job $short end"
 grep -q "slurm job $short ended (TIMEOUT" "$LOG" && fail "job $short ran into its walltime"
 echo "job $short drained and ended $(( ($(now_ms) - drained_at) / 1000 )) s after the drain"
 
