@@ -196,6 +196,7 @@ on_taken(void *data, int err, const char *msg, const guint8 *bytes,
 	struct op *o = data;
 	struct vm_ckpts *k = ckpts_of(o->vm);
 	g_autoptr(GVariant) st = NULL;
+	g_autoptr(GBytes) b = NULL;
 	g_autofree char *cached = NULL;
 	guint32 mode, nlink;
 	guint64 size, mtime;
@@ -212,9 +213,11 @@ on_taken(void *data, int err, const char *msg, const guint8 *bytes,
 		finish(o, err);
 		return;
 	}
-	st = g_variant_ref_sink(g_variant_new_from_data(
-		G_VARIANT_TYPE("(uttu)"), g_memdup2(bytes, len), len, TRUE,
-		g_free, NULL));
+	/* A node's bytes: checked (not trusted), and copied for GVariant's
+	 * alignment. */
+	b = g_bytes_new(bytes, len);
+	st = g_variant_ref_sink(g_variant_new_from_bytes(
+		G_VARIANT_TYPE("(uttu)"), b, FALSE));
 	g_variant_get(st, "(uttu)", &mode, &size, &mtime, &nlink);
 	/* A copy of an older checkpoint of that number (an earlier mount
 	 * of this state) is not this one. */

@@ -205,7 +205,7 @@ on_answer(void *data, int err, const char *msg, const guint8 *bytes,
 		if (!is_reply(msg, WIRE_STAT))
 			goto unexpected;
 		v = g_variant_ref_sink(g_variant_new_from_data(
-			G_VARIANT_TYPE("(uttu)"), bytes, len, TRUE, NULL,
+			G_VARIANT_TYPE("(uttu)"), bytes, len, FALSE, NULL,
 			NULL));
 		g_variant_get(v, "(uttu)", &mode, &size, &mtime, &nlink);
 		if (p->index == MAIN) {
@@ -227,7 +227,7 @@ on_answer(void *data, int err, const char *msg, const guint8 *bytes,
 		copy = g_memdup2(bytes, len);
 		g_clear_pointer(&op->list, g_variant_unref);
 		op->list = g_variant_ref_sink(g_variant_new_from_data(
-			G_VARIANT_TYPE("(a(sutt)b)"), copy, len, TRUE, g_free,
+			G_VARIANT_TYPE("(a(sutt)b)"), copy, len, FALSE, g_free,
 			copy));
 		break;
 	}
