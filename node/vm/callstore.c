@@ -430,8 +430,14 @@ cstore_end(struct vmnode *vm, guint32 id, guint state, int code,
 	g_free(r->detail);
 	r->detail = g_strdup(detail);
 	if (r->out_fd < 0) {		/* its own files, or never ran */
+		guint64 out, err;
+
 		if (!logged)
 			cstore_log(vm, id, state, code, detail, NULL);
+		cstore_sizes(vm, id, &out, &err);
+		/* Small again: the next call of it goes to memory. */
+		if (r->own_files && func && out + err <= WORKER_STORE_MAX)
+			g_hash_table_remove(cs_get(vm)->big, func);
 		return;
 	}
 	if (logged) {
