@@ -369,11 +369,18 @@ do_read(struct node *n, struct vmnode *vm, struct wire_msg *m)
 	guint32 id, max;
 	guint8 stream;
 	guint64 off;
-	g_autofree char *path = NULL;
+	g_autofree guint8 *buf = NULL;
+	gssize got;
+	int err;
 
 	g_variant_get(m->body, "(uytu)", &id, &stream, &off, &max);
-	path = vmnode_call_file(vm, id, stream);
-	reply_file_bytes(n, m, path, off, max);
+	buf = g_malloc(MIN(max, WIRE_CHUNK));
+	got = vmnode_call_pread(vm, id, stream, buf, MIN(max, WIRE_CHUNK), off,
+				&err);
+	if (got < 0)
+		reply(n, m->vm, m->tag, err, g_strerror(err));
+	else
+		node_send_bytes(n, WIRE_DATA, m->vm, m->tag, buf, got);
 }
 
 /* "MemTotal:  16303832 kB" -> MiB, or -1. */

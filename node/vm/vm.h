@@ -84,8 +84,10 @@ void vmnode_call(struct vmnode *vm, guint32 id, char **argv);
 /* Bytes of call id's stdin (TRICKLE_STDIN=1); none: its end. */
 void vmnode_stdin(struct vmnode *vm, guint32 id, const guint8 *bytes,
 		  gsize len);
-/* The file holding a call's stream, or NULL if there is no such call. */
-char *vmnode_call_file(struct vmnode *vm, guint32 id, guint stream);
+/* Up to max bytes of a call's stream (WIRE_STDOUT, WIRE_STDERR) at off
+ * (callstore.c): how many, or -1 with *err (ENOENT: no such call). */
+gssize vmnode_call_pread(struct vmnode *vm, guint32 id, guint stream,
+			 void *buf, gsize max, guint64 off, int *err);
 /* WIRE_CANCEL: answers the request tag itself (for a running call, once
  * the call has ended and its CALL_STATE is out). */
 void vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id);

@@ -62,6 +62,9 @@ struct vmnode {
 	char *ckpt_dir;			/* vm<i>/checkpoints: N, mode 0600 */
 	struct vmckpt *ckpt;		/* a take or restore under way */
 	char *crash_ckpt;		/* restore from it if the worker dies */
+
+	/* Where its calls' output is (callstore.c). */
+	struct callstore *cstore;
 };
 
 /* vmnode.c */
@@ -112,6 +115,37 @@ void vmcalls_worker_ended(struct vmnode *vm, int status, const char *why);
 void vmcalls_restarting(struct vmnode *vm);
 /* Drop every call and timer, without telling anyone (vmnode_free). */
 void vmcalls_clear(struct vmnode *vm);
+
+/* callstore.c: where the calls' output is kept (issue 12) */
+struct worker_where;
+/* Append the end of call id to vm<i>/ended (with where its output is,
+ * w NULL: nowhere new). */
+void cstore_log(struct vmnode *vm, guint32 id, guint state, int code,
+		const char *detail, const struct worker_where *w);
+/* Does the VM know call id (queued, running or ended)? */
+gboolean cstore_known(struct vmnode *vm, guint32 id);
+/* A new call, or one sent again (from nothing again): 0 or an errno. */
+int cstore_add(struct vmnode *vm, guint32 id);
+/* calls/ID/stdin, its directory made; NULL with errno. */
+char *cstore_stdin_path(struct vmnode *vm, guint32 id);
+/* W_RUN's first field for the call (worker_parse_spec), its output
+ * files made; func: its function, whose last output was large or not.
+ * NULL with errno. */
+char *cstore_spec(struct vmnode *vm, guint32 id, const char *func);
+void cstore_sizes(struct vmnode *vm, guint32 id, guint64 *out,
+		  guint64 *err);
+/* The call ended (logged: its worker logged it, and kept its output):
+ * its output goes where it is kept, and its end in the log. */
+void cstore_end(struct vmnode *vm, guint32 id, guint state, int code,
+		const char *detail, gboolean logged, const char *func);
+/* How an ended call ended; FALSE if it has not. */
+gboolean cstore_ended(struct vmnode *vm, guint32 id, guint *state,
+		      int *code, const char **detail);
+/* Every call known (ids as pointers); g_list_free it. */
+GList *cstore_ids(struct vmnode *vm);
+/* Forget an ended call: 0 or an errno. */
+int cstore_forget(struct vmnode *vm, guint32 id);
+void cstore_free(struct vmnode *vm);
 
 /* vmckpt.c: checkpoint and restore (issue 16) */
 /* A take or restore holds the calls: none starts meanwhile. */

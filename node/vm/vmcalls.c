@@ -9,8 +9,8 @@
  * back as after a crash.  What the worker may say about the call in
  * between is ignored.
  *
- * Each call has a directory under calls/ holding its args, stdout and
- * stderr; it stays after the call has ended, until forgotten.
+ * A call's output is kept by callstore.c (no inode per call in the
+ * common case); it stays after the call has ended, until forgotten.
  */
 #include "vm_priv.h"
 #include "fdio.h"
@@ -57,55 +57,15 @@ ncall_free(struct ncall *c)
 	g_free(c);
 }
 
-static guint64
-file_size(const char *dir, guint32 id, const char *name)
-{
-	g_autofree char *p = g_strdup_printf("%s/%u/%s", dir, id, name);
-	struct stat st;
-
-	return stat(p, &st) == 0 ? (guint64)st.st_size : 0;
-}
-
-/* The end of a call, appended to vm<i>/ended before the client hears of
- * it: a trickle-node that adopts the session after this one died knows
- * from it which calls ended and how, and which were cut off.  One line
- * (worker_log_end), one write, no new inode per call.  A call that
- * returned in its worker was logged there already. */
-static void
-log_end(struct vmnode *vm, guint32 id, guint state, int code,
-	const char *detail)
-{
-	if (vm->ended_fd < 0) {
-		g_autofree char *path = g_build_filename(vm->dir, "ended",
-							 NULL);
-
-		vm->ended_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
-				    O_CLOEXEC, 0600);
-		if (vm->ended_fd < 0) {
-			g_warning("vm%u: cannot open %s: %s", vm->index, path,
-				  g_strerror(errno));
-			return;
-		}
-	}
-	if (!worker_log_end(vm->ended_fd, id, state, code, detail))
-		g_warning("vm%u: cannot log the end of call %u: %s", vm->index,
-			  id, g_strerror(errno));
-}
-
 static void
 send_result(struct vmnode *vm, guint32 id, guint64 size)
 {
-	g_autofree char *p = g_strdup_printf("%s/%u/stdout", vm->calls_dir, id);
 	guint8 buf[WIRE_RESULT_MAX];
-	ssize_t n;
-	int fd;
+	int err;
+	gssize n = vmnode_call_pread(vm, id, WIRE_STDOUT, buf, sizeof(buf), 0,
+				     &err);
 
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return;
-	n = pread(fd, buf, sizeof(buf), 0);
-	close(fd);
-	if (n == (ssize_t)size)
+	if (n == (gssize)size)
 		vmnode_send_bytes(vm, WIRE_RESULT, id, buf, n);
 }
 
@@ -115,11 +75,13 @@ static void
 tell_call_state(struct vmnode *vm, guint32 id, guint state, int code,
 		const char *detail, gboolean logged)
 {
-	guint64 out = file_size(vm->calls_dir, id, "stdout");
-	guint64 err = file_size(vm->calls_dir, id, "stderr");
+	guint64 out, err;
 
-	if (state >= CALL_DONE && !logged)
-		log_end(vm, id, state, code, detail);
+	if (state >= CALL_DONE)
+		cstore_end(vm, id, state, code, detail, logged,
+			   vm->running && vm->running->id == id ?
+			   vm->running->argv[0] : NULL);
+	cstore_sizes(vm, id, &out, &err);
 	/* A small result travels with the end, so the client has it even
 	 * if this node is gone when it is read. */
 	if (state == CALL_DONE && out > 0 && out <= WIRE_RESULT_MAX)
@@ -153,8 +115,7 @@ on_tick(gpointer data)
 		vm->tick_timer = 0;
 		return G_SOURCE_REMOVE;
 	}
-	out = file_size(vm->calls_dir, c->id, "stdout");
-	err = file_size(vm->calls_dir, c->id, "stderr");
+	cstore_sizes(vm, c->id, &out, &err);
 	if (out != vm->sent_out || err != vm->sent_err)
 		send_call_state(vm, c->id, CALL_RUNNING, 0, "");
 	return G_SOURCE_CONTINUE;
@@ -213,11 +174,14 @@ vmnode_slot_granted(struct vmnode *vm)
 	vmcalls_pump(vm);
 }
 
+static void finish_running(struct vmnode *vm, guint state, int code,
+			   const char *detail, gboolean logged);
+
 void
 vmcalls_pump(struct vmnode *vm)
 {
 	struct ncall *c;
-	g_autofree char *dir = NULL;
+	g_autofree char *spec = NULL;
 	g_autofree char *prog = NULL;
 	g_autofree char *ended = NULL;
 
@@ -250,7 +214,15 @@ vmcalls_pump(struct vmnode *vm)
 	}
 	g_queue_delete_link(&vm->queue, l);
 	vm->running = c;
-	dir = g_strdup_printf("%s/%u", vm->calls_dir, c->id);
+	spec = cstore_spec(vm, c->id, c->argv[0]);
+	if (!spec) {
+		g_autofree char *d = g_strdup_printf("cannot make the call's "
+			"output on the node: %s", g_strerror(errno));
+
+		finish_running(vm, CALL_FAILED, -1, d, FALSE);
+		vmcalls_pump(vm);
+		return;
+	}
 	ended = g_build_filename(vm->dir, "ended", NULL);
 	if (g_hash_table_contains(vm->programs, c->argv[0]))
 		prog = g_build_filename(vm->inject_dir, c->argv[0], NULL);
@@ -258,7 +230,7 @@ vmcalls_pump(struct vmnode *vm)
 		    g_strcmp0(vmnode_func_origin(vm, "setenv"),
 			      "built-in") == 0;
 	vmnode_to_worker(vm, WIRE_W_RUN, c->id,
-			 g_variant_new("(sss^as^as)", dir, ended,
+			 g_variant_new("(sss^as^as)", spec, ended,
 				       prog ? prog : "",
 				       c->argv, c->env));
 	send_call_state(vm, c->id, CALL_RUNNING, 0, "");
@@ -396,6 +368,7 @@ vmcalls_clear(struct vmnode *vm)
 	g_queue_clear_full(&vm->queue, (GDestroyNotify)ncall_free);
 	vm->host->slot_drop(vm->host->data, vm->index);
 	vm->has_slot = FALSE;
+	cstore_free(vm);
 }
 
 /* Queueing. */
@@ -482,45 +455,22 @@ parse_call(struct ncall *c, char **argv, char **why)
 	return TRUE;
 }
 
-/* Create dir/name holding text.  Plain syscalls:
- * a call makes three of these, and a temp file and rename each (as
- * g_file_set_contents does) doubled the node's cost per call. */
-static gboolean
-create_file(const char *dir, const char *name, const char *text)
-{
-	g_autofree char *p = g_build_filename(dir, name, NULL);
-	gboolean written;
-	int fd;
-
-	if ((fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		return FALSE;
-	written = fdio_write_all(fd, text, strlen(text)) == 0;
-	return close(fd) == 0 && written;
-}
-
 void
 vmnode_call(struct vmnode *vm, guint32 id, char **argv)
 {
-	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
-	g_autofree char *args = g_strjoinv(" ", argv);
 	g_autofree char *why = NULL;
 	struct ncall *c;
 	int made;
 
-	/* The output files exist from the start: reading a queued call's
-	 * stdout gives nothing rather than an error.  A call the client
-	 * sends again (its last run was lost, or failed and is retried)
-	 * starts from empty files, and its earlier end no longer counts. */
-	made = mkdir(dir, 0700) == 0 ? 0 : errno;
-	if (made == EEXIST)
-		log_end(vm, id, CALL_QUEUED, 0, "sent again");
-	if ((made && made != EEXIST) ||
-	    !create_file(dir, "args", args) ||
-	    !create_file(dir, "stdout", "") || !create_file(dir, "stderr", "")) {
-		g_warning("vm%u: call %u: cannot create %s: %s", vm->index, id,
-			  dir, g_strerror(errno));
-		send_call_state(vm, id, CALL_FAILED, -1, "cannot create the "
-				"call's directory on the node");
+	/* Reading a queued call's stdout gives nothing rather than an
+	 * error.  A call the client sends again (its last run was lost, or
+	 * failed and is retried) starts from nothing, and its earlier end
+	 * no longer counts. */
+	if ((made = cstore_add(vm, id))) {
+		g_warning("vm%u: call %u: cannot clear its last run: %s",
+			  vm->index, id, g_strerror(made));
+		send_call_state(vm, id, CALL_FAILED, -1, "cannot clear the "
+				"call's last run on the node");
 		return;
 	}
 	c = g_new0(struct ncall, 1);
@@ -535,9 +485,9 @@ vmnode_call(struct vmnode *vm, guint32 id, char **argv)
 	/* Its stdin follows in STDIN frames, up to an empty one; it waits
 	 * in line until then. */
 	if (c->stdin_fd == -2) {
-		g_autofree char *p = g_build_filename(dir, "stdin", NULL);
+		g_autofree char *p = cstore_stdin_path(vm, id);
 
-		c->stdin_fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		c->stdin_fd = !p ? -1 : open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 				   0600);
 		if (c->stdin_fd < 0) {
 			g_autofree char *d = g_strdup_printf(
@@ -564,9 +514,7 @@ has_id(gconstpointer call, gconstpointer id)
 static gboolean
 call_exists(struct vmnode *vm, guint32 id)
 {
-	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
-
-	return g_file_test(dir, G_FILE_TEST_IS_DIR);
+	return cstore_known(vm, id);
 }
 
 void
@@ -635,108 +583,37 @@ vmnode_cancel(struct vmnode *vm, guint32 tag, guint32 id)
 int
 vmnode_forget(struct vmnode *vm, guint32 id, const char **why)
 {
-	g_autofree char *dir = g_strdup_printf("%s/%u", vm->calls_dir, id);
+	int err;
 
 	if ((vm->running && vm->running->id == id) ||
 	    g_queue_find_custom(&vm->queue, GUINT_TO_POINTER(id), has_id)) {
 		*why = "the call has not ended";
 		return EBUSY;
 	}
-	if (!call_exists(vm, id)) {
-		*why = "no such call";
-		return ENOENT;
-	}
-	if (!rm_rf(dir)) {
-		*why = "cannot remove the call's files";
-		return EIO;
-	}
-	*why = "";
-	return 0;
-}
-
-char *
-vmnode_call_file(struct vmnode *vm, guint32 id, guint stream)
-{
-	return g_strdup_printf("%s/%u/%s", vm->calls_dir, id,
-			       stream == WIRE_STDERR ? "stderr" : "stdout");
+	err = cstore_forget(vm, id);
+	*why = err == ENOENT ? "no such call"
+	     : err ? "cannot remove the call's files" : "";
+	return err;
 }
 
 /* Resuming. */
-
-struct ended {
-	guint state;
-	int code;
-	char *detail;
-};
-
-static void
-ended_free(struct ended *e)
-{
-	g_free(e->detail);
-	g_free(e);
-}
-
-/* vm<i>/ended as a table id -> struct ended; the last line of an id wins
- * (a call run again after it was lost ends again). */
-static GHashTable *
-read_ended(struct vmnode *vm)
-{
-	GHashTable *t = g_hash_table_new_full(NULL, NULL, NULL,
-					      (GDestroyNotify)ended_free);
-	g_autofree char *path = g_build_filename(vm->dir, "ended", NULL);
-	g_autofree char *text = NULL;
-	g_auto(GStrv) lines = NULL;
-	char **l;
-
-	if (!g_file_get_contents(path, &text, NULL, NULL))
-		return t;
-	lines = g_strsplit(text, "\n", -1);
-	for (l = lines; *l; l++) {
-		struct ended *e;
-		guint64 id, state;
-		gint64 code;
-		char *p = *l, *end;
-
-		id = g_ascii_strtoull(p, &end, 10);
-		if (end == p || *end != ' ' || id == 0 || id > G_MAXUINT32)
-			continue;	/* a torn last line */
-		state = g_ascii_strtoull(p = end + 1, &end, 10);
-		if (end == p || *end != ' ' || state >= CALL_STATE_MAX)
-			continue;
-		if (state < CALL_DONE) {	/* sent again: not ended */
-			g_hash_table_remove(t, GUINT_TO_POINTER((guint32)id));
-			continue;
-		}
-		code = g_ascii_strtoll(p = end + 1, &end, 10);
-		if (end == p || *end != ' ')
-			continue;
-		e = g_new(struct ended, 1);
-		e->state = state;
-		e->code = (int)CLAMP(code, G_MININT, G_MAXINT);
-		e->detail = g_strdup(end + 1);
-		g_hash_table_replace(t, GUINT_TO_POINTER((guint32)id), e);
-	}
-	return t;
-}
 
 static void
 resend_state(struct vmnode *vm, guint32 id, guint state, int code,
 	     const char *detail)
 {
+	guint64 out, err;
+
+	cstore_sizes(vm, id, &out, &err);
 	vmnode_send(vm, WIRE_CALL_STATE, id,
-		    g_variant_new("(ysitt)", state, detail, code,
-				  file_size(vm->calls_dir, id, "stdout"),
-				  file_size(vm->calls_dir, id, "stderr")));
+		    g_variant_new("(ysitt)", state, detail, code, out, err));
 }
 
 guint
 vmcalls_resync(struct vmnode *vm)
 {
-	g_autoptr(GHashTable) ended = read_ended(vm);
-	g_autoptr(GDir) d = g_dir_open(vm->calls_dir, 0, NULL);
-	const char *name;
+	GList *ids, *l, *next;
 	guint n = 0;
-	GList *l, *next;
 
 	/* A call whose stdin was still coming lost the rest with the link:
 	 * it is not told, so the client sends it again, whole. */
@@ -747,28 +624,28 @@ vmcalls_resync(struct vmnode *vm)
 			g_queue_delete_link(&vm->queue, l);
 		}
 	}
-	/* A call with a directory that neither ended nor is here was cut
-	 * off with the process that ran it: it is not told, so the client
-	 * takes it as lost. */
-	while (d && (name = g_dir_read_name(d))) {
-		char *end;
-		guint64 id = g_ascii_strtoull(name, &end, 10);
-		struct ended *e;
+	/* A call that neither ended nor is here was cut off with the
+	 * process that ran it (an adopted session's log has no end for
+	 * it): it is not told, so the client takes it as lost. */
+	ids = cstore_ids(vm);
+	for (l = ids; l; l = l->next) {
+		guint32 id = GPOINTER_TO_UINT(l->data);
+		guint state;
+		int code;
+		const char *detail;
 
-		if (*end || id == 0 || id > G_MAXUINT32)
-			continue;
 		if (vm->running && vm->running->id == id) {
 			resend_state(vm, id, CALL_RUNNING, 0, "");
 		} else if (g_queue_find_custom(&vm->queue,
 					       GUINT_TO_POINTER(id), has_id)) {
 			resend_state(vm, id, CALL_QUEUED, 0, "");
-		} else if ((e = g_hash_table_lookup(ended,
-						    GUINT_TO_POINTER(id)))) {
-			resend_state(vm, id, e->state, e->code, e->detail);
+		} else if (cstore_ended(vm, id, &state, &code, &detail)) {
+			resend_state(vm, id, state, code, detail);
 		} else {
 			continue;
 		}
 		n++;
 	}
+	g_list_free(ids);
 	return n;
 }

@@ -235,12 +235,12 @@ do_load(int fd, GByteArray *out, const struct wire_msg *m)
 	send_frame(fd, out);
 }
 
+/* The call's stdout or stderr: the supervisor's memfd, through /proc,
+ * or (a call expected to be large) its own file; read back at its end. */
 static int
-open_output(const char *dir, const char *name)
+open_output(const char *path)
 {
-	g_autofree char *path = g_build_filename(dir, name, NULL);
-
-	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
 static void
@@ -448,37 +448,43 @@ send_objects(int fd, GByteArray *out, guint vm)
 	send_frame(fd, out);
 }
 
-gboolean
-worker_log_end(int fd, guint32 id, guint state, int code, const char *detail)
-{
-	g_autofree char *line = g_strdup_printf("%u %u %d %s\n", id, state,
-						code, detail);
-	char *p;
-
-	for (p = line; p[1]; p++)
-		if (*p == '\n')
-			*p = ' ';
-	return fdio_write_all(fd, line, strlen(line)) == 0;
-}
-
 /* The end of the call that just returned, in the VM's log of ended calls
  * (opened once: a worker serves one VM). */
-static gboolean
-log_end(const char *path, guint32 id, guint state, int code,
-	const char *detail)
+static int
+cached_open(const char *path, int *fd, char **fd_path, int flags)
 {
-	static int fd = -1;
-	static char *fd_path;
-
-	if (fd < 0 || g_strcmp0(path, fd_path) != 0) {
-		if (fd >= 0)
-			close(fd);
-		g_free(fd_path);
-		fd_path = g_strdup(path);
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			  0600);
+	if (*fd < 0 || g_strcmp0(path, *fd_path) != 0) {
+		if (*fd >= 0)
+			close(*fd);
+		g_free(*fd_path);
+		*fd_path = g_strdup(path);
+		*fd = open(path, flags | O_CREAT | O_CLOEXEC, 0600);
 	}
-	if (fd < 0 || !worker_log_end(fd, id, state, code, detail)) {
+	return *fd;
+}
+
+static gboolean
+log_end(const char *path, const struct worker_spec *sp, int ofd, int efd,
+	guint32 id, guint state, int code, const char *detail)
+{
+	static int fd = -1, sfd = -1;
+	static char *fd_path, *sfd_path;
+	struct worker_where w = { 0 };
+	int store = -1;
+
+	if (*sp->store &&
+	    (store = cached_open(sp->store, &sfd, &sfd_path, O_RDWR)) < 0)
+		dprintf(logfd, "worker: cannot open %s: %s\n", sp->store,
+			g_strerror(errno));
+	/* Its output first, then the end that points at it. */
+	if ((*sp->store && store < 0) ||
+	    !worker_keep_output(store, sp->spill, ofd, efd, &w)) {
+		dprintf(logfd, "worker: cannot keep the output of call %u: "
+			"%s\n", id, g_strerror(errno));
+		return FALSE;	/* the supervisor keeps it */
+	}
+	fd = cached_open(path, &fd, &fd_path, O_WRONLY | O_APPEND);
+	if (fd < 0 || !worker_log_end_at(fd, id, state, code, detail, &w)) {
 		dprintf(logfd, "worker: cannot log the end of call %u in %s: "
 			"%s\n", id, path, g_strerror(errno));
 		return FALSE;
@@ -489,12 +495,10 @@ log_end(const char *path, guint32 id, guint state, int code,
 /* The call's stdin: calls/N/stdin if it was given one, else nothing;
  * -1 if it was given one that cannot be opened (never empty instead). */
 static int
-open_input(const char *dir)
+open_input(const char *path)
 {
-	g_autofree char *p = g_build_filename(dir, "stdin", NULL);
-	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	return fd >= 0 || errno != ENOENT ? fd : dup(devnull);
+	return *path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+		     : dup(devnull);
 }
 
 /* Into the call's TRICKLE_WORKDIR (relative: to data/), keeping the way
@@ -535,7 +539,8 @@ leave_workdir(void)
 static void
 do_run(int fd, GByteArray *out, const struct wire_msg *m)
 {
-	const char *dir, *ended, *prog;
+	const char *spec, *ended, *prog;
+	struct worker_spec sp = { 0 };
 	g_autofree const char **cargv = NULL;
 	g_autofree const char **cenv = NULL;
 	g_auto(GStrv) argv = NULL;
@@ -546,21 +551,23 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	trickle_fn fn = NULL;
 	gboolean logged;
 
-	g_variant_get(m->body, "(&s&s&s^a&s^a&s)", &dir, &ended, &prog, &cargv,
-		      &cenv);
+	g_variant_get(m->body, "(&s&s&s^a&s^a&s)", &spec, &ended, &prog,
+		      &cargv, &cenv);
 	argv = g_strdupv((char **)cargv);
 	env = g_strdupv((char **)cenv);
-	ifd = open_input(dir);
-	ofd = open_output(dir, "stdout");
-	efd = open_output(dir, "stderr");
+	if (!worker_parse_spec(spec, &sp))
+		worker_parse_spec("\n\n\n\n", &sp);	/* fails below */
+	ifd = open_input(sp.in);
+	ofd = open_output(sp.out);
+	efd = open_output(sp.err);
 	take_limits(env);
 	if (lim.memory || lim.cpu_s)
 		prepare_restart(m->vm, m->tag);
 	set_call_env(env);
 	if (ifd < 0 || ofd < 0 || efd < 0) {
-		detail = g_strdup_printf("cannot %s in %s: %s", ifd < 0 ?
-					 "open its stdin" : "create output",
-					 dir, g_strerror(errno));
+		detail = g_strdup_printf("cannot %s: %s", ifd < 0 ?
+					 "open its stdin" : "open its output",
+					 g_strerror(errno));
 	} else if (!enter_workdir(env, &detail)) {
 		code = 1;
 	} else if (!argv[0]) {
@@ -582,7 +589,9 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 		detail = g_strdup_printf("function not found: %s", argv[0]);
 	}
 	/* At once, before anything else can be cut off. */
-	logged = log_end(ended, m->tag, state, code, detail ? detail : "");
+	logged = log_end(ended, &sp, ofd, efd, m->tag, state, code,
+			 detail ? detail : "");
+	worker_spec_clear(&sp);
 	leave_workdir();
 	restore_env();
 	clear_limits();

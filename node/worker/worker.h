@@ -28,6 +28,36 @@ int worker_check_load(const char *path);
 gboolean worker_log_end(int fd, guint32 id, guint state, int code,
 			const char *detail);
 
+/* wstore.c: a call's output once it has ended (issue 12).  Its place:
+ * stored, OFF in the VM's store file, OUT bytes of stdout then ERR of
+ * stderr; else in files calls/ID/stdout and stderr. */
+#define WORKER_STORE_MAX (1024 * 1024)	/* past it, its own files */
+struct worker_where {
+	guint64 off, out, err;
+	gboolean stored;
+};
+/* Keep on disk what the call wrote to ofd and efd (memfds; store the
+ * store file's fd, or -1: they are its files already), in the store or
+ * in spill_dir's files; FALSE with errno. */
+gboolean worker_keep_output(int store, const char *spill_dir, int ofd,
+			    int efd, struct worker_where *w);
+/* worker_log_end, with where it was kept (w NULL or not stored: no
+ * place line) in the same write. */
+gboolean worker_log_end_at(int fd, guint32 id, guint state, int code,
+			   const char *detail, const struct worker_where *w);
+/* A place line "ID @ OFF OUT ERR" of the log: TRUE if it is one. */
+gboolean worker_parse_where(const char *line, guint32 *id,
+			    struct worker_where *w);
+/* The call's files, W_RUN's first field: "IN\nOUT\nERR\nSTORE\nSPILL":
+ * its stdin (empty: none), stdout, stderr (paths, /proc/PID/fd/N for
+ * the supervisor's memfds), the store file (empty: OUT and ERR are the
+ * call's own files) and the directory for output past the store. */
+struct worker_spec {
+	char *in, *out, *err, *store, *spill;
+};
+gboolean worker_parse_spec(const char *spec, struct worker_spec *s);
+void worker_spec_clear(struct worker_spec *s);
+
 /* zygote.c: trickle-node --zygote, the process that forks workers on
  * request (served on fd until it closes); the exit status.  mode_arg is
  * argv's "--zygote", rewritten "--worker" in each worker for ps. */

@@ -10,9 +10,14 @@ TEST_TIMEOUT=240
 
 # calls_of VM: its call ids, sorted.
 calls_of() { ls "$M/$1/calls" | grep -v '^new$' | sort -n | tr '\n' ' '; }
-# node_calls VM-INDEX: the call directories on the node, sorted.
+# node_calls VM-INDEX: the ended calls the node keeps, sorted: those its
+# log of ended calls (vmN/ended, node/vm/callstore.c) ends as ended
+# (state 2 and up: not sent again, not forgotten); "ID @ ..." lines say
+# where an output is.
 node_calls() {
-	ls "$T"/run/trickle-node/session-*/vm"$1"/calls 2>/dev/null |
+	cat "$T"/run/trickle-node/session-*/vm"$1"/ended 2>/dev/null |
+		awk '$2 != "@" { s[$1] = $2 }
+		     END { for (i in s) if (s[i] >= 2) print i }' |
 		sort -n | tr '\n' ' '
 }
 # listed WANT VM: wait until VM/calls lists WANT (reaping is a round trip).
@@ -57,12 +62,12 @@ skip[9]=- skip[19]=- skip[29]=-
 read_all local0 "" "${skip[@]}"
 want="${unread[*]} ${ids[*]:45:5} "
 listed "$want" local0
-expect_eq "call directories on the node" "$want" "$(node_calls 0)"
+expect_eq "calls kept on the node" "$want" "$(node_calls 0)"
 expect_eq "an unread call's result" 20 "$(result local0 "${unread[1]}")"
 # Read now, and older than the 5 newest: it goes.
 want="${unread[0]} ${unread[2]} ${ids[*]:45:5} "
 listed "$want" local0
-expect_eq "call directories on the node after a late read" "$want" \
+expect_eq "calls kept on the node after a late read" "$want" \
 	"$(node_calls 0)"
 
 echo "$SECONDS s: .any"
@@ -74,7 +79,7 @@ read_all .any any "${anys[@]}"
 listed "${anys[*]:7:5} " .any
 expect_eq "local0's calls: its own 5 newest, 2 unread, 5 .any halves" 12 \
 	"$(calls_of local0 | wc -w)"
-expect_eq "call directories on the node" "$(calls_of local0)" "$(node_calls 0)"
+expect_eq "calls kept on the node" "$(calls_of local0)" "$(node_calls 0)"
 
 # The journal agrees: remounted (keep), the same calls come back.
 before=$(calls_of local0)
@@ -115,7 +120,7 @@ done
 for id in "${ids[@]:45:5}"; do
 	[ -d "$M/local0/calls/$id" ] && fail "old call $id kept past 5 newer"
 done
-expect_eq "call directories on the node" "$(calls_of local0)" "$(node_calls 0)"
+expect_eq "calls kept on the node" "$(calls_of local0)" "$(node_calls 0)"
 unmount
 expect_no_nodes
 
@@ -126,7 +131,7 @@ fork_many local0 "" 10
 ids=("${IDS[@]}")
 wait_for -t 60 done_status local0 "${ids[9]}" || fail "the calls did not end"
 listed "${ids[*]:8:2} " local0
-expect_eq "call directories on the node (reap_unread)" "${ids[*]:8:2} " \
+expect_eq "calls kept on the node (reap_unread)" "${ids[*]:8:2} " \
 	"$(node_calls 0)"
 unmount
 expect_no_nodes

@@ -15,12 +15,17 @@ expect_eq "a" 2 "$(result $V "$a")"
 result_fails $V "$b"
 expect_ls "$M/$V/calls" new "$a" "$b"
 
-# The node keeps each call's output under its session directory.
-node_calls=$(find "$T/run" -type d -path '*/vm0/calls' | head -n 1)
-[ -d "$node_calls/$a" ] || fail "no node directory for call $a under $T/run"
+# The node keeps each ended call (its log of ended calls, vm0/ended: the
+# last line of an id with a state of 2 and up; node/vm/callstore.c).
+node_ended=$(find "$T/run" -type f -path '*/vm0/ended' | head -n 1)
+node_keeps() {
+	awk -v id="$1" '$1 == id && $2 != "@" { s = $2 } END { exit !(s >= 2) }' \
+		"$node_ended"
+}
+node_keeps "$a" || fail "the node does not keep call $a"
 rmdir "$M/$V/calls/$a" || fail "rmdir of a done call failed"
-[ -e "$node_calls/$a" ] && fail "the node still keeps call $a: $(ls "$node_calls/$a")"
-[ -d "$node_calls/$b" ] || fail "call $b's output on the node is gone too"
+node_keeps "$a" && fail "the node still keeps call $a: $(grep "^$a " "$node_ended")"
+node_keeps "$b" || fail "call $b's output on the node is gone too"
 expect_ls "$M/$V/calls" new "$b"
 [ -e "$M/$V/calls/$a" ] && fail "calls/$a still exists"
 expect_errno "cat of a removed call" ENOENT read "$M/$V/calls/$a/result"
