@@ -126,6 +126,7 @@ struct cluster {
 	gboolean keep_sessions;		/* leave node sessions when ending */
 	GList *replays;			/* spool.c: copies on their way */
 	GList *feeds;			/* feed.c: files on their way */
+	guint feed_kick_gen;		/* feed.c: feed_kick rounds */
 	GHashTable *fills;		/* injcache.c: contents on their way
 					   to a node's cache */
 	GHashTable *spool_sums;		/* spool.c: name -> SHA-256 */
@@ -721,6 +722,8 @@ struct feed *feed_start(struct host *h, guint vm, guint type, guint32 tag,
 			int fd, feed_sent_fn sent, feed_finish_fn finish,
 			void *data);
 void feed_cancel(struct feed *f);
+/* h's link drained: its feeds send more now. */
+void feed_kick(struct host *h);
 void feed_cancel_all(struct cluster *cl);
 
 /* callin.c: a call's stdin (TRICKLE_STDIN=1): calls/N/stdin, written
