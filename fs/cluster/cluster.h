@@ -33,6 +33,7 @@
 #include "transport.h"
 #include "wire.h"
 #include "cluster_opts.h"
+#include "journal.h"
 
 struct host;
 struct vm;
@@ -128,6 +129,7 @@ struct cluster {
 	gboolean keep_sessions;		/* leave node sessions when ending */
 	GList *replays;			/* spool.c: copies on their way */
 	GList *feeds;			/* feed.c: files on their way */
+	guint feed_kick_gen;		/* feed.c: feed_kick rounds */
 	GHashTable *fills;		/* injcache.c: contents on their way
 					   to a node's cache */
 	GHashTable *spool_sums;		/* spool.c: name -> SHA-256 */
@@ -689,34 +691,6 @@ void members_disconnect(struct vm *vm);
 char *members_text(struct cluster *cl);
 void members_init(struct cluster *cl);
 
-/* journal.c: the mount's state on disk, to remount after a crash */
-struct journal;
-/* Lock and replay the state in dir (the hosts and VMs of the command line
- * are made already), then record from here on. */
-gboolean journal_open(struct cluster *cl, const char *dir, GError **error);
-/* remove: a clean end without keep: the state goes. */
-void journal_close(struct journal *j, gboolean remove);
-/* $XDG_STATE_HOME/tricklefs/ and name (the mount point, or -o name=). */
-char *journal_default_dir(const char *name);
-const char *journal_dir(struct cluster *cl);
-/* Calls the journal held when opened. */
-guint journal_recovered(struct cluster *cl);
-/* The id vm's next call gets (ids are reserved on disk in blocks, so
- * none is given twice, even across a crash). */
-guint32 journal_next_id(struct vm *vm);
-void journal_host(struct host *h);
-void journal_fork(struct call *c);
-void journal_sent(struct call *a);
-void journal_end(struct call *c);
-/* c's last run began or ended. */
-void journal_attempt(struct call *c);
-void journal_forget(struct call *c);
-void journal_read(struct call *c);
-/* c's stdin is whole. */
-void journal_stdin(struct call *c);
-void journal_all_inject(struct cluster *cl, const char *name, mode_t mode,
-			gboolean installed);
-
 /* feed.c: a file to a node, at the pace of its link, as frames of type
  * (tag, vm); sent hears of each chunk, finish of the end, once: 0 (all
  * sent), errno (the file), ECONNRESET (the link was lost under it) or
@@ -728,6 +702,8 @@ struct feed *feed_start(struct host *h, guint vm, guint type, guint32 tag,
 			int fd, feed_sent_fn sent, feed_finish_fn finish,
 			void *data);
 void feed_cancel(struct feed *f);
+/* h's link drained: its feeds send more now. */
+void feed_kick(struct host *h);
 void feed_cancel_all(struct cluster *cl);
 
 /* callin.c: a call's stdin (TRICKLE_STDIN=1): calls/N/stdin, written

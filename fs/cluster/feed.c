@@ -3,9 +3,13 @@
  * file into the node's cache (injcache.c), and a call's stdin
  * (callin.c).
  *
- * A feed reads its file and sends frames of one type while the link
- * holds less than LINK_LOW_WATER, then looks again in 10 ms; the main
- * loop never blocks on it and a large file never sits in memory.  It
+ * A feed reads its file and sends frames of one type until the link
+ * holds LINK_HIGH_WATER (the link is then throttled), and goes on when
+ * the link has drained below LINK_LOW_WATER (feed_kick, from the host's
+ * drained callback), or at the latest FEED_RETRY_MS later; the main loop
+ * never blocks on it, a large file never sits in memory, and the link
+ * never runs dry while a feed has bytes (waiting 10 ms once the link held
+ * 1 MiB left it idle most of the time: 100 MB/s at most).  It
  * ends, once, through its finish callback: the whole file was sent (0),
  * the file could not be read (errno), or the link was lost under it
  * (ECONNRESET: the node got only part, and the feed's user says what
@@ -26,6 +30,7 @@ struct feed {
 	int fd;
 	guint sync_gen;			/* the link it started on */
 	guint timer;
+	guint kicked;			/* feed_kick_gen of the last kick */
 	feed_sent_fn sent;
 	feed_finish_fn finish;
 	void *data;
@@ -65,7 +70,7 @@ feed_more(gpointer data)
 		feed_end(f, ECONNRESET);
 		return G_SOURCE_REMOVE;
 	}
-	while (host_pending(h) < LINK_LOW_WATER) {
+	while (host_pending(h) < LINK_HIGH_WATER) {
 		n = read(f->fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -101,6 +106,27 @@ feed_start(struct host *h, guint vm, guint type, guint32 tag, int fd,
 	/* From the main loop: the caller has its feed before it can end. */
 	f->timer = g_idle_add(feed_more, f);
 	return f;
+}
+
+void
+feed_kick(struct host *h)
+{
+	guint gen = ++h->fs->feed_kick_gen;
+	GList *l;
+
+	/* A feed that ends may end others (its finish callback): look
+	 * again from the start after each one. */
+again:
+	for (l = h->fs->feeds; l; l = l->next) {
+		struct feed *f = l->data;
+
+		if (f->h != h || f->kicked == gen || !f->timer)
+			continue;
+		f->kicked = gen;
+		g_source_remove(f->timer);
+		feed_more(f);
+		goto again;
+	}
 }
 
 void

@@ -342,6 +342,7 @@ on_drained(void *user)
 {
 	struct host *h = user;
 
+	feed_kick(h);
 	h->ev->drained(h);
 }
 

@@ -6,11 +6,9 @@
  *
  * A join on a call still running is parked here without a reply and
  * without a thread; the call's CL_CALL_ENDED wakes it.  Ctrl-C
- * interrupts it at once and leaves the call alone.  A large read of a
- * stream goes out as several WIRE_READs at once (a fan-in), so that one
- * round trip is paid per FUSE read rather than per chunk; Ctrl-C ends
- * that read at once too, and the node's answers, when they come, are
- * dropped.
+ * interrupts it at once and leaves the call alone.  The reads of a
+ * stream themselves (a fan-in of WIRE_READs, and read-ahead) are in
+ * fsread.c.
  */
 #include "tree.h"
 #include "fsdata.h"
@@ -192,147 +190,6 @@ call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph)
 
 /* ------------------------------------------------- reads of streams */
 
-struct pending_read {
-	fuse_req_t req;		/* NULL once interrupted (answered) */
-	struct vm *vm;
-	guint32 call;
-	guint stream;
-	off_t off;
-	guint parts;
-	GBytes **chunks;
-};
-
-static int
-on_chunk(void *data, void *part, int err, const char *msg,
-	 const guint8 *bytes, gsize len)
-{
-	struct pending_read *r = data;
-
-	/* A node that answers with more than asked (or not with DATA) is
-	 * broken; the reader gets EIO rather than a reply FUSE refuses. */
-	if (!err && ((!bytes && len) || len > WIRE_CHUNK))
-		return EIO;
-	if (!err)
-		r->chunks[GPOINTER_TO_UINT(part)] = g_bytes_new(bytes, len);
-	return err;
-}
-
-static void
-read_done(void *data, int err)
-{
-	struct pending_read *r = data;
-	g_autoptr(GByteArray) out = g_byte_array_new();
-	guint i;
-
-	/* Up to the first short chunk: that is where the stream ends. */
-	for (i = 0; !err && i < r->parts; i++) {
-		gsize len;
-		const void *p = g_bytes_get_data(r->chunks[i], &len);
-
-		g_byte_array_append(out, p, len);
-		if (len < WIRE_CHUNK)
-			break;
-	}
-	/* Interrupted (r->req NULL): the reader has its EINTR. */
-	if (r->req && err)
-		fuse_reply_err(r->req, err);
-	else if (r->req)
-		fuse_reply_buf(r->req, (const char *)out->data, out->len);
-	if (!err)
-		call_saw_size(vm_call(r->vm, r->call), r->stream,
-			      r->off + out->len);
-	for (i = 0; i < r->parts; i++)
-		if (r->chunks[i])
-			g_bytes_unref(r->chunks[i]);
-	g_free(r->chunks);
-	g_free(r);
-}
-
-static void
-read_interrupted(fuse_req_t req, void *data)
-{
-	struct pending_read *r = data;
-
-	r->req = NULL;
-	fuse_reply_err(req, EINTR);
-}
-
-void
-call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
-	  off_t off)
-{
-	struct pending_read *r;
-	struct fanin *f;
-	struct host *h;
-	guint i;
-
-	/* A .any call's output is on the VM it ran on; one never sent has
-	 * none. */
-	c = call_output(c);
-	if (!(h = c->vm->host)) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	/* A small result kept here: no round trip, and its node may be
-	 * gone. */
-	if (stream == WIRE_STDOUT && c->result) {
-		gsize len;
-		const char *p = g_bytes_get_data(c->result, &len);
-
-		if ((guint64)off >= len)
-			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_buf(req, p + off, MIN(size, len - off));
-		return;
-	}
-	/* An ended call's sizes are final: a read at or past the end (an
-	 * empty stderr, the reader's last read) needs no round trip. */
-	if (call_ended(c) && (guint64)off >= (stream == WIRE_STDERR
-					      ? c->err_size : c->out_size)) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (h->state == HOST_DOWN) {
-		fuse_reply_err(req, EIO);
-		return;
-	}
-	/* Its node is being reconnected: no waiting for it here (a read
-	 * that blocked until then would hang ls and cat alike). */
-	if (h->state == HOST_RECONNECTING) {
-		g_message("%s/calls/%u: output not readable now: %s is "
-			  "unreachable (%s)", c->vm->name, c->id, h->label,
-			  h->down_reason);
-		fuse_reply_err(req, EHOSTUNREACH);
-		return;
-	}
-	/* Interrupted already (libfuse kept the news): answer here. */
-	if (fuse_req_interrupted(req)) {
-		fuse_reply_err(req, EINTR);
-		return;
-	}
-	r = g_new0(struct pending_read, 1);
-	r->req = req;
-	r->vm = c->vm;
-	r->call = c->id;
-	r->stream = stream;
-	r->off = off;
-	r->parts = MAX(1, (size + WIRE_CHUNK - 1) / WIRE_CHUNK);
-	r->chunks = g_new0(GBytes *, r->parts);
-	/* Before the requests: an answer may come at once, and reply. */
-	fuse_req_interrupt_func(req, read_interrupted, r);
-	f = fanin_new(read_done, r);
-	for (i = 0; i < r->parts; i++) {
-		guint32 want = MIN(size - (size_t)i * WIRE_CHUNK, WIRE_CHUNK);
-
-		fanin_request(f, h, WIRE_READ, c->vm->index, 0,
-			      g_variant_new("(uytu)", c->id, (guint8)stream,
-					    (guint64)off +
-					    (guint64)i * WIRE_CHUNK, want),
-			      on_chunk, GUINT_TO_POINTER(i));
-	}
-	fanin_release(f);
-}
-
 /* ------------------------------------------- result, stdout, stderr */
 
 struct output_handle {
@@ -362,6 +219,7 @@ output_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct output_handle *o = (struct output_handle *)(uintptr_t)fi->fh;
 
+	read_ahead_drop(req_tree(req), o->call);
 	if (o->read)
 		reap_read(o->call);	/* -o keep_calls may reap it now */
 	call_release(o->call);
@@ -523,6 +381,7 @@ tree_new(struct cluster *cl)
 	t->started = time(NULL);
 	t->waits = g_hash_table_new(NULL, NULL);
 	t->held = g_hash_table_new_full(NULL, NULL, NULL, held_free);
+	read_ahead_init(t);
 	cluster_listen(cl, on_event, t);
 	return t;
 }
@@ -553,6 +412,7 @@ tree_free(struct tree *t)
 	}
 	g_hash_table_unref(t->waits);
 	g_hash_table_unref(t->held);
+	read_ahead_free(t);
 	info_cache_free(t);
 	g_array_unref(t->allowed);
 	cluster_unlisten(t->cl, on_event, t);

@@ -38,6 +38,8 @@ struct tree {
 				   pollers (fsjoin.c) */
 	GHashTable *held;	/* struct host * -> writes held back by its
 				   link's flow control (fsjoin.c) */
+	GHashTable *ahead;	/* struct call * -> reads of its output
+				   sent ahead of its reader (fsread.c) */
 	GHashTable *info_cache;	/* struct vm * -> its info text, kept
 				   briefly for stat (fsinfo.c) */
 	char *kept_dir;		/* copies of injected files (fskept.c) */
@@ -89,9 +91,15 @@ struct handle {
 /* fsjoin.c: joins, reads of a call's streams, poll, held writes */
 /* Reply to a read of result now or when the call ends. */
 void call_join(struct call *c, fuse_req_t req, size_t size, off_t off);
+
+/* fsread.c: reads of a call's streams from its node */
 /* Read size bytes at off of a call's stream from the node into req. */
 void call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	       off_t off);
+/* Forget the reads sent ahead for c's output (its file was closed). */
+void read_ahead_drop(struct tree *t, struct call *c);
+void read_ahead_init(struct tree *t);
+void read_ahead_free(struct tree *t);
 void call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph);
 /* Answer a FUSE write now, or once h's link has room again. */
 void tree_reply_write(struct tree *t, struct host *h, fuse_req_t req,
