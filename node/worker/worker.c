@@ -448,48 +448,40 @@ send_objects(int fd, GByteArray *out, guint vm)
 	send_frame(fd, out);
 }
 
-/* The end of the call that just returned, in the VM's log of ended calls
- * (opened once: a worker serves one VM). */
-static int
-cached_open(const char *path, int *fd, char **fd_path, int flags)
-{
-	if (*fd < 0 || g_strcmp0(path, *fd_path) != 0) {
-		if (*fd >= 0)
-			close(*fd);
-		g_free(*fd_path);
-		*fd_path = g_strdup(path);
-		*fd = open(path, flags | O_CREAT | O_CLOEXEC, 0600);
-	}
-	return *fd;
-}
-
+/* The end of the call that just returned, in the VM's log of ended calls,
+ * its output first in the VM's store.  Both are opened here and closed
+ * again, never open while injected code runs: code that writes on every
+ * fd it finds (tests/tools/poison.c's scribble) must not reach them. */
 static gboolean
 log_end(const char *path, const struct worker_spec *sp, int ofd, int efd,
 	guint32 id, guint state, int code, const char *detail)
 {
-	static int fd = -1, sfd = -1;
-	static char *fd_path, *sfd_path;
 	struct worker_where w = { 0 };
-	int store = -1;
+	int store = -1, fd;
+	gboolean ok;
 
 	if (*sp->store &&
-	    (store = cached_open(sp->store, &sfd, &sfd_path, O_RDWR)) < 0)
+	    (store = open(sp->store, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		dprintf(logfd, "worker: cannot open %s: %s\n", sp->store,
 			g_strerror(errno));
 	/* Its output first, then the end that points at it. */
-	if ((*sp->store && store < 0) ||
-	    !worker_keep_output(store, sp->spill, ofd, efd, &w)) {
+	ok = !(*sp->store && store < 0) &&
+	     worker_keep_output(store, sp->spill, ofd, efd, &w);
+	if (!ok)
 		dprintf(logfd, "worker: cannot keep the output of call %u: "
 			"%s\n", id, g_strerror(errno));
+	if (store >= 0)
+		close(store);
+	if (!ok)
 		return FALSE;	/* the supervisor keeps it */
-	}
-	fd = cached_open(path, &fd, &fd_path, O_WRONLY | O_APPEND);
-	if (fd < 0 || !worker_log_end_at(fd, id, state, code, detail, &w)) {
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	ok = fd >= 0 && worker_log_end_at(fd, id, state, code, detail, &w);
+	if (!ok)
 		dprintf(logfd, "worker: cannot log the end of call %u in %s: "
 			"%s\n", id, path, g_strerror(errno));
-		return FALSE;
-	}
-	return TRUE;
+	if (fd >= 0)
+		close(fd);
+	return ok;
 }
 
 /* The call's stdin: calls/N/stdin if it was given one, else nothing;
