@@ -238,7 +238,7 @@ host_leave(struct host *h)
 	for (i = 0; i < h->vms->len; i++)
 		if (any_output_kept(h->vms->pdata[i]))
 			return;
-	if (h->link) {
+	if (h->link && !h->ending) {
 		g_message("%s: no VM left, ending its node", h->label);
 		host_shutdown(h);
 	}
