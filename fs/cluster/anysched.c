@@ -199,12 +199,6 @@ mirror(struct call *c)
 	any_kick(c->vm->fs);
 }
 
-static void
-no_answer(void *data, int err, const char *msg, const guint8 *bytes,
-	  gsize len)
-{
-}
-
 /*
  * vm drains (its node's job nears its walltime, scale down, disconnect):
  * the .any calls queued on its node that have not started there are
@@ -231,7 +225,7 @@ withdraw(struct vm *vm)
 			continue;
 		c->withdrawn = TRUE;
 		host_request(vm->host, WIRE_CANCEL, vm->index, 0,
-			     g_variant_new_uint32(c->id), no_answer, NULL);
+			     g_variant_new_uint32(c->id), host_no_answer, NULL);
 		n++;
 	}
 	if (n)

@@ -128,12 +128,6 @@ call_stdin_reader(const struct call *c)
 }
 
 static void
-ignore_answer(void *data, int err, const char *msg, const guint8 *bytes,
-	      gsize len)
-{
-}
-
-static void
 on_fed(void *data, int err)
 {
 	struct call *c = data;
@@ -152,7 +146,7 @@ on_fed(void *data, int err)
 	g_warning("%s/calls/%u: cannot read its stdin: %s; cancelling it",
 		  c->vm->name, c->id, g_strerror(err));
 	host_request(h, WIRE_CANCEL, c->vm->index, 0,
-		     g_variant_new_uint32(c->id), ignore_answer, NULL);
+		     g_variant_new_uint32(c->id), host_no_answer, NULL);
 }
 
 void

@@ -447,6 +447,9 @@ char *host_state_text(const struct host *h);
  * picks a new one; the node answers with the tag. */
 guint32 host_request(struct host *h, guint type, guint vm, guint32 tag,
 		     GVariant *body, request_done_fn done, void *data);
+/* A request_done_fn for requests whose answer does not matter. */
+void host_no_answer(void *data, int err, const char *msg,
+		    const guint8 *bytes, gsize len);
 guint32 host_next_tag(struct host *h);
 /* Its link holds more than LINK_HIGH_WATER: writers should wait for
  * CL_HOST_DRAINED. */

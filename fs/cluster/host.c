@@ -90,6 +90,12 @@ request_timeout(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+void
+host_no_answer(void *data, int err, const char *msg, const guint8 *bytes,
+	       gsize len)
+{
+}
+
 guint32
 host_request(struct host *h, guint type, guint vm, guint32 tag,
 	     GVariant *body, request_done_fn done, void *data)

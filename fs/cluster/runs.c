@@ -195,12 +195,6 @@ vm_send_waiting(struct vm *vm)
 	}
 }
 
-static void
-ignore_answer(void *data, int err, const char *msg, const guint8 *bytes,
-	      gsize len)
-{
-}
-
 /*
  * c's run ended without the result the user wants (outcome: it was lost,
  * or failed and may be retried): run it again while it may.  A .any call
@@ -228,7 +222,7 @@ call_rerun(struct call *c, const char *outcome, gboolean may_wait)
 			if (h->state == HOST_UP)
 				host_request(h, WIRE_FORGET, vm->index, 0,
 					     g_variant_new_uint32(c->id),
-					     ignore_answer, NULL);
+					     host_no_answer, NULL);
 			journal_forget(c);
 			g_hash_table_remove(vm->calls,
 					    GUINT_TO_POINTER(c->id));
