@@ -250,6 +250,8 @@ do_attach(struct node *n, struct wire_msg *m)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GByteArray) ahead = NULL;
+	const guint8 *rest;
+	gsize rest_len;
 	guint32 version, nvms, lease = 0;
 	const char *id = "";
 	enum session_how how;
@@ -296,8 +298,8 @@ do_attach(struct node *n, struct wire_msg *m)
 	 * process takes it over. */
 	ahead = g_byte_array_new();
 	wire_encode(ahead, m->type, m->vm, m->tag, g_variant_ref(m->body));
-	g_byte_array_append(ahead, n->dec.buf->data + n->dec.start,
-			    n->dec.buf->len - n->dec.start);
+	rest = wire_decoder_rest(&n->dec, &rest_len);
+	g_byte_array_append(ahead, rest, rest_len);
 	n->id = g_strdup(id);
 	n->lease = lease;
 	session_reap(n->base);

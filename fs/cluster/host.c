@@ -318,9 +318,10 @@ on_data(void *user, const guint8 *data, gsize len)
 	if (error) {
 		/* Before WELCOME: text where a frame should be is a banner
 		 * of the node's shell, not a protocol error. */
+		gsize rest_len;
+		const guint8 *rest = wire_decoder_rest(&h->dec, &rest_len);
 		g_autofree char *banner = h->state == HOST_UP ? NULL :
-			host_banner_error(h->dec.buf->data + h->dec.start,
-					  h->dec.buf->len - h->dec.start);
+			host_banner_error(rest, rest_len);
 		g_autofree char *why = banner ? g_steal_pointer(&banner) :
 			g_strdup_printf("protocol error: %s", error->message);
 

@@ -5,6 +5,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 
 void
@@ -27,6 +28,13 @@ link_write(struct link *l, const void *data, gsize len)
 	if (link_pending(l) > LINK_HIGH_WATER)
 		l->throttled = TRUE;
 	l->klass->kick(l);
+}
+
+void
+link_grow_pipe(int fd)
+{
+	if (fd >= 0 && fcntl(fd, F_GETPIPE_SZ) < (int)LINK_READ_SIZE)
+		(void)fcntl(fd, F_SETPIPE_SZ, (int)LINK_READ_SIZE);
 }
 
 gsize

@@ -27,6 +27,7 @@ struct link_local {
 	gboolean reported;
 	GError *spawn_error;
 	guint idle;
+	guint8 buf[LINK_READ_SIZE];	/* what on_stdout reads */
 };
 
 static void
@@ -61,11 +62,10 @@ static gboolean
 on_stdout(int fd, GIOCondition cond, gpointer data)
 {
 	struct link_local *ll = data;
-	guint8 buf[64 * 1024];
-	ssize_t n = read(fd, buf, sizeof(buf));
+	ssize_t n = read(fd, ll->buf, sizeof(ll->buf));
 
 	if (n > 0) {
-		ll->l.cb.data(ll->l.user, buf, n);
+		ll->l.cb.data(ll->l.user, ll->buf, n);
 		return G_SOURCE_CONTINUE;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -236,6 +236,8 @@ link_command_new(const char *command, const struct link_callbacks *cb,
 	}
 	g_unix_set_fd_nonblocking(ll->in, TRUE, NULL);
 	g_unix_set_fd_nonblocking(ll->out, TRUE, NULL);
+	link_grow_pipe(ll->in);
+	link_grow_pipe(ll->out);
 	g_unix_set_fd_nonblocking(ll->err, TRUE, NULL);
 	ll->out_watch = g_unix_fd_add(ll->out, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				      on_stdout, ll);

@@ -36,6 +36,9 @@ struct link_callbacks {
 };
 
 #define LINK_HIGH_WATER (4u << 20)
+/* What a link reads at once: a whole stream chunk (WIRE_CHUNK) and more,
+ * so a bulk frame is not taken in 16 pieces of a pipe's default size. */
+#define LINK_READ_SIZE (512u * 1024)
 #define LINK_LOW_WATER (1u << 20)
 
 struct link_ssh_options {
@@ -174,6 +177,10 @@ gboolean knownhosts_vouch(const char *file, const char *host, int port,
 
 /* Queue bytes; they go out as the peer takes them. */
 void link_write(struct link *l, const void *data, gsize len);
+/* Make a pipe to or from a local node hold LINK_READ_SIZE (the default
+ * 64 KiB made a bulk chunk take four wake-ups on each side); best
+ * effort. */
+void link_grow_pipe(int fd);
 /* Bytes queued and not yet taken by the transport. */
 gsize link_pending(const struct link *l);
 /* No more writes: send end-of-file once the queue is empty. */

@@ -205,39 +205,118 @@ wire_encode_bytes(GByteArray *out, guint type, guint vm, guint32 tag,
 void
 wire_decoder_init(struct wire_decoder *d)
 {
-	d->buf = g_byte_array_new();
+	memset(d, 0, sizeof(*d));
 	d->max_buffered = 8 * (WIRE_MAX_BODY + WIRE_HEADER_SIZE);
-	d->start = 0;
 }
 
 void
 wire_decoder_clear(struct wire_decoder *d)
 {
-	g_clear_pointer(&d->buf, g_byte_array_unref);
-	d->start = 0;
+	g_clear_pointer(&d->data, g_free);
+	d->len = d->cap = d->start = 0;
+}
+
+const guint8 *
+wire_decoder_rest(const struct wire_decoder *d, gsize *len)
+{
+	*len = d->len - d->start;
+	return d->data ? d->data + d->start : (const guint8 *)"";
 }
 
 /*
  * Drop the bytes already decoded.  Removing each frame from the front of
- * buf as it is decoded made draining n small frames O(n^2): a peer could
- * make us memmove gigabytes with a couple of megabytes of PINGs.  Instead
- * frames are consumed by advancing start, and the buffer is compacted only
- * when the consumed part is at least as large as what is left (so each
- * byte is moved a bounded number of times) or when waiting for more input.
+ * the buffer as it is decoded made draining n small frames O(n^2): a peer
+ * could make us memmove gigabytes with a couple of megabytes of PINGs.
+ * Instead frames are consumed by advancing start, and the buffer is
+ * compacted only when the consumed part is at least as large as what is
+ * left (so each byte is moved a bounded number of times) or when waiting
+ * for more input.
  */
 static void
 compact(struct wire_decoder *d)
 {
 	if (d->start) {
-		g_byte_array_remove_range(d->buf, 0, d->start);
+		memmove(d->data, d->data + d->start, d->len - d->start);
+		d->len -= d->start;
 		d->start = 0;
 	}
+}
+
+/* The body length the header at start announces, if a whole header is
+ * there and the length is one we accept; else 0. */
+static guint32
+announced(const struct wire_decoder *d)
+{
+	guint32 len;
+
+	if (d->len - d->start < WIRE_HEADER_SIZE)
+		return 0;
+	memcpy(&len, d->data + d->start, 4);
+	len = GUINT32_FROM_BE(len);
+	return len <= WIRE_MAX_BODY ? len : 0;
+}
+
+/*
+ * Room for len more bytes.  Once a frame's header is in, the buffer is
+ * made large enough for its whole body at once, so a bulk chunk arriving
+ * in many reads is copied once, not again at every doubling.
+ */
+static void
+reserve(struct wire_decoder *d, gsize len)
+{
+	gsize want = d->len + len, frame;
+
+	if (d->start && (d->start >= d->len - d->start || want > d->cap)) {
+		compact(d);
+		want = d->len + len;
+	}
+	frame = d->start + WIRE_HEADER_SIZE + announced(d);
+	want = MAX(want, frame);
+	if (want <= d->cap)
+		return;
+	d->cap = MAX(want, MAX(d->cap * 2, 4096));
+	d->data = g_realloc(d->data, d->cap);
 }
 
 void
 wire_decoder_feed(struct wire_decoder *d, const void *data, gsize len)
 {
-	g_byte_array_append(d->buf, data, len);
+	if (!len)
+		return;
+	reserve(d, len);
+	memcpy(d->data + d->len, data, len);
+	d->len += len;
+}
+
+/*
+ * The body of the complete frame at start, as bytes of its own; start
+ * then points past the frame.  A large body (a stream's chunk) is not
+ * copied when little follows it: the buffer becomes the body's storage,
+ * and what follows moves to a new one.  So each byte of a bulk stream is
+ * copied once in the decoder (in feed), not twice.
+ */
+#define STEAL_MIN (64 * 1024)
+
+static GBytes *
+body_bytes(struct wire_decoder *d, guint32 len)
+{
+	gsize at = d->start + WIRE_HEADER_SIZE;
+	gsize rest = d->len - at - len;
+	guint8 *next;
+	GBytes *body;
+
+	if (len < STEAL_MIN || rest > len / 4) {
+		d->start = at + len;
+		return g_bytes_new(d->data + at, len);
+	}
+	body = g_bytes_new_with_free_func(d->data + at, len, g_free, d->data);
+	d->cap = MAX(rest, 4096);
+	next = g_malloc(d->cap);
+	memcpy(next, d->data + at + len, rest);
+	d->data = next;
+	d->len = rest;
+	d->start = 0;
+	return body;
 }
 
 /*
@@ -291,16 +370,16 @@ wire_decoder_next(struct wire_decoder *d, struct wire_msg *msg,
 	gboolean is_bytes;
 
 	memset(msg, 0, sizeof(*msg));
-	if (d->start >= d->buf->len - d->start)
+	if (d->start && d->start >= d->len - d->start)
 		compact(d);
-	p = d->buf->data + d->start;
-	avail = d->buf->len - d->start;
+	avail = d->len - d->start;
 	if (avail < WIRE_HEADER_SIZE) {
 		compact(d);
 		if (avail > d->max_buffered)
 			goto overflow;
 		return 0;
 	}
+	p = d->data + d->start;
 	memcpy(&len, p, 4);
 	memcpy(&type, p + 4, 2);
 	memcpy(&vm, p + 6, 2);
@@ -337,10 +416,9 @@ wire_decoder_next(struct wire_decoder *d, struct wire_msg *msg,
 	 * g_variant_get_normal_form() copies them.)
 	 */
 	is_bytes = g_variant_type_equal(want, G_VARIANT_TYPE_BYTESTRING);
-	bytes = g_bytes_new(p + WIRE_HEADER_SIZE, len);
+	bytes = body_bytes(d, len);
 	v = g_variant_ref_sink(g_variant_new_from_bytes(want, bytes, is_bytes));
 	g_bytes_unref(bytes);
-	d->start += WIRE_HEADER_SIZE + len;
 	/*
 	 * GVariant reads any bytes safely, but a body that is not in normal
 	 * form was not written by our encoder: treat it as corruption rather

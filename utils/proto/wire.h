@@ -220,9 +220,10 @@ struct wire_msg {
 };
 
 struct wire_decoder {
-	GByteArray *buf;	/* bytes received; decoded up to start */
+	guint8 *data;		/* bytes received; decoded up to start */
+	gsize len, cap;		/* bytes in data, its size */
+	gsize start;		/* bytes of data already decoded */
 	gsize max_buffered;	/* refuse a peer that outruns this */
-	gsize start;		/* bytes of buf already decoded */
 };
 
 #define WIRE_ERROR (wire_error_quark())
@@ -254,6 +255,8 @@ void wire_encode_bytes(GByteArray *out, guint type, guint vm, guint32 tag,
 void wire_decoder_init(struct wire_decoder *d);
 void wire_decoder_clear(struct wire_decoder *d);
 void wire_decoder_feed(struct wire_decoder *d, const void *data, gsize len);
+/* The bytes fed and not yet decoded (a banner, a stream handed on). */
+const guint8 *wire_decoder_rest(const struct wire_decoder *d, gsize *len);
 
 /*
  * Take the next complete frame out of the decoder.  Returns 1 and fills
