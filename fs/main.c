@@ -87,6 +87,30 @@ never(struct cluster *cl)
 	return FALSE;
 }
 
+/*
+ * When the mount command stops waiting for hosts still connecting: once
+ * none is, or once SILENT_S seconds have passed, enough VMs are up
+ * (min, at least one) and every host still connecting is silent.  An SSH
+ * server answers its key exchange in milliseconds, even a busy one; a
+ * host that has not after seconds is down or cut off, and waiting the
+ * whole connect_timeout for it held the mount of every other node back.
+ * It goes on trying, and its VMs appear when it comes up.  A host that
+ * has answered is slow, not gone: it is waited for.
+ */
+#define SILENT_S 3
+
+static gint64 silent_after;
+
+static gboolean
+mount_ready(struct cluster *cl)
+{
+	if (cluster_ready(cl))
+		return TRUE;
+	return g_get_monotonic_time() >= silent_after &&
+	       cluster_rest_silent(cl) &&
+	       cluster_vms_up(cl) >= (guint)MAX(cl->opt.min, 1);
+}
+
 /* Connect every host, and with -o discover listen for discover_timeout
  * seconds, probing every second (nodes answer a probe once a second at
  * most); the VMs up (or, if some host is still connecting, at least min:
@@ -107,7 +131,9 @@ connect_hosts(struct cluster *cl, GError **error)
 			cluster_discover(cl, NULL);
 		run_until(cl, never, 1);
 	}
-	run_until(cl, cluster_ready, cl->opt.connect_timeout + 2);
+	silent_after = g_get_monotonic_time() +
+		       MIN(SILENT_S, cl->opt.connect_timeout) * G_USEC_PER_SEC;
+	run_until(cl, mount_ready, cl->opt.connect_timeout + 2);
 	g_source_remove(t);
 	up = cluster_vms_up(cl);
 	for (i = 0; i < cl->hosts->len; i++) {

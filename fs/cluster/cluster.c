@@ -266,6 +266,21 @@ cluster_ready(struct cluster *cl)
 }
 
 gboolean
+cluster_rest_silent(struct cluster *cl)
+{
+	guint i;
+
+	for (i = 0; i < cl->hosts->len; i++) {
+		struct host *h = cl->hosts->pdata[i];
+
+		if (h->state == HOST_CONNECTING && h->link &&
+		    h->link->answered)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+gboolean
 cluster_gone(struct cluster *cl)
 {
 	guint i;

@@ -385,6 +385,9 @@ void cluster_shutdown(struct cluster *cl);
 void cluster_free(struct cluster *cl);
 /* No host is still connecting. */
 gboolean cluster_ready(struct cluster *cl);
+/* Every host still connecting is silent: its link has not answered (no
+ * SSH key exchange yet), or it has none (waiting to try again). */
+gboolean cluster_rest_silent(struct cluster *cl);
 /* Every link is closed. */
 gboolean cluster_gone(struct cluster *cl);
 /* VMs listed whose node is up. */

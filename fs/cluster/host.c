@@ -668,6 +668,13 @@ host_shutdown(struct host *h)
 	if (!h->link || h->ending)
 		return;
 	h->ending = TRUE;
+	/* Still connecting (a silent host, a handshake, a node starting):
+	 * nothing to end gracefully, and its time-out is not waited for.
+	 * Dropping the link ends a node command already started. */
+	if (h->state == HOST_CONNECTING) {
+		host_down(h, "unmounted");
+		return;
+	}
 	/* -o keep: the node keeps the session for its lease, to be
 	 * resumed by the next mount of this state. */
 	if (!h->fs->keep_sessions)

@@ -244,6 +244,7 @@ link_command_new(const char *command, const struct link_callbacks *cb,
 	ll->err_watch = g_unix_fd_add(ll->err, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				      on_stderr, ll);
 	ll->child_watch = g_child_watch_add(ll->pid, on_child_exit, ll);
+	ll->l.answered = TRUE;
 	{
 		g_autofree char *what = g_strdup_printf("local pid %d",
 							ll->pid);

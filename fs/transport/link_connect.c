@@ -140,6 +140,7 @@ link_connect_take(struct link *l, int fd)
 	what = g_strdup_printf("connected back as %s%s%s", lc->token,
 			       lc->what ? ", started by " : "",
 			       lc->what ? lc->what : "");
+	lc->l.answered = TRUE;
 	lc->l.cb.up(lc->l.user, what);
 	if (l->want_close && !link_pending(l)) {
 		l->want_close = FALSE;

@@ -282,6 +282,7 @@ do_handshake(struct link_ssh *s)
 		return WAIT;
 	}
 	s->kexed = TRUE;
+	s->base.answered = TRUE;
 	/* Nothing goes to an unverified host, not even the user name. */
 	if (!ssh_knownhosts_check(s->kh, s->where, &s->peer, &e)) {
 		go_down(s, e);

@@ -206,6 +206,10 @@ struct link {
 	gsize out_off;
 	gboolean throttled;		/* went above high water */
 	gboolean want_close;		/* close_write once drained */
+	/* The peer has answered: an SSH server its key exchange, a local
+	 * command its start, a connection its connect.  A host that has
+	 * not is silent (down, cut off, or not an SSH server at all). */
+	gboolean answered;
 };
 
 void link_init(struct link *l, const struct link_class *klass,
