@@ -380,9 +380,40 @@ flusher(gpointer data)
 	return NULL;
 }
 
+/*
+ * The flusher starts with the first function call, not with the worker:
+ * a VM that runs only programs (or nothing yet) has no second thread, and
+ * a thousand VMs start without a thousand threads and malloc arenas.
+ * It takes no signal sent to the process: one that ends the worker is
+ * handled in the thread running the calls, one at a time (a second
+ * SIGTERM from a dying supervisor, taken by another thread while the
+ * first is handled, would end us before end_descendants has).  Its own
+ * faults still reach the handler.
+ */
+static void
+start_flusher(void)
+{
+	static const int async[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT,
+				     SIGXCPU, SIGXFSZ, SIGALRM };
+	static gboolean started;
+	sigset_t all, old;
+
+	if (started)
+		return;
+	started = TRUE;
+	sigemptyset(&all);
+	for (gsize i = 0; i < G_N_ELEMENTS(async); i++)
+		sigaddset(&all, async[i]);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	g_thread_unref(g_thread_new("flusher", flusher, NULL));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void
 set_flushing(gboolean on)
 {
+	if (on)
+		start_flusher();
 	g_mutex_lock(&flush_lock);
 	flushing = on;
 	g_cond_signal(&flush_cond);
@@ -710,23 +741,6 @@ worker_main(int fd, guint32 first_object)
 	logfd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
-	/* The flusher takes no signal sent to the process: one that ends
-	 * the worker is handled in the thread running the calls, one at a
-	 * time (a second SIGTERM from a dying supervisor, taken by another
-	 * thread while the first is handled, would end us before
-	 * end_descendants has).  Its own faults still reach the handler. */
-	{
-		static const int async[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT,
-					     SIGXCPU, SIGXFSZ, SIGALRM };
-		sigset_t all, old;
-
-		sigemptyset(&all);
-		for (gsize i = 0; i < G_N_ELEMENTS(async); i++)
-			sigaddset(&all, async[i]);
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		g_thread_unref(g_thread_new("flusher", flusher, NULL));
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
 	/* Unreadable: end, and the supervisor fails the call. */
 	if (restart && !finish_restart(fd, out, restart))
 		return 2;

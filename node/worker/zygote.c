@@ -115,18 +115,27 @@ mid_main(void *data)
 {
 	struct mid *a = data;
 	pid_t me = getpid(), w;
+	int gate[2];
 
-	if (chdir(a->cwd) < 0) {	/* its own cwd: no CLONE_FS */
-		a->w = -errno;
+	if (chdir(a->cwd) < 0 || pipe2(gate, O_CLOEXEC) < 0) {
+		a->w = -errno;	/* its own cwd and fds: no CLONE_FS/FILES */
 		_exit(0);
 	}
 	w = fork();
 	if (w == 0) {
 		struct timespec ts = { 0, 20000 };
+		char c;
 
 		if (a->mode_arg && strcmp(a->mode_arg, "--zygote") == 0)
 			memcpy(a->mode_arg, "--worker", 8);
-		/* Wait to be handed to the supervisor. */
+		/* Wait to be handed to the supervisor: the gate reads EOF
+		 * when the intermediate exits (a thousand workers polling
+		 * getppid() took the CPU from the ones being forked), and it
+		 * is reparented a moment after. */
+		close(gate[1]);
+		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(gate[0]);
 		while (getppid() == me)
 			nanosleep(&ts, NULL);
 		become_worker(a->wfd, a->super, a->first, a->env);
