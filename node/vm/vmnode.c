@@ -16,6 +16,7 @@
 #include "vm_priv.h"
 #include "vet.h"
 #include "worker.h"
+#include "evset.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -466,7 +467,7 @@ spawn_worker(struct vmnode *vm)
 	vm->started = g_get_monotonic_time();
 	wire_decoder_init(&vm->dec);
 	vm->ws = fdstream_new(sv[0], sv[0], &worker_cb, vm);
-	vm->child_watch = g_child_watch_add(vm->pid, on_worker_exit, vm);
+	vm->child_watch = evset_child(vm->pid, on_worker_exit, vm);
 	for (i = 0; i < vm->libs->len; i++)
 		load(vm, vm->libs->pdata[i]);
 	vmckpt_after_spawn(vm);
@@ -600,7 +601,7 @@ vmnode_free(struct vmnode *vm)
 	if (!vm)
 		return;
 	if (vm->child_watch)
-		g_source_remove(vm->child_watch);
+		evset_remove(vm->child_watch);
 	if (vm->restart_timer)
 		g_source_remove(vm->restart_timer);
 	if (vm->kill_timer)

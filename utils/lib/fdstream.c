@@ -2,6 +2,7 @@
  * fdstream.c - see fdstream.h.
  */
 #include "fdstream.h"
+#include "evset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +28,9 @@ stream_close(struct fdstream *s, GError *error)
 		return;
 	s->closed = TRUE;
 	if (s->rwatch)
-		g_source_remove(s->rwatch);
+		evset_remove(s->rwatch);
 	if (s->wwatch)
-		g_source_remove(s->wwatch);
+		evset_remove(s->wwatch);
 	s->rwatch = s->wwatch = 0;
 	s->cb.closed(s->user, error);
 	g_clear_error(&error);
@@ -94,7 +95,7 @@ pump(struct fdstream *s)
 		return;
 	}
 	if (fdstream_pending(s) && !s->wwatch)
-		s->wwatch = g_unix_fd_add(s->wfd, G_IO_OUT, on_writable, s);
+		s->wwatch = evset_watch(s->wfd, G_IO_OUT, on_writable, s);
 }
 
 static gboolean
@@ -120,7 +121,7 @@ fdstream_new(int rfd, int wfd, const struct fdstream_callbacks *cb,
 	s->out = g_byte_array_new();
 	g_unix_set_fd_nonblocking(rfd, TRUE, NULL);
 	g_unix_set_fd_nonblocking(wfd, TRUE, NULL);
-	s->rwatch = g_unix_fd_add(rfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	s->rwatch = evset_watch(rfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				  on_readable, s);
 	return s;
 }
@@ -164,9 +165,9 @@ fdstream_free(struct fdstream *s)
 	if (!s)
 		return;
 	if (s->rwatch)
-		g_source_remove(s->rwatch);
+		evset_remove(s->rwatch);
 	if (s->wwatch)
-		g_source_remove(s->wwatch);
+		evset_remove(s->wwatch);
 	close(s->rfd);
 	if (s->wfd != s->rfd)
 		close(s->wfd);
