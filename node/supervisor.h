@@ -62,6 +62,7 @@ struct xfer {
 	int error;			/* a write failed: refuse at the end */
 	struct check *check;		/* dlopen check under way */
 	char *sum;			/* CACHE_PUT: the bytes' SHA-256 */
+	struct sha256 *hash;		/* CACHE_PUT: of the bytes as they came */
 	guint32 ckpt;			/* CKPT_PUT: the checkpoint's number */
 };
 

@@ -6,6 +6,7 @@
  */
 #include "supervisor.h"
 #include "fdio.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ xfer_free(struct xfer *x)
 	g_free(x->part);
 	g_free(x->name);
 	g_free(x->sum);
+	sha256_free(x->hash);
 	g_free(x);
 }
 
@@ -95,6 +97,8 @@ do_inject_data(struct node *n, struct wire_msg *m)
 	p = wire_msg_bytes(m, &len);
 	if (fdio_write_all(x->fd, p, len) < 0)
 		x->error = errno;
+	else if (x->hash)
+		sha256_update(x->hash, p, len);
 }
 
 /* The file passed every check: put it in place and tell the VM. */
@@ -152,12 +156,14 @@ check_load(struct xfer *x)
 }
 
 /* A CACHE_PUT's bytes are all in: into the cache, if they have the
- * sum they were sent as. */
+ * sum they were sent as (taken as they came: the file is not read
+ * again). */
 static void
 put_done(struct xfer *x)
 {
 	g_autofree char *why = NULL;
-	int err = nodecache_put_commit(x->node->cache, x->part, x->sum, &why);
+	int err = nodecache_put_commit(x->node->cache, x->part, x->sum,
+				       sha256_hex(x->hash), &why);
 
 	g_clear_pointer(&x->part, g_free);	/* renamed, or removed */
 	if (err)
@@ -260,6 +266,8 @@ do_cache_put(struct node *n, struct wire_msg *m)
 		x->error = EIO;
 	else if ((x->fd = nodecache_put_begin(n->cache, &x->part)) < 0)
 		x->error = errno;
+	else
+		x->hash = sha256_new();
 }
 
 /* A VM waiting for a cached file's load check. */

@@ -117,9 +117,10 @@ gboolean nodecache_has(struct nodecache *c, const char *sum);
 int nodecache_put_begin(struct nodecache *c, char **tmp);
 /* Its bytes are all written (and closed): 0 once they are in the cache
  * under sum; else an errno (EBADMSG: they do not have that sum) and why,
- * and the temporary file is gone. */
+ * and the temporary file is gone.  got: the SHA-256 of the bytes taken
+ * as they were written, or NULL to read the file for it. */
 int nodecache_put_commit(struct nodecache *c, const char *tmp,
-			 const char *sum, char **why);
+			 const char *sum, const char *got, char **why);
 /* Put the bytes at dest (a hard link, else a copy): 0 or an errno
  * (ESTALE: the cache does not have them). */
 int nodecache_link(struct nodecache *c, const char *sum, const char *dest);

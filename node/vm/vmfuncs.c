@@ -13,7 +13,7 @@
 #include "vm_priv.h"
 #include "vet.h"
 #include "worker.h"
-#include "fdio.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,7 +77,7 @@ vmfuncs_note_sum(struct vmnode *vm, const char *name, const char *known)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *path = g_build_filename(vm->inject_dir, name, NULL);
-	char *sum = known ? g_strdup(known) : fdio_file_sha256(path, &error);
+	char *sum = known ? g_strdup(known) : sha256_file(path, &error);
 
 	if (!sum) {
 		g_warning("vm%u: no checksum of %s: %s", vm->index, name,
