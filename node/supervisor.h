@@ -112,6 +112,8 @@ void do_uninject(struct node *n, struct vmnode *vm, struct wire_msg *m);
 void do_cache_have(struct node *n, struct wire_msg *m);
 void do_cache_put(struct node *n, struct wire_msg *m);
 void do_inject_cached(struct node *n, struct wire_msg *m);
+/* WIRE_INJECT_CACHED_VMS: the same into many VMs, answered once. */
+void do_inject_cached_vms(struct node *n, struct wire_msg *m);
 void vetting_free(struct vetting *v);
 
 /* ckpt.c: WIRE_CKPT_* (issue 16) */

@@ -56,6 +56,19 @@ const char *vmnode_inject_dir(struct vmnode *vm);
  * SHA-256 if known (NULL: it is read to take it). */
 void vmnode_install(struct vmnode *vm, const char *name,
 		    enum inject_kind kind, const char *sum);
+/* The same for a file installed into many VMs at once (the node's
+ * cache): its functions listed once (funcs, a reference is taken; NULL
+ * if they could not be), and neither the load into the worker nor the
+ * log of what it shadows done here.  TRUE if the running worker is to
+ * load it: vmnode_load() once the install is answered. */
+gboolean vmnode_install_listed(struct vmnode *vm, const char *name,
+			       enum inject_kind kind, const char *sum,
+			       GPtrArray *funcs);
+void vmnode_load(struct vmnode *vm, const char *name);
+/* vmfuncs.c: what file shadows or is shadowed by in vm, one line per
+ * name without the VM's name ("" if nothing); vmfuncs_log_shadows logs
+ * the same lines. */
+char *vmfuncs_shadows(struct vmnode *vm, const char *file);
 gboolean vmnode_uninstall(struct vmnode *vm, const char *name,
 			  GError **error);
 /* WIRE_RESTART: answered once the new worker is up. */

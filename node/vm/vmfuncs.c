@@ -117,11 +117,12 @@ hidden(struct vmnode *vm, const char *name, GPtrArray *src)
 	return g_string_free(s, FALSE);
 }
 
-void
-vmfuncs_log_shadows(struct vmnode *vm, const char *file)
+char *
+vmfuncs_shadows(struct vmnode *vm, const char *file)
 {
 	g_autoptr(GPtrArray) names = g_ptr_array_new();
 	GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs, file);
+	GString *s = g_string_new(NULL);
 	guint i;
 
 	if (g_hash_table_contains(vm->programs, file))
@@ -138,10 +139,24 @@ vmfuncs_log_shadows(struct vmnode *vm, const char *file)
 			continue;
 		source_file(vm, name, src->pdata[0], &top, &sum);
 		h = hidden(vm, name, src);
-		g_message("vm%u: %s: a call runs the one in %s, which shadows "
-			  "%s (a program, then the shared object injected "
-			  "last, then a built-in)", vm->index, name, top, h);
+		g_string_append_printf(s, "%s: a call runs the one in %s, "
+				       "which shadows %s (a program, then the "
+				       "shared object injected last, then a "
+				       "built-in)\n", name, top, h);
 	}
+	return g_string_free(s, FALSE);
+}
+
+void
+vmfuncs_log_shadows(struct vmnode *vm, const char *file)
+{
+	g_autofree char *text = vmfuncs_shadows(vm, file);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	guint i;
+
+	for (i = 0; lines[i]; i++)
+		if (*lines[i])
+			g_message("vm%u: %s", vm->index, lines[i]);
 }
 
 static int

@@ -703,6 +703,26 @@ void
 vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind,
 	       const char *sum)
 {
+	g_autoptr(GPtrArray) fs = NULL;
+
+	if (kind == INJECT_SHARED) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *path = g_build_filename(vm->inject_dir, name,
+							 NULL);
+
+		if (!(fs = elfsyms_functions(path, &error)))
+			g_warning("vm%u: cannot list the functions of %s: %s",
+				  vm->index, name, error->message);
+	}
+	if (vmnode_install_listed(vm, name, kind, sum, fs))
+		vmnode_load(vm, name);
+	vmfuncs_log_shadows(vm, name);
+}
+
+gboolean
+vmnode_install_listed(struct vmnode *vm, const char *name,
+		      enum inject_kind kind, const char *sum, GPtrArray *funcs)
+{
 	guint i;
 	gboolean replaced = FALSE;
 
@@ -718,19 +738,10 @@ vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind,
 	if (kind == INJECT_PROGRAM) {
 		g_hash_table_add(vm->programs, g_strdup(name));
 	} else {
-		g_autoptr(GError) error = NULL;
-		g_autofree char *path = g_build_filename(vm->inject_dir, name,
-							 NULL);
-		GPtrArray *fs = elfsyms_functions(path, &error);
-
-		if (!fs)
-			g_warning("vm%u: cannot list the functions of %s: %s",
-				  vm->index, name, error->message);
-		else
-			g_hash_table_insert(vm->lib_funcs, g_strdup(name), fs);
+		if (funcs)
+			g_hash_table_insert(vm->lib_funcs, g_strdup(name),
+					    g_ptr_array_ref(funcs));
 		g_ptr_array_add(vm->libs, g_strdup(name));
-		if (vm->ws && !replaced)
-			load(vm, name);
 	}
 	/* A loaded object cannot be swapped in place: start over with the
 	 * new one.  The VM's state is lost, as with any restart. */
@@ -740,8 +751,15 @@ vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind,
 		restart(vm);
 	}
 	vmfuncs_note_sum(vm, name, sum);
-	vmfuncs_log_shadows(vm, name);
 	vmfuncs_send(vm);
+	return kind == INJECT_SHARED && !replaced;
+}
+
+void
+vmnode_load(struct vmnode *vm, const char *name)
+{
+	if (vm->ws)
+		load(vm, name);
 }
 
 gboolean
