@@ -298,10 +298,15 @@ link_cached(struct node *n, struct vmnode *vm, guint32 tag, const char *name,
 {
 	g_autofree char *dest = g_build_filename(vmnode_inject_dir(vm), name,
 						 NULL);
-	g_autofree char *part = g_strdup_printf("%s/.part-%u",
-						vmnode_inject_dir(vm), tag);
-	int err = nodecache_link(n->cache, sum, part);
+	g_autofree char *part = NULL;
+	int err;
 
+	/* A new name: one link() (a thousand VMs, a thousand calls). */
+	if (nodecache_link_new(n->cache, sum, dest) == 0)
+		return 0;
+	/* Else in place of the file there, all at once. */
+	part = g_strdup_printf("%s/.part-%u", vmnode_inject_dir(vm), tag);
+	err = nodecache_link(n->cache, sum, part);
 	if (err == 0 && rename(part, dest) < 0) {
 		err = errno;
 		unlink(part);

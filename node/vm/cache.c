@@ -258,3 +258,11 @@ nodecache_link(struct nodecache *c, const char *sum, const char *dest)
 		return ESTALE;
 	return copy_file(path, dest);
 }
+
+int
+nodecache_link_new(struct nodecache *c, const char *sum, const char *dest)
+{
+	g_autofree char *path = nodecache_path(c, sum);
+
+	return link(path, dest) == 0 ? 0 : errno;
+}

@@ -137,6 +137,10 @@ int nodecache_put_commit(struct nodecache *c, const char *tmp,
 /* Put the bytes at dest (a hard link, else a copy): 0 or an errno
  * (ESTALE: the cache does not have them). */
 int nodecache_link(struct nodecache *c, const char *sum, const char *dest);
+/* A hard link at dest, where nothing is: 0 or link()'s errno (EEXIST:
+ * something is; the rest as nodecache_link would find them). */
+int nodecache_link_new(struct nodecache *c, const char *sum,
+		       const char *dest);
 
 /* store.c: the files a node keeps on disk */
 gboolean rm_rf(const char *path);
