@@ -86,6 +86,15 @@ wait_up() {
 	return 1
 }
 sent() { sed -n 's/^bytes sent: //p' "$1/info"; }
+# CPU ms (user + system) process $1 has used: a figure a busy machine
+# disturbs less than elapsed time.
+cpu_ms() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	s=${s##*) }
+	set -- $s
+	echo $(( (${12} + ${13}) * 1000 / $(getconf CLK_TCK) ))
+}
 
 # one_vm B KIND VM: cp of the big script into VM/inject/, then a call of
 # it (it was installed whole), then rm.
@@ -103,30 +112,39 @@ one_vm() {
 	rm "$vm/inject/big.sh" || die "rm inject/big.sh failed"
 }
 
+# all_cp B N TAG FILE NAME LABEL: cp FILE to .all/inject/NAME, then one
+# .all line (the workers' loads of it before it), with the bytes sent and
+# the CPU of the daemon and of the node meanwhile.
+all_cp() {
+	local b=$1 n=$2 k=$3 file=$4 name=$5 label=$6 before c0 n0 s out
+	bench_perf_start "inject-all$k$n$SUFFIX"
+	before=$(sent "$mp/$first")
+	c0=$(cpu_ms "$FS_PID")
+	n0=$(cpu_ms "$node")
+	s=$(secs cp "$file" "$mp/.all/inject/$name") || die "cp $name failed"
+	RES[$b:all$k$n]=$s
+	RES[$b:sentall$k$n]=$(( $(sent "$mp/$first") - before ))
+	RES[$b:cpuall$k$n]="$(( $(cpu_ms "$FS_PID") - c0 )) / $(( $(cpu_ms "$node") - n0 ))"
+	bench_perf_stop
+	out=$("$CALLBENCH" fanout "$mp") || echo "$PROG: fanout after $name failed" >&2
+	RES[$b:fanall$k$n]=$(kv elapsed_s "$out")
+	row_once "all$k$n" "$label to .all/inject/, N=$n: s" ""
+	row_once "sentall$k$n" "  bytes sent to the node" ""
+	row_once "cpuall$k$n" "  CPU ms of the daemon / of the node (supervisor)" ""
+	row_once "fanall$k$n" "  then one .all line, all results read: s" ""
+}
+
 # all_n B N: .all/inject/ of N local VMs of one node.
 all_n() {
-	local b=$1 n=$2 mp=$T/all$2 first s before
+	local b=$1 n=$2 mp=$T/all$2 first node
 	say "$b: .all/inject/ to $n VMs of one node"
 	bench_mount "all$n" -o "local=$n,logfile=$T/tricklefs.log"
 	wait_up "$mp" "$n" || die "$n VMs not up"
 	first=$(awk 'NR == 1 { print $1 }' "$mp/.ctl")
-	bench_perf_start "inject-all$n$SUFFIX"
-	before=$(sent "$mp/$first")
-	s=$(secs cp "$BASIC_SO" "$mp/.all/inject/basic.so") || die "cp basic.so failed"
-	RES[$b:all$n]=$s
-	RES[$b:sentall$n]=$(( $(sent "$mp/$first") - before ))
-	bench_perf_stop
-	row_once "all$n" "cp basic.so ($(stat -c %s "$BASIC_SO") B) to .all/inject/, N=$n" ""
-	row_once "sentall$n" "  bytes sent to the node" ""
+	node=$(pgrep -P "$FS_PID" | head -n 1)
 	big_so "$T/big.so"
-	bench_perf_start "inject-all1m$n$SUFFIX"
-	before=$(sent "$mp/$first")
-	s=$(secs cp "$T/big.so" "$mp/.all/inject/big.so") || die "cp big.so failed"
-	RES[$b:all1m$n]=$s
-	RES[$b:sentall1m$n]=$(( $(sent "$mp/$first") - before ))
-	bench_perf_stop
-	row_once "all1m$n" "cp a 1 MiB .so ($(stat -c %s "$T/big.so") B) to .all/inject/, N=$n" ""
-	row_once "sentall1m$n" "  bytes sent to the node" ""
+	all_cp "$b" "$n" "" "$BASIC_SO" basic.so "cp basic.so ($(stat -c %s "$BASIC_SO") B)"
+	all_cp "$b" "$n" 1m "$T/big.so" big.so "cp a 1 MiB .so ($(stat -c %s "$T/big.so") B)"
 	# Every VM has it, from one cache entry.
 	[ -e "$mp/$first/inject/big.so" ] || die "$first has no big.so"
 	bench_unmount "all$n"
