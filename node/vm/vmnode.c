@@ -50,6 +50,9 @@ vmnode_to_worker(struct vmnode *vm, guint type, guint32 tag, GVariant *body)
 {
 	GByteArray *f = vm->wframe;
 
+	/* A call after the code it may need. */
+	if (type != WIRE_W_LOAD)
+		loadgate_flush(vm);
 	g_byte_array_set_size(f, 0);
 	wire_encode(f, type, vm->index, tag, body);
 	fdstream_write(vm->ws, f->data, f->len);
@@ -173,6 +176,7 @@ on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 		if (code)
 			g_warning("vm%u: loading failed: %s", vm->index,
 				  detail);
+		loadgate_loaded(vm, m->tag);
 		break;
 	case WIRE_W_DONE:
 		if (!vmcalls_done(vm, m->tag, m->body))
@@ -366,6 +370,7 @@ on_worker_exit(GPid pid, int status, gpointer data)
 		vm->draining = FALSE;
 	}
 	g_clear_pointer(&vm->ws, fdstream_free);
+	loadgate_forget(vm);
 	wire_decoder_clear(&vm->dec);
 	vm->pid = 0;
 	vm->restart_pending = FALSE;
@@ -606,6 +611,7 @@ vmnode_free(struct vmnode *vm)
 	if (vm->kill_timer)
 		g_source_remove(vm->kill_timer);
 	g_clear_pointer(&vm->exit_later, worker_exit_free);
+	loadgate_forget(vm);
 	vmcalls_clear(vm);
 	vmckpt_clear(vm);
 	if (vm->pid) {
@@ -758,8 +764,12 @@ vmnode_install_listed(struct vmnode *vm, const char *name,
 void
 vmnode_load(struct vmnode *vm, const char *name)
 {
-	if (vm->ws)
-		load(vm, name);
+	g_autofree char *path = NULL;
+
+	if (!vm->ws)
+		return;
+	path = g_build_filename(vm->inject_dir, name, NULL);
+	loadgate_owe(vm, path);
 }
 
 gboolean
