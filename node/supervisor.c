@@ -499,6 +499,9 @@ dispatch(struct node *n, struct wire_msg *m)
 	case WIRE_INJECT_CACHED:
 		do_inject_cached(n, m);
 		break;
+	case WIRE_INJECT_CACHED_VMS:
+		do_inject_cached_vms(n, m);
+		break;
 	case WIRE_CALL: {
 		g_autofree const char **argv =
 			g_variant_get_strv(m->body, NULL);

@@ -62,6 +62,7 @@ struct xfer {
 	int error;			/* a write failed: refuse at the end */
 	struct check *check;		/* dlopen check under way */
 	char *sum;			/* CACHE_PUT: the bytes' SHA-256 */
+	struct sha256 *hash;		/* CACHE_PUT: of the bytes as they came */
 	guint32 ckpt;			/* CKPT_PUT: the checkpoint's number */
 };
 
@@ -111,6 +112,8 @@ void do_uninject(struct node *n, struct vmnode *vm, struct wire_msg *m);
 void do_cache_have(struct node *n, struct wire_msg *m);
 void do_cache_put(struct node *n, struct wire_msg *m);
 void do_inject_cached(struct node *n, struct wire_msg *m);
+/* WIRE_INJECT_CACHED_VMS: the same into many VMs, answered once. */
+void do_inject_cached_vms(struct node *n, struct wire_msg *m);
 void vetting_free(struct vetting *v);
 
 /* ckpt.c: WIRE_CKPT_* (issue 16) */

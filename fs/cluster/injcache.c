@@ -8,11 +8,12 @@
  * host asks the node (CACHE_HAVE); if the node does not have it, the
  * bytes go once (CACHE_PUT, INJECT_DATA at the pace of the link, END),
  * and the node checks them against the sum.  Installs of the same
- * content to the same host meanwhile wait for that one fill.  Then each
- * VM is asked to install the cached file under its name
- * (INJECT_CACHED), which the node answers as it answered INJECT_END: so
- * the verdicts, per VM, are what they were.  A node that lost the file
- * between the two (ESTALE) is filled again, once.
+ * content to the same host meanwhile wait for that one fill.  Then the
+ * VMs waiting for it are asked, in one frame for those that install it
+ * under the same name and mode (INJECT_CACHED_VMS), to install the
+ * cached file: one answer, with a verdict per VM that refused, where
+ * INJECT_CACHED took a frame and an answer per VM.  A node that lost
+ * the file between the two (ESTALE) is filled again, once.
  */
 #include "cluster.h"
 
@@ -90,14 +91,106 @@ on_installed(void *data, int err, const char *msg, const guint8 *bytes,
 	finish(in, err, msg);
 }
 
+/* Installs asked in one INJECT_CACHED_VMS. */
+struct batch {
+	GPtrArray *ins;			/* struct install * */
+};
+
+/* The node's answer: one error for all, or a line "VM ERRNO MESSAGE"
+ * for each VM that did not install it. */
 static void
-ask_install(struct install *in)
+on_batch(void *data, int err, const char *msg, const guint8 *bytes,
+	 gsize len)
 {
-	in->asked = TRUE;
-	host_request(in->vm->host, WIRE_INJECT_CACHED, in->vm->index, 0,
-		     g_variant_new("(ssu)", in->name, in->sum,
-				   (guint32)in->mode),
-		     on_installed, in);
+	struct batch *b = data;
+	g_autoptr(GHashTable) refused = g_hash_table_new_full(NULL, NULL,
+							      NULL, g_free);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	guint i;
+
+	if (!err && bytes) {
+		text = g_strndup((const char *)bytes, len);
+		lines = g_strsplit(text, "\n", -1);
+		for (i = 0; lines[i]; i++) {
+			char *end = NULL;
+			guint64 vm = g_ascii_strtoull(lines[i], &end, 10);
+
+			if (end != lines[i] && *end == ' ')
+				g_hash_table_insert(refused,
+					GUINT_TO_POINTER((guint)vm),
+					g_strdup(end + 1));
+		}
+	}
+	for (i = 0; i < b->ins->len; i++) {
+		struct install *in = b->ins->pdata[i];
+		const char *line = g_hash_table_lookup(refused,
+			GUINT_TO_POINTER(in->vm->index));
+		char *why = NULL;
+		int e = err;
+
+		if (line) {
+			e = errno_from_node((int)g_ascii_strtoll(line, &why,
+								 10));
+			why = why && *why == ' ' ? why + 1 : why;
+			e = e ? e : EIO;
+		}
+		on_installed(in, e, line ? why : msg, NULL, 0);
+	}
+	g_ptr_array_unref(b->ins);
+	g_free(b);
+}
+
+/* Ask the host to install ins (the same name and mode) into their VMs. */
+static void
+ask_batch(struct host *h, GPtrArray *ins)
+{
+	struct install *first = ins->pdata[0];
+	struct batch *b = g_new0(struct batch, 1);
+	GVariantBuilder vms;
+	guint i;
+
+	g_variant_builder_init(&vms, G_VARIANT_TYPE("au"));
+	for (i = 0; i < ins->len; i++) {
+		struct install *in = ins->pdata[i];
+
+		in->asked = TRUE;
+		g_variant_builder_add(&vms, "u", (guint32)in->vm->index);
+	}
+	b->ins = g_ptr_array_ref(ins);
+	host_request(h, WIRE_INJECT_CACHED_VMS, 0, 0,
+		     g_variant_new("(ssuau)", first->name, first->sum,
+				   (guint32)first->mode, &vms),
+		     on_batch, b);
+}
+
+/* The host has the content: one request for each name and mode its
+ * waiting installs use (one, for a cp to .all/inject/). */
+static void
+ask_installs(struct host *h, GList *ins)
+{
+	g_autoptr(GHashTable) groups = g_hash_table_new_full(g_str_hash,
+		g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+	GHashTableIter it;
+	gpointer val;
+	GList *l;
+
+	for (l = ins; l; l = l->next) {
+		struct install *in = l->data;
+		g_autofree char *key = g_strdup_printf("%o/%s",
+						       (unsigned)in->mode,
+						       in->name);
+		GPtrArray *g = g_hash_table_lookup(groups, key);
+
+		if (!g) {
+			g = g_ptr_array_new();
+			g_hash_table_insert(groups, g_steal_pointer(&key), g);
+		}
+		g_ptr_array_add(g, in);
+	}
+	g_hash_table_iter_init(&it, groups);
+	while (g_hash_table_iter_next(&it, NULL, &val))
+		ask_batch(h, val);
 }
 
 /* The host has the content (err 0), or will not get it now. */
@@ -105,7 +198,8 @@ static void
 fill_done(struct fill *f, int err, const char *msg)
 {
 	g_autofree char *why = g_strdup(msg ? msg : g_strerror(err));
-	GList *waiting = g_steal_pointer(&f->waiting), *l;
+	GList *waiting = g_steal_pointer(&f->waiting), *l, *ask = NULL;
+	struct host *h = f->h;
 
 	g_hash_table_remove(f->cl->fills, f->key);
 	g_free(f->key);
@@ -120,9 +214,12 @@ fill_done(struct fill *f, int err, const char *msg)
 		else if (err)
 			finish(in, err, why);
 		else
-			ask_install(in);
+			ask = g_list_prepend(ask, in);
 	}
 	g_list_free(waiting);
+	/* In the order they came (waiting is newest first). */
+	ask_installs(h, ask);
+	g_list_free(ask);
 }
 
 static void

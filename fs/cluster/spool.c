@@ -14,6 +14,7 @@
  */
 #include "cluster.h"
 #include "fdio.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -173,7 +174,7 @@ spool_sum(struct cluster *fs, const char *name, const char *path)
 						       g_free, g_free);
 	if ((sum = g_hash_table_lookup(fs->spool_sums, name)))
 		return sum;
-	if (!(sum = fdio_file_sha256(path, &error))) {
+	if (!(sum = sha256_file(path, &error))) {
 		g_warning("cannot give .all/inject/%s: %s", name,
 			  error->message);
 		return NULL;

@@ -25,6 +25,7 @@
  * install: a rename onto a real name or a chmod +x sends it.
  */
 #include "tree.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <string.h>
@@ -48,7 +49,7 @@ struct inject_handle {
 	struct vm *vm;		/* where it was opened: a VM or .all */
 	struct injected *inj;	/* the entry there */
 	GPtrArray *xfers;	/* struct xfer */
-	GChecksum *sum;		/* of the bytes written */
+	struct sha256 *sum;	/* of the bytes written */
 	guint64 written;	/* bytes so far: the offset of the next write */
 	int error;		/* sticky: the transfer is refused */
 	gboolean told;		/* a write already failed with error */
@@ -96,7 +97,7 @@ handle_free(struct inject_handle *x)
 	if (x->vm->host == NULL)
 		vm_injected_unref(x->vm, x->inj);
 	g_ptr_array_unref(x->xfers);
-	g_checksum_free(x->sum);
+	sha256_free(x->sum);
 	g_free(x);
 }
 
@@ -138,7 +139,7 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 	x->spool = -1;
 	x->t = req_tree(req);
 	x->xfers = g_ptr_array_new_with_free_func(g_free);
-	x->sum = g_checksum_new(G_CHECKSUM_SHA256);
+	x->sum = sha256_new();
 	/* A hidden name waits at the mount for its rename. */
 	x->holding = name[0] == '.';
 	if (x->holding) {
@@ -166,7 +167,7 @@ begin(fuse_req_t req, struct vm *vm, const char *name, mode_t mode)
 		g_warning("%s: cannot inject %s: %s", vm->name, name,
 			  vm->host ? vm->host->down_reason : "no VM is up");
 		g_ptr_array_unref(x->xfers);
-		g_checksum_free(x->sum);
+		sha256_free(x->sum);
 		g_free(x);
 		fuse_reply_err(req, vm->host && vm->host->state ==
 			       HOST_RECONNECTING ? EHOSTUNREACH : EHOSTDOWN);
@@ -311,7 +312,7 @@ keep_bytes(struct inject_handle *x, const char *buf, size_t size, off_t off)
 		}
 		done += n;
 	}
-	g_checksum_update(x->sum, (const guchar *)buf, size);
+	sha256_update(x->sum, buf, size);
 	return 0;
 }
 
@@ -528,7 +529,7 @@ inject_flush(fuse_req_t req, struct fuse_file_info *fi)
 			fanin_expect(f);
 			t->install = inject_install(t->vm, x->inj->name,
 				x->inj->mode, copy,
-				g_checksum_get_string(x->sum), on_verdict, t);
+				sha256_hex(x->sum), on_verdict, t);
 		}
 		fanin_release(f);
 		return;

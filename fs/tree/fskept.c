@@ -18,7 +18,7 @@
  * node's cache, injcache.c).
  */
 #include "tree.h"
-#include "fdio.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -314,7 +314,7 @@ kept_send(struct tree *t, struct vm *vm, struct injected *inj,
 
 	if (!path || !inj->kept)
 		return EIO;
-	if (!(sum = fdio_file_sha256(path, &error))) {
+	if (!(sum = sha256_file(path, &error))) {
 		g_warning("%s: cannot send inject/%s: %s", vm->name,
 			  inj->name, error->message);
 		return EIO;

@@ -12,7 +12,7 @@
  * this process first uses it, and again whenever its size or mtime
  * changed; one that does not match its name is removed (the mount then
  * sends the bytes again).  A new entry is written to a temporary file,
- * summed, and renamed into place, so a reader never sees half of one
+ * summed as it is written, and renamed into place, so a reader never sees half of one
  * and a concurrent writer of the same content loses nothing.
  *
  * Eviction, when a node starts serving a session: an entry no VM links
@@ -21,7 +21,7 @@
  * temporary files a day old (a transfer cut off).
  */
 #include "vm_priv.h"
-#include "fdio.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -163,7 +163,7 @@ nodecache_has(struct nodecache *c, const char *sum)
 	was = g_hash_table_lookup(c->checked, sum);
 	if (was && stamp_equal(was, &now))
 		return TRUE;
-	got = fdio_file_sha256(path, &error);
+	got = sha256_file(path, &error);
 	if (!got || strcmp(got, sum) != 0) {
 		g_warning("cache: %s does not hold what its name says (%s): "
 			  "removed, it will be sent again", path,
@@ -191,13 +191,15 @@ nodecache_put_begin(struct nodecache *c, char **tmp)
 
 int
 nodecache_put_commit(struct nodecache *c, const char *tmp, const char *sum,
-		     char **why)
+		     const char *got, char **why)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree char *got = fdio_file_sha256(tmp, &error);
+	g_autofree char *read = got ? NULL : sha256_file(tmp, &error);
 	g_autofree char *path = NULL;
 	struct stat st;
 
+	if (!got)
+		got = read;
 	if (!got) {
 		*why = g_strdup(error->message);
 		unlink(tmp);
@@ -255,4 +257,12 @@ nodecache_link(struct nodecache *c, const char *sum, const char *dest)
 	if (errno == ENOENT)
 		return ESTALE;
 	return copy_file(path, dest);
+}
+
+int
+nodecache_link_new(struct nodecache *c, const char *sum, const char *dest)
+{
+	g_autofree char *path = nodecache_path(c, sum);
+
+	return link(path, dest) == 0 ? 0 : errno;
 }

@@ -56,6 +56,19 @@ const char *vmnode_inject_dir(struct vmnode *vm);
  * SHA-256 if known (NULL: it is read to take it). */
 void vmnode_install(struct vmnode *vm, const char *name,
 		    enum inject_kind kind, const char *sum);
+/* The same for a file installed into many VMs at once (the node's
+ * cache): its functions listed once (funcs, a reference is taken; NULL
+ * if they could not be), and neither the load into the worker nor the
+ * log of what it shadows done here.  TRUE if the running worker is to
+ * load it: vmnode_load() once the install is answered. */
+gboolean vmnode_install_listed(struct vmnode *vm, const char *name,
+			       enum inject_kind kind, const char *sum,
+			       GPtrArray *funcs);
+void vmnode_load(struct vmnode *vm, const char *name);
+/* vmfuncs.c: what file shadows or is shadowed by in vm, one line per
+ * name without the VM's name ("" if nothing); vmfuncs_log_shadows logs
+ * the same lines. */
+char *vmfuncs_shadows(struct vmnode *vm, const char *file);
 gboolean vmnode_uninstall(struct vmnode *vm, const char *name,
 			  GError **error);
 /* WIRE_RESTART: answered once the new worker is up. */
@@ -117,12 +130,17 @@ gboolean nodecache_has(struct nodecache *c, const char *sum);
 int nodecache_put_begin(struct nodecache *c, char **tmp);
 /* Its bytes are all written (and closed): 0 once they are in the cache
  * under sum; else an errno (EBADMSG: they do not have that sum) and why,
- * and the temporary file is gone. */
+ * and the temporary file is gone.  got: the SHA-256 of the bytes taken
+ * as they were written, or NULL to read the file for it. */
 int nodecache_put_commit(struct nodecache *c, const char *tmp,
-			 const char *sum, char **why);
+			 const char *sum, const char *got, char **why);
 /* Put the bytes at dest (a hard link, else a copy): 0 or an errno
  * (ESTALE: the cache does not have them). */
 int nodecache_link(struct nodecache *c, const char *sum, const char *dest);
+/* A hard link at dest, where nothing is: 0 or link()'s errno (EEXIST:
+ * something is; the rest as nodecache_link would find them). */
+int nodecache_link_new(struct nodecache *c, const char *sum,
+		       const char *dest);
 
 /* store.c: the files a node keeps on disk */
 gboolean rm_rf(const char *path);

@@ -51,6 +51,9 @@ struct vmnode {
 	GHashTable *lib_funcs;		/* lib name -> GPtrArray elf_func */
 	GVariant *funcs_sent;		/* the last FUNCS */
 	GHashTable *sums;		/* injected name -> SHA-256 hex */
+	GPtrArray *owed_loads;		/* paths its worker is to load (loadgate.c) */
+	guint gate_loading;		/* of them sent, not yet loaded */
+	gboolean gate_queued;		/* waiting for its turn */
 
 	GPtrArray *env;			/* "NAME=VALUE" from setenv calls */
 	GArray *restart_tags;		/* RESTARTs answered once up again */
@@ -88,6 +91,14 @@ const char *vmnode_data_dir(struct vmnode *vm);
 /* Where a call of name goes: "program", a shared object's name or
  * "built-in"; NULL if nothing answers to it. */
 const char *vmnode_func_origin(struct vmnode *vm, const char *name);
+
+/* loadgate.c: loads of a library into running workers, a few at a time;
+ * loadgate_flush before any other frame to the worker, loadgate_loaded
+ * on W_LOADED, loadgate_forget once the worker is gone. */
+void loadgate_owe(struct vmnode *vm, const char *path);
+void loadgate_flush(struct vmnode *vm);
+void loadgate_loaded(struct vmnode *vm, guint32 tag);
+void loadgate_forget(struct vmnode *vm);
 
 /* vmfuncs.c */
 /* WIRE_FUNCS to the client if the set changed since it was last sent. */

@@ -13,7 +13,7 @@
 #include "vm_priv.h"
 #include "vet.h"
 #include "worker.h"
-#include "fdio.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,7 +77,7 @@ vmfuncs_note_sum(struct vmnode *vm, const char *name, const char *known)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *path = g_build_filename(vm->inject_dir, name, NULL);
-	char *sum = known ? g_strdup(known) : fdio_file_sha256(path, &error);
+	char *sum = known ? g_strdup(known) : sha256_file(path, &error);
 
 	if (!sum) {
 		g_warning("vm%u: no checksum of %s: %s", vm->index, name,
@@ -117,11 +117,12 @@ hidden(struct vmnode *vm, const char *name, GPtrArray *src)
 	return g_string_free(s, FALSE);
 }
 
-void
-vmfuncs_log_shadows(struct vmnode *vm, const char *file)
+static char *
+shadows_text(struct vmnode *vm, const char *file)
 {
 	g_autoptr(GPtrArray) names = g_ptr_array_new();
 	GPtrArray *fs = g_hash_table_lookup(vm->lib_funcs, file);
+	GString *s = g_string_new(NULL);
 	guint i;
 
 	if (g_hash_table_contains(vm->programs, file))
@@ -138,10 +139,24 @@ vmfuncs_log_shadows(struct vmnode *vm, const char *file)
 			continue;
 		source_file(vm, name, src->pdata[0], &top, &sum);
 		h = hidden(vm, name, src);
-		g_message("vm%u: %s: a call runs the one in %s, which shadows "
-			  "%s (a program, then the shared object injected "
-			  "last, then a built-in)", vm->index, name, top, h);
+		g_string_append_printf(s, "%s: a call runs the one in %s, "
+				       "which shadows %s (a program, then the "
+				       "shared object injected last, then a "
+				       "built-in)\n", name, top, h);
 	}
+	return g_string_free(s, FALSE);
+}
+
+void
+vmfuncs_log_shadows(struct vmnode *vm, const char *file)
+{
+	g_autofree char *text = vmfuncs_shadows(vm, file);
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	guint i;
+
+	for (i = 0; lines[i]; i++)
+		if (*lines[i])
+			g_message("vm%u: %s", vm->index, lines[i]);
 }
 
 static int
@@ -224,12 +239,87 @@ build_funcs(struct vmnode *vm)
 	return g_variant_builder_end(&vb);
 }
 
+/* What a VM's FUNCS and shadowing follow from: its injected files in
+ * the order a call looks at them, each with its SHA-256 (the built-ins
+ * are the same everywhere).  VMs with the same key list the same.  NULL
+ * if a file's sum is not known: no key then. */
+static char *
+state_key(struct vmnode *vm)
+{
+	g_autofree const char **progs = NULL;
+	GString *k = g_string_new(NULL);
+	const char *sum = "";
+	guint i, n;
+
+	progs = (const char **)g_hash_table_get_keys_as_array(vm->programs,
+							      &n);
+	qsort(progs, n, sizeof(*progs), cmp_names);
+	for (i = 0; i < n && sum; i++) {
+		if ((sum = g_hash_table_lookup(vm->sums, progs[i])))
+			g_string_append_printf(k, "p/%s/%s\n", progs[i], sum);
+	}
+	for (i = vm->libs->len; i-- > 0 && sum;) {
+		const char *lib = vm->libs->pdata[i];
+
+		if ((sum = g_hash_table_lookup(vm->sums, lib)))
+			g_string_append_printf(k, "l/%s/%s/%c\n", lib, sum,
+				g_hash_table_contains(vm->lib_funcs, lib)
+				? '+' : '-');
+	}
+	return g_string_free(k, sum == NULL);
+}
+
+/* The last FUNCS built, and the shadowing last logged, by state key: a
+ * file installed into a thousand VMs that were alike is listed once. */
+static struct {
+	char *key;
+	GVariant *funcs;
+	char *shadows_key;		/* key + the file */
+	char *shadows;
+} memo;
+
+static GVariant *
+funcs_of(struct vmnode *vm)
+{
+	g_autofree char *key = state_key(vm);
+
+	if (!key)
+		return g_variant_ref_sink(build_funcs(vm));
+	if (memo.key && strcmp(memo.key, key) == 0)
+		return g_variant_ref(memo.funcs);
+	g_free(memo.key);
+	if (memo.funcs)
+		g_variant_unref(memo.funcs);
+	memo.key = g_steal_pointer(&key);
+	memo.funcs = g_variant_ref_sink(build_funcs(vm));
+	return g_variant_ref(memo.funcs);
+}
+
+char *
+vmfuncs_shadows(struct vmnode *vm, const char *file)
+{
+	g_autofree char *state = state_key(vm);
+	g_autofree char *key = NULL;
+
+	if (!state)
+		return shadows_text(vm, file);
+	key = g_strconcat(state, "f/", file, NULL);
+	if (!memo.shadows_key || strcmp(memo.shadows_key, key) != 0) {
+		g_free(memo.shadows_key);
+		g_free(memo.shadows);
+		memo.shadows = shadows_text(vm, file);
+		memo.shadows_key = g_steal_pointer(&key);
+	}
+	return g_strdup(memo.shadows);
+}
+
 void
 vmfuncs_send(struct vmnode *vm)
 {
-	GVariant *f = g_variant_ref_sink(build_funcs(vm));
+	GVariant *f = funcs_of(vm);
 
-	if (vm->funcs_sent && g_variant_equal(f, vm->funcs_sent)) {
+	if (vm->funcs_sent && (f == vm->funcs_sent ||
+			       g_variant_equal(f, vm->funcs_sent))) {
 		g_variant_unref(f);
 		return;
 	}

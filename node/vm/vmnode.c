@@ -51,6 +51,9 @@ vmnode_to_worker(struct vmnode *vm, guint type, guint32 tag, GVariant *body)
 {
 	GByteArray *f = vm->wframe;
 
+	/* A call after the code it may need. */
+	if (type != WIRE_W_LOAD)
+		loadgate_flush(vm);
 	g_byte_array_set_size(f, 0);
 	wire_encode(f, type, vm->index, tag, body);
 	fdstream_write(vm->ws, f->data, f->len);
@@ -174,6 +177,7 @@ on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 		if (code)
 			g_warning("vm%u: loading failed: %s", vm->index,
 				  detail);
+		loadgate_loaded(vm, m->tag);
 		break;
 	case WIRE_W_DONE:
 		if (!vmcalls_done(vm, m->tag, m->body))
@@ -367,6 +371,7 @@ on_worker_exit(GPid pid, int status, gpointer data)
 		vm->draining = FALSE;
 	}
 	g_clear_pointer(&vm->ws, fdstream_free);
+	loadgate_forget(vm);
 	wire_decoder_clear(&vm->dec);
 	vm->pid = 0;
 	vm->restart_pending = FALSE;
@@ -607,6 +612,7 @@ vmnode_free(struct vmnode *vm)
 	if (vm->kill_timer)
 		g_source_remove(vm->kill_timer);
 	g_clear_pointer(&vm->exit_later, worker_exit_free);
+	loadgate_forget(vm);
 	vmcalls_clear(vm);
 	vmckpt_clear(vm);
 	if (vm->pid) {
@@ -704,6 +710,26 @@ void
 vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind,
 	       const char *sum)
 {
+	g_autoptr(GPtrArray) fs = NULL;
+
+	if (kind == INJECT_SHARED) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *path = g_build_filename(vm->inject_dir, name,
+							 NULL);
+
+		if (!(fs = elfsyms_functions(path, &error)))
+			g_warning("vm%u: cannot list the functions of %s: %s",
+				  vm->index, name, error->message);
+	}
+	if (vmnode_install_listed(vm, name, kind, sum, fs))
+		vmnode_load(vm, name);
+	vmfuncs_log_shadows(vm, name);
+}
+
+gboolean
+vmnode_install_listed(struct vmnode *vm, const char *name,
+		      enum inject_kind kind, const char *sum, GPtrArray *funcs)
+{
 	guint i;
 	gboolean replaced = FALSE;
 
@@ -719,19 +745,10 @@ vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind,
 	if (kind == INJECT_PROGRAM) {
 		g_hash_table_add(vm->programs, g_strdup(name));
 	} else {
-		g_autoptr(GError) error = NULL;
-		g_autofree char *path = g_build_filename(vm->inject_dir, name,
-							 NULL);
-		GPtrArray *fs = elfsyms_functions(path, &error);
-
-		if (!fs)
-			g_warning("vm%u: cannot list the functions of %s: %s",
-				  vm->index, name, error->message);
-		else
-			g_hash_table_insert(vm->lib_funcs, g_strdup(name), fs);
+		if (funcs)
+			g_hash_table_insert(vm->lib_funcs, g_strdup(name),
+					    g_ptr_array_ref(funcs));
 		g_ptr_array_add(vm->libs, g_strdup(name));
-		if (vm->ws && !replaced)
-			load(vm, name);
 	}
 	/* A loaded object cannot be swapped in place: start over with the
 	 * new one.  The VM's state is lost, as with any restart. */
@@ -741,8 +758,19 @@ vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind,
 		restart(vm);
 	}
 	vmfuncs_note_sum(vm, name, sum);
-	vmfuncs_log_shadows(vm, name);
 	vmfuncs_send(vm);
+	return kind == INJECT_SHARED && !replaced;
+}
+
+void
+vmnode_load(struct vmnode *vm, const char *name)
+{
+	g_autofree char *path = NULL;
+
+	if (!vm->ws)
+		return;
+	path = g_build_filename(vm->inject_dir, name, NULL);
+	loadgate_owe(vm, path);
 }
 
 gboolean

@@ -118,6 +118,8 @@ static const struct {
 	{WIRE_W_RESTORE, "[('/s/vm0/inject/a.so', '/s/vm0/ckpt/0')]"},
 	{WIRE_W_RESTORED, "(0, '')"},
 	{WIRE_VM_ADD, "uint32 2"},
+	{WIRE_INJECT_CACHED_VMS, "('libfoo.so', '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', uint32 0755, [uint32 0, 1, 999])"},
+	{WIRE_INJECT_CACHED_VMS, "('', '', uint32 0, @au [])"},
 };
 
 static GVariant *

@@ -12,7 +12,3 @@
  * 0, or -1 with errno set by the write that failed. */
 int fdio_write_all(int fd, const void *buf, size_t len);
 
-/* The SHA-256 of a file's bytes, in lower-case hex (the sum an injected
- * file goes by, at the mount and in the node's cache); NULL with error
- * set if it cannot be read. */
-char *fdio_file_sha256(const char *path, GError **error);

@@ -64,6 +64,7 @@ static const struct {
 	[WIRE_W_RESTORE] = {"W_RESTORE", "a(ss)"},
 	[WIRE_W_RESTORED] = {"W_RESTORED", "(is)"},
 	[WIRE_VM_ADD] = {"VM_ADD", "u"},
+	[WIRE_INJECT_CACHED_VMS] = {"INJECT_CACHED_VMS", "(ssuau)"},
 };
 
 static const char *const call_states[CALL_STATE_MAX] = {

@@ -164,6 +164,15 @@ enum wire_type {
 	WIRE_VM_ADD,		/* u      its index: the session's number of
 				 *   VMs (else EINVAL); REPLY once made */
 
+	/* client -> node (issue 18, inject once per node): install a
+	 * cached content into many VMs in one frame; vm 0 */
+	WIRE_INJECT_CACHED_VMS,	/* (ssuau) file name, SHA-256, mode, the
+				 *   VMs: each as INJECT_CACHED would; REPLY
+				 *   with the error they all get (ESTALE, a
+				 *   refusal of the content), else TEXT: a
+				 *   line "VM ERRNO MESSAGE" per VM that did
+				 *   not install it, "" when all did */
+
 	WIRE_TYPE_MAX
 };
 
