@@ -235,22 +235,18 @@ node_cpu_ns() {
 	echo "$s"
 }
 
-# wait_up MP KEY N: wait (up to 300 s) until the N VMs of mount MP are up
-# (local0... for KEY local2, else n1...).  A node may still be starting
-# when the mount is done: at a quarter CPU or less on a busy machine,
-# starting trickle-node over SSH took up to 17 s, and .all/inject/ refuses
-# a VM that is not up.
+# wait_up MP N: wait (up to 300 s) until MP/.ctl shows N VMs "up".  A
+# node may still be starting when the mount is done: at a quarter CPU or
+# less on a busy machine, starting trickle-node over SSH took up to 17 s,
+# and .all/inject/ refuses a VM whose node is not up.
 wait_up() {
-	local mp=$1 i r vm
-	for i in $(seq "$3"); do
-		vm=n$i
-		[ "$2" = local2 ] && vm=local$((i - 1))
-		for r in $(seq 3000); do
-			[ -d "$mp/$vm" ] && break
-			[ "$r" = 3000 ] && die "$vm of $mp not up after 300 s"
-			sleep 0.1
-		done
+	local r
+	for r in $(seq 3000); do
+		[ "$(awk '$3 == "up"' "$1/.ctl" 2>/dev/null | wc -l)" -ge "$2" ] &&
+		    return 0
+		sleep 0.1
 	done
+	die "the VMs of $1 not up after 300 s: $(cat "$1/.ctl")"
 }
 
 # tfs_bench KEY LABEL N NODES PERF RUNS MOUNT-ARG...: RUNS times, mount
@@ -264,7 +260,7 @@ tfs_bench() {
 	shift 6
 	for r in $(seq "$runs"); do
 		bench_mount wf "$@"
-		wait_up "$T/wf" "$key" "$n"
+		wait_up "$T/wf" "$n"
 		cp "$WC_SO" "$T/wf/.all/inject/" || die "cp into .all/inject/ failed"
 		[ -n "$perf" ] && [ "$r" = 1 ] && bench_perf_start "$perf"
 		d0=$(cpu_of "$FS_PID")
