@@ -2,6 +2,7 @@
  * fdstream.c - see fdstream.h.
  */
 #include "fdstream.h"
+#include "fdwatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,7 +95,7 @@ pump(struct fdstream *s)
 		return;
 	}
 	if (fdstream_pending(s) && !s->wwatch)
-		s->wwatch = g_unix_fd_add(s->wfd, G_IO_OUT, on_writable, s);
+		s->wwatch = fd_watch_add(s->wfd, G_IO_OUT, on_writable, s);
 }
 
 static gboolean
@@ -120,7 +121,7 @@ fdstream_new(int rfd, int wfd, const struct fdstream_callbacks *cb,
 	s->out = g_byte_array_new();
 	g_unix_set_fd_nonblocking(rfd, TRUE, NULL);
 	g_unix_set_fd_nonblocking(wfd, TRUE, NULL);
-	s->rwatch = g_unix_fd_add(rfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	s->rwatch = fd_watch_add(rfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				  on_readable, s);
 	return s;
 }
