@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "options.h"
 #include "log.h"
+#include "fdwatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -206,8 +207,8 @@ main(int argc, char **argv)
 		goto stop;
 	}
 	g_unix_set_fd_nonblocking(fuse_session_fd(m.se), TRUE, NULL);
-	g_unix_fd_add(fuse_session_fd(m.se), G_IO_IN | G_IO_ERR | G_IO_HUP,
-		      on_fuse, &m);
+	fd_watch_add(fuse_session_fd(m.se), G_IO_IN | G_IO_ERR | G_IO_HUP,
+		     on_fuse, &m);
 	g_unix_signal_add(SIGINT, on_signal, &m);
 	g_unix_signal_add(SIGTERM, on_signal, &m);
 	g_unix_signal_add(SIGHUP, on_signal, &m);

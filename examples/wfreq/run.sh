@@ -15,9 +15,11 @@
 #	find CORPUS -type f | trickle-map -n 100 wc_add
 #
 # wc_add combines each chunk into its VM's table (VM state, as the paper's
-# VMs keep globals), so the initiator merges one table per VM (wc_dump on
-# .all, then wfreq-merge) instead of one per chunk - the serial step that
-# held the paper to 3.75x on 8 VMs.  Every run's result is compared, word
+# VMs keep globals), so the initiator merges one table per VM instead of
+# one per chunk - the serial step that held the paper to 3.75x on 8 VMs.
+# Each VM prints its table unsorted (wc_dump_unsorted on .all), and
+# wfreq-merge reads every VM's result at once, adds each table as it
+# comes, and sorts once.  Every run's result is compared, word
 # for word, with a single-process count; the script fails if one differs.
 #
 # --mount OPTS mounts with -o OPTS instead of local=N (-o slurm inside
@@ -110,13 +112,11 @@ for n in $vms; do
 	t0=$(secs)
 	trickle-map -C "$M" -n 100 wc_add <"$T/files"
 	exec 3<>"$M/.all/calls/new"
-	echo wc_dump >&3
-	ids=()
-	for i in $(seq "$n"); do read -r id <&3; ids+=("$id"); done
+	echo wc_dump_unsorted >&3
+	res=()
+	for i in $(seq "$n"); do read -r id <&3; res+=("$M/$id/result"); done
 	exec 3>&-
-	for id in "${ids[@]}"; do
-		cat "$M/$id/result"
-	done | "$bin/wfreq-merge" >"$T/result.$n"
+	"$bin/wfreq-merge" "${res[@]}" >"$T/result.$n"
 	t=$(elapsed "$t0" "$(secs)")
 	fusermount3 -u "$M"
 	while grep -qs " $M " /proc/mounts; do sleep 0.1; done

@@ -10,7 +10,10 @@
 #   - wc_add over two halves on two "VMs" (processes), wc_dump on each,
 #     merged by wfreq-merge, equals the reference (and wc_reset empties a
 #     table, wc_add of a missing file fails and adds nothing);
-#   - wfreq-merge reads stdin and rejects a malformed line.
+#   - wc_dump_unsorted gives the same lines as wc_dump in some order, and
+#     merged they equal the reference;
+#   - wfreq-merge reads stdin, reads more inputs than it has threads, and
+#     rejects a malformed line, a count too large and a missing file.
 set -eu
 [ $# -eq 4 ] || { echo "usage: $0 GEN-CORPUS WFREQ-MERGE WFREQ-DRIVER WORDCOUNT.SO" >&2; exit 2; }
 abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -69,6 +72,29 @@ same ref merged "wc_add in halves + wc_dump, merged, differs from the reference"
 cat d1 d2 | "$MERGE" >merged2
 same ref merged2 "wfreq-merge from stdin differs"
 
+# wc_dump_unsorted: wc_dump's lines (sort orders "word count" lines by
+# word, as a space sorts before a letter), merged equal to the reference.
+# shellcheck disable=SC2046
+"$DRIVER" "$SO" wc_add $(cat h1a) -- wc_add $(cat h1b) -- wc_dump_unsorted >u1
+# shellcheck disable=SC2046
+"$DRIVER" "$SO" wc_add $(cat h2) -- wc_dump_unsorted -- wc_reset -- \
+	wc_dump_unsorted >u2
+[ "$(wc -l <u1)" -eq "$(wc -l <d1)" ] || fail "wc_dump_unsorted has not wc_dump's lines"
+sort u1 >u1s
+same d1 u1s "wc_dump_unsorted, sorted, differs from wc_dump"
+"$MERGE" u1 u2 >merged3
+same ref merged3 "wc_dump_unsorted tables, merged, differ from the reference"
+
+# More inputs than wfreq-merge has threads (16), "-" among them, and the
+# same output.
+split -n l/20 u1 piece.
+# shellcheck disable=SC2046
+"$MERGE" $(ls piece.*) - <u2 >merged4
+same ref merged4 "wfreq-merge of 21 inputs differs from the reference"
+"$MERGE" --times u1 u2 >merged5 2>times
+same ref merged5 "wfreq-merge --times changed the table"
+grep -q 'table(s) in after' times || fail "wfreq-merge --times said nothing"
+
 # A failing wc_add fails, names the file, and leaves the table as it was.
 # shellcheck disable=SC2046
 if "$DRIVER" "$SO" wc_add $(cat h1a) -- wc_add "$(head -n 1 h2)" missing-file -- \
@@ -84,5 +110,15 @@ awk 'NR == 1 { $2 = $2 + 1 } { print }' d1 >d1bad
 if cmp -s ref mergedbad; then fail "an off-by-one table went unnoticed"; fi
 printf 'foo 1\nBar 2\n' >bad
 if "$MERGE" bad >/dev/null 2>&1; then fail "wfreq-merge took a malformed line"; fi
+# shellcheck disable=SC2046
+if "$MERGE" $(ls piece.*) bad >out 2>err; then fail "wfreq-merge took a malformed line among 21 inputs"; fi
+grep -q '^wfreq-merge: bad:2: ' err || fail "wfreq-merge did not name bad:2: $(cat err)"
+[ ! -s out ] || fail "wfreq-merge printed a table despite a bad input"
+printf 'foo 18446744073709551615\n' >max
+printf 'foo 18446744073709551616\n' >over
+"$MERGE" max >/dev/null || fail "wfreq-merge refused the largest count"
+if "$MERGE" over >/dev/null 2>&1; then fail "wfreq-merge took a count too large"; fi
+if "$MERGE" u1 missing-table >/dev/null 2>err; then fail "wfreq-merge took a missing file"; fi
+grep -q 'missing-table' err || fail "wfreq-merge's error does not name the missing file"
 
 echo "ok: $n files, $(wc -l <ref) distinct words, $(awk '{ s += $2 } END { print s }' ref) words"

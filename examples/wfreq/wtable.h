@@ -117,32 +117,131 @@ wt_merge(struct wtable *dst, const struct wtable *src)
 	return 0;
 }
 
+/*
+ * Output.  A "word count" line is the word, a space, the count in decimal
+ * and a newline: what fprintf("%s %llu\n") gives, formatted by hand into a
+ * buffer written in large pieces, as tables run to 50,000 lines.
+ */
+struct wt_out_ {
+	FILE *f;
+	size_t n;
+	char buf[1 << 16];
+};
+
+static inline void
+wt_flush_(struct wt_out_ *o)
+{
+	if (o->n)
+		fwrite(o->buf, 1, o->n, o->f);
+	o->n = 0;
+}
+
+static inline void
+wt_line_(struct wt_out_ *o, const struct wt_entry *e)
+{
+	char d[24], *p;
+	unsigned long long c = e->count;
+	int k = 0;
+
+	do {
+		d[k++] = (char)('0' + c % 10);
+		c /= 10;
+	} while (c);
+	if (o->n + e->len + k + 2 > sizeof(o->buf))
+		wt_flush_(o);
+	if (e->len + k + 2 > sizeof(o->buf)) {	/* a huge word: unbuffered */
+		fwrite(e->word, 1, e->len, o->f);
+		fputc(' ', o->f);
+		while (k)
+			fputc(d[--k], o->f);
+		fputc('\n', o->f);
+		return;
+	}
+	p = o->buf + o->n;
+	memcpy(p, e->word, e->len);
+	p += e->len;
+	*p++ = ' ';
+	while (k)
+		*p++ = d[--k];
+	*p++ = '\n';
+	o->n = (size_t)(p - o->buf);
+}
+
+/* An entry with the first 8 bytes of its word, big-endian, to sort on. */
+struct wt_key_ {
+	uint64_t k;
+	const struct wt_entry *e;
+};
+
 static inline int
 wt_cmp_(const void *a, const void *b)
 {
-	return strcmp((*(struct wt_entry *const *)a)->word,
-	    (*(struct wt_entry *const *)b)->word);
+	const struct wt_key_ *x = a, *y = b;
+	size_t m;
+	int r;
+
+	if (x->k != y->k)
+		return x->k < y->k ? -1 : 1;
+	/* Same first 8 bytes (words hold no NUL): the rest, then the length. */
+	m = x->e->len < y->e->len ? x->e->len : y->e->len;
+	if (m > 8 && (r = memcmp(x->e->word + 8, y->e->word + 8, m - 8)) != 0)
+		return r;
+	return (x->e->len > y->e->len) - (x->e->len < y->e->len);
+}
+
+/*
+ * Prints t's "word count" lines, sorted bytewise by word if sorted, else
+ * in the table's own (hash) order, which costs no sort.  -1 on error.
+ */
+static inline int
+wt_write(const struct wtable *t, FILE *out, int sorted)
+{
+	struct wt_out_ *o;
+	struct wt_key_ *v = NULL;
+	size_t i, j, k = 0;
+
+	if (t->n == 0)
+		return ferror(out) ? -1 : 0;
+	if (!(o = malloc(sizeof(*o))))
+		return -1;
+	o->f = out;
+	o->n = 0;
+	if (sorted && !(v = malloc(t->n * sizeof(*v)))) {
+		free(o);
+		return -1;
+	}
+	for (i = 0; i < t->cap; i++) {
+		const struct wt_entry *e = &t->e[i];
+
+		if (!e->word)
+			continue;
+		if (!sorted) {
+			wt_line_(o, e);
+			continue;
+		}
+		v[k].e = e;
+		v[k].k = 0;
+		for (j = 0; j < 8; j++)
+			v[k].k = v[k].k << 8 |
+			    (j < e->len ? (unsigned char)e->word[j] : 0);
+		k++;
+	}
+	if (sorted) {
+		qsort(v, k, sizeof(*v), wt_cmp_);
+		for (i = 0; i < k; i++)
+			wt_line_(o, v[i].e);
+	}
+	wt_flush_(o);
+	free(o);
+	free(v);
+	return ferror(out) ? -1 : 0;
 }
 
 /* Prints "word count" lines sorted by word (bytewise).  -1 on error. */
 static inline int
 wt_print(const struct wtable *t, FILE *out)
 {
-	struct wt_entry **v;
-	size_t i, k = 0;
-
-	if (t->n == 0)
-		return ferror(out) ? -1 : 0;
-	if (!(v = malloc(t->n * sizeof(*v))))
-		return -1;
-	for (i = 0; i < t->cap; i++)
-		if (t->e[i].word)
-			v[k++] = &t->e[i];
-	qsort(v, k, sizeof(*v), wt_cmp_);
-	for (i = 0; i < k; i++)
-		fprintf(out, "%s %llu\n", v[i]->word, v[i]->count);
-	free(v);
-	return ferror(out) ? -1 : 0;
+	return wt_write(t, out, 1);
 }
 
 /* Counts the words read from f into t.  -1 on a read error or no memory. */

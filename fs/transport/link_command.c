@@ -4,6 +4,7 @@
  * with no SSH set-up at all), or any program that reaches one.
  */
 #include "transport.h"
+#include "fdwatch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@ struct link_local {
 	GError *spawn_error;
 	guint idle;
 	guint8 buf[LINK_READ_SIZE];	/* what on_stdout reads */
+	guint flush;			/* writes gathered until this runs */
 };
 
 static void
@@ -112,7 +114,7 @@ on_child_exit(GPid pid, int status, gpointer data)
 	maybe_down(ll);
 }
 
-static void local_kick(struct link *l);
+static void local_flush(struct link_local *ll);
 
 static gboolean
 on_stdin(int fd, GIOCondition cond, gpointer data)
@@ -120,14 +122,38 @@ on_stdin(int fd, GIOCondition cond, gpointer data)
 	struct link_local *ll = data;
 
 	ll->in_watch = 0;
-	local_kick(&ll->l);
+	local_flush(ll);
 	return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_flush(gpointer data)
+{
+	struct link_local *ll = data;
+
+	ll->flush = 0;
+	local_flush(ll);
+	return G_SOURCE_REMOVE;
+}
+
+/* The frames written while one event is handled (a write of 100 lines to
+ * calls/new makes 100 CALL frames) go to the node in one write, once it
+ * is handled: one syscall and one wake-up of the node, not one each.  An
+ * idle source added from the loop's own thread wakes nothing. */
 static void
 local_kick(struct link *l)
 {
 	struct link_local *ll = (struct link_local *)l;
+
+	if (!ll->flush && !ll->in_watch && ll->in >= 0)
+		ll->flush = g_idle_add_full(G_PRIORITY_DEFAULT, on_flush, ll,
+					    NULL);
+}
+
+static void
+local_flush(struct link_local *ll)
+{
+	struct link *l = &ll->l;
 
 	while (ll->in >= 0 && link_pending(l) && !ll->in_watch) {
 		ssize_t n = write(ll->in, l->out->data + l->out_off,
@@ -135,7 +161,7 @@ local_kick(struct link *l)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			ll->in_watch = g_unix_fd_add(ll->in, G_IO_OUT,
+			ll->in_watch = fd_watch_add(ll->in, G_IO_OUT,
 						     on_stdin, ll);
 			return;
 		}
@@ -166,7 +192,7 @@ local_destroy(struct link *l)
 {
 	struct link_local *ll = (struct link_local *)l;
 	guint *w[] = { &ll->out_watch, &ll->in_watch, &ll->err_watch,
-		       &ll->child_watch, &ll->idle };
+		       &ll->child_watch, &ll->idle, &ll->flush };
 	guint i;
 
 	for (i = 0; i < G_N_ELEMENTS(w); i++)
@@ -239,9 +265,9 @@ link_command_new(const char *command, const struct link_callbacks *cb,
 	link_grow_pipe(ll->in);
 	link_grow_pipe(ll->out);
 	g_unix_set_fd_nonblocking(ll->err, TRUE, NULL);
-	ll->out_watch = g_unix_fd_add(ll->out, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	ll->out_watch = fd_watch_add(ll->out, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				      on_stdout, ll);
-	ll->err_watch = g_unix_fd_add(ll->err, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	ll->err_watch = fd_watch_add(ll->err, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				      on_stderr, ll);
 	ll->child_watch = g_child_watch_add(ll->pid, on_child_exit, ll);
 	ll->l.answered = TRUE;

@@ -9,6 +9,7 @@
  * line.  Once connected, the socket is the link: its end is the link's.
  */
 #include "transport.h"
+#include "fdwatch.h"
 #include "callback.h"
 
 #include <errno.h>
@@ -102,7 +103,7 @@ connect_kick(struct link *l)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			lc->wr_watch = g_unix_fd_add(lc->fd, G_IO_OUT,
+			lc->wr_watch = fd_watch_add(lc->fd, G_IO_OUT,
 						     on_writable, lc);
 			return;
 		}
@@ -135,7 +136,7 @@ link_connect_take(struct link *l, int fd)
 	g_clear_handle_id(&lc->timer, g_source_remove);
 	lc->fd = fd;
 	g_unix_set_fd_nonblocking(fd, TRUE, NULL);
-	lc->rd_watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	lc->rd_watch = fd_watch_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				     on_socket, lc);
 	what = g_strdup_printf("connected back as %s%s%s", lc->token,
 			       lc->what ? ", started by " : "",
@@ -280,9 +281,9 @@ spawn(struct link_connect *lc, const char *command, GError **error)
 	}
 	g_unix_set_fd_nonblocking(lc->out, TRUE, NULL);
 	g_unix_set_fd_nonblocking(lc->err, TRUE, NULL);
-	lc->out_watch = g_unix_fd_add(lc->out, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	lc->out_watch = fd_watch_add(lc->out, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				      on_output, lc);
-	lc->err_watch = g_unix_fd_add(lc->err, G_IO_IN | G_IO_HUP | G_IO_ERR,
+	lc->err_watch = fd_watch_add(lc->err, G_IO_IN | G_IO_HUP | G_IO_ERR,
 				      on_output, lc);
 	lc->child_watch = g_child_watch_add(lc->pid, on_command_exit, lc);
 	return TRUE;

@@ -36,6 +36,7 @@
 #include <libssh2.h>
 
 #include "transport.h"
+#include "fdwatch.h"
 #include "ssh_auth.h"
 #include "ssh_error.h"
 #include "ssh_knownhosts.h"
@@ -667,6 +668,7 @@ connected(void *data, int fd, const GError *e)
 	((struct io_source *)s->io)->s = s;
 	g_source_set_name(s->io, "link_ssh");
 	s->io_tag = g_source_add_unix_fd(s->io, s->fd, G_IO_IN);
+	fd_watch_no_block(s->io);	/* no wake-up per dispatch */
 	s->polled = G_IO_IN;
 	g_source_attach(s->io, NULL);
 	s->state = S_HANDSHAKE;

@@ -36,15 +36,57 @@ bench_need parallel
 bench_init
 [ -z "$PERF_DIR" ] || command -v perf >/dev/null || die "--perf: no perf"
 
-# Rows of the table: label|n|p50_us|p99_us|per_s
+# Rows of the table: label|n|p50_us|p99_us|per_s|daemon|node|sshd, the
+# last three in CPU-us per call (pipelined tricklefs runs only, else -).
 ROWS=()
 row() {
-	ROWS+=("$1|$(kv n "$2")|$(kv p50_us "$2")|$(kv p99_us "$2")|$(kv per_s "$2")")
+	ROWS+=("$1|$(kv n "$2")|$(kv p50_us "$2")|$(kv p99_us "$2")|$(kv per_s "$2")|-|-|-")
 	echo "  $1: $2" >&2
 }
 prow() {
-	ROWS+=("$1|$(kv n "$2")|-|-|$(kv per_s "$2")")
-	echo "  $1: $2" >&2
+	ROWS+=("$1|$(kv n "$2")|-|-|$(kv per_s "$2")|${3:--|-|-}")
+	echo "  $1: $2${3:+ (CPU-us per call: daemon|node|sshd $3)}" >&2
+}
+
+# cpu_split: "DAEMON NODE SSHD", the CPU time (user + system, clock
+# ticks) of our processes (lib.sh's our_pids): the tricklefs daemon
+# (FS_PID; its threads too), the node (everything below the daemon or
+# below our sshd that is not sshd: trickle-node's supervisor, zygote and
+# VM workers), and our sshd's own processes.  Children that ended and were
+# reaped count in their parent (cutime, cstime).
+cpu_split() {
+	local p st comm f d=0 n=0 s=0
+	for p in $(our_pids | tr , ' '); do
+		st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		comm=${st#*(}
+		comm=${comm%%)*}
+		f=(${st##*) })
+		# f[11..14]: utime stime cutime cstime
+		if [ "$p" = "$FS_PID" ]; then
+			d=$((d + f[11] + f[12]))
+			n=$((n + f[13] + f[14]))
+		elif [ "$comm" = sshd ]; then
+			s=$((s + f[11] + f[12] + f[13] + f[14]))
+		else
+			n=$((n + f[11] + f[12] + f[13] + f[14]))
+		fi
+	done
+	echo "$d $n $s"
+}
+HZ=$(getconf CLK_TCK)
+# cpu_per_call "BEFORE" "AFTER" N: "DAEMON|NODE|SSHD" in CPU-us per call.
+cpu_per_call() {
+	local b=($1) a=($2)
+	echo "$(calc "(${a[0]} - ${b[0]}) * 1e6 / $HZ / $3" 1)|$(calc "(${a[1]} - ${b[1]}) * 1e6 / $HZ / $3" 1)|$(calc "(${a[2]} - ${b[2]}) * 1e6 / $HZ / $3" 1)"
+}
+# pipe_row LABEL CALLBENCH-ARG...: a pipelined run, with the CPU per call.
+pipe_row() {
+	local label=$1 out c0 c1
+	shift
+	c0=$(cpu_split)
+	out=$("$CALLBENCH" pipe "$@") || die "$label failed"
+	c1=$(cpu_split)
+	prow "$label" "$out" "$(cpu_per_call "$c0" "$c1" "$(kv n "$out")")"
 }
 # get LABEL FIELD(2=n 3=p50 4=p99 5=per_s)
 get() {
@@ -69,21 +111,17 @@ bench_tricklefs() {
 	row "tricklefs $kind sync+rmdir" "$out"
 	say "$kind: $PIPE pipelined calls, $BATCH per write"
 	bench_perf_start "$kind-pipe-result"
-	out=$("$CALLBENCH" pipe -n "$PIPE" -b "$BATCH" "$MP/$a") ||
-	    die "$kind pipe failed"
+	pipe_row "tricklefs $kind pipe 1 VM, join result" \
+	    -n "$PIPE" -b "$BATCH" "$MP/$a"
 	bench_perf_stop
-	prow "tricklefs $kind pipe 1 VM, join result" "$out"
 	bench_perf_start "$kind-pipe-done"
-	out=$("$CALLBENCH" pipe -n "$PIPE" -b "$BATCH" -j "done" "$MP/$a") ||
-	    die "$kind pipe failed"
+	pipe_row "tricklefs $kind pipe 1 VM, join .done" \
+	    -n "$PIPE" -b "$BATCH" -j "done" "$MP/$a"
 	bench_perf_stop
-	prow "tricklefs $kind pipe 1 VM, join .done" "$out"
-	out=$("$CALLBENCH" pipe -n "$PIPE" -b "$BATCH" "$MP/$a" "$MP/$b") ||
-	    die "$kind pipe failed"
-	prow "tricklefs $kind pipe 2 VMs, join result" "$out"
-	out=$("$CALLBENCH" pipe -n "$PIPE" -b "$BATCH" -j "done" "$MP/$a" "$MP/$b") ||
-	    die "$kind pipe failed"
-	prow "tricklefs $kind pipe 2 VMs, join .done" "$out"
+	pipe_row "tricklefs $kind pipe 2 VMs, join result" \
+	    -n "$PIPE" -b "$BATCH" "$MP/$a" "$MP/$b"
+	pipe_row "tricklefs $kind pipe 2 VMs, join .done" \
+	    -n "$PIPE" -b "$BATCH" -j "done" "$MP/$a" "$MP/$b"
 }
 
 # ---- tricklefs, -o local=2 (one local node)
@@ -148,10 +186,13 @@ ms() { [ "$1" = - ] || [ "$1" = "?" ] && echo "$1" || calc "$1 / 1000" 3; }
 echo
 bench_header
 echo "node call files on $NODE_FS; sync: $SYNC calls (echo); pipelined: $PIPE calls, $BATCH lines per write"
-printf '%-42s %6s %9s %9s %10s\n' "" n "p50 ms" "p99 ms" "calls/s"
+echo "CPU-us per call: of the tricklefs daemon, the node (trickle-node's supervisor, zygote, workers) and sshd, over each pipelined run"
+printf '%-42s %6s %9s %9s %10s | %7s %7s %7s\n' "" n "p50 ms" "p99 ms" "calls/s" \
+    daemon node sshd
 for r in "${ROWS[@]}"; do
-	IFS='|' read -r l n p50 p99 ps <<<"$r"
-	printf '%-42s %6s %9s %9s %10s\n' "$l" "$n" "$(ms "$p50")" "$(ms "$p99")" "$ps"
+	IFS='|' read -r l n p50 p99 ps dc nc sc <<<"$r"
+	printf '%-42s %6s %9s %9s %10s | %7s %7s %7s\n' "$l" "$n" "$(ms "$p50")" \
+	    "$(ms "$p99")" "$ps" "$dc" "$nc" "$sc"
 done
 
 ssh_p50=$(get "tricklefs ssh sync" 3)

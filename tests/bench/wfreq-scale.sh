@@ -18,7 +18,9 @@
 #   --repeat N	runs of each tricklefs and C measurement, the best kept (2)
 #   --corpus D	the corpus (made there if incomplete); default
 #		$BUILD/wfreq-corpus-F, which examples/wfreq/run.sh shares
-#   --quota US	CPU time per period for each node (a quarter: period / 4)
+#   --quota US	CPU time per period for each node; by default the largest
+#		node count gets all CPUs but one (the initiator's), at most
+#		period / 4 each: 12500 for 8 nodes on 2 cores
 #   --period US	the cgroups' CFS period (100000)
 #   --any-window N	tricklefs -o any_window=N (its default: 2)
 #   -j N	trickle-map -j N (its default: 4 per VM, at least 8)
@@ -50,16 +52,34 @@ while [ $# -gt 0 ]; do
 	--no-parallel) PARALLEL=; shift ;;
 	--perf) PERF_DIR=$(mkdir -p "$2" && cd "$2" && pwd) || die "bad --perf dir"
 		shift 2 ;;
-	-h|--help) sed -n '2,28s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 done
-QUOTA=${QUOTA:-$((PERIOD / 4))}
 NMAX=2	# at least 2 nodes: the unconfined runs use nodes 1 and 2
+NLARGEST=1	# the largest node count measured
 for n in $COUNTS; do
 	case $n in ''|*[!0-9]*|0) die "bad node count '$n'" ;; esac
 	[ "$n" -gt "$NMAX" ] && NMAX=$n
+	[ "$n" -gt "$NLARGEST" ] && NLARGEST=$n
 done
+NCPU=$(nproc)
+# The default quota leaves the initiator (tricklefs daemon, trickle-map,
+# wfreq-merge, FUSE and loopback TCP) a CPU of its own, as the paper's
+# initiator had its own machine: the largest node count gets NCPU - 1 CPUs
+# between them, at most a quarter of a CPU each.  On 2 cores and 8 nodes:
+# 12500 us per 100000, an eighth of a CPU.  Every node count runs at the
+# same quota, so T(1) and T(N) are measured alike.
+if [ -z "$QUOTA" ]; then
+	if [ "$NCPU" -gt 1 ]; then
+		QUOTA=$((PERIOD * (NCPU - 1) / NLARGEST))
+	else
+		QUOTA=$((PERIOD / 2 / NLARGEST))
+	fi
+	[ "$QUOTA" -gt $((PERIOD / 4)) ] && QUOTA=$((PERIOD / 4))
+fi
+case $QUOTA in ''|*[!0-9]*) die "bad --quota '$QUOTA'" ;; esac
+[ "$QUOTA" -ge 1000 ] || die "quota $QUOTA us: the kernel wants at least 1000"
 case $REPEAT in ''|*[!0-9]*|0) die "bad --repeat '$REPEAT'" ;; esac
 [ -z "$PERF_DIR" ] || command -v perf >/dev/null || die "--perf: no perf"
 
@@ -163,22 +183,38 @@ cpu_ticks() {
 	set -- $rest
 	echo "$((u + n + sy + ${1:-0} + ${2:-0})) ${3:-0}"
 }
-NCPU=$(nproc)
 
 # tfs_count MP N: count the corpus on mount MP with its N VMs, as
-# examples/wfreq/run.sh does (but the tables go through files, to time the
-# merge apart); SECS = the time, checked against the reference; MAPSECS,
-# DUMPSECS = the part until trickle-map ended, and until every table is in;
-# MAPCPU = trickle-map's CPU time; SPREAD = from the first VM to the last
-# ending its last call.
+# examples/wfreq/run.sh does: trickle-map ... wc_add, wc_dump_unsorted on
+# .all, wfreq-merge of the N `result` files, read at once and merged as
+# they arrive.  SECS = the time, checked against the reference; MAPSECS,
+# DUMPSECS = the part until trickle-map ended, and until the last table
+# was in (merged as it came: wfreq-merge --times), the rest being the sort
+# and the output; MAPCPU = trickle-map's CPU time; SPREAD = from the first
+# VM to the last ending its last call.
 tfs_count() {
-	local mp=$1 n=$2 t0 i id ids=() TIMEFORMAT='%U %S'
+	local mp=$1 n=$2 t0 t1 i id res=() TIMEFORMAT='%U %S'
 	t0=$(now_ns)
 	{ time "$TRICKLE_MAP" -C "$mp" -n 100 ${JOBS:+-j "$JOBS"} \
 	    --joblog "$T/joblog.tfs" wc_add \
 	    <"$T/files" >"$T/map.out" 2>"$T/map.err"; } 2>"$T/map.time" ||
 	    die "trickle-map failed: $(tail -n 5 "$T/map.err")"
 	MAPSECS=$(secs_since "$t0")
+	exec 3<>"$mp/.all/calls/new"
+	echo wc_dump_unsorted >&3
+	for i in $(seq "$n"); do
+		read -r id <&3 || die "no id from .all/calls/new"
+		res+=("$mp/$id/result")
+	done
+	exec 3>&-
+	t1=$(now_ns)
+	"$MERGE" --times "${res[@]}" >"$T/result" 2>"$T/merge.err" ||
+	    die "wc_dump_unsorted or wfreq-merge failed: $(cat "$T/merge.err")"
+	SECS=$(secs_since "$t0")
+	# "wfreq-merge: N table(s) in after X s, output written after Y s"
+	DUMPSECS=$(awk -v a="$(calc "($t1 - $t0) / 1e9" 3)" \
+	    '/table\(s\) in after/ { printf "%.3f", a + $6 }' "$T/merge.err")
+	check "$T/result" "tricklefs on $n VMs"
 	MAPCPU=$(awk '{ printf "%.2f", $1 + $2 }' "$T/map.time")
 	# How far apart the VMs ended their last wc_add (the joblog's Host,
 	# Starttime and JobRuntime): the imbalance at the end of the map.
@@ -186,24 +222,6 @@ tfs_count() {
 	    END { for (h in last) { if (lo == "" || last[h] < lo) lo = last[h]
 		if (last[h] > hi) hi = last[h] }
 		printf "%.3f", hi - lo }' "$T/joblog.tfs")
-	exec 3<>"$mp/.all/calls/new"
-	echo wc_dump >&3
-	for i in $(seq "$n"); do
-		read -r id <&3 || die "no id from .all/calls/new"
-		ids+=("$id")
-	done
-	exec 3>&-
-	i=0
-	for id in "${ids[@]}"; do
-		i=$((i + 1))
-		cat "$mp/$id/result" >"$T/dump.$i" ||
-		    die "wc_dump on ${id%%/*} failed"
-	done
-	DUMPSECS=$(secs_since "$t0")
-	(for i in $(seq "$n"); do cat "$T/dump.$i"; done) | "$MERGE" >"$T/result" ||
-	    die "wfreq-merge failed"
-	SECS=$(secs_since "$t0")
-	check "$T/result" "tricklefs on $n VMs"
 }
 
 # Per-node CPU (cpuacct.usage, ns) summed over nodes 1..$1 (none: 0).
@@ -217,6 +235,20 @@ node_cpu_ns() {
 	echo "$s"
 }
 
+# wait_up MP N: wait (up to 300 s) until MP/.ctl shows N VMs "up".  A
+# node may still be starting when the mount is done: at a quarter CPU or
+# less on a busy machine, starting trickle-node over SSH took up to 17 s,
+# and .all/inject/ refuses a VM whose node is not up.
+wait_up() {
+	local r
+	for r in $(seq 3000); do
+		[ "$(awk '$3 == "up"' "$1/.ctl" 2>/dev/null | wc -l)" -ge "$2" ] &&
+		    return 0
+		sleep 0.1
+	done
+	die "the VMs of $1 not up after 300 s: $(cat "$1/.ctl")"
+}
+
 # tfs_bench KEY LABEL N NODES PERF RUNS MOUNT-ARG...: RUNS times, mount
 # with N VMs, NODES of them on our sshds, inject wordcount.so, count.
 # TFS[KEY] = the best time so far; TFS_STATS[KEY] = "daemon CPU|nodes'
@@ -228,6 +260,7 @@ tfs_bench() {
 	shift 6
 	for r in $(seq "$runs"); do
 		bench_mount wf "$@"
+		wait_up "$T/wf" "$n"
 		cp "$WC_SO" "$T/wf/.all/inject/" || die "cp into .all/inject/ failed"
 		[ -n "$perf" ] && [ "$r" = 1 ] && bench_perf_start "$perf"
 		d0=$(cpu_of "$FS_PID")
@@ -242,7 +275,7 @@ tfs_bench() {
 		busy=$(calc "100 * (${b1[0]} - ${b0[0]}) / $HZ / $NCPU / $SECS" 0)
 		steal=$(calc "100 * (${b1[1]} - ${b0[1]}) / $HZ / $NCPU / $SECS" 0)
 		bench_unmount wf
-		echo "  $label: $SECS s (trickle-map $MAPSECS s, VMs' last calls ended within $SPREAD s, dumped $DUMPSECS s; CPU-s: tricklefs daemon ${dcpu}, trickle-map $MAPCPU, nodes ${ncpu}, machine ${busy}% busy, ${steal}% stolen)" >&2
+		echo "  $label: $SECS s (trickle-map $MAPSECS s, VMs' last calls ended within $SPREAD s, last table in after $DUMPSECS s; CPU-s: tricklefs daemon ${dcpu}, trickle-map $MAPCPU, nodes ${ncpu}, machine ${busy}% busy, ${steal}% stolen)" >&2
 		if [ -z "${TFS[$key]:-}" ] || awk "BEGIN { exit !($SECS < ${TFS[$key]}) }"; then
 			TFS[$key]=$SECS
 			TFS_STATS[$key]="$dcpu|$ncpu|$MAPSECS|$busy|$DUMPSECS|$steal|$MAPCPU|$SPREAD"
@@ -412,8 +445,8 @@ f2() { [ -n "$1" ] && printf '%.2f%s' "$1" "${2:-}"; }
 echo
 bench_header
 echo "corpus: $NFILES files, $MBYTES MB, on $CORPUS_FS (page cache warm); chunks of 100 files"
-echo "nodes: sshds on 127.0.0.1, each in a cgroup with cpu.cfs_quota_us=$QUOTA, cfs_period_us=$PERIOD; one VM each"
-echo "tricklefs: trickle-map -n 100${JOBS:+ -j $JOBS} wc_add, wc_dump on .all, wfreq-merge${ANY_WINDOW:+; any_window=$ANY_WINDOW}; best of $REPEAT"
+echo "nodes: sshds on 127.0.0.1, each in a cgroup with cpu.cfs_quota_us=$QUOTA, cfs_period_us=$PERIOD; one VM each; $NLARGEST nodes claim $(calc "$NLARGEST * $QUOTA / $PERIOD") of $NCPU CPUs"
+echo "tricklefs: trickle-map -n 100${JOBS:+ -j $JOBS} wc_add, wc_dump_unsorted on .all, wfreq-merge of the results as they come${ANY_WINDOW:+; any_window=$ANY_WINDOW}; best of $REPEAT"
 echo "parallel: -S 1/NODE per node, -n 100, wfreq-driver per job, wfreq-merge here; 1 run"
 echo
 N1=${COUNTS%% *}
@@ -434,8 +467,9 @@ for n in $COUNTS; do
 done
 [ "$N1" = 1 ] || echo "(speedup and efficiency relative to $N1 nodes)"
 
-# Where tricklefs's time goes: the trickle-map part, then wc_dump, then
-# the merge; how far apart the VMs ended their last call; the CPU the
+# Where tricklefs's time goes: the trickle-map part, then the end: until
+# the last VM's table was in (wc_dump_unsorted, each table merged as it
+# came), then the sort and the output of the merged table; how far apart the VMs ended their last call; the CPU the
 # nodes' cgroups used (cpuacct), and as a share of what their quotas
 # allowed in that time; the CPU of the initiator (tricklefs daemon,
 # trickle-map), which shares the 2 cores with the nodes; how busy the
@@ -444,7 +478,7 @@ done
 echo
 echo "tricklefs runs, best of each: time split (s), CPU (CPU-s)"
 printf '%5s | %6s %6s %7s %6s %7s | %7s %6s | %6s %6s | %5s %6s\n' \
-    nodes total map wc_dump merge spread nodes quota daemon t-map busy stolen
+    nodes total map dump sort spread nodes quota daemon t-map busy stolen
 for n in $COUNTS; do
 	t=${TFS[$n]}
 	IFS='|' read -r dcpu ncpu mapt busy dumpt steal mcpu spread <<<"${TFS_STATS[$n]}"

@@ -6,6 +6,7 @@
  * skipped.  epoll is level-triggered here, as poll() is.
  */
 #include "evset.h"
+#include "fdwatch.h"
 
 #include <errno.h>
 #include <sys/epoll.h>
@@ -109,6 +110,7 @@ ensure(void)
 	set->src = g_source_new(&funcs, sizeof(GSource));
 	g_source_set_name(set->src, "evset");
 	g_source_add_unix_fd(set->src, set->epfd, G_IO_IN);
+	fd_watch_no_block(set->src);
 	g_source_attach(set->src, NULL);
 	return TRUE;
 }
@@ -174,7 +176,7 @@ evset_watch(int fd, GIOCondition cond, GUnixFDSourceFunc cb, gpointer data)
 	w->in_epoll = epoll_ok &&
 		      epoll_ctl(set->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
 	if (!w->in_epoll)
-		w->glib = g_unix_fd_add(fd, cond, glib_fd_ready,
+		w->glib = fd_watch_add(fd, cond, glib_fd_ready,
 					GUINT_TO_POINTER(w->id));
 	return w->id;
 }
