@@ -715,6 +715,64 @@ test_split_random(void)
 }
 
 /*
+ * Large bodies are handed out without a copy (the decoder gives up its
+ * buffer to them): a big tuple body (FSOP, aligned to 8 though the buffer
+ * has it at offset 12) and big ay bodies, each followed by small frames in
+ * the same feed, keep their bytes after later feeds reuse the decoder.
+ */
+static void
+test_big_bodies_kept(void)
+{
+	g_autoptr(GByteArray) stream = g_byte_array_new();
+	g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(got_free);
+	g_autofree guint8 *data = g_malloc(WIRE_CHUNK);
+	g_autoptr(GRand) rand = g_rand_new_with_seed(12);
+	struct wire_decoder d;
+	guint i, off = 0;
+
+	for (i = 0; i < WIRE_CHUNK; i++)
+		data[i] = (guint8)g_rand_int(rand);
+	for (i = 0; i < 4; i++) {
+		GVariant *b = g_variant_new("(ysstu@ay)", (guint8)1, "w",
+			"f", (guint64)i, (guint32)0,
+			g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE,
+				data + i, WIRE_CHUNK - 64, 1));
+
+		g_assert_true(wire_encode(stream, WIRE_FSOP, 1, i, b));
+		wire_encode(stream, WIRE_PING, 0, 100 + i, NULL);
+		wire_encode_bytes(stream, WIRE_DATA, 1, 200 + i, data + 2 * i,
+				  WIRE_CHUNK - i);
+	}
+	wire_decoder_init(&d);
+	while (off < stream->len) {
+		guint n = MIN((guint)g_rand_int_range(rand, 1, 200000),
+			      stream->len - off);
+
+		wire_decoder_feed(&d, stream->data + off, n);
+		off += n;
+		drain(&d, got);
+	}
+	wire_decoder_clear(&d);
+	g_assert_cmpuint(got->len, ==, 12);
+	for (i = 0; i < 4; i++) {
+		struct got *f = got->pdata[3 * i], *p = got->pdata[3 * i + 1];
+		struct got *b = got->pdata[3 * i + 2];
+		g_autoptr(GVariant) ay = g_variant_get_child_value(f->body, 5);
+		gsize len;
+		const guint8 *q = g_variant_get_fixed_array(ay, &len, 1);
+
+		g_assert_cmpuint(f->type, ==, WIRE_FSOP);
+		g_assert_cmpuint(len, ==, WIRE_CHUNK - 64);
+		g_assert_cmpmem(q, len, data + i, WIRE_CHUNK - 64);
+		g_assert_cmpuint(p->type, ==, WIRE_PING);
+		g_assert_cmpuint(p->tag, ==, 100 + i);
+		q = g_variant_get_fixed_array(b->body, &len, 1);
+		g_assert_cmpuint(b->tag, ==, 200 + i);
+		g_assert_cmpmem(q, len, data + 2 * i, WIRE_CHUNK - i);
+	}
+}
+
+/*
  * Draining many small frames fed at once must be linear: the decoder used
  * to memmove the rest of the buffer after every frame.
  */
@@ -1102,6 +1160,7 @@ main(int argc, char **argv)
 	g_test_add_func("/wire/reject/after-good", test_reject_after_good);
 	g_test_add_func("/wire/reject/overflow", test_overflow);
 	g_test_add_func("/wire/clear-idempotent", test_clear_idempotent);
+	g_test_add_func("/wire/big-bodies-kept", test_big_bodies_kept);
 
 	return g_test_run();
 }

@@ -241,6 +241,37 @@ wire_decoder_feed(struct wire_decoder *d, const void *data, gsize len)
 }
 
 /*
+ * The body of the complete frame at start, as bytes of its own.  A large
+ * body (a stream's chunk) is not copied: the buffer becomes the body's
+ * storage and what follows the frame, no larger than the body, moves to a
+ * new buffer.  So each byte of a bulk stream is copied once here (in
+ * feed), not twice.  Either way start then points past the frame.
+ */
+#define STEAL_MIN (64 * 1024)
+
+static GBytes *
+body_bytes(struct wire_decoder *d, guint32 len)
+{
+	gsize at = d->start + WIRE_HEADER_SIZE;
+	gsize rest = d->buf->len - at - len;
+	GByteArray *next;
+	GBytes *whole, *body;
+
+	if (len < STEAL_MIN || rest > len) {
+		d->start = at + len;
+		return g_bytes_new(d->buf->data + at, len);
+	}
+	next = g_byte_array_sized_new(MAX(rest, WIRE_HEADER_SIZE));
+	g_byte_array_append(next, d->buf->data + at + len, rest);
+	whole = g_byte_array_free_to_bytes(d->buf);
+	body = g_bytes_new_from_bytes(whole, at, len);
+	g_bytes_unref(whole);
+	d->buf = next;
+	d->start = 0;
+	return body;
+}
+
+/*
  * g_variant_is_normal_form() walks an "ay" byte by byte, which made large
  * FSOP writes crawl.  For a tuple that carries bytes, check the other
  * fields one by one, then the framing by rebuilding the tuple from its
@@ -337,10 +368,9 @@ wire_decoder_next(struct wire_decoder *d, struct wire_msg *msg,
 	 * g_variant_get_normal_form() copies them.)
 	 */
 	is_bytes = g_variant_type_equal(want, G_VARIANT_TYPE_BYTESTRING);
-	bytes = g_bytes_new(p + WIRE_HEADER_SIZE, len);
+	bytes = body_bytes(d, len);
 	v = g_variant_ref_sink(g_variant_new_from_bytes(want, bytes, is_bytes));
 	g_bytes_unref(bytes);
-	d->start += WIRE_HEADER_SIZE + len;
 	/*
 	 * GVariant reads any bytes safely, but a body that is not in normal
 	 * form was not written by our encoder: treat it as corruption rather
