@@ -7,7 +7,8 @@
  *                rename) and directory listings
  *   fsdata_op.c  ops: a FUSE request sent as node requests, answered
  *                once the last of them has answered
- *   fsdata_io.c  open data files: open, create, read, write, release
+ *   fsdata_io.c  open data files: open, create, read (ahead), write
+ *                (pipelined), flush, fsync, release
  */
 #pragma once
 
