@@ -425,10 +425,8 @@ data_write(fuse_req_t req, const char *buf, size_t size, off_t off,
 
 /* flush (each close) and fsync: once every write is answered. */
 static void
-data_sync(fuse_req_t req, struct fuse_file_info *fi)
+sync_wait(struct data_file *f, fuse_req_t req)
 {
-	struct data_file *f = (struct data_file *)(uintptr_t)fi->fh;
-
 	g_queue_push_tail(&f->syncs, req);
 	fuse_req_interrupt_func(req, sync_interrupted, f);
 	syncs_answer(f);
@@ -437,13 +435,38 @@ data_sync(fuse_req_t req, struct fuse_file_info *fi)
 static void
 data_flush(fuse_req_t req, struct fuse_file_info *fi)
 {
-	data_sync(req, fi);
+	sync_wait((struct data_file *)(uintptr_t)fi->fh, req);
+}
+
+/* The nodes synced the file (after its writes, which went first). */
+static void
+fsync_done(struct op *op)
+{
+	struct data_file *f = op->file;
+
+	/* A node that cannot (an older one) had the writes all the same. */
+	if (op->err && op->err != ENOSYS && !f->werr)
+		f->werr = op->err;
+	sync_wait(f, op->req);
+	file_unref(f);
 }
 
 static void
 data_fsync(fuse_req_t req, int datasync, struct fuse_file_info *fi)
 {
-	data_sync(req, fi);
+	struct data_file *f = (struct data_file *)(uintptr_t)fi->fh;
+	const char *path = path_of(f->vm, f->id);
+	struct op *op;
+
+	if (!path) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	op = op_new(req, f->vm, "fsync", g_strdup(path), fsync_done);
+	op->file = f;
+	file_ref(f);
+	send_all(op, FS_FSYNC, path, NULL, 0, 0);
+	op_go(op);
 }
 
 static void
