@@ -10,13 +10,12 @@
 #      call appended to the file on the node, must see what was appended
 #      (tail -f);
 #   3. serve a piece that failed: as ssh-readahead-drop does for a call's
-#      stdout, the reader stops half-way through a 32 MiB data/ file, the
-#      node is stopped, the reader let go, and the node's SSH connection
-#      killed while the reader waits on pieces asked: the reader gets the
-#      exact bytes or an error after an exact prefix, never other bytes.
+#      stdout, a reader of a 32 MiB data/ file waits on pieces asked when
+#      the node's SSH connection is killed (readahead-lib.sh).
 TEST_TIMEOUT=240
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault-lib.sh"
+. "$(dirname "$0")/readahead-lib.sh"
 start_sshd
 
 cat >"$T/addline" <<'SH'
@@ -63,43 +62,5 @@ exec 4<&-
 MIB=32
 head -c $((MIB * 1048576)) /dev/urandom >"$T/big"
 cp "$T/big" "$D/big" || fail "cp into data/big"
-want=$(sha <"$T/big")
-node=$(node_of_sshd "$SSHD_PID")
-[ -n "$node" ] || fail "cannot tell a's node"
-conn=$(ppid_of "$node")
-[ "$conn" != "$SSHD_PID" ] && descends_from "$conn" "$SSHD_PID" ||
-	fail "a's node $node is not below a connection of sshd $SSHD_PID"
-{
-	dd if="$D/big" bs=1M status=none
-	echo $? >"$T/dd.rc"
-} | {
-	head -c $((8 * 1048576)) >"$T/p1"
-	touch "$T/paused"
-	while [ ! -e "$T/go" ]; do sleep 0.1; done
-	cat >"$T/p2"
-} &
-reader=$!
-wait_for -t 30 [ -e "$T/paused" ] || fail "the reader did not get 8 MiB"
-kill -STOP "$node"
-touch "$T/go"
-sleep 2
-[ ! -e "$T/dd.rc" ] || { kill -CONT "$node"; fail "dd ended before the drop"; }
-kill -KILL "$conn"
-kill -CONT "$node"
-echo "dropped a's connection (sshd $conn) with the reader waiting on its node"
-wait "$reader"
-wait_for -t 30 eval 'grep -q "trickle-node back" "$LOG"' ||
-	fail "a did not come back: $(tail -5 "$LOG")"
-rc=$(cat "$T/dd.rc")
-size=$(cat "$T/p1" "$T/p2" | wc -c)
-echo "the reader: dd exit $rc, $size bytes"
-if [ "$rc" = 0 ]; then
-	expect_eq "bytes read across the drop" $((MIB * 1048576)) "$size"
-	expect_eq "sha256 read across the drop" "$want" "$(cat "$T/p1" "$T/p2" | sha)"
-else
-	[ "$size" -lt $((MIB * 1048576)) ] || fail "dd failed after all bytes"
-	expect_eq "the bytes before the error" \
-		"$(head -c "$size" "$T/big" | sha)" "$(cat "$T/p1" "$T/p2" | sha)"
-fi
-expect_eq "sha256 read after the drop" "$want" "$(timeout 60 cat "$D/big" | sha)"
+read_across_drop "$D/big" "$T/big"
 unmount
