@@ -9,6 +9,7 @@
  * unreachable host is reported on the terminal that ran tricklefs.
  */
 #include "tree.h"
+#include "bulkmem.h"
 #include "daemon.h"
 #include "options.h"
 #include "log.h"
@@ -160,6 +161,7 @@ main(int argc, char **argv)
 	guint t, up;
 
 	signal(SIGPIPE, SIG_IGN);
+	bulkmem_init();
 	m.cl = cluster_new();
 	if (!tfs_parse_args(m.cl, &args, &co, &error)) {
 		fprintf(stderr, "tricklefs: %s\n", error->message);

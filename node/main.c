@@ -15,6 +15,7 @@
 #include <glib.h>
 
 #include "announce.h"
+#include "bulkmem.h"
 #include "node.h"
 #include "session.h"
 #include "share.h"
@@ -120,6 +121,7 @@ main(int argc, char **argv)
 	/* The zygote's workers show as --worker (the same length). */
 	char *mode = argc > 1 ? argv[1] : NULL;
 
+	bulkmem_init();
 	/* One plain line per message on stderr, which tricklefs logs with
 	 * the host's name in front. */
 	g_log_set_writer_func(stderrlog_writer, NULL, NULL);

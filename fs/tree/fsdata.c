@@ -31,6 +31,7 @@ struct fsdata {
 	GHashTable *ids;	/* id -> struct dentry * (owned) */
 	GHashTable *paths;	/* path -> struct dentry * */
 	guint32 last;
+	guint64 gen;		/* changes sent through the mount */
 };
 
 /* An open data directory: the page of the node's listing last fetched. */
@@ -79,6 +80,18 @@ data_paths(struct vm *vm)
 	if (!vm->tree_data)
 		vm->tree_data = fsdata_new();
 	return vm->tree_data;
+}
+
+guint64
+data_gen(struct vm *vm)
+{
+	return data_paths(vm)->gen;
+}
+
+void
+data_changed(struct vm *vm)
+{
+	data_paths(vm)->gen++;
 }
 
 static void

@@ -5,8 +5,9 @@
  * Names under data/ are paths on the node: fsdata keeps, per VM, a table
  * from inode id to path (id 0 is data/ itself), and every operation is a
  * WIRE_FSOP request answered when the node replies (bounded by
- * reply_timeout).  Reads and writes stream in chunks: no file is ever held
- * whole.  For the .all pseudo-VM (vm->host == NULL) changes go to every VM
+ * reply_timeout), but for writes, answered when sent, and reads, served
+ * from pieces read ahead (fsdata_io.c).  Reads and writes stream in
+ * chunks: no file is ever held whole.  For the .all pseudo-VM (vm->host == NULL) changes go to every VM
  * and are answered when all have answered; reads and listings come from
  * the first VM that is up.
  *

@@ -272,6 +272,11 @@ send_body(struct op *op, struct vm *vm, GVariant *body, guint8 fsop,
 	p->index = index;
 	p->want = want;
 	op->waiting++;
+	/* What the node does after this change, it reads after it too (it
+	 * takes a host's frames in order); pieces asked before are old. */
+	if (fsop != FS_STAT && fsop != FS_LIST && fsop != FS_READ &&
+	    fsop != FS_FSYNC)
+		data_changed(vm);
 	/* The answer may come at once (host down): op holds on. */
 	host_request(vm->host, WIRE_FSOP, vm->index, 0, body, on_answer, p);
 }

@@ -7,7 +7,8 @@
  *                rename) and directory listings
  *   fsdata_op.c  ops: a FUSE request sent as node requests, answered
  *                once the last of them has answered
- *   fsdata_io.c  open data files: open, create, read, write, release
+ *   fsdata_io.c  open data files: open, create, read (ahead), write
+ *                (pipelined), flush, fsync, release
  */
 #pragma once
 
@@ -23,12 +24,21 @@
  * op's answers fill in ends. */
 struct data_file {
 	struct handle h;	/* H_DATA */
+	guint refs;		/* the handle, its writes out, its read-ahead */
 	struct vm *vm;		/* as opened: a VM or .all */
 	guint32 id;
 	struct vm *reader;
 	GPtrArray *targets;	/* struct vm * */
 	gboolean append;
 	guint64 *ends;		/* O_APPEND: next offset, per target */
+	guint64 size_hint;	/* its size as last seen: read-ahead stops */
+	/* Writes are answered when sent (fsdata_io.c); the nodes' answers
+	 * come later.  The first that failed is the error of every later
+	 * write until a flush or fsync reports it. */
+	guint writing;		/* writes sent, not yet answered */
+	int werr;
+	GQueue syncs;		/* flush and fsync requests waiting for
+				   writing to reach 0 */
 };
 
 struct data_dir;		/* an open data directory (fsdata.c) */
@@ -78,6 +88,12 @@ extern const struct handle_ops data_file_ops, data_dir_ops;
 
 /* The path table of vm, made at first use. */
 struct fsdata *data_paths(struct vm *vm);
+
+/* fsdata.c: what changed vm's data/ through the mount moves its
+ * generation on (send_body does it for every change): pieces read ahead
+ * at an older generation are not served. */
+guint64 data_gen(struct vm *vm);
+void data_changed(struct vm *vm);
 
 /* fsdata.c: the id <-> path table, and the replies that hand ids out. */
 const char *path_of(struct vm *vm, guint32 id);

@@ -337,20 +337,21 @@ on_event(void *data, const struct cluster_event *ev)
 		if (!ev->call->any)
 			done_announce(t, ev->call);
 		break;
-	case CL_HOST_UNREACHABLE:
+	case CL_HOST_UP:
 		wake_host(t, ev->host);
 		break;
-	case CL_HOST_UP:
+	case CL_HOST_UNREACHABLE:
 	case CL_HOST_DOWN:
 		wake_host(t, ev->host);
-		if (ev->type == CL_HOST_UP)
-			break;
 		/* fall through */
 	case CL_HOST_DRAINED:
+		/* Unreachable, its link went with what it held: a writer
+		 * held back waits no longer, and is told. */
 		if (g_hash_table_contains(t->held, ev->host)) {
 			struct held *hw = g_hash_table_lookup(t->held,
 							      ev->host);
-			release_writes(hw, ev->type == CL_HOST_DOWN ? EIO : 0);
+			release_writes(hw, ev->type == CL_HOST_DRAINED ? 0
+								       : EIO);
 		}
 		break;
 	default:

@@ -480,6 +480,18 @@ tfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void
+tfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	  struct fuse_file_info *fi)
+{
+	const struct handle_ops *ops = ops_of(fi);
+
+	if (ops && ops->fsync)
+		ops->fsync(req, datasync, fi);
+	else
+		fuse_reply_err(req, 0);
+}
+
+static void
 tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	const struct handle_ops *ops = ops_of(fi);
@@ -674,6 +686,7 @@ const struct fuse_lowlevel_ops tree_ops = {
 	.read = tfs_read,
 	.write = tfs_write,
 	.flush = tfs_flush,
+	.fsync = tfs_fsync,
 	.release = tfs_release,
 	.create = tfs_create,
 	.unlink = tfs_unlink,

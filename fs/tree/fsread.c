@@ -1,23 +1,31 @@
 /*
- * fsread.c - reads of a call's stdout and stderr from its node.
+ * fsread.c - reads of a call's stdout and stderr from its node, and the
+ * read-ahead that serves both those and data/ files (fsdata_io.c).
  *
  * A FUSE read (up to 1 MiB) goes out as several WIRE_READs at once (a
  * fan-in of WIRE_CHUNK pieces), so that one round trip is paid per FUSE
  * read rather than per chunk; the pieces go back to the kernel as they
  * came (fuse_reply_iov), without being copied into one buffer.
  *
- * Read-ahead: once a call has ended its sizes are final, and a reader
- * of its stream is served from pieces (WIRE_CHUNK each) asked of the node
- * ahead of it, AHEAD_BYTES past the end of its read, so that the link
- * never runs dry between two reads (one round trip per MiB was most of
- * the time spent on a large output).  The pieces follow the reader's
- * offsets, whatever the sizes of its reads (the kernel splits a 1 MiB
- * read of an unaligned buffer into 1 MiB - 16 and 16).  A piece that
- * failed (its link dropped) is never used: every piece is dropped and
- * the read goes to the node again, getting what any read gets then (the
- * data from the node reconnected, or an error), never a short or stale
- * answer.  Ctrl-C ends a read at once; the node's answers, when they
- * come, are dropped.
+ * Read-ahead: a reader of an ended call's stream (its sizes are final),
+ * or of an open data/ file, is served from pieces (WIRE_CHUNK each) asked
+ * of the node ahead of it, AHEAD_BYTES past the end of its read, so that
+ * the link never runs dry between two reads (one round trip per MiB was
+ * most of the time spent on a large output).  The pieces follow the
+ * reader's offsets, whatever the sizes of its reads (the kernel splits a
+ * 1 MiB read of an unaligned buffer into 1 MiB - 16 and 16).  A piece
+ * that failed (its link dropped) is never used: every piece is dropped
+ * and the read goes to the node again, getting what any read gets then
+ * (the data from the node reconnected, or an error), never a short or
+ * stale answer.  Ctrl-C ends a read at once; the node's answers, when
+ * they come, are dropped.
+ *
+ * A source that can change (a data/ file: struct ahead_ops.fresh_us set)
+ * keeps its pieces only while they are good: a change through the mount
+ * moves its generation on and drops them (read_ahead(gen)); a piece
+ * answered longer ago than fresh_us is asked again; the end of the file
+ * (a short piece) ends the read that reached it and is not kept, so that
+ * a reader at the end (tail -f) sees what is appended.
  */
 #include "tree.h"
 
@@ -168,12 +176,16 @@ struct piece {
 	GBytes *data;		/* the answer */
 	gboolean done;
 	int err;
+	gint64 when;		/* answered, g_get_monotonic_time() */
 };
 
-/* The pieces asked ahead of the reader of one ended call's stream. */
+/* The pieces asked ahead of the reader of one stream: an ended call's
+ * output, or an open data/ file. */
 struct ahead {
-	struct call *call;	/* held */
+	const struct ahead_ops *ops;
+	void *key;		/* held */
 	guint stream;
+	guint64 gen;		/* the source's generation the pieces are of */
 	GQueue pieces;		/* struct piece *, contiguous, in order */
 	fuse_req_t req;		/* a read waiting for its pieces */
 	size_t size;
@@ -212,7 +224,7 @@ ahead_free(gpointer data)
 	struct ahead *a = data;
 
 	ahead_clear(a);
-	call_release(a->call);
+	a->ops->release(a->key);
 	g_free(a);
 }
 
@@ -238,8 +250,8 @@ ahead_answer(struct ahead *a)
 {
 	guint64 want_end = (guint64)a->off + a->size;
 	g_autofree struct iovec *iov = NULL;
-	struct host *h = a->call->vm->host;
 	fuse_req_t req = a->req;
+	gboolean at_end = FALSE;
 	guint n = 0;
 	GList *l;
 
@@ -259,8 +271,8 @@ ahead_answer(struct ahead *a)
 			a->req = NULL;
 			fuse_req_interrupt_func(req, NULL, NULL);
 			ahead_clear(a);
-			window_send(h, a->call, a->stream, req, a->size,
-				    a->off);
+			a->ops->direct(a->key, a->stream, req, a->size,
+				       a->off);
 			return;
 		}
 		len = piece_len(p);
@@ -270,12 +282,18 @@ ahead_answer(struct ahead *a)
 			iov[n].iov_len = MIN(p->off + len, want_end) - from;
 			n++;
 		}
-		if (len < p->want)
+		if (len < p->want) {
+			at_end = TRUE;
 			break;		/* the stream ends here */
+		}
 	}
 	a->req = NULL;
 	fuse_req_interrupt_func(req, NULL, NULL);
 	fuse_reply_iov(req, iov, n);
+	/* A source that may grow: its end was true for this read only (tail
+	 * -f reads on and must see what comes). */
+	if (at_end && a->ops->fresh_us)
+		ahead_clear(a);
 }
 
 static void
@@ -287,18 +305,19 @@ on_piece(void *data, int err, const char *msg, const guint8 *bytes,
 
 	/* A node that answers with more than asked (or not with DATA) is
 	 * broken; the reader gets EIO rather than a reply FUSE refuses. */
-	if (!err && ((!bytes && len) || len > p->want))
+	if (!err && (msg || (!bytes && len) || len > p->want))
 		err = EIO;
 	p->done = TRUE;
 	p->err = err;
+	p->when = g_get_monotonic_time();
 	if (!err)
 		p->data = g_bytes_new(bytes, len);
 	if (!a) {
 		piece_free(p);
 		return;
 	}
-	if (!err)
-		call_saw_size(a->call, a->stream, p->off + len);
+	if (!err && a->ops->saw)
+		a->ops->saw(a->key, a->stream, p->off + len, len == p->want);
 	ahead_answer(a);
 }
 
@@ -306,12 +325,11 @@ on_piece(void *data, int err, const char *msg, const guint8 *bytes,
 static void
 ahead_ask(struct ahead *a, guint64 from, guint64 to)
 {
-	struct call *c = a->call;
 	struct piece *p = g_queue_peek_tail(&a->pieces);
 
 	if (p)
 		from = p->off + p->want;
-	while (from < to && c->vm->host) {
+	while (from < to) {
 		p = g_new0(struct piece, 1);
 		p->a = a;
 		p->off = from;
@@ -319,39 +337,48 @@ ahead_ask(struct ahead *a, guint64 from, guint64 to)
 		g_queue_push_tail(&a->pieces, p);
 		from += p->want;
 		/* May answer at once (and fail): the piece is queued. */
-		host_request(c->vm->host, WIRE_READ, c->vm->index, 0,
-			     g_variant_new("(uytu)", c->id, (guint8)a->stream,
-					   p->off, p->want),
-			     on_piece, p);
+		a->ops->ask(a->key, a->stream, p->off, p->want, on_piece, p);
 	}
 }
 
-/*
- * Serve a read of ended call c's stream from the pieces asked ahead, and
- * ask for more.  FALSE: not this way (another read of the stream waits
- * already); the caller sends it by itself.
- */
+/* Whether a piece was answered too long ago to be served (a source that
+ * changes). */
 static gboolean
-ahead_read(struct tree *t, struct call *c, guint stream, fuse_req_t req,
+piece_old(const struct ahead *a, const struct piece *p, gint64 now)
+{
+	return a->ops->fresh_us && p->done && now - p->when > a->ops->fresh_us;
+}
+
+gboolean
+read_ahead(struct tree *t, const struct ahead_ops *ops, void *key,
+	   guint stream, guint64 end, guint64 gen, fuse_req_t req,
 	   size_t size, off_t off)
 {
-	guint64 end = stream == WIRE_STDERR ? c->err_size : c->out_size;
-	struct ahead *a = g_hash_table_lookup(t->ahead, c);
+	struct ahead *a = g_hash_table_lookup(t->ahead, key);
+	gint64 now = g_get_monotonic_time();
 	struct piece *p;
+	GList *l;
 
 	if (a && a->req)
 		return FALSE;
 	if (a && a->stream != stream) {
-		g_hash_table_remove(t->ahead, c);
+		g_hash_table_remove(t->ahead, key);
 		a = NULL;
 	}
 	if (!a) {
 		a = g_new0(struct ahead, 1);
-		a->call = c;
+		a->ops = ops;
+		a->key = key;
 		a->stream = stream;
+		a->gen = gen;
 		g_queue_init(&a->pieces);
-		call_hold(c);
-		g_hash_table_insert(t->ahead, c, a);
+		ops->hold(key);
+		g_hash_table_insert(t->ahead, key, a);
+	}
+	/* Changed since the pieces were asked for: none of them is served. */
+	if (a->gen != gen) {
+		ahead_clear(a);
+		a->gen = gen;
 	}
 	/* Drop what the reader is past; a reader that jumped starts again
 	 * from where it is. */
@@ -360,6 +387,11 @@ ahead_read(struct tree *t, struct call *c, guint stream, fuse_req_t req,
 		piece_drop(g_queue_pop_head(&a->pieces));
 	if (p && p->off > (guint64)off)
 		ahead_clear(a);
+	for (l = a->pieces.head; l; l = l->next)
+		if (piece_old(a, l->data, now)) {
+			ahead_clear(a);
+			break;
+		}
 	a->req = req;
 	a->size = size;
 	a->off = off;
@@ -370,6 +402,74 @@ ahead_read(struct tree *t, struct call *c, guint stream, fuse_req_t req,
 	ahead_answer(a);
 	return TRUE;
 }
+
+void
+read_ahead_forget(struct tree *t, void *key)
+{
+	struct ahead *a = g_hash_table_lookup(t->ahead, key);
+
+	if (a && !a->req)
+		g_hash_table_remove(t->ahead, key);
+}
+
+/* ------------------------------------------- an ended call's output */
+
+static void
+call_ask(void *key, guint stream, guint64 off, guint32 want,
+	 request_done_fn done, void *data)
+{
+	struct call *c = key;
+
+	if (!c->vm->host) {
+		done(data, EHOSTDOWN, "no node", NULL, 0);
+		return;
+	}
+	host_request(c->vm->host, WIRE_READ, c->vm->index, 0,
+		     g_variant_new("(uytu)", c->id, (guint8)stream, off,
+				   want),
+		     done, data);
+}
+
+static void
+call_direct(void *key, guint stream, fuse_req_t req, size_t size,
+	    off_t off)
+{
+	struct call *c = key;
+
+	if (!c->vm->host) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	window_send(c->vm->host, c, stream, req, size, off);
+}
+
+static void
+call_saw(void *key, guint stream, guint64 end, gboolean full)
+{
+	call_saw_size(key, stream, end);
+}
+
+static void
+call_ahead_hold(void *key)
+{
+	call_hold(key);
+}
+
+static void
+call_ahead_release(void *key)
+{
+	call_release(key);
+}
+
+/* An ended call's output does not change: pieces keep. */
+static const struct ahead_ops call_ahead = {
+	.ask = call_ask,
+	.direct = call_direct,
+	.saw = call_saw,
+	.hold = call_ahead_hold,
+	.release = call_ahead_release,
+};
+
 void
 call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	  off_t off)
@@ -422,27 +522,20 @@ call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 		return;
 	}
 	if (call_ended(c) && h->state == HOST_UP &&
-	    ahead_read(t, c, stream, req, size, off))
+	    read_ahead(t, &call_ahead, c, stream,
+		       stream == WIRE_STDERR ? c->err_size : c->out_size, 0,
+		       req, size, off))
 		return;
 	window_send(h, c, stream, req, size, off);
 }
 
 /* Not while a read of it waits (another open file of the call). */
-static void
-ahead_drop(struct tree *t, struct call *c)
-{
-	struct ahead *a = g_hash_table_lookup(t->ahead, c);
-
-	if (a && !a->req)
-		g_hash_table_remove(t->ahead, c);
-}
-
 void
 read_ahead_drop(struct tree *t, struct call *c)
 {
-	ahead_drop(t, c);
+	read_ahead_forget(t, c);
 	if (call_output(c) != c)
-		ahead_drop(t, call_output(c));
+		read_ahead_forget(t, call_output(c));
 }
 
 void

@@ -38,8 +38,9 @@ struct tree {
 				   pollers (fsjoin.c) */
 	GHashTable *held;	/* struct host * -> writes held back by its
 				   link's flow control (fsjoin.c) */
-	GHashTable *ahead;	/* struct call * -> reads of its output
-				   sent ahead of its reader (fsread.c) */
+	GHashTable *ahead;	/* struct call * or struct data_file * ->
+				   reads sent ahead of its reader
+				   (fsread.c) */
 	GHashTable *info_cache;	/* struct vm * -> its info text, kept
 				   briefly for stat (fsinfo.c) */
 	char *kept_dir;		/* copies of injected files (fskept.c) */
@@ -67,7 +68,7 @@ req_fs(fuse_req_t req)
  * Every open file's fi->fh points at a struct that starts with a struct
  * handle, whose ops serve it: a new kind of file is its own file and its
  * own table.  A NULL op answers as a plain file would (EBADF for writes,
- * success for flush and release).
+ * success for flush, fsync and release).
  */
 struct handle;
 struct handle_ops {
@@ -76,6 +77,8 @@ struct handle_ops {
 	void (*write)(fuse_req_t req, const char *buf, size_t size,
 		      off_t off, struct fuse_file_info *fi);
 	void (*flush)(fuse_req_t req, struct fuse_file_info *fi);
+	void (*fsync)(fuse_req_t req, int datasync,
+		      struct fuse_file_info *fi);
 	void (*release)(fuse_req_t req, struct fuse_file_info *fi);
 	void (*poll)(fuse_req_t req, struct fuse_file_info *fi,
 		     struct fuse_pollhandle *ph);
@@ -98,6 +101,34 @@ void call_read(struct call *c, guint stream, fuse_req_t req, size_t size,
 	       off_t off);
 /* Forget the reads sent ahead for c's output (its file was closed). */
 void read_ahead_drop(struct tree *t, struct call *c);
+/* What a read-ahead reads, for its kind of file (key: a call, an open
+ * data/ file): how to ask its node for a piece, how to read without
+ * pieces (one failed, or another read waits), and how to hold key while
+ * pieces are out. */
+struct ahead_ops {
+	void (*ask)(void *key, guint stream, guint64 off, guint32 want,
+		    request_done_fn done, void *data);
+	void (*direct)(void *key, guint stream, fuse_req_t req, size_t size,
+		       off_t off);
+	/* The stream has end bytes at least (full: the piece was whole, it
+	 * may have more); NULL: nothing to note. */
+	void (*saw)(void *key, guint stream, guint64 end, gboolean full);
+	void (*hold)(void *key);
+	void (*release)(void *key);
+	/* 0: the source never changes (an ended call's output).  Else
+	 * pieces answered longer ago than this (µs) are asked again, and a
+	 * short piece (the end) is served to one read only. */
+	gint64 fresh_us;
+};
+/* Serve a read of key's stream from pieces asked ahead, asking up to end
+ * (at least the read itself); pieces of another generation gen of the
+ * source are dropped first.  FALSE: not this way (a read of key waits
+ * already): the caller reads by itself. */
+gboolean read_ahead(struct tree *t, const struct ahead_ops *ops, void *key,
+		    guint stream, guint64 end, guint64 gen, fuse_req_t req,
+		    size_t size, off_t off);
+/* key's file was closed (not while a read of it waits). */
+void read_ahead_forget(struct tree *t, void *key);
 void read_ahead_init(struct tree *t);
 void read_ahead_free(struct tree *t);
 void call_poll(struct call *c, fuse_req_t req, struct fuse_pollhandle *ph);

@@ -363,6 +363,22 @@ do_truncate(int root, const struct fsop *o)
 	return e;
 }
 
+/* The file's data to the node's disk (the client's fsync, after its
+ * writes: the frames come in order). */
+static int
+do_fsync(int root, const struct fsop *o)
+{
+	int fd, e = 0;
+
+	fd = open_file(root, o->path, O_RDONLY, 0);
+	if (fd < 0)
+		return -fd;
+	if (fsync(fd) < 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
 /* chmod or set the mtime through an O_PATH descriptor of the file. */
 static int
 do_attr(int root, const struct fsop *o)
@@ -438,6 +454,7 @@ static const char *const op_names[FS_OP_MAX] = {
 	[FS_TRUNCATE] = "truncate", [FS_UNLINK] = "unlink",
 	[FS_MKDIR] = "mkdir", [FS_RMDIR] = "rmdir", [FS_RENAME] = "rename",
 	[FS_CHMOD] = "chmod", [FS_SETMTIME] = "setmtime",
+	[FS_FSYNC] = "fsync",
 };
 
 void
@@ -502,6 +519,9 @@ datafs_op(struct vmnode *vm, struct wire_msg *m)
 		break;
 	case FS_RENAME:
 		err = do_rename(root, o.path, o.path2);
+		break;
+	case FS_FSYNC:
+		err = do_fsync(root, &o);
 		break;
 	default:
 		err = ENOSYS;

@@ -10,8 +10,18 @@
 #include <unistd.h>
 #include <glib-unix.h>
 
+/* Bytes taken per read(2); and a pipe's buffer, raised to this much so
+ * that a bulk frame (WIRE_CHUNK) goes in one write rather than in 64 KiB
+ * pieces (a wake-up of each side per piece). */
+#define READ_SIZE (256 * 1024)
+#define PIPE_SIZE (1024 * 1024)
+/* The written head of the queue is dropped once larger than this and
+ * than what is left (each byte moved a bounded number of times). */
+#define COMPACT_MIN (1024 * 1024)
+
 struct fdstream {
 	int rfd, wfd;
+	guint8 *rbuf;		/* READ_SIZE */
 	guint rwatch, wwatch;
 	GByteArray *out;
 	gsize out_off;
@@ -40,12 +50,11 @@ static gboolean
 on_readable(int fd, GIOCondition cond, gpointer data)
 {
 	struct fdstream *s = data;
-	guint8 buf[64 * 1024];
 	ssize_t n;
 
-	n = read(s->rfd, buf, sizeof(buf));
+	n = read(s->rfd, s->rbuf, READ_SIZE);
 	if (n > 0) {
-		s->cb.data(s->user, buf, n);
+		s->cb.data(s->user, s->rbuf, n);
 		return G_SOURCE_CONTINUE;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -72,6 +81,13 @@ write_some(struct fdstream *s)
 			return FALSE;
 		}
 		s->out_off += n;
+		/* A writer that keeps up with the reader never empties the
+		 * queue: drop what was written as it goes. */
+		if (s->out_off > COMPACT_MIN &&
+		    s->out_off > s->out->len - s->out_off) {
+			g_byte_array_remove_range(s->out, 0, s->out_off);
+			s->out_off = 0;
+		}
 	}
 	g_byte_array_set_size(s->out, 0);
 	s->out_off = 0;
@@ -119,6 +135,11 @@ fdstream_new(int rfd, int wfd, const struct fdstream_callbacks *cb,
 	s->cb = *cb;
 	s->user = user;
 	s->out = g_byte_array_new();
+	s->rbuf = g_malloc(READ_SIZE);
+	/* Not a pipe (a socket, a tty): nothing to raise. */
+	(void)fcntl(rfd, F_SETPIPE_SZ, PIPE_SIZE);
+	if (wfd != rfd)
+		(void)fcntl(wfd, F_SETPIPE_SZ, PIPE_SIZE);
 	g_unix_set_fd_nonblocking(rfd, TRUE, NULL);
 	g_unix_set_fd_nonblocking(wfd, TRUE, NULL);
 	s->rwatch = evset_watch(rfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
@@ -129,9 +150,31 @@ fdstream_new(int rfd, int wfd, const struct fdstream_callbacks *cb,
 void
 fdstream_write(struct fdstream *s, const void *data, gsize len)
 {
+	const guint8 *p = data;
+
 	if (s->closed || s->write_failed)
 		return;
-	g_byte_array_append(s->out, data, len);
+	/* Nothing queued: straight to the fd, and only what it does not
+	 * take now is copied into the queue. */
+	while (!fdstream_pending(s) && len > 0) {
+		ssize_t n = write(s->wfd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			/* As pump: the read side sees the end and says so. */
+			g_debug("fdstream: write: %s", g_strerror(errno));
+			s->write_failed = TRUE;
+			return;
+		}
+		p += n;
+		len -= n;
+	}
+	if (len == 0)
+		return;
+	g_byte_array_append(s->out, p, len);
 	if (!s->wwatch)
 		pump(s);
 }
@@ -172,6 +215,7 @@ fdstream_free(struct fdstream *s)
 	if (s->wfd != s->rfd)
 		close(s->wfd);
 	g_byte_array_unref(s->out);
+	g_free(s->rbuf);
 	g_free(s);
 }
 

@@ -209,6 +209,9 @@ enum wire_fsop {
 	FS_RENAME,		/* path -> second path */
 	FS_CHMOD,		/* path, mode */
 	FS_SETMTIME,		/* path, offset = seconds since the epoch */
+	/* issue 12, pipelined data/ writes: */
+	FS_FSYNC,		/* path: fsync(2) it (a node without it
+				   answers ENOSYS) */
 	FS_OP_MAX
 };
 
