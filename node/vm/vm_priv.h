@@ -86,11 +86,18 @@ void vmnode_reply_all(struct vmnode *vm, GArray *tags, int err,
 /* SIGTERM the worker, SIGKILL after a grace period; its exit ends the
  * running call with the reason the call was given. */
 void vmnode_stop_worker(struct vmnode *vm);
+/* End the worker once it is idle (replaced or removed code must be
+ * unloaded); the next worker loads what is installed then. */
+void vmnode_restart_when_idle(struct vmnode *vm);
 /* Its data directory, the worker's working directory. */
 const char *vmnode_data_dir(struct vmnode *vm);
 /* Where a call of name goes: "program", a shared object's name or
  * "built-in"; NULL if nothing answers to it. */
 const char *vmnode_func_origin(struct vmnode *vm, const char *name);
+
+/* vminject.c: install again what a resumed session's inject/ holds, in
+ * the order it came. */
+void vminject_adopt(struct vmnode *vm);
 
 /* loadgate.c: loads of a library into running workers, a few at a time;
  * loadgate_flush before any other frame to the worker, loadgate_loaded

@@ -1,7 +1,7 @@
 /*
  * vmnode.c - one VM on the node side: its directories, its worker
- * process, what is injected into it and the functions that makes, and
- * the objects its worker holds.  Its calls are in vmcalls.c.
+ * process and the objects its worker holds.  Its calls are in
+ * vmcalls.c, what is injected into it in vminject.c.
  *
  * Injected shared objects are loaded into the worker in the order they
  * came; when the worker dies (a call crashed, or a replaced library must
@@ -31,7 +31,6 @@
 #define STOP_GRACE_MS 2000
 
 static void spawn_worker(struct vmnode *vm);
-static void restart(struct vmnode *vm);
 
 void
 vmnode_send(struct vmnode *vm, guint type, guint32 tag, GVariant *body)
@@ -185,7 +184,7 @@ on_worker_msg(struct vmnode *vm, struct wire_msg *m)
 		/* A call got to its end: this worker is not crash-looping. */
 		vm->crashes = 0;
 		if (vm->restart_pending)
-			restart(vm);
+			vmnode_restart_when_idle(vm);
 		else
 			vmcalls_pump(vm);
 		break;
@@ -482,8 +481,8 @@ spawn_worker(struct vmnode *vm)
 }
 
 /* End the worker once it is idle; on_worker_exit starts the next one. */
-static void
-restart(struct vmnode *vm)
+void
+vmnode_restart_when_idle(struct vmnode *vm)
 {
 	/* No worker (between a crash and its restart): the next one loads
 	 * the current injected code anyway, so there is nothing to wait for.
@@ -493,54 +492,6 @@ restart(struct vmnode *vm)
 	vm->restart_pending = TRUE;
 	if (!vm->running)
 		signal_worker(vm, SIGKILL);
-}
-
-static gint
-cmp_mtime(gconstpointer a, gconstpointer b, gpointer dir)
-{
-	g_autofree char *pa = g_build_filename(dir, *(char *const *)a, NULL);
-	g_autofree char *pb = g_build_filename(dir, *(char *const *)b, NULL);
-	struct stat sa, sb;
-
-	if (stat(pa, &sa) < 0 || stat(pb, &sb) < 0)
-		return 0;
-	if (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec)
-		return sa.st_mtim.tv_sec < sb.st_mtim.tv_sec ? -1 : 1;
-	return (sa.st_mtim.tv_nsec > sb.st_mtim.tv_nsec) -
-	       (sa.st_mtim.tv_nsec < sb.st_mtim.tv_nsec);
-}
-
-/* Adopting a session: what its inject/ holds was installed (it passed its
- * checks then), in the order it came (mtime), so it is installed again. */
-static void
-adopt_injected(struct vmnode *vm)
-{
-	g_autoptr(GDir) d = g_dir_open(vm->inject_dir, 0, NULL);
-	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	const char *name;
-	guint i;
-
-	while (d && (name = g_dir_read_name(d)))
-		if (*name != '.')	/* .part-N: a transfer cut off */
-			g_ptr_array_add(names, g_strdup(name));
-	g_ptr_array_sort_with_data(names, cmp_mtime, vm->inject_dir);
-	for (i = 0; i < names->len; i++) {
-		g_autoptr(GError) error = NULL;
-		g_autofree char *path = g_build_filename(vm->inject_dir,
-			names->pdata[i], NULL);
-		enum inject_kind kind;
-		struct stat st;
-
-		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    !elfcheck_classify(path, st.st_mode & 07777, &kind,
-				       &error)) {
-			g_warning("vm%u: not adopting %s: %s", vm->index,
-				  (char *)names->pdata[i],
-				  error ? error->message : "not a file");
-			continue;
-		}
-		vmnode_install(vm, names->pdata[i], kind, NULL);
-	}
 }
 
 struct vmnode *
@@ -583,7 +534,7 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 		}
 	}
 	if (adopt)
-		adopt_injected(vm);
+		vminject_adopt(vm);
 	spawn_worker(vm);
 	vmfuncs_send(vm);
 	return vm;
@@ -704,101 +655,4 @@ vmnode_info(struct vmnode *vm, GString *s)
 	g_string_append_printf(s, "calls running: %u\n",
 			       vm->running ? 1u : 0u);
 	g_string_append_printf(s, "restarts: %u\n", vm->restarts);
-}
-
-void
-vmnode_install(struct vmnode *vm, const char *name, enum inject_kind kind,
-	       const char *sum)
-{
-	g_autoptr(GPtrArray) fs = NULL;
-
-	if (kind == INJECT_SHARED) {
-		g_autoptr(GError) error = NULL;
-		g_autofree char *path = g_build_filename(vm->inject_dir, name,
-							 NULL);
-
-		if (!(fs = elfsyms_functions(path, &error)))
-			g_warning("vm%u: cannot list the functions of %s: %s",
-				  vm->index, name, error->message);
-	}
-	if (vmnode_install_listed(vm, name, kind, sum, fs))
-		vmnode_load(vm, name);
-	vmfuncs_log_shadows(vm, name);
-}
-
-gboolean
-vmnode_install_listed(struct vmnode *vm, const char *name,
-		      enum inject_kind kind, const char *sum, GPtrArray *funcs)
-{
-	guint i;
-	gboolean replaced = FALSE;
-
-	for (i = 0; i < vm->libs->len; i++) {
-		if (strcmp(vm->libs->pdata[i], name) == 0) {
-			g_ptr_array_remove_index(vm->libs, i);
-			replaced = TRUE;
-			break;
-		}
-	}
-	g_hash_table_remove(vm->programs, name);
-	g_hash_table_remove(vm->lib_funcs, name);
-	if (kind == INJECT_PROGRAM) {
-		g_hash_table_add(vm->programs, g_strdup(name));
-	} else {
-		if (funcs)
-			g_hash_table_insert(vm->lib_funcs, g_strdup(name),
-					    g_ptr_array_ref(funcs));
-		g_ptr_array_add(vm->libs, g_strdup(name));
-	}
-	/* A loaded object cannot be swapped in place: start over with the
-	 * new one.  The VM's state is lost, as with any restart. */
-	if (replaced) {
-		g_message("vm%u: %s replaced, restarting the VM", vm->index,
-			  name);
-		restart(vm);
-	}
-	vmfuncs_note_sum(vm, name, sum);
-	vmfuncs_send(vm);
-	return kind == INJECT_SHARED && !replaced;
-}
-
-void
-vmnode_load(struct vmnode *vm, const char *name)
-{
-	g_autofree char *path = NULL;
-
-	if (!vm->ws)
-		return;
-	path = g_build_filename(vm->inject_dir, name, NULL);
-	loadgate_owe(vm, path);
-}
-
-gboolean
-vmnode_uninstall(struct vmnode *vm, const char *name, GError **error)
-{
-	g_autofree char *path = g_build_filename(vm->inject_dir, name, NULL);
-	guint i;
-
-	if (unlink(path) < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "%s: %s", name, g_strerror(errno));
-		return FALSE;
-	}
-	g_hash_table_remove(vm->lib_funcs, name);
-	g_hash_table_remove(vm->sums, name);
-	if (g_hash_table_remove(vm->programs, name)) {
-		vmfuncs_send(vm);
-		return TRUE;
-	}
-	for (i = 0; i < vm->libs->len; i++) {
-		if (strcmp(vm->libs->pdata[i], name) == 0) {
-			g_ptr_array_remove_index(vm->libs, i);
-			g_message("vm%u: %s removed, restarting the VM",
-				  vm->index, name);
-			restart(vm);
-			break;
-		}
-	}
-	vmfuncs_send(vm);
-	return TRUE;
 }
