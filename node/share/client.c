@@ -61,10 +61,19 @@ to_keeper(struct share *s, guint32 op, guint32 a, guint32 b, guint32 c)
 		g_debug("share: send to the keeper: %s", g_strerror(errno));
 }
 
+/* What we want, told only when it changes.  The keeper never gives one
+ * client more than the budget, so a want past it is told as the budget:
+ * a fan-out to a thousand VMs does not send a thousand WANTs, and our
+ * own line longer than the budget does not look to the keeper (and to
+ * us, through STATE) like another client waiting, which would make every
+ * call's end give its slot back and wait for it again. */
 static void
 tell_want(struct share *s)
 {
 	guint want = g_hash_table_size(s->holders) + s->line.length;
+
+	if (s->budget)
+		want = MIN(want, s->budget);
 
 	if (s->fd >= 0 && s->welcomed && want != s->told_want) {
 		to_keeper(s, SHARE_WANT, want, 0, 0);
