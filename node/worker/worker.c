@@ -70,6 +70,7 @@ long page_size;
 static GMutex flush_lock;
 static GCond flush_cond;
 static gboolean flushing;	/* a function runs: flush its stdio */
+static gboolean flusher_idle;	/* waits for flushing, not for a time */
 
 char *
 signal_description(int sig)
@@ -356,6 +357,11 @@ run_program(const char *prog, char **argv, int in, int out, int err,
  * FLUSH_INTERVAL_US, so that its output reaches the call's files (and
  * tail -f) while it runs even when stdout is fully buffered.  stdio locks
  * its streams, and the fds are only switched while flushing is off.
+ *
+ * Only a flusher asleep for good (flusher_idle) is woken when a call
+ * starts, and none when it ends: one sleeping out its interval looks at
+ * the flag when it wakes.  Calls that follow one another then cost the
+ * flusher no wake-up and the worker no futex call each.
  */
 static gpointer
 flusher(gpointer data)
@@ -365,12 +371,12 @@ flusher(gpointer data)
 		gint64 end;
 
 		if (!flushing) {
+			flusher_idle = TRUE;
 			g_cond_wait(&flush_cond, &flush_lock);
 			continue;
 		}
 		end = g_get_monotonic_time() + FLUSH_INTERVAL_US;
-		while (flushing &&
-		       g_cond_wait_until(&flush_cond, &flush_lock, end))
+		while (g_cond_wait_until(&flush_cond, &flush_lock, end))
 			;
 		if (flushing) {
 			fflush(stdout);
@@ -416,7 +422,10 @@ set_flushing(gboolean on)
 		start_flusher();
 	g_mutex_lock(&flush_lock);
 	flushing = on;
-	g_cond_signal(&flush_cond);
+	if (on && flusher_idle) {
+		flusher_idle = FALSE;
+		g_cond_signal(&flush_cond);
+	}
 	g_mutex_unlock(&flush_lock);
 }
 
