@@ -4,7 +4,8 @@
  * welcome, grants and state; fairness (the client holding fewest gets a
  * freed slot); a dead client's slots going to a waiting one at once;
  * clients that send nonsense dropped without harm to the others; an
- * orphaned client served last; and the rule for share names.
+ * orphaned client served last; the rule for share names; and a client
+ * (client.c) whose own line is longer than the budget.
  */
 #include <glib.h>
 #include <errno.h>
@@ -307,6 +308,83 @@ test_names(void)
 	EXPECT(share_name_valid(longname), "a 64-character name valid");
 }
 
+/* 7: a client (client.c) whose own line is longer than the budget.  It
+ * tells the keeper no more than the budget, so the keeper does not see
+ * it wait (no STATE contended=1 to anyone), and a call's end hands its
+ * slot to the next of its units in line without asking the keeper. */
+static void
+on_unit_granted(void *data, guint unit)
+{
+	(*(guint *)data)++;
+}
+
+static const struct share_callbacks unit_cb = { .granted = on_unit_granted };
+
+static void
+iterate_until(struct share *s, guint *granted, guint want_granted,
+	      guint want_budget)
+{
+	gint64 end = g_get_monotonic_time() + TIMEOUT_MS * 1000;
+	struct share_state st;
+
+	for (;;) {
+		share_get(s, &st);
+		if (*granted >= want_granted && st.budget >= want_budget)
+			return;
+		EXPECT(g_get_monotonic_time() < end,
+		       "%u grants and budget %u within 2 s (have %u, %u)",
+		       want_granted, want_budget, *granted, st.budget);
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(1000);
+	}
+}
+
+static void
+test_own_line(void)
+{
+	g_autofree char *name = unique_name("line");
+	pid_t k = keeper_start(name);
+	struct cl *watcher = cl_hello(name, 0);
+	guint granted = 0, u;
+	struct share *s;
+	struct share_state st;
+
+	/* The client dials the running keeper; it never starts one. */
+	s = share_open(name, "/bin/false", &unit_cb, &granted);
+	iterate_until(s, &granted, 0, 2);
+	for (u = 0; u < 10; u++)
+		EXPECT(!share_take(s, u), "unit %u to wait: nothing granted "
+		       "yet", u);
+	iterate_until(s, &granted, 2, 2);
+	/* Let what the keeper says come in. */
+	for (u = 0; u < 50; u++) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(2000);
+	}
+	share_get(s, &st);
+	EXPECT(!st.contended, "not contended: only our own units wait");
+	EXPECT(st.held == 2 && st.waiting == 8,
+	       "2 units on a slot, 8 waiting (have %u, %u)", st.held,
+	       st.waiting);
+	cl_pump(watcher, QUIET_MS, NULL, 0);
+	EXPECT(watcher->state.c == 0, "the other client told contended=0, "
+	       "not %u", watcher->state.c);
+	/* Unit 0's call ends, with another to run: its slot goes to the
+	 * next in line (unit 2) here, at once, and unit 0 goes to the back;
+	 * unit 1's ends with none: its slot goes to unit 3 the same way. */
+	EXPECT(!share_give(s, 0, TRUE), "unit 0 to take its turn");
+	EXPECT(granted == 3, "unit 2 granted at once (grants %u)", granted);
+	EXPECT(!share_give(s, 1, FALSE), "unit 1 to give its slot up");
+	EXPECT(granted == 4, "unit 3 granted at once (grants %u)", granted);
+	share_get(s, &st);
+	EXPECT(st.held == 2 && st.waiting == 7,
+	       "2 units on a slot, 7 waiting (have %u, %u)", st.held,
+	       st.waiting);
+	share_free(s);
+	cl_close(watcher);
+	keeper_stop(k);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -316,5 +394,6 @@ main(int argc, char **argv)
 	g_test_add_func("/share/bad", test_bad);
 	g_test_add_func("/share/orphan", test_orphan);
 	g_test_add_func("/share/names", test_names);
+	g_test_add_func("/share/own-line", test_own_line);
 	return g_test_run();
 }
