@@ -345,8 +345,8 @@ transfer_return(struct transfer *tr, const char *vmdir, char **ret,
 	for (guint i = 0; ret[i]; i++) {
 		g_autoptr(GError) e = NULL;
 		g_autofree char *rel = data_path("--return", ret[i], &e);
-		gboolean remote;
-		int err;
+		gboolean remote = FALSE;
+		int err = 0;
 
 		if (rel && !(err = return_file(tr, vmdir, ret[i], rel,
 					       &remote)))
