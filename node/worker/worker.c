@@ -357,11 +357,8 @@ run_program(const char *prog, char **argv, int in, int out, int err,
  * FLUSH_INTERVAL_US, so that its output reaches the call's files (and
  * tail -f) while it runs even when stdout is fully buffered.  stdio locks
  * its streams, and the fds are only switched while flushing is off.
- *
- * Only a flusher asleep for good (flusher_idle) is woken when a call
- * starts, and none when it ends: one sleeping out its interval looks at
- * the flag when it wakes.  Calls that follow one another then cost the
- * flusher no wake-up and the worker no futex call each.
+ * Only a flusher asleep for good is woken as a call starts, none as it
+ * ends: calls in a row cost no wake-up and no futex call each.
  */
 static gpointer
 flusher(gpointer data)

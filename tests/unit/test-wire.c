@@ -743,7 +743,7 @@ test_big_bodies_kept(void)
 		g_assert_true(wire_encode(stream, WIRE_FSOP, 1, i, b));
 		wire_encode(stream, WIRE_PING, 0, 100 + i, NULL);
 		wire_encode_bytes(stream, WIRE_DATA, 1, 200 + i, data + 2 * i,
-				  WIRE_CHUNK - i);
+				  WIRE_CHUNK - 2 * i);
 	}
 	wire_decoder_init(&d);
 	while (off < stream->len) {
@@ -770,7 +770,7 @@ test_big_bodies_kept(void)
 		g_assert_cmpuint(p->tag, ==, 100 + i);
 		q = g_variant_get_fixed_array(b->body, &len, 1);
 		g_assert_cmpuint(b->tag, ==, 200 + i);
-		g_assert_cmpmem(q, len, data + 2 * i, WIRE_CHUNK - i);
+		g_assert_cmpmem(q, len, data + 2 * i, WIRE_CHUNK - 2 * i);
 	}
 }
 
