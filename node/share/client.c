@@ -74,7 +74,6 @@ tell_want(struct share *s)
 
 	if (s->budget)
 		want = MIN(want, s->budget);
-
 	if (s->fd >= 0 && s->welcomed && want != s->told_want) {
 		to_keeper(s, SHARE_WANT, want, 0, 0);
 		s->told_want = want;

@@ -14,7 +14,6 @@
  * it runs too, then SIGKILL after STOP_GRACE_MS.
  */
 #include "vm_priv.h"
-#include "vet.h"
 #include "worker.h"
 #include "evset.h"
 
@@ -25,7 +24,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <gio/gio.h>
 
 #define STOP_GRACE_MS 2000
