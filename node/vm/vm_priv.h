@@ -32,6 +32,8 @@ struct vmnode {
 	gint64 started;			/* the worker, monotonic */
 	guint restarts;			/* workers started after the first */
 	struct worker_exit *exit_later;	/* an end told after a grace */
+	struct zygote_req *spawning;	/* asked of the zygote, not answered */
+	int spawn_sock;			/* meanwhile: our end of its socket */
 
 	/* Its calls (vmcalls.c). */
 	GQueue queue;			/* struct ncall *, waiting */
