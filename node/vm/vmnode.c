@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -589,9 +590,12 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 	vm->ended_fd = -1;
 	vm->spawn_sock = -1;
 	g_queue_init(&vm->queue);
-	for (d = (const char *const[]){ vm->inject_dir, vm->calls_dir,
-					vm->data_dir, NULL }; *d; d++) {
-		if (g_mkdir_with_parents(*d, 0700) < 0) {
+	/* The node's directory is there: a mkdir each, not a walk from /
+	 * testing every parent (a thousand VMs paid 24 stats each). */
+	for (d = (const char *const[]){ vm->dir, vm->inject_dir,
+					vm->calls_dir, vm->data_dir, NULL };
+	     *d; d++) {
+		if (mkdir(*d, 0700) < 0 && errno != EEXIST) {
 			g_set_error(error, G_FILE_ERROR,
 				    g_file_error_from_errno(errno),
 				    "cannot create %s: %s", *d,
