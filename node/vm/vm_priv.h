@@ -16,6 +16,7 @@ struct vmnode {
 	const struct vmhost *host;	/* the client, through the supervisor */
 	guint index;
 	char *dir, *inject_dir, *calls_dir, *data_dir;
+	gboolean inject_made;		/* inject_dir is there (made lazily) */
 
 	/* The worker (vmnode.c). */
 	GPid pid;			/* worker; 0 while there is none */

@@ -591,9 +591,12 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 	vm->spawn_sock = -1;
 	g_queue_init(&vm->queue);
 	/* The node's directory is there: a mkdir each, not a walk from /
-	 * testing every parent (a thousand VMs paid 24 stats each). */
-	for (d = (const char *const[]){ vm->dir, vm->inject_dir,
-					vm->calls_dir, vm->data_dir, NULL };
+	 * testing every parent (a thousand VMs paid 24 stats each).  inject/
+	 * waits for something to hold (vmnode_inject_dir): on ext4 a mkdir
+	 * is dear (the inode allocator reads group descriptors), and most of
+	 * a thousand VMs get their code through .all/inject/, if at all. */
+	for (d = (const char *const[]){ vm->dir, vm->calls_dir, vm->data_dir,
+					NULL };
 	     *d; d++) {
 		if (mkdir(*d, 0700) < 0 && errno != EEXIST) {
 			g_set_error(error, G_FILE_ERROR,
@@ -677,6 +680,14 @@ vmnode_data_dir(struct vmnode *vm)
 const char *
 vmnode_inject_dir(struct vmnode *vm)
 {
+	/* Made on first use (vmnode_new); a failure shows in what the
+	 * caller then does in it. */
+	if (!vm->inject_made && mkdir(vm->inject_dir, 0700) < 0 &&
+	    errno != EEXIST)
+		g_warning("vm%u: cannot create %s: %s", vm->index,
+			  vm->inject_dir, g_strerror(errno));
+	else
+		vm->inject_made = TRUE;
 	return vm->inject_dir;
 }
 
