@@ -251,8 +251,9 @@ answer:
  * socket (as many as it takes), so that the zygote forks workers while
  * the supervisor makes the next VMs and sets up the last ones, instead
  * of each waiting for the other.  Answers come in the order of the
- * requests; each is told to its caller's callback from the loop, never
- * from zygote_spawn().  A zygote that answers nothing for
+ * requests; a new request takes those there (making room for itself),
+ * and each is told to its caller's callback from the loop, never from
+ * zygote_spawn().  A zygote that answers nothing for
  * ZYGOTE_ANSWER_MS while requests wait (frozen, say) is killed: the
  * requests it had are told they are lost (their callers ask again, with
  * a new socket: the old one may have reached a worker), the others go to
@@ -268,6 +269,8 @@ struct zygote_req {
 	int fd;			/* the worker's socket (ours) until sent */
 	zygote_spawned_fn cb;	/* NULL: cancelled */
 	gpointer data;
+	pid_t answer;		/* the worker's PID, -errno, or 0: lost */
+	int lost;		/* then why (an errno) */
 };
 
 static struct {
@@ -277,7 +280,10 @@ static struct {
 	gboolean served;	/* it forked a worker */
 	guint quick_deaths;	/* died before it forked any, in a row */
 	gboolean off;
-	GQueue unsent, sent;	/* struct zygote_req *, oldest first */
+	/* struct zygote_req *, oldest first: waiting to be sent, sent, and
+	 * answered (or lost) but not yet told to their callers. */
+	GQueue unsent, sent, answered;
+	guint tell;		/* the idle source that tells them */
 	gint64 progress;	/* last answer (or first request sent) */
 	char *self;		/* this executable */
 } z = { .sock = -1 };
@@ -297,40 +303,66 @@ reaped(GPid pid, int status, gpointer data)
 	g_spawn_close_pid(pid);
 }
 
-/* What the zygote said of r: the worker's PID, or -errno. */
+/* Tell r's caller what came of it. */
 static void
-req_answered(struct zygote_req *r, pid_t answer)
+req_told(struct zygote_req *r)
 {
 	g_autoptr(GError) error = NULL;
 
 	if (!r->cb) {
 		/* Nobody wants it now: it goes, and is reaped. */
-		if (answer > 0) {
-			kill(answer, SIGKILL);
-			evset_child(answer, reaped, NULL);
+		if (r->answer > 0) {
+			kill(r->answer, SIGKILL);
+			evset_child(r->answer, reaped, NULL);
 		}
-	} else if (answer > 0) {
-		z.served = TRUE;
-		r->cb(answer, NULL, r->data);
+	} else if (r->answer > 0) {
+		r->cb(r->answer, NULL, r->data);
 	} else {
-		error = g_error_new(G_FILE_ERROR,
-				    g_file_error_from_errno(-answer),
-				    "worker zygote: %s", g_strerror(-answer));
+		if (r->answer < 0)
+			error = g_error_new(G_FILE_ERROR,
+					    g_file_error_from_errno(-r->answer),
+					    "worker zygote: %s",
+					    g_strerror(-r->answer));
+		else
+			error = g_error_new(ZYGOTE_ERROR, ZYGOTE_ERROR_LOST,
+					    "worker zygote: %s",
+					    g_strerror(r->lost));
 		r->cb(0, error, r->data);
 	}
 	req_free(r);
 }
 
+static void pump(void);
+
+static gboolean
+tell_cb(gpointer data)
+{
+	struct zygote_req *r;
+
+	z.tell = 0;
+	while ((r = g_queue_pop_head(&z.answered)))
+		req_told(r);
+	pump();
+	return G_SOURCE_REMOVE;
+}
+
+/* r is answered: told from the loop, never from inside zygote_spawn()
+ * or pump(). */
+static void
+req_answered(struct zygote_req *r)
+{
+	g_queue_push_tail(&z.answered, r);
+	if (!z.tell)
+		z.tell = g_idle_add_full(G_PRIORITY_DEFAULT, tell_cb, NULL,
+					 NULL);
+}
+
 /* The zygote is gone or useless: let it go (its exit is watched).  The
- * requests it has are told they are lost (err says why): their callers
- * ask again, which goes to the next zygote.  Those not sent yet wait for
- * it here. */
+ * requests it has are lost (err says why): their callers ask again, which
+ * goes to the next zygote.  Those not sent yet wait for it here. */
 static void
 zygote_drop(int err)
 {
-	g_autoptr(GError) error = g_error_new(ZYGOTE_ERROR, ZYGOTE_ERROR_LOST,
-		"worker zygote: %s", g_strerror(err));
-	GQueue sent = z.sent;
 	struct zygote_req *r;
 
 	if (z.sock_watch)
@@ -344,28 +376,56 @@ zygote_drop(int err)
 	z.sock = -1;
 	if (z.pid)
 		kill(z.pid, SIGKILL);
-	/* Their callbacks may ask again: the queue is taken first.  A
-	 * worker it forked before it went finds its socket closed (its
+	/* A worker it forked before it went finds its socket closed (its
 	 * caller closes it) and ends. */
-	g_queue_init(&z.sent);
-	while ((r = g_queue_pop_head(&sent))) {
-		if (r->cb)
-			r->cb(0, error, r->data);
-		req_free(r);
+	while ((r = g_queue_pop_head(&z.sent))) {
+		r->answer = 0;
+		r->lost = err;
+		req_answered(r);
 	}
 }
 
 /* No zygote can be had: what waits is told so. */
 static void
-fail_unsent(const GError *error)
+fail_unsent(int err)
 {
 	struct zygote_req *r;
 
 	while ((r = g_queue_pop_head(&z.unsent))) {
-		if (r->cb)
-			r->cb(0, error, r->data);
-		req_free(r);
+		r->answer = -err;
+		req_answered(r);
 	}
+}
+
+/* Take what the zygote has answered (it then has room for more, even
+ * while the supervisor is busy making VMs); FALSE if it was dropped. */
+static gboolean
+collect(void)
+{
+	pid_t answer;
+	ssize_t n;
+
+	while (z.sock >= 0) {
+		struct zygote_req *r;
+
+		while ((n = recv(z.sock, &answer, sizeof(answer),
+				 MSG_DONTWAIT)) < 0 && errno == EINTR)
+			;
+		if (n < 0 && errno == EAGAIN)
+			return TRUE;
+		if (n != sizeof(answer) ||
+		    !(r = g_queue_pop_head(&z.sent))) {
+			/* Gone (n == 0), or saying what nobody asked. */
+			zygote_drop(n < 0 ? errno : EPIPE);
+			return FALSE;
+		}
+		z.progress = g_get_monotonic_time();
+		if (answer > 0)
+			z.served = TRUE;
+		r->answer = answer;
+		req_answered(r);
+	}
+	return FALSE;
 }
 
 static gboolean
@@ -401,12 +461,11 @@ pump(void)
 		g_autoptr(GError) error = NULL;
 
 		if (!zygote_start(&error)) {
-			fail_unsent(error);
+			fail_unsent(z.off ? ENOSYS : EAGAIN);
 			return;
 		}
 	}
-	while (z.sock >= 0 && g_queue_get_length(&z.sent) < WINDOW &&
-	       (r = g_queue_peek_head(&z.unsent))) {
+	while (z.sock >= 0 && (r = g_queue_peek_head(&z.unsent))) {
 		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 		struct iovec iov = { r->msg->data, r->msg->len };
 		struct msghdr mh = {
@@ -416,6 +475,9 @@ pump(void)
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		ssize_t n;
 
+		if (g_queue_get_length(&z.sent) >= WINDOW &&
+		    (!collect() || g_queue_get_length(&z.sent) >= WINDOW))
+			return;
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
@@ -446,29 +508,14 @@ pump(void)
 static gboolean
 on_answers(int fd, GIOCondition cond, gpointer data)
 {
-	pid_t answer;
-	ssize_t n;
+	struct zygote_req *r;
 
-	for (;;) {
-		struct zygote_req *r;
-
-		while ((n = recv(fd, &answer, sizeof(answer), MSG_DONTWAIT))
-		       < 0 && errno == EINTR)
-			;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n != sizeof(answer) ||
-		    !(r = g_queue_pop_head(&z.sent))) {
-			/* Gone (n == 0), or saying what nobody asked. */
-			z.sock_watch = 0;
-			zygote_drop(n < 0 ? errno : EPIPE);
-			return G_SOURCE_REMOVE;
-		}
-		z.progress = g_get_monotonic_time();
-		req_answered(r, answer);
-		if (z.sock < 0)
-			return G_SOURCE_REMOVE;	/* dropped meanwhile */
+	if (!collect()) {
+		z.sock_watch = 0;	/* dropped: this watch ended */
+		return G_SOURCE_REMOVE;
 	}
+	while ((r = g_queue_pop_head(&z.answered)))
+		req_told(r);
 	pump();
 	return G_SOURCE_CONTINUE;
 }
@@ -606,7 +653,8 @@ zygote_spawn(const char *self, const char *cwd, const char *const *envp,
 void
 zygote_cancel(struct zygote_req *r)
 {
-	/* Not sent yet: it never will be.  Sent: its answer is dropped. */
+	/* Not sent yet: it never will be.  Sent or answered: the worker
+	 * forked for it goes. */
 	if (g_queue_remove(&z.unsent, r)) {
 		req_free(r);
 		return;

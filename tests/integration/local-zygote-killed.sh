@@ -72,8 +72,12 @@ fork_round 4
 # 3. Frozen (SIGSTOP) while VMs restart: the node does not wait with it.
 # Once it has answered nothing for 2 s it is killed, and the workers it
 # owed come from the next one; calls elsewhere go on meanwhile.
+# (A zygote is started when a worker is needed: a crash brings one.)
+id=$(fork local1 crash) || fail "fork crash on local1"
+result_fails local1 "$id"
+expect_eq "foo on local1" 4 "$(call local1 "foo 2")"
+wait_for eval '[ -n "$(zygote)" ]' || fail "no zygote before the freeze"
 z=$(zygote)
-[ -n "$z" ] || fail "no zygote before the freeze"
 kill -STOP "$z"
 crashed=()
 for v in 1 3; do
