@@ -10,6 +10,7 @@
  */
 #include "node.h"
 #include "fdio.h"
+#include "fdlimit.h"
 #include "session.h"
 #include "supervisor.h"
 #include "fdstream.h"
@@ -29,6 +30,9 @@
 /* The most VMs one trickle-node holds (fds, processes: see
  * trickle-node(1), LIMITS); --max-vms lowers it. */
 #define MAX_VMS NODE_MAX_VMS
+/* Descriptors the node needs besides its VMs', and per VM (fdlimit.h). */
+#define FDS_BASE 64
+#define FDS_PER_VM 6
 
 
 void
@@ -234,6 +238,12 @@ attach_acceptable(struct node *n, struct wire_msg *m, guint32 version,
 		why = g_strdup_printf("node refuses %u VMs: at most %u", nvms,
 				      n->max_vms);
 		err = EUSERS;
+	} else if (nvms > n->fd_vms) {
+		why = g_strdup_printf("node refuses %u VMs: its open-file "
+				      "limit (%" G_GUINT64_FORMAT ", ulimit -Hn) "
+				      "allows at most %u", nvms, n->fd_limit,
+				      n->fd_vms);
+		err = EMFILE;
 	} else if (m->type == WIRE_ATTACH && !session_id_valid(id))
 		why = g_strdup_printf("node refuses session id \"%s\"", id);
 	if (!why)
@@ -703,6 +713,15 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	}
 	n.base = g_strdup(basedir);
 	n.max_vms = max_vms ? MIN(max_vms, MAX_VMS) : MAX_VMS;
+	/* A few descriptors per VM (its worker's socket and pidfd, its
+	 * store, a running call's output): the soft limit of a login
+	 * (1,024) held a node to ~580 VMs, failing the rest one by one.
+	 * Raised to the hard limit (workers get the old one back: vmnode.c,
+	 * zygote.c); what that cannot hold is refused at once. */
+	n.fd_limit = fdlimit_raise();
+	n.fd_vms = n.fd_limit > FDS_BASE + FDS_PER_VM
+		   ? (guint)MIN((n.fd_limit - FDS_BASE) / FDS_PER_VM, G_MAXUINT)
+		   : 1;
 	/* Without a cache, files are still taken one VM at a time. */
 	if (!(n.cache = nodecache_open(basedir, cache_days, &error)))
 		g_warning("no cache of injected files: %s", error->message);

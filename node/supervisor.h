@@ -45,6 +45,8 @@ struct node {
 	gboolean shutdown;		/* the client asked us to end */
 	gint64 started;			/* monotonic, for INFO */
 	guint max_vms;			/* VMs a session may have */
+	guint64 fd_limit;		/* open files, raised (fdlimit.h) */
+	guint fd_vms;			/* VMs that many descriptors hold */
 	char *failure;			/* why the session could not start */
 	char *share_spec;		/* --share: the node's cores */
 	struct share *share;		/* joined with the first VM */

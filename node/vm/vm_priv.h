@@ -34,7 +34,6 @@ struct vmnode {
 	guint restarts;			/* workers started after the first */
 	struct worker_exit *exit_later;	/* an end told after a grace */
 	struct zygote_req *spawning;	/* asked of the zygote, not answered */
-	int spawn_sock;			/* meanwhile: our end of its socket */
 
 	/* Its calls (vmcalls.c). */
 	GQueue queue;			/* struct ncall *, waiting */

@@ -16,6 +16,7 @@
 #include "vm_priv.h"
 #include "worker.h"
 #include "evset.h"
+#include "fdlimit.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -404,6 +405,8 @@ child_setup(gpointer data)
 	 * which the worker takes as it does a cancel: it kills what the call
 	 * started (a program's own children too), then dies. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/* The supervisor's raised limit is not the calls' (fdlimit.h). */
+	fdlimit_restore();
 }
 
 static void
@@ -495,20 +498,16 @@ exec_worker(struct vmnode *vm)
 static void ask_zygote(struct vmnode *vm);
 
 static void
-zygote_answered(GPid pid, const GError *error, gpointer data)
+zygote_answered(GPid pid, int sock, const GError *error, gpointer data)
 {
 	struct vmnode *vm = data;
-	int sock = vm->spawn_sock;
 
 	vm->spawning = NULL;
-	vm->spawn_sock = -1;
 	if (pid) {
 		vm->pid = pid;
 		worker_up(vm, sock);
 		return;
 	}
-	/* A worker forked for this socket may be about: it ends on EOF. */
-	close(sock);
 	if (g_error_matches(error, ZYGOTE_ERROR, ZYGOTE_ERROR_LOST))
 		ask_zygote(vm);
 	else
@@ -521,22 +520,12 @@ static void
 ask_zygote(struct vmnode *vm)
 {
 	g_auto(GStrv) envp = worker_envp(vm);
-	int sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		spawn_failed(vm, errno, g_strerror(errno));
-		return;
-	}
 	vm->spawning = zygote_spawn(vm->host->self, vm->data_dir,
-				    (const char *const *)envp, sv[1],
-				    vm->next_object, zygote_answered, vm, NULL);
-	close(sv[1]);
-	if (!vm->spawning) {
-		close(sv[0]);
+				    (const char *const *)envp, vm->next_object,
+				    zygote_answered, vm, NULL);
+	if (!vm->spawning)
 		exec_worker(vm);
-		return;
-	}
-	vm->spawn_sock = sv[0];
 }
 
 static void
@@ -588,7 +577,6 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 	vm->destroy_tags = g_array_new(FALSE, FALSE, sizeof(guint32));
 	vm->next_object = 1;
 	vm->ended_fd = -1;
-	vm->spawn_sock = -1;
 	g_queue_init(&vm->queue);
 	/* The node's directory is there: a mkdir each, not a walk from /
 	 * testing every parent (a thousand VMs paid 24 stats each).  inject/
@@ -640,10 +628,8 @@ vmnode_free(struct vmnode *vm)
 	loadgate_forget(vm);
 	vmcalls_clear(vm);
 	vmckpt_clear(vm);
-	if (vm->spawning) {
+	if (vm->spawning)
 		zygote_cancel(vm->spawning);
-		close(vm->spawn_sock);
-	}
 	if (vm->pid) {
 		signal_worker(vm, SIGKILL);
 		waitpid(vm->pid, NULL, 0);

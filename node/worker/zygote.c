@@ -39,6 +39,7 @@
  */
 #include "worker.h"
 #include "evset.h"
+#include "fdlimit.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -266,7 +267,7 @@ G_DEFINE_QUARK(trickle-zygote-error-quark, zygote_error)
 
 struct zygote_req {
 	GByteArray *msg;	/* the request, sent as it is */
-	int fd;			/* the worker's socket (ours) until sent */
+	int sock;		/* sent: our end of the worker's socket */
 	zygote_spawned_fn cb;	/* NULL: cancelled */
 	gpointer data;
 	pid_t answer;		/* the worker's PID, -errno, or 0: lost */
@@ -291,8 +292,8 @@ static struct {
 static void
 req_free(struct zygote_req *r)
 {
-	if (r->fd >= 0)
-		close(r->fd);
+	if (r->sock >= 0)
+		close(r->sock);
 	g_byte_array_unref(r->msg);
 	g_free(r);
 }
@@ -316,7 +317,10 @@ req_told(struct zygote_req *r)
 			evset_child(r->answer, reaped, NULL);
 		}
 	} else if (r->answer > 0) {
-		r->cb(r->answer, NULL, r->data);
+		int sock = r->sock;
+
+		r->sock = -1;	/* the caller's now */
+		r->cb(r->answer, sock, NULL, r->data);
 	} else {
 		if (r->answer < 0)
 			error = g_error_new(G_FILE_ERROR,
@@ -327,7 +331,7 @@ req_told(struct zygote_req *r)
 			error = g_error_new(ZYGOTE_ERROR, ZYGOTE_ERROR_LOST,
 					    "worker zygote: %s",
 					    g_strerror(r->lost));
-		r->cb(0, error, r->data);
+		r->cb(0, -1, error, r->data);
 	}
 	req_free(r);
 }
@@ -473,28 +477,41 @@ pump(void)
 			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
 		};
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		int sv[2], err;
 		ssize_t n;
 
 		if (g_queue_get_length(&z.sent) >= WINDOW &&
 		    (!collect() || g_queue_get_length(&z.sent) >= WINDOW))
 			return;
+		/* The worker's socket, made now: a thousand requests
+		 * waiting hold no descriptor. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+			       sv) < 0) {
+			r = g_queue_pop_head(&z.unsent);
+			r->answer = -errno;
+			req_answered(r);
+			continue;
+		}
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &r->fd, sizeof(int));
+		memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
 		while ((n = sendmsg(z.sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT))
 		       < 0 && errno == EINTR)
 			;
-		if (n < 0 && errno == EAGAIN && !g_queue_is_empty(&z.sent))
-			return;		/* the next answer sends it */
+		err = n < 0 ? errno : EMSGSIZE;
+		/* In the socket (or not sent), the worker's end is not ours
+		 * to keep. */
+		close(sv[1]);
 		if (n != (ssize_t)r->msg->len) {
+			close(sv[0]);
+			if (err == EAGAIN && !g_queue_is_empty(&z.sent))
+				return;		/* the next answer sends it */
 			/* It stays first for the next zygote. */
-			zygote_drop(n < 0 ? errno : EMSGSIZE);
+			zygote_drop(err);
 			return;
 		}
-		/* In the socket, the fd is the zygote's to have. */
-		close(r->fd);
-		r->fd = -1;
+		r->sock = sv[0];
 		/* The zygote's time to answer counts from now. */
 		if (g_queue_is_empty(&z.sent))
 			z.progress = g_get_monotonic_time();
@@ -550,6 +567,8 @@ static void
 zygote_child_setup(gpointer data)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The workers it forks run injected code with the usual limit. */
+	fdlimit_restore();
 }
 
 static gboolean
@@ -602,14 +621,13 @@ zygote_start(GError **error)
 
 struct zygote_req *
 zygote_spawn(const char *self, const char *cwd, const char *const *envp,
-	     int fd, guint32 first_object, zygote_spawned_fn cb,
-	     gpointer data, GError **error)
+	     guint32 first_object, zygote_spawned_fn cb, gpointer data,
+	     GError **error)
 {
 	struct zreq_head h = { first_object, 0 };
 	struct zygote_req *r;
 	GByteArray *msg;
 	const char *const *e;
-	int mine;
 
 	if (!z.self)
 		z.self = g_strdup(self);
@@ -633,16 +651,9 @@ zygote_spawn(const char *self, const char *cwd, const char *const *envp,
 		return NULL;
 	}
 	memcpy(msg->data, &h, sizeof(h));
-	/* Sent later, maybe: its own copy of the fd until then. */
-	if ((mine = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
-		g_byte_array_unref(msg);
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "worker zygote: %s", g_strerror(errno));
-		return NULL;
-	}
 	r = g_new0(struct zygote_req, 1);
 	r->msg = msg;
-	r->fd = mine;
+	r->sock = -1;
 	r->cb = cb;
 	r->data = data;
 	g_queue_push_tail(&z.unsent, r);
