@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TAIL_MAX (16 * 1024)		/* of the log, for a place line */
+#define LOG_READ 4096			/* of the log, per pread */
 
 struct crec {
 	gboolean ended;
@@ -41,6 +41,8 @@ struct callstore {
 	GHashTable *recs;		/* id -> struct crec */
 	GHashTable *big;		/* function names with large output */
 	int store_fd;			/* vm<i>/store, -1 until used */
+	guint64 log_seen;		/* vm<i>/ended read up to here */
+	GByteArray *logbuf;		/* what is read of it past that */
 };
 
 static void
@@ -81,8 +83,13 @@ load(struct vmnode *vm, struct callstore *cs)
 	struct worker_where place = { 0 };
 	guint32 place_id = 0;
 
-	if (!g_file_get_contents(path, &text, NULL, NULL))
+	gsize len;
+
+	if (!g_file_get_contents(path, &text, &len, NULL))
 		return;
+	/* Read up to its last whole line (a torn one is never ended). */
+	for (cs->log_seen = len; cs->log_seen && text[cs->log_seen - 1] != '\n';)
+		cs->log_seen--;
 	lines = g_strsplit(text, "\n", -1);
 	for (char **l = lines; *l; l++) {
 		guint64 id, state;
@@ -137,6 +144,7 @@ cs_get(struct vmnode *vm)
 		vm->cstore->big = g_hash_table_new_full(g_str_hash,
 			g_str_equal, g_free, NULL);
 		vm->cstore->store_fd = -1;
+		vm->cstore->logbuf = g_byte_array_new();
 		load(vm, vm->cstore);
 	}
 	return vm->cstore;
@@ -171,24 +179,31 @@ call_path(struct vmnode *vm, guint32 id, const char *name)
 		    : g_strdup_printf("%s/%u", vm->calls_dir, id);
 }
 
+/* vm<i>/ended, open for appending (and reading back: worker_place). */
+static int
+ended_fd(struct vmnode *vm)
+{
+	if (vm->ended_fd < 0) {
+		g_autofree char *path = g_build_filename(vm->dir, "ended",
+							 NULL);
+
+		vm->ended_fd = open(path, O_RDWR | O_APPEND | O_CREAT |
+				    O_CLOEXEC, 0600);
+		if (vm->ended_fd < 0)
+			g_warning("vm%u: cannot open %s: %s", vm->index, path,
+				  g_strerror(errno));
+	}
+	return vm->ended_fd;
+}
+
 /* The end of a call in vm<i>/ended before the client hears of it (see
  * worker_log_end), with where its output is (w: NULL if nowhere new). */
 void
 cstore_log(struct vmnode *vm, guint32 id, guint state, int code,
 	   const char *detail, const struct worker_where *w)
 {
-	if (vm->ended_fd < 0) {
-		g_autofree char *path = g_build_filename(vm->dir, "ended",
-							 NULL);
-
-		vm->ended_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
-				    O_CLOEXEC, 0600);
-		if (vm->ended_fd < 0) {
-			g_warning("vm%u: cannot open %s: %s", vm->index, path,
-				  g_strerror(errno));
-			return;
-		}
-	}
+	if (ended_fd(vm) < 0)
+		return;
 	if (!worker_log_end_at(vm->ended_fd, id, state, code, detail, w))
 		g_warning("vm%u: cannot log the end of call %u: %s", vm->index,
 			  id, g_strerror(errno));
@@ -377,39 +392,65 @@ vmnode_call_pread(struct vmnode *vm, guint32 id, guint stream, void *buf,
 	return n;
 }
 
-/* Read back from the log where the worker kept call id's output: the
- * place line written with its last end. */
+/*
+ * Read back from the log where the worker kept call id's output: the
+ * place line written with its last end.  Only what was appended since the
+ * last look is read (one pread for a call's two lines, not the file's
+ * tail each time): the worker's lines for the call that just ended are
+ * the newest.  A torn last line is left for the next look.
+ */
 static gboolean
 worker_place(struct vmnode *vm, guint32 id, struct worker_where *w)
 {
-	g_autofree char *buf = g_malloc(TAIL_MAX + 1);
-	g_autofree char *path = g_build_filename(vm->dir, "ended", NULL);
-	g_auto(GStrv) lines = NULL;
-	guint64 size;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	guint i;
+	struct callstore *cs = cs_get(vm);
+	GByteArray *b = cs->logbuf;
+	guint32 place_id = 0;
+	struct worker_where place = { 0 };
+	gboolean found = FALSE;
+	char *line, *nl;
 
-	if (fd < 0)
+	if (ended_fd(vm) < 0)
 		return FALSE;
-	size = lseek(fd, 0, SEEK_END);
-	n = pread(fd, buf, TAIL_MAX, size > TAIL_MAX ? size - TAIL_MAX : 0);
-	close(fd);
-	if (n <= 0)
-		return FALSE;
-	buf[n] = 0;
-	lines = g_strsplit(buf, "\n", -1);
-	for (i = g_strv_length(lines); i-- > 1;) {
-		char *end;
-		guint32 pid;
+	g_byte_array_set_size(b, 0);
+	for (;;) {
+		guint have = b->len;
+		ssize_t n;
 
-		if (g_ascii_strtoull(lines[i], &end, 10) != id || *end != ' ' ||
-		    end[1] == '@')
+		g_byte_array_set_size(b, have + LOG_READ + 1);
+		n = pread(vm->ended_fd, b->data + have, LOG_READ,
+			  cs->log_seen + have);
+		if (n < 0 && errno == EINTR) {
+			g_byte_array_set_size(b, have);
 			continue;
-		/* Its last end: stored if the line before says where. */
-		return worker_parse_where(lines[i - 1], &pid, w) && pid == id;
+		}
+		g_byte_array_set_size(b, have + MAX(n, 0));
+		if (n < LOG_READ)
+			break;
 	}
-	return FALSE;
+	b->data[b->len] = 0;	/* room was left for it */
+	for (line = (char *)b->data; (nl = memchr(line, '\n',
+		     (char *)b->data + b->len - line)); line = nl + 1) {
+		guint32 pid;
+		struct worker_where lw;
+		char *end;
+
+		*nl = 0;
+		if (worker_parse_where(line, &pid, &lw)) {
+			place_id = pid;
+			place = lw;
+			continue;
+		}
+		/* Its last end: stored if the line before says where. */
+		if (g_ascii_strtoull(line, &end, 10) == id && end != line &&
+		    *end == ' ') {
+			found = place_id == id;
+			if (found)
+				*w = place;
+		}
+		place_id = 0;
+	}
+	cs->log_seen += (guint64)(line - (char *)b->data);
+	return found;
 }
 
 void
@@ -509,6 +550,7 @@ cstore_forget(struct vmnode *vm, guint32 id)
 		    (vm->ended_fd >= 0 && ftruncate(vm->ended_fd, 0) < 0))
 			g_warning("vm%u: cannot empty the call store: %s",
 				  vm->index, g_strerror(errno));
+		cs->log_seen = 0;
 	}
 	return 0;
 }
@@ -522,6 +564,7 @@ cstore_free(struct vmnode *vm)
 		return;
 	g_hash_table_unref(cs->recs);
 	g_hash_table_unref(cs->big);
+	g_byte_array_unref(cs->logbuf);
 	if (cs->store_fd >= 0)
 		close(cs->store_fd);
 	g_free(cs);
