@@ -31,6 +31,67 @@
 #define MAX_VMS NODE_MAX_VMS
 
 
+/*
+ * Frames to the client are queued in n->frame and written together just
+ * before the main loop next waits (client_flush from the flusher source's
+ * prepare): a pipelined call's end, its result and the next call's start,
+ * made in one turn of the loop, go in one write(2) and wake the client
+ * once, not three times.  A queue past CORK_MAX goes at once.
+ */
+#define CORK_MAX (64 * 1024)
+
+static void
+client_flush(struct node *n)
+{
+	if (n->frame->len && n->io)
+		fdstream_write(n->io, n->frame->data, n->frame->len);
+	g_byte_array_set_size(n->frame, 0);
+}
+
+static void
+queued(struct node *n)
+{
+	if (n->frame->len >= CORK_MAX)
+		client_flush(n);
+}
+
+struct flusher {
+	GSource src;
+	struct node *n;
+};
+
+static gboolean
+flusher_prepare(GSource *src, gint *timeout)
+{
+	*timeout = -1;
+	client_flush(((struct flusher *)src)->n);
+	return FALSE;
+}
+
+static gboolean
+flusher_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+	return G_SOURCE_CONTINUE;	/* never ready */
+}
+
+static GSourceFuncs flusher_funcs = {
+	.prepare = flusher_prepare,
+	.dispatch = flusher_dispatch,
+};
+
+static GSource *
+flusher_new(struct node *n)
+{
+	GSource *src = g_source_new(&flusher_funcs, sizeof(struct flusher));
+
+	((struct flusher *)src)->n = n;
+	g_source_set_name(src, "client-flush");
+	/* Prepared first, whatever else is ready. */
+	g_source_set_priority(src, G_PRIORITY_HIGH);
+	g_source_attach(src, NULL);
+	return src;
+}
+
 void
 node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
 {
@@ -41,9 +102,8 @@ node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
 			g_variant_unref(g_variant_ref_sink(body));
 		return;
 	}
-	g_byte_array_set_size(n->frame, 0);
 	if (wire_encode(n->frame, type, vm, tag, body))
-		fdstream_write(n->io, n->frame->data, n->frame->len);
+		queued(n);
 }
 
 void
@@ -52,9 +112,8 @@ node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 {
 	if (!n->io)
 		return;
-	g_byte_array_set_size(n->frame, 0);
 	wire_encode_bytes(n->frame, type, vm, tag, data, len);
-	fdstream_write(n->io, n->frame->data, n->frame->len);
+	queued(n);
 }
 
 /* struct vmhost: how the VMs reach the client and learn that we end. */
@@ -303,6 +362,7 @@ do_attach(struct node *n, struct wire_msg *m)
 	n->id = g_strdup(id);
 	n->lease = lease;
 	session_reap(n->base);
+	client_flush(n);	/* before a live process may take the client */
 	n->session = session_open(n->base, id, n->in, n->out, ahead->data,
 				  ahead->len, on_handed_client, n, &how,
 				  &error);
@@ -593,6 +653,7 @@ on_client_closed(void *user, const GError *error)
 	 * counted from the client's last frame. */
 	g_message("client gone; keeping session %s for %u s", n->id,
 		  n->lease);
+	g_byte_array_set_size(n->frame, 0);
 	fdstream_free(g_steal_pointer(&n->io));
 	session_release_client(n->session);
 	/* Its calls run on, on cores no mount with a user wants. */
@@ -619,6 +680,7 @@ on_handed_client(void *data, int in, int out, const guint8 *bytes, gsize len)
 	}
 	if (n->io)
 		g_message("a new connection replaces the client's old one");
+	client_flush(n);
 	fdstream_free(g_steal_pointer(&n->io));
 	g_hash_table_remove_all(n->xfers);
 	wire_decoder_clear(&n->dec);
@@ -736,6 +798,7 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	wire_decoder_init(&n.dec);
 	n.last_heard = g_get_monotonic_time();
 	n.io = fdstream_new(n.in, n.out, &client_cb, &n);
+	n.flusher = flusher_new(&n);
 	/* Before a worker's end that the same signal caused (vmnode.c). */
 	g_unix_signal_add_full(G_PRIORITY_HIGH, SIGTERM, on_signal, &n, NULL);
 	g_unix_signal_add_full(G_PRIORITY_HIGH, SIGINT, on_signal, &n, NULL);
@@ -745,10 +808,14 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	if (n.handed_off) {
 		/* Our client is the live process's now: let go of our copies
 		 * and stay (the SSH session's command) while it serves it. */
+		g_byte_array_set_size(n.frame, 0);
 		fdstream_free(g_steal_pointer(&n.io));
 		session_wait_released(g_steal_pointer(&n.session));
 	}
 	node_finish(&n);
+	client_flush(&n);
+	g_source_destroy(n.flusher);
+	g_source_unref(n.flusher);
 	if (n.io)
 		fdstream_flush(n.io, 1000);
 	fdstream_free(n.io);

@@ -19,7 +19,7 @@ struct node {
 	int in, out;			/* our own client's fds, until the
 					   session is open */
 	struct wire_decoder dec;
-	GByteArray *frame;		/* scratch for encoding */
+	GByteArray *frame;		/* frames queued for the client */
 	char *base;			/* where sessions are kept */
 	char *dir;			/* this session's files */
 	struct session *session;	/* NULL for a HELLO's */
@@ -48,6 +48,7 @@ struct node {
 	char *failure;			/* why the session could not start */
 	char *share_spec;		/* --share: the node's cores */
 	struct share *share;		/* joined with the first VM */
+	GSource *flusher;		/* writes frame before the loop waits */
 };
 
 /* A file being injected. */
