@@ -31,91 +31,6 @@
 #define MAX_VMS NODE_MAX_VMS
 
 
-/*
- * Frames to the client are queued in n->frame and written together just
- * before the main loop next waits (client_flush from the flusher source's
- * prepare): a pipelined call's end, its result and the next call's start,
- * made in one turn of the loop, go in one write(2) and wake the client
- * once, not three times.  A queue past CORK_MAX goes at once.
- */
-#define CORK_MAX (64 * 1024)
-
-static void
-client_flush(struct node *n)
-{
-	if (n->frame->len && n->io)
-		fdstream_write(n->io, n->frame->data, n->frame->len);
-	g_byte_array_set_size(n->frame, 0);
-}
-
-static void
-queued(struct node *n)
-{
-	if (n->frame->len >= CORK_MAX)
-		client_flush(n);
-}
-
-struct flusher {
-	GSource src;
-	struct node *n;
-};
-
-static gboolean
-flusher_prepare(GSource *src, gint *timeout)
-{
-	*timeout = -1;
-	client_flush(((struct flusher *)src)->n);
-	return FALSE;
-}
-
-static gboolean
-flusher_dispatch(GSource *src, GSourceFunc cb, gpointer data)
-{
-	return G_SOURCE_CONTINUE;	/* never ready */
-}
-
-static GSourceFuncs flusher_funcs = {
-	.prepare = flusher_prepare,
-	.dispatch = flusher_dispatch,
-};
-
-static GSource *
-flusher_new(struct node *n)
-{
-	GSource *src = g_source_new(&flusher_funcs, sizeof(struct flusher));
-
-	((struct flusher *)src)->n = n;
-	g_source_set_name(src, "client-flush");
-	/* Prepared first, whatever else is ready. */
-	g_source_set_priority(src, G_PRIORITY_HIGH);
-	g_source_attach(src, NULL);
-	return src;
-}
-
-void
-node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
-{
-	/* Without a client, what happens is kept on disk and in memory and
-	 * told again to the next one (vmnode_resync). */
-	if (!n->io) {
-		if (body)
-			g_variant_unref(g_variant_ref_sink(body));
-		return;
-	}
-	if (wire_encode(n->frame, type, vm, tag, body))
-		queued(n);
-}
-
-void
-node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
-		const void *data, gsize len)
-{
-	if (!n->io)
-		return;
-	wire_encode_bytes(n->frame, type, vm, tag, data, len);
-	queued(n);
-}
-
 /* struct vmhost: how the VMs reach the client and learn that we end. */
 
 static void
@@ -798,7 +713,7 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	wire_decoder_init(&n.dec);
 	n.last_heard = g_get_monotonic_time();
 	n.io = fdstream_new(n.in, n.out, &client_cb, &n);
-	n.flusher = flusher_new(&n);
+	n.flusher = client_flusher_new(&n);
 	/* Before a worker's end that the same signal caused (vmnode.c). */
 	g_unix_signal_add_full(G_PRIORITY_HIGH, SIGTERM, on_signal, &n, NULL);
 	g_unix_signal_add_full(G_PRIORITY_HIGH, SIGINT, on_signal, &n, NULL);

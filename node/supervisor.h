@@ -75,9 +75,13 @@ struct vetting {
 	GArray *waiting;		/* struct cached_install */
 };
 
-/* supervisor.c: frames to the client (dropped while it is away) */
+/* sendq.c: frames to the client (dropped while it is away) */
 void node_send(struct node *n, guint type, guint vm, guint32 tag,
 	       GVariant *body);
+/* They are queued, and written before the main loop next waits (by the
+ * source client_flusher_new makes) or at once by client_flush. */
+GSource *client_flusher_new(struct node *n);
+void client_flush(struct node *n);
 void node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 void reply(struct node *n, guint vm, guint32 tag, int err, const char *msg);

@@ -43,6 +43,11 @@ struct callstore {
 	int store_fd;			/* vm<i>/store, -1 until used */
 	guint64 log_seen;		/* vm<i>/ended read up to here */
 	GByteArray *logbuf;		/* what is read of it past that */
+	/* A pair of memfds kept for the next call, emptied, with their
+	 * paths; -1.  sent: the worker was given them for the last call. */
+	int spare_out, spare_err;
+	char *spare_out_path, *spare_err_path;
+	gboolean spare_sent;
 };
 
 static void
@@ -145,6 +150,7 @@ cs_get(struct vmnode *vm)
 			g_str_equal, g_free, NULL);
 		vm->cstore->store_fd = -1;
 		vm->cstore->logbuf = g_byte_array_new();
+		vm->cstore->spare_out = vm->cstore->spare_err = -1;
 		load(vm, vm->cstore);
 	}
 	return vm->cstore;
@@ -267,9 +273,74 @@ fd_path(int fd)
 	return g_strdup_printf("/proc/%d/fd/%d", (int)getpid(), fd);
 }
 
+static void
+spare_close(struct callstore *cs)
+{
+	if (cs->spare_out >= 0)
+		close(cs->spare_out);
+	if (cs->spare_err >= 0)
+		close(cs->spare_err);
+	cs->spare_out = cs->spare_err = -1;
+	g_clear_pointer(&cs->spare_out_path, g_free);
+	g_clear_pointer(&cs->spare_err_path, g_free);
+	cs->spare_sent = FALSE;
+}
+
+/*
+ * A call that ended with its output kept elsewhere gives its memfds back,
+ * emptied, for the next call: no memfd made and closed per call, and its
+ * worker, told so ("=" before the path), keeps the ones it opened.  The
+ * worker never empties them itself: it cannot know whether the call's
+ * end will count (a call stopped meanwhile is kept from them here).
+ */
+static void
+spare_put(struct vmnode *vm, struct crec *r)
+{
+	struct callstore *cs = cs_get(vm);
+
+	if (r->out_fd < 0 || r->err_fd < 0 || cs->spare_out >= 0 ||
+	    ftruncate(r->out_fd, 0) < 0 || ftruncate(r->err_fd, 0) < 0) {
+		crec_close(r);
+		return;
+	}
+	cs->spare_out = r->out_fd;
+	cs->spare_err = r->err_fd;
+	r->out_fd = r->err_fd = -1;
+}
+
+/* The memfds for a call's stdout and stderr, and their paths ("=" first
+ * if the worker has them open from its last call); FALSE if none. */
+static gboolean
+memfds(struct callstore *cs, struct crec *r, char **out, char **err)
+{
+	const char *same = cs->spare_sent ? "=" : "";
+
+	if (cs->spare_out < 0) {
+		r->out_fd = memfd_create("trickle-stdout", MFD_CLOEXEC);
+		r->err_fd = memfd_create("trickle-stderr", MFD_CLOEXEC);
+		if (r->out_fd < 0 || r->err_fd < 0)
+			return FALSE;
+		g_free(cs->spare_out_path);
+		g_free(cs->spare_err_path);
+		cs->spare_out_path = fd_path(r->out_fd);
+		cs->spare_err_path = fd_path(r->err_fd);
+		same = "";
+	} else {
+		r->out_fd = cs->spare_out;
+		r->err_fd = cs->spare_err;
+		cs->spare_out = cs->spare_err = -1;
+	}
+	/* Given to the worker now; "=" again only while it stays spare. */
+	cs->spare_sent = TRUE;
+	*out = g_strconcat(same, cs->spare_out_path, NULL);
+	*err = g_strconcat(same, cs->spare_err_path, NULL);
+	return TRUE;
+}
+
 char *
 cstore_spec(struct vmnode *vm, guint32 id, const char *func)
 {
+	struct callstore *cs = cs_get(vm);
 	struct crec *r = rec(vm, id);
 	g_autofree char *in = NULL, *out = NULL, *err = NULL;
 	g_autofree char *store = NULL, *spill = NULL;
@@ -277,20 +348,16 @@ cstore_spec(struct vmnode *vm, guint32 id, const char *func)
 	if (!r)
 		return NULL;
 	in = r->has_dir ? call_path(vm, id, "stdin") : g_strdup("");
-	if (access(in, F_OK) < 0)
+	if (*in && access(in, F_OK) < 0)
 		in[0] = 0;
 	spill = call_path(vm, id, NULL);
-	if (!g_hash_table_contains(cs_get(vm)->big, func)) {
-		r->out_fd = memfd_create("trickle-stdout", MFD_CLOEXEC);
-		r->err_fd = memfd_create("trickle-stderr", MFD_CLOEXEC);
-	}
-	if (r->out_fd >= 0 && r->err_fd >= 0) {
-		out = fd_path(r->out_fd);
-		err = fd_path(r->err_fd);
+	if (!g_hash_table_contains(cs->big, func) &&
+	    memfds(cs, r, &out, &err)) {
 		store = g_build_filename(vm->dir, "store", NULL);
 	} else {
 		/* Its own files, as a call expected to be large. */
 		crec_close(r);
+		spare_close(cs);
 		if (mkdir(spill, 0700) < 0 && errno != EEXIST)
 			return NULL;
 		r->has_dir = r->own_files = TRUE;
@@ -503,7 +570,7 @@ cstore_end(struct vmnode *vm, guint32 id, guint state, int code,
 	r->where = w;
 	if (r->own_files && func)
 		g_hash_table_add(cs_get(vm)->big, g_strdup(func));
-	crec_close(r);
+	spare_put(vm, r);
 }
 
 gboolean
@@ -565,6 +632,7 @@ cstore_free(struct vmnode *vm)
 	g_hash_table_unref(cs->recs);
 	g_hash_table_unref(cs->big);
 	g_byte_array_unref(cs->logbuf);
+	spare_close(cs);
 	if (cs->store_fd >= 0)
 		close(cs->store_fd);
 	g_free(cs);

@@ -105,6 +105,18 @@ expect_eq "closer" closing "$(call local0 closer)"
 expect_eq "output after closer" alive "$(call local0 alive)"
 out=$(call local0 "exec echo program output") || fail "exec after closer"
 expect_eq "a program's output after closer" "program output" "$out"
+# The worker's own fds on the call's output (kept from call to call)
+# closed by a call and their numbers taken by a file it keeps: the next
+# calls' output is theirs, nothing of it goes into that file, and the
+# worker does not close it.
+call local0 "grabber $T/grabbed" >/dev/null || fail "grabber"
+expect_eq "output after grabber" alive "$(call local0 alive)"
+out=$(call local0 "exec echo program output") || fail "exec after grabber"
+expect_eq "a program's output after grabber" "program output" "$out"
+expect_match "grabber again" '^grabbed [0-9]+$' "$(call local0 "grabber $T/grabbed")"
+expect_eq "output after grabber twice" alive "$(call local0 alive)"
+expect_eq "only the grabber wrote its file" "kept kept" "$(cat "$T/grabbed" | tr '\n' ' ' | sed 's/ $//')"
+
 # Junk on every descriptor, the worker's line to the node among them.
 id=$(fork local0 scribble) || fail "fork scribble"
 status local0 "$id" >/dev/null
