@@ -418,9 +418,11 @@ set_flushing(gboolean on)
 	g_mutex_unlock(&flush_lock);
 }
 
+/* flush: an injected function, whose output is flushed as it runs; a
+ * built-in prints at once or nothing, and wakes no flusher. */
 static void
-run_function(trickle_fn fn, char **argv, int in, int out, int err,
-	     guint8 *state, int *code, char **detail)
+run_function(trickle_fn fn, gboolean flush, char **argv, int in, int out,
+	     int err, guint8 *state, int *code, char **detail)
 {
 	int argc = g_strv_length(argv);
 
@@ -433,11 +435,13 @@ run_function(trickle_fn fn, char **argv, int in, int out, int err,
 	dup2(out, STDOUT_FILENO);
 	dup2(err, STDERR_FILENO);
 	optind = 0;		/* functions shaped like main use getopt */
-	set_flushing(TRUE);
+	if (flush)
+		set_flushing(TRUE);
 	arm_limits();
 	*code = fn(argc, argv);
 	disarm_limits();
-	set_flushing(FALSE);
+	if (flush)
+		set_flushing(FALSE);
 	fflush(stdout);
 	fflush(stderr);
 	/* fd 0 too: a function may have closed it, and the next file the
@@ -550,8 +554,12 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 		detail = g_strdup("empty call");
 	} else if (*prog) {
 		run_program(prog, argv, ifd, ofd, efd, &state, &code, &detail);
-	} else if ((fn = lookup(argv[0])) || (fn = builtin(argv[0]))) {
-		run_function(fn, argv, ifd, ofd, efd, &state, &code, &detail);
+	} else if ((fn = lookup(argv[0]))) {
+		run_function(fn, TRUE, argv, ifd, ofd, efd, &state, &code,
+			     &detail);
+	} else if ((fn = builtin(argv[0]))) {
+		run_function(fn, FALSE, argv, ifd, ofd, efd, &state, &code,
+			     &detail);
 	} else if (strcmp(argv[0], "exec") == 0) {
 		if (!argv[1]) {
 			dprintf(efd, "usage: exec PROGRAM [ARG...]\n");
