@@ -298,6 +298,8 @@ spare_put(struct vmnode *vm, struct crec *r)
 {
 	struct callstore *cs = cs_get(vm);
 
+	/* Both, even one that was empty when its size was taken: what the
+	 * call started may have written on until its worker ended it. */
 	if (r->out_fd < 0 || r->err_fd < 0 || cs->spare_out >= 0 ||
 	    ftruncate(r->out_fd, 0) < 0 || ftruncate(r->err_fd, 0) < 0) {
 		crec_close(r);

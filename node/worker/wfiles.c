@@ -6,9 +6,10 @@
  * /proc/PID/fd/N.  The supervisor gives the next call the same pair,
  * emptied, when the last one's output was kept elsewhere, and says so
  * with "=" before the path: the worker then keeps the pair open from call
- * to call instead of opening and closing it each time.  It checks first
- * that the fd is still that file: a function may have closed it and
- * something else taken its number (then it is not ours to close).
+ * to call instead of opening and closing it each time.  It checks that
+ * the fd is still that file (with the fstat that sizes the output at the
+ * call's end, or at the next call's start): a function may have closed
+ * it and something else taken its number (then it is not ours to close).
  */
 #include "worker.h"
 #include "worker_priv.h"
@@ -25,9 +26,13 @@ struct kept {
 	int fd;				/* -1: none */
 	dev_t dev;
 	ino_t ino;
+	gboolean checked;		/* since the last call's code ran */
+	int once;			/* the call's own file, closed at its
+					   end; -1 */
 };
 
-static struct kept kept[2] = { { NULL, -1, 0, 0 }, { NULL, -1, 0, 0 } };
+static struct kept kept[2] = { { NULL, -1, 0, 0, FALSE, -1 },
+			       { NULL, -1, 0, 0, FALSE, -1 } };
 
 static void
 kept_forget(struct kept *k, gboolean ours)
@@ -35,7 +40,39 @@ kept_forget(struct kept *k, gboolean ours)
 	if (k->fd >= 0 && ours)
 		close(k->fd);
 	k->fd = -1;
+	k->checked = FALSE;
 	g_clear_pointer(&k->path, g_free);
+}
+
+/* Let go of k: closed if its number is still that file. */
+static void
+kept_drop(struct kept *k)
+{
+	struct stat st;
+
+	kept_forget(k, k->fd >= 0 && (k->checked || (fstat(k->fd, &st) == 0 &&
+		    st.st_dev == k->dev && st.st_ino == k->ino)));
+}
+
+/* fd's size; if it is a kept one, whether it still is that file. */
+static guint64
+output_size(int fd)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		struct kept *k = &kept[i];
+
+		if (k->fd != fd)
+			continue;
+		if (st.st_dev != k->dev || st.st_ino != k->ino)
+			kept_forget(k, FALSE);	/* its number is not ours */
+		else
+			k->checked = TRUE;
+	}
+	return (guint64)st.st_size;
 }
 
 int
@@ -48,14 +85,16 @@ call_output_open(int which, const char *spec)
 	int fd;
 
 	if (same && k->fd >= 0 && strcmp(k->path, path) == 0) {
-		if (fstat(k->fd, &st) < 0 || st.st_dev != k->dev ||
-		    st.st_ino != k->ino) {
+		if (!k->checked && (fstat(k->fd, &st) < 0 ||
+				    st.st_dev != k->dev ||
+				    st.st_ino != k->ino)) {
 			kept_forget(k, FALSE);	/* its number is not ours */
 		} else if (lseek(k->fd, 0, SEEK_SET) == 0) {
+			k->checked = FALSE;	/* the call's code runs */
 			return k->fd;
 		}
 	}
-	kept_forget(k, TRUE);
+	kept_drop(k);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	/* Only the supervisor's memfds are given again. */
 	if (fd >= 0 && g_str_has_prefix(path, "/proc/") &&
@@ -64,15 +103,21 @@ call_output_open(int which, const char *spec)
 		k->path = g_strdup(path);
 		k->dev = st.st_dev;
 		k->ino = st.st_ino;
+	} else {
+		k->once = fd;
 	}
 	return fd;
 }
 
 void
-call_output_close(int fd)
+call_output_close(int which)
 {
-	if (fd >= 0 && fd != kept[0].fd && fd != kept[1].fd)
-		close(fd);
+	struct kept *k = &kept[which];
+
+	/* Not a kept one, nor one whose number a function took over. */
+	if (k->once >= 0)
+		close(k->once);
+	k->once = -1;
 }
 
 int
@@ -106,7 +151,8 @@ call_log_end(const char *path, const struct worker_spec *sp, int ofd,
 			g_strerror(errno));
 	/* Its output first, then the end that points at it. */
 	ok = !(*sp->store && store < 0) &&
-	     worker_keep_output(store, sp->spill, ofd, efd, &w);
+	     worker_keep_sized(store, sp->spill, ofd, output_size(ofd), efd,
+			       output_size(efd), &w);
 	if (!ok)
 		dprintf(logfd, "worker: cannot keep the output of call %u: "
 			"%s\n", id, g_strerror(errno));

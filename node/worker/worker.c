@@ -431,7 +431,9 @@ run_function(trickle_fn fn, gboolean flush, char **argv, int in, int out,
 	/* Nothing an earlier call left in stdin's buffer. */
 	__fpurge(stdin);
 	clearerr(stdin);
-	dup2(in, STDIN_FILENO);
+	/* Between calls fd 0 is /dev/null already (put back below). */
+	if (in != devnull)
+		dup2(in, STDIN_FILENO);
 	dup2(out, STDOUT_FILENO);
 	dup2(err, STDERR_FILENO);
 	optind = 0;		/* functions shaped like main use getopt */
@@ -582,8 +584,8 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	/* Nothing the call started outlives it. */
 	end_descendants();
 	call_input_close(ifd);
-	call_output_close(ofd);
-	call_output_close(efd);
+	call_output_close(0);
+	call_output_close(1);
 	/* Objects first: once the call is seen to end, its objects are
 	 * listed. */
 	send_objects(fd, out, m->vm);

@@ -41,6 +41,10 @@ struct worker_where {
  * in spill_dir's files; FALSE with errno. */
 gboolean worker_keep_output(int store, const char *spill_dir, int ofd,
 			    int efd, struct worker_where *w);
+/* The same, their sizes known (from an fstat the caller made). */
+gboolean worker_keep_sized(int store, const char *spill_dir, int ofd,
+			   guint64 out, int efd, guint64 err,
+			   struct worker_where *w);
 /* worker_log_end, with where it was kept (w NULL or not stored: no
  * place line) in the same write. */
 gboolean worker_log_end_at(int fd, guint32 id, guint state, int code,

@@ -93,7 +93,7 @@ struct worker_spec;
 int call_input_open(const char *path);
 void call_input_close(int fd);
 int call_output_open(int which, const char *spec);
-void call_output_close(int fd);
+void call_output_close(int which);
 /* The call's output kept and its end logged (FALSE: the supervisor is to
  * keep it), before the supervisor hears of the end. */
 gboolean call_log_end(const char *ended, const struct worker_spec *sp,

@@ -130,11 +130,19 @@ gboolean
 worker_keep_output(int store, const char *spill_dir, int ofd, int efd,
 		   struct worker_where *w)
 {
+	return worker_keep_sized(store, spill_dir, ofd, fd_size(ofd), efd,
+				 fd_size(efd), w);
+}
+
+gboolean
+worker_keep_sized(int store, const char *spill_dir, int ofd, guint64 out,
+		  int efd, guint64 errsize, struct worker_where *w)
+{
 	int err = 0;
 
 	memset(w, 0, sizeof(*w));
-	w->out = fd_size(ofd);
-	w->err = fd_size(efd);
+	w->out = out;
+	w->err = errsize;
 	if (store < 0)
 		return TRUE;	/* its files are where it lives */
 	if (w->out + w->err <= WORKER_STORE_MAX) {

@@ -18,8 +18,8 @@
  *   grabber FILE        close the worker's own fds on the call's output
  *                       (its memfds, past fd 2) and open FILE in their
  *                       place, kept open; at the next grabber, "kept" is
- *                       written to each, or "lost N" said if the worker
- *                       closed it meanwhile
+ *                       written to each, or "lost" to FILE.lost if the
+ *                       worker closed it meanwhile
  *   hog                 malloc 1 MiB at a time, touching it, never
  *                       checking for NULL
  *   alive               print "alive" (is the VM back?)
@@ -180,8 +180,10 @@ grabber(int argc, char **argv)
 	if (argc < 2)
 		return 2;
 	for (i = 0; i < n; i++)
-		if (write(grabbed[i], "kept\n", 5) != 5)
-			printf("lost %d\n", grabbed[i]);
+		if (write(grabbed[i], "kept\n", 5) != 5) {
+			snprintf(path, sizeof(path), "%.58s.lost", argv[1]);
+			append_pid(path, grabbed[i]);
+		}
 	n = 0;
 	if (!(d = opendir("/proc/self/fd")))
 		return 1;
