@@ -473,10 +473,7 @@ worker_place(struct vmnode *vm, guint32 id, struct worker_where *w)
 {
 	struct callstore *cs = cs_get(vm);
 	GByteArray *b = cs->logbuf;
-	guint32 place_id = 0;
-	struct worker_where place = { 0 };
-	gboolean found = FALSE;
-	char *line, *nl;
+	gboolean ended = FALSE;
 
 	if (ended_fd(vm) < 0)
 		return FALSE;
@@ -497,29 +494,9 @@ worker_place(struct vmnode *vm, guint32 id, struct worker_where *w)
 			break;
 	}
 	b->data[b->len] = 0;	/* room was left for it */
-	for (line = (char *)b->data; (nl = memchr(line, '\n',
-		     (char *)b->data + b->len - line)); line = nl + 1) {
-		guint32 pid;
-		struct worker_where lw;
-		char *end;
-
-		*nl = 0;
-		if (worker_parse_where(line, &pid, &lw)) {
-			place_id = pid;
-			place = lw;
-			continue;
-		}
-		/* Its last end: stored if the line before says where. */
-		if (g_ascii_strtoull(line, &end, 10) == id && end != line &&
-		    *end == ' ') {
-			found = place_id == id;
-			if (found)
-				*w = place;
-		}
-		place_id = 0;
-	}
-	cs->log_seen += (guint64)(line - (char *)b->data);
-	return found;
+	cs->log_seen += worker_scan_log((char *)b->data, b->len, id, &ended,
+					w);
+	return ended && w->stored;
 }
 
 void

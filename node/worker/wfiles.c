@@ -142,17 +142,22 @@ call_log_end(const char *path, const struct worker_spec *sp, int ofd,
 	     int efd, guint32 id, guint state, int code, const char *detail)
 {
 	struct worker_where w = { 0 };
+	guint64 out = output_size(ofd), err = output_size(efd);
 	int store = -1, fd;
 	gboolean ok;
 
+	/* No output: stored, as nothing, without opening the store. */
+	if (*sp->store && out + err == 0) {
+		w.stored = ok = TRUE;
+		goto log;
+	}
 	if (*sp->store &&
 	    (store = open(sp->store, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		dprintf(logfd, "worker: cannot open %s: %s\n", sp->store,
 			g_strerror(errno));
 	/* Its output first, then the end that points at it. */
 	ok = !(*sp->store && store < 0) &&
-	     worker_keep_sized(store, sp->spill, ofd, output_size(ofd), efd,
-			       output_size(efd), &w);
+	     worker_keep_sized(store, sp->spill, ofd, out, efd, err, &w);
 	if (!ok)
 		dprintf(logfd, "worker: cannot keep the output of call %u: "
 			"%s\n", id, g_strerror(errno));
@@ -160,6 +165,7 @@ call_log_end(const char *path, const struct worker_spec *sp, int ofd,
 		close(store);
 	if (!ok)
 		return FALSE;	/* the supervisor keeps it */
+log:
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	ok = fd >= 0 && worker_log_end_at(fd, id, state, code, detail, &w);
 	if (!ok)

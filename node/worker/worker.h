@@ -52,6 +52,12 @@ gboolean worker_log_end_at(int fd, guint32 id, guint state, int code,
 /* A place line "ID @ OFF OUT ERR" of the log: TRUE if it is one. */
 gboolean worker_parse_where(const char *line, guint32 *id,
 			    struct worker_where *w);
+/* Lines of the log in buf (len bytes, NUL after them), up to the last
+ * whole one: the bytes they take.  If call id ended among them, *ended
+ * is set and *w is where its last end says its output is (not stored:
+ * nowhere said).  The lines are cut at their newlines. */
+gsize worker_scan_log(char *buf, gsize len, guint32 id, gboolean *ended,
+		      struct worker_where *w);
 /* The call's files, W_RUN's first field: "IN\nOUT\nERR\nSTORE\nSPILL":
  * its stdin (empty: none), stdout, stderr (paths, /proc/PID/fd/N for
  * the supervisor's memfds), the store file (empty: OUT and ERR are the
