@@ -51,6 +51,7 @@ struct vmnode *vmnode_new(const struct vmhost *host, guint index,
  * every call it knows; the number of calls told. */
 guint vmnode_resync(struct vmnode *vm);
 void vmnode_free(struct vmnode *vm);
+/* Its inject/ (made on first use: a VM may never have any). */
 const char *vmnode_inject_dir(struct vmnode *vm);
 /* The file is in inject/ under name and passed its checks; sum is its
  * SHA-256 if known (NULL: it is read to take it). */

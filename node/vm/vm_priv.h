@@ -16,6 +16,7 @@ struct vmnode {
 	const struct vmhost *host;	/* the client, through the supervisor */
 	guint index;
 	char *dir, *inject_dir, *calls_dir, *data_dir;
+	gboolean inject_made;		/* inject_dir is there (made lazily) */
 
 	/* The worker (vmnode.c). */
 	GPid pid;			/* worker; 0 while there is none */
@@ -32,6 +33,8 @@ struct vmnode {
 	gint64 started;			/* the worker, monotonic */
 	guint restarts;			/* workers started after the first */
 	struct worker_exit *exit_later;	/* an end told after a grace */
+	struct zygote_req *spawning;	/* asked of the zygote, not answered */
+	int spawn_sock;			/* meanwhile: our end of its socket */
 
 	/* Its calls (vmcalls.c). */
 	GQueue queue;			/* struct ncall *, waiting */

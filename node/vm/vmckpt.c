@@ -272,7 +272,9 @@ swap_dir(struct vmnode *vm, const char *live, const char *sub)
 	g_autofree char *staged = g_build_filename(c->staged->dir, sub, NULL);
 	g_autofree char *old = g_strconcat(staged, ".old", NULL);
 
-	if (rename(live, old) < 0 || rename(staged, live) < 0) {
+	/* inject/ is not there if nothing was ever injected. */
+	if ((rename(live, old) < 0 && errno != ENOENT) ||
+	    rename(staged, live) < 0) {
 		g_warning("vm%u: restore: cannot put %s in place: %s",
 			  vm->index, sub, g_strerror(errno));
 		return FALSE;

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -413,62 +414,45 @@ load(struct vmnode *vm, const char *name)
 	vmnode_to_worker(vm, WIRE_W_LOAD, 0, g_variant_new_string(path));
 }
 
-static void
-spawn_worker(struct vmnode *vm)
+/* The worker's environment: ours, its VM's name, what setenv calls set
+ * (in the order they did). */
+static char **
+worker_envp(struct vmnode *vm)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GError) zerror = NULL;
 	g_autofree char *index = g_strdup_printf("%u", vm->index);
-	g_autofree char *first = NULL;
 	/* TRICKLE_VM: each call gets its VM's name from the client. */
-	g_auto(GStrv) envp = g_environ_setenv(g_environ_setenv(
-		g_get_environ(), "TRICKLE_VM_INDEX", index, TRUE),
-		"TRICKLE_VM", index, TRUE);
-	char *argv[] = { (char *)vm->host->self, "--worker", NULL, NULL };
-	int sv[2], target = 3;
+	char **envp = g_environ_setenv(g_environ_setenv(g_get_environ(),
+		"TRICKLE_VM_INDEX", index, TRUE), "TRICKLE_VM", index, TRUE);
 	guint i;
 
-	/* A restore's files, environment and object ids go in place first. */
-	vmckpt_before_spawn(vm);
-	argv[2] = first = g_strdup_printf("--first-object=%u", vm->next_object);
-	/* What setenv calls set, in the order they did. */
 	for (i = 0; i < vm->env->len; i++) {
 		const char *e = vm->env->pdata[i];
 		g_autofree char *name = g_strndup(e, strchr(e, '=') - e);
 
 		envp = g_environ_setenv(envp, name, strchr(e, '=') + 1, TRUE);
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		int err = errno;
+	return envp;
+}
 
-		send_vm_state(vm, VM_DOWN, g_strerror(err));
-		vmnode_reply_all(vm, vm->restart_tags, err, g_strerror(err));
-		retry_spawn(vm);
-		return;
-	}
-	/* Forked by the zygote if it can (zygote.c), exec()ed if not. */
-	if (!zygote_spawn(vm->host->self, vm->data_dir,
-			  (const char *const *)envp, sv[1], vm->next_object,
-			  &vm->pid, &zerror) &&
-	    !g_spawn_async_with_pipes_and_fds(vm->data_dir,
-		    (const char *const *)argv, (const char *const *)envp,
-		    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
-		    G_SPAWN_STDOUT_TO_DEV_NULL, child_setup, NULL,
-		    -1, -1, -1, &sv[1], &target, 1, &vm->pid,
-		    NULL, NULL, NULL, &error)) {
-		close(sv[0]);
-		close(sv[1]);
-		g_warning("vm%u: cannot start worker: %s", vm->index,
-			  error->message);
-		send_vm_state(vm, VM_DOWN, error->message);
-		vmnode_reply_all(vm, vm->restart_tags, EIO, error->message);
-		retry_spawn(vm);
-		return;
-	}
-	close(sv[1]);
+/* No worker could be started: down, and tried again later. */
+static void
+spawn_failed(struct vmnode *vm, int err, const char *why)
+{
+	g_warning("vm%u: cannot start worker: %s", vm->index, why);
+	send_vm_state(vm, VM_DOWN, why);
+	vmnode_reply_all(vm, vm->restart_tags, err, why);
+	retry_spawn(vm);
+}
+
+/* The worker vm->pid is there, on the other end of sock: up. */
+static void
+worker_up(struct vmnode *vm, int sock)
+{
+	guint i;
+
 	vm->started = g_get_monotonic_time();
 	wire_decoder_init(&vm->dec);
-	vm->ws = fdstream_new(sv[0], sv[0], &worker_cb, vm);
+	vm->ws = fdstream_new(sock, sock, &worker_cb, vm);
 	vm->child_watch = evset_child(vm->pid, on_worker_exit, vm);
 	for (i = 0; i < vm->libs->len; i++)
 		load(vm, vm->libs->pdata[i]);
@@ -476,6 +460,91 @@ spawn_worker(struct vmnode *vm)
 	send_vm_state(vm, VM_UP, "");
 	vmnode_reply_all(vm, vm->restart_tags, 0, "");
 	vmcalls_pump(vm);
+}
+
+/* The old way, fork() + exec() now: for when the zygote cannot. */
+static void
+exec_worker(struct vmnode *vm)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *first = g_strdup_printf("--first-object=%u",
+						 vm->next_object);
+	g_auto(GStrv) envp = worker_envp(vm);
+	char *argv[] = { (char *)vm->host->self, "--worker", first, NULL };
+	int sv[2], target = 3;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		spawn_failed(vm, errno, g_strerror(errno));
+		return;
+	}
+	if (!g_spawn_async_with_pipes_and_fds(vm->data_dir,
+		    (const char *const *)argv, (const char *const *)envp,
+		    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
+		    G_SPAWN_STDOUT_TO_DEV_NULL, child_setup, NULL,
+		    -1, -1, -1, &sv[1], &target, 1, &vm->pid,
+		    NULL, NULL, NULL, &error)) {
+		close(sv[0]);
+		close(sv[1]);
+		spawn_failed(vm, EIO, error->message);
+		return;
+	}
+	close(sv[1]);
+	worker_up(vm, sv[0]);
+}
+
+static void ask_zygote(struct vmnode *vm);
+
+static void
+zygote_answered(GPid pid, const GError *error, gpointer data)
+{
+	struct vmnode *vm = data;
+	int sock = vm->spawn_sock;
+
+	vm->spawning = NULL;
+	vm->spawn_sock = -1;
+	if (pid) {
+		vm->pid = pid;
+		worker_up(vm, sock);
+		return;
+	}
+	/* A worker forked for this socket may be about: it ends on EOF. */
+	close(sock);
+	if (g_error_matches(error, ZYGOTE_ERROR, ZYGOTE_ERROR_LOST))
+		ask_zygote(vm);
+	else
+		exec_worker(vm);
+}
+
+/* Forked by the zygote (zygote.c), answered later; exec()ed now if the
+ * zygote cannot be asked. */
+static void
+ask_zygote(struct vmnode *vm)
+{
+	g_auto(GStrv) envp = worker_envp(vm);
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		spawn_failed(vm, errno, g_strerror(errno));
+		return;
+	}
+	vm->spawning = zygote_spawn(vm->host->self, vm->data_dir,
+				    (const char *const *)envp, sv[1],
+				    vm->next_object, zygote_answered, vm, NULL);
+	close(sv[1]);
+	if (!vm->spawning) {
+		close(sv[0]);
+		exec_worker(vm);
+		return;
+	}
+	vm->spawn_sock = sv[0];
+}
+
+static void
+spawn_worker(struct vmnode *vm)
+{
+	/* A restore's files, environment and object ids go in place first. */
+	vmckpt_before_spawn(vm);
+	ask_zygote(vm);
 }
 
 /* End the worker once it is idle; on_worker_exit starts the next one. */
@@ -519,10 +588,17 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 	vm->destroy_tags = g_array_new(FALSE, FALSE, sizeof(guint32));
 	vm->next_object = 1;
 	vm->ended_fd = -1;
+	vm->spawn_sock = -1;
 	g_queue_init(&vm->queue);
-	for (d = (const char *const[]){ vm->inject_dir, vm->calls_dir,
-					vm->data_dir, NULL }; *d; d++) {
-		if (g_mkdir_with_parents(*d, 0700) < 0) {
+	/* The node's directory is there: a mkdir each, not a walk from /
+	 * testing every parent (a thousand VMs paid 24 stats each).  inject/
+	 * waits for something to hold (vmnode_inject_dir): on ext4 a mkdir
+	 * is dear (the inode allocator reads group descriptors), and most of
+	 * a thousand VMs get their code through .all/inject/, if at all. */
+	for (d = (const char *const[]){ vm->dir, vm->calls_dir, vm->data_dir,
+					NULL };
+	     *d; d++) {
+		if (mkdir(*d, 0700) < 0 && errno != EEXIST) {
 			g_set_error(error, G_FILE_ERROR,
 				    g_file_error_from_errno(errno),
 				    "cannot create %s: %s", *d,
@@ -564,6 +640,10 @@ vmnode_free(struct vmnode *vm)
 	loadgate_forget(vm);
 	vmcalls_clear(vm);
 	vmckpt_clear(vm);
+	if (vm->spawning) {
+		zygote_cancel(vm->spawning);
+		close(vm->spawn_sock);
+	}
 	if (vm->pid) {
 		signal_worker(vm, SIGKILL);
 		waitpid(vm->pid, NULL, 0);
@@ -600,6 +680,14 @@ vmnode_data_dir(struct vmnode *vm)
 const char *
 vmnode_inject_dir(struct vmnode *vm)
 {
+	/* Made on first use (vmnode_new); a failure shows in what the
+	 * caller then does in it. */
+	if (!vm->inject_made && mkdir(vm->inject_dir, 0700) < 0 &&
+	    errno != EEXIST)
+		g_warning("vm%u: cannot create %s: %s", vm->index,
+			  vm->inject_dir, g_strerror(errno));
+	else
+		vm->inject_made = TRUE;
 	return vm->inject_dir;
 }
 
@@ -612,7 +700,7 @@ vmnode_restart(struct vmnode *vm, guint32 tag)
 	vmcalls_restarting(vm);
 	if (vm->pid) {
 		vmnode_stop_worker(vm);
-	} else {
+	} else if (!vm->spawning) {
 		/* Between workers: start the next one now, without the
 		 * back-off of a crash loop.  Down: try again. */
 		if (vm->restart_timer)

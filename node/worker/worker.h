@@ -75,11 +75,25 @@ int zygote_main(int fd, char *mode_arg);
 /* In the supervisor: a worker started through the zygote (started on
  * first use, self being this executable), as `self --worker
  * --first-object=first_object` would be in cwd with envp and fd as its
- * fd 3; *pid is then the caller's child.  FALSE if the zygote cannot (the
- * caller spawns it itself); fd stays the caller's either way. */
-gboolean zygote_spawn(const char *self, const char *cwd,
-		      const char *const *envp, int fd, guint32 first_object,
-		      GPid *pid, GError **error);
+ * fd 3.  Asynchronous: cb is told from the loop, once, with the worker's
+ * PID (then the caller's child) or with why the zygote could not (the
+ * caller then spawns it itself).  NULL with error if the zygote cannot
+ * be asked now.  fd stays the caller's either way. */
+typedef void (*zygote_spawned_fn)(GPid pid, const GError *error,
+				  gpointer data);
+/* cb's error when the zygote went before it answered (killed, frozen):
+ * asking again goes to the next zygote.  Any other error: it cannot. */
+#define ZYGOTE_ERROR (zygote_error_quark())
+GQuark zygote_error_quark(void);
+enum { ZYGOTE_ERROR_LOST };
+struct zygote_req;
+struct zygote_req *zygote_spawn(const char *self, const char *cwd,
+				const char *const *envp, int fd,
+				guint32 first_object, zygote_spawned_fn cb,
+				gpointer data, GError **error);
+/* The caller does not want it any more (before cb was told): cb is not
+ * told, and a worker forked for it is killed and reaped. */
+void zygote_cancel(struct zygote_req *r);
 
 /* "signal 11 (SIGSEGV)" */
 char *signal_description(int sig);

@@ -38,6 +38,7 @@
  * ends are this same executable, so the format is private to it.
  */
 #include "worker.h"
+#include "evset.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -50,7 +51,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <poll.h>
 
 extern char **environ;
 
@@ -244,16 +244,281 @@ answer:
 	}
 }
 
-/* The supervisor side. */
+/* The supervisor side.
+ *
+ * Spawns are asynchronous: a thousand VMs asked for at once are a
+ * thousand requests queued here, up to WINDOW of them in the zygote's
+ * socket (as many as it takes), so that the zygote forks workers while
+ * the supervisor makes the next VMs and sets up the last ones, instead
+ * of each waiting for the other.  Answers come in the order of the
+ * requests; a new request takes those there (making room for itself),
+ * and each is told to its caller's callback from the loop, never from
+ * zygote_spawn().  A zygote that answers nothing for
+ * ZYGOTE_ANSWER_MS while requests wait (frozen, say) is killed: the
+ * requests it had are told they are lost (their callers ask again, with
+ * a new socket: the old one may have reached a worker), the others go to
+ * the next zygote.
+ */
+
+G_DEFINE_QUARK(trickle-zygote-error-quark, zygote_error)
+
+#define WINDOW 64
+
+struct zygote_req {
+	GByteArray *msg;	/* the request, sent as it is */
+	int fd;			/* the worker's socket (ours) until sent */
+	zygote_spawned_fn cb;	/* NULL: cancelled */
+	gpointer data;
+	pid_t answer;		/* the worker's PID, -errno, or 0: lost */
+	int lost;		/* then why (an errno) */
+};
 
 static struct {
 	int sock;		/* -1: none now */
 	GPid pid;
-	guint watch;
+	guint watch, sock_watch, timer;
 	gboolean served;	/* it forked a worker */
 	guint quick_deaths;	/* died before it forked any, in a row */
 	gboolean off;
+	/* struct zygote_req *, oldest first: waiting to be sent, sent, and
+	 * answered (or lost) but not yet told to their callers. */
+	GQueue unsent, sent, answered;
+	guint tell;		/* the idle source that tells them */
+	gint64 progress;	/* last answer (or first request sent) */
+	char *self;		/* this executable */
 } z = { .sock = -1 };
+
+static void
+req_free(struct zygote_req *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	g_byte_array_unref(r->msg);
+	g_free(r);
+}
+
+static void
+reaped(GPid pid, int status, gpointer data)
+{
+	g_spawn_close_pid(pid);
+}
+
+/* Tell r's caller what came of it. */
+static void
+req_told(struct zygote_req *r)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!r->cb) {
+		/* Nobody wants it now: it goes, and is reaped. */
+		if (r->answer > 0) {
+			kill(r->answer, SIGKILL);
+			evset_child(r->answer, reaped, NULL);
+		}
+	} else if (r->answer > 0) {
+		r->cb(r->answer, NULL, r->data);
+	} else {
+		if (r->answer < 0)
+			error = g_error_new(G_FILE_ERROR,
+					    g_file_error_from_errno(-r->answer),
+					    "worker zygote: %s",
+					    g_strerror(-r->answer));
+		else
+			error = g_error_new(ZYGOTE_ERROR, ZYGOTE_ERROR_LOST,
+					    "worker zygote: %s",
+					    g_strerror(r->lost));
+		r->cb(0, error, r->data);
+	}
+	req_free(r);
+}
+
+static void pump(void);
+
+static gboolean
+tell_cb(gpointer data)
+{
+	struct zygote_req *r;
+
+	z.tell = 0;
+	while ((r = g_queue_pop_head(&z.answered)))
+		req_told(r);
+	pump();
+	return G_SOURCE_REMOVE;
+}
+
+/* r is answered: told from the loop, never from inside zygote_spawn()
+ * or pump(). */
+static void
+req_answered(struct zygote_req *r)
+{
+	g_queue_push_tail(&z.answered, r);
+	if (!z.tell)
+		z.tell = g_idle_add_full(G_PRIORITY_DEFAULT, tell_cb, NULL,
+					 NULL);
+}
+
+/* The zygote is gone or useless: let it go (its exit is watched).  The
+ * requests it has are lost (err says why): their callers ask again, which
+ * goes to the next zygote.  Those not sent yet wait for it here. */
+static void
+zygote_drop(int err)
+{
+	struct zygote_req *r;
+
+	if (z.sock_watch)
+		evset_remove(z.sock_watch);
+	z.sock_watch = 0;
+	if (z.timer)
+		g_source_remove(z.timer);
+	z.timer = 0;
+	if (z.sock >= 0)
+		close(z.sock);
+	z.sock = -1;
+	if (z.pid)
+		kill(z.pid, SIGKILL);
+	/* A worker it forked before it went finds its socket closed (its
+	 * caller closes it) and ends. */
+	while ((r = g_queue_pop_head(&z.sent))) {
+		r->answer = 0;
+		r->lost = err;
+		req_answered(r);
+	}
+}
+
+/* No zygote can be had: what waits is told so. */
+static void
+fail_unsent(int err)
+{
+	struct zygote_req *r;
+
+	while ((r = g_queue_pop_head(&z.unsent))) {
+		r->answer = -err;
+		req_answered(r);
+	}
+}
+
+/* Take what the zygote has answered (it then has room for more, even
+ * while the supervisor is busy making VMs); FALSE if it was dropped. */
+static gboolean
+collect(void)
+{
+	pid_t answer;
+	ssize_t n;
+
+	while (z.sock >= 0) {
+		struct zygote_req *r;
+
+		while ((n = recv(z.sock, &answer, sizeof(answer),
+				 MSG_DONTWAIT)) < 0 && errno == EINTR)
+			;
+		if (n < 0 && errno == EAGAIN)
+			return TRUE;
+		if (n != sizeof(answer) ||
+		    !(r = g_queue_pop_head(&z.sent))) {
+			/* Gone (n == 0), or saying what nobody asked. */
+			zygote_drop(n < 0 ? errno : EPIPE);
+			return FALSE;
+		}
+		z.progress = g_get_monotonic_time();
+		if (answer > 0)
+			z.served = TRUE;
+		r->answer = answer;
+		req_answered(r);
+	}
+	return FALSE;
+}
+
+static gboolean
+answer_due(gpointer data)
+{
+	gint64 idle = (g_get_monotonic_time() - z.progress) / 1000;
+
+	z.timer = 0;
+	if (g_queue_is_empty(&z.sent))
+		return G_SOURCE_REMOVE;
+	if (idle < ZYGOTE_ANSWER_MS) {
+		z.timer = g_timeout_add(ZYGOTE_ANSWER_MS - idle, answer_due,
+					NULL);
+		return G_SOURCE_REMOVE;
+	}
+	/* A frozen zygote must not hold the VMs with it. */
+	g_warning("worker zygote %d answered nothing for %d ms: killing it",
+		  z.pid, ZYGOTE_ANSWER_MS);
+	zygote_drop(ETIMEDOUT);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean zygote_start(GError **error);
+
+/* Send what waits, up to WINDOW in the zygote's socket, starting a
+ * zygote if there is none (and the last is not still ending). */
+static void
+pump(void)
+{
+	struct zygote_req *r;
+
+	if (z.sock < 0 && !z.pid && !g_queue_is_empty(&z.unsent)) {
+		g_autoptr(GError) error = NULL;
+
+		if (!zygote_start(&error)) {
+			fail_unsent(z.off ? ENOSYS : EAGAIN);
+			return;
+		}
+	}
+	while (z.sock >= 0 && (r = g_queue_peek_head(&z.unsent))) {
+		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct iovec iov = { r->msg->data, r->msg->len };
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		ssize_t n;
+
+		if (g_queue_get_length(&z.sent) >= WINDOW &&
+		    (!collect() || g_queue_get_length(&z.sent) >= WINDOW))
+			return;
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &r->fd, sizeof(int));
+		while ((n = sendmsg(z.sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT))
+		       < 0 && errno == EINTR)
+			;
+		if (n < 0 && errno == EAGAIN && !g_queue_is_empty(&z.sent))
+			return;		/* the next answer sends it */
+		if (n != (ssize_t)r->msg->len) {
+			/* It stays first for the next zygote. */
+			zygote_drop(n < 0 ? errno : EMSGSIZE);
+			return;
+		}
+		/* In the socket, the fd is the zygote's to have. */
+		close(r->fd);
+		r->fd = -1;
+		/* The zygote's time to answer counts from now. */
+		if (g_queue_is_empty(&z.sent))
+			z.progress = g_get_monotonic_time();
+		g_queue_push_tail(&z.sent, g_queue_pop_head(&z.unsent));
+		if (!z.timer)
+			z.timer = g_timeout_add(ZYGOTE_ANSWER_MS, answer_due,
+						NULL);
+	}
+}
+
+static gboolean
+on_answers(int fd, GIOCondition cond, gpointer data)
+{
+	struct zygote_req *r;
+
+	if (!collect()) {
+		z.sock_watch = 0;	/* dropped: this watch ended */
+		return G_SOURCE_REMOVE;
+	}
+	while ((r = g_queue_pop_head(&z.answered)))
+		req_told(r);
+	pump();
+	return G_SOURCE_CONTINUE;
+}
 
 static void
 on_zygote_exit(GPid pid, int status, gpointer data)
@@ -264,8 +529,7 @@ on_zygote_exit(GPid pid, int status, gpointer data)
 		return;
 	z.pid = 0;
 	if (z.sock >= 0)
-		close(z.sock);
-	z.sock = -1;
+		zygote_drop(EPIPE);
 	if (!z.served)
 		z.quick_deaths++;
 	else
@@ -278,6 +542,8 @@ on_zygote_exit(GPid pid, int status, gpointer data)
 		g_message("worker zygote %d ended; the next worker starts "
 			  "a new one", pid);
 	}
+	/* Spawns that waited for it to end go to the next one. */
+	pump();
 }
 
 static void
@@ -287,9 +553,9 @@ zygote_child_setup(gpointer data)
 }
 
 static gboolean
-zygote_start(const char *self, GError **error)
+zygote_start(GError **error)
 {
-	const char *argv[] = { self, "--zygote", NULL };
+	const char *argv[] = { z.self, "--zygote", NULL };
 	const char *e = g_getenv("TRICKLE_NODE_ZYGOTE");
 	g_auto(GStrv) envp = NULL;
 	int sv[2], target = 3;
@@ -330,95 +596,68 @@ zygote_start(const char *self, GError **error)
 	z.sock = sv[0];
 	z.served = FALSE;
 	z.watch = g_child_watch_add(z.pid, on_zygote_exit, NULL);
+	z.sock_watch = evset_watch(z.sock, G_IO_IN, on_answers, NULL);
 	return TRUE;
 }
 
-/* The zygote is gone or useless: let it go (its exit is watched). */
-static void
-zygote_drop(void)
-{
-	if (z.sock >= 0)
-		close(z.sock);
-	z.sock = -1;
-	if (z.pid)
-		kill(z.pid, SIGKILL);
-}
-
-gboolean
+struct zygote_req *
 zygote_spawn(const char *self, const char *cwd, const char *const *envp,
-	     int fd, guint32 first_object, GPid *pid, GError **error)
+	     int fd, guint32 first_object, zygote_spawned_fn cb,
+	     gpointer data, GError **error)
 {
-	g_autoptr(GByteArray) req = g_byte_array_new();
 	struct zreq_head h = { first_object, 0 };
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov;
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct zygote_req *r;
+	GByteArray *msg;
 	const char *const *e;
-	pid_t answer;
-	ssize_t n;
+	int mine;
 
-	if (z.sock < 0 && (z.pid || !zygote_start(self, error))) {
-		if (error && !*error)
-			g_set_error_literal(error, G_FILE_ERROR,
-					    G_FILE_ERROR_AGAIN,
-					    "worker zygote ending");
-		return FALSE;
+	if (!z.self)
+		z.self = g_strdup(self);
+	/* Off (by choice, or it kept dying): the caller spawns. */
+	if (!z.off && z.sock < 0 && !z.pid && !zygote_start(error))
+		return NULL;
+	if (z.off) {
+		g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_NOSYS,
+				    "no worker zygote");
+		return NULL;
 	}
-	g_byte_array_append(req, (guint8 *)&h, sizeof(h));
-	g_byte_array_append(req, (const guint8 *)cwd, strlen(cwd) + 1);
+	msg = g_byte_array_new();
+	g_byte_array_append(msg, (guint8 *)&h, sizeof(h));
+	g_byte_array_append(msg, (const guint8 *)cwd, strlen(cwd) + 1);
 	for (e = envp; *e; e++, h.nenv++)
-		g_byte_array_append(req, (const guint8 *)*e, strlen(*e) + 1);
-	if (req->len > ZYGOTE_MAX_REQUEST) {
+		g_byte_array_append(msg, (const guint8 *)*e, strlen(*e) + 1);
+	if (msg->len > ZYGOTE_MAX_REQUEST) {
+		g_byte_array_unref(msg);
 		g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
 				    "environment too large for the zygote");
-		return FALSE;
+		return NULL;
 	}
-	memcpy(req->data, &h, sizeof(h));
-	iov.iov_base = req->data;
-	iov.iov_len = req->len;
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	while ((n = sendmsg(z.sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
-	if (n == (ssize_t)req->len) {
-		struct pollfd pfd = { z.sock, POLLIN, 0 };
-		int r;
+	memcpy(msg->data, &h, sizeof(h));
+	/* Sent later, maybe: its own copy of the fd until then. */
+	if ((mine = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		g_byte_array_unref(msg);
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "worker zygote: %s", g_strerror(errno));
+		return NULL;
+	}
+	r = g_new0(struct zygote_req, 1);
+	r->msg = msg;
+	r->fd = mine;
+	r->cb = cb;
+	r->data = data;
+	g_queue_push_tail(&z.unsent, r);
+	pump();
+	return r;
+}
 
-		/* A frozen zygote must not freeze us with it. */
-		while ((r = poll(&pfd, 1, ZYGOTE_ANSWER_MS)) < 0 &&
-		       errno == EINTR)
-			;
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			n = -1;
-		} else {
-			while ((n = recv(z.sock, &answer, sizeof(answer),
-					 0)) < 0 && errno == EINTR)
-				;
-		}
+void
+zygote_cancel(struct zygote_req *r)
+{
+	/* Not sent yet: it never will be.  Sent or answered: the worker
+	 * forked for it goes. */
+	if (g_queue_remove(&z.unsent, r)) {
+		req_free(r);
+		return;
 	}
-	if (n != sizeof(answer)) {
-		/* Killed or frozen meanwhile, say.  A worker it forked
-		 * before it went finds its socket closed and ends. */
-		int err = n < 0 ? errno : EPIPE;
-
-		zygote_drop();
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
-			    "worker zygote: %s", g_strerror(err));
-		return FALSE;
-	}
-	if (answer <= 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(-answer),
-			    "worker zygote: %s", g_strerror(-answer));
-		return FALSE;
-	}
-	z.served = TRUE;
-	*pid = answer;
-	return TRUE;
+	r->cb = NULL;
 }

@@ -84,15 +84,18 @@ cpu_s() {
 
 # Results: RES[kind:metric:N] = seconds
 declare -A RES
-METRICS=(up ls lsl fanout)
+METRICS=(up ls lsl fanout fanout2)
 for f in $FORKS; do METRICS+=("fork$f" "any$f" "cpu$f" "lscalls$f"); done
-METRICS+=(inject)
+METRICS+=(inject inject1m sent1m)
 declare -A LABEL=(
 	[up]="all VMs up"
 	[ls]="ls MOUNT"
 	[lsl]="ls -l MOUNT"
 	[inject]="cp a small .so to .all/inject/"
-	[fanout]="one .all/calls/new line, all results read"
+	[inject1m]="cp a 1 MiB .so to .all/inject/"
+	[sent1m]="MiB sent to the node for it"
+	[fanout]="one .all/calls/new line, all results read (first)"
+	[fanout2]="the same, the next line (workers warm)"
 )
 for f in $FORKS; do
 	LABEL[fork$f]="$f .any forks: all forked"
@@ -116,6 +119,10 @@ run_size() {
 	out=$("$CALLBENCH" fanout "$mp") || echo "$PROG: fanout: calls failed" >&2
 	echo "  fanout: $out" >&2
 	RES[$kind:fanout:$n]=$(kv elapsed_s "$out")
+	# The first line pays each worker's first call (its files, its
+	# flusher thread); the next shows the steady cost.
+	out=$("$CALLBENCH" fanout "$mp") || echo "$PROG: fanout: calls failed" >&2
+	RES[$kind:fanout2:$n]=$(kv elapsed_s "$out")
 	for f in $FORKS; do
 		local c0
 		c0=$(cpu_s "$FS_PID")
@@ -136,6 +143,17 @@ run_size() {
 	# Last: at 1,000 VMs an .all/inject may still cost the node its
 	# link (every VM its own copy, issue 18), which would spoil the rest.
 	RES[$kind:inject:$n]=$(time_cmd cp "$BASIC_SO" "$mp/.all/inject/")
+	# Issue 18: 1 MiB to every VM, once per node (VM/info "bytes sent"
+	# is its host's count).  A shared object of 1 MiB and more: basic.so
+	# with bytes after its end (the loader reads only what its headers
+	# point at), new bytes each time: a node's cache (of this user,
+	# across mounts) would have one sent before.
+	local b0 vm0 big=$T/big-$kind$n.so
+	{ cat "$BASIC_SO"; head -c 1048576 /dev/urandom; } >"$big"
+	vm0=$(ls "$mp" | grep -v '^\.' | head -n 1)
+	b0=$(sed -n 's/^bytes sent: //p' "$mp/$vm0/info")
+	RES[$kind:inject1m:$n]=$(time_cmd cp "$big" "$mp/.all/inject/big.so")
+	RES[$kind:sent1m:$n]=$(calc "($(sed -n 's/^bytes sent: //p' "$mp/$vm0/info") - ${b0:-0}) / 1048576" 2)
 	bench_unmount "$kind$n"
 	rmdir "$mp"
 }

@@ -16,8 +16,9 @@ cc -shared -fPIC -o "$T/echo1.so" "$T/echo1.c" || fail "cc echo1.so"
 mount_local 4
 # One VM's inject/ holds a directory where the file would go.
 vmdir=$(ls -d "$T"/run/trickle-node/session-*/vm2 2>/dev/null | head -n 1)
-[ -d "$vmdir/inject" ] || fail "no vm2/inject on the node: $(ls -R "$T/run" | head)"
-mkdir "$vmdir/inject/basic.so"
+[ -d "$vmdir" ] || fail "no vm2 on the node: $(ls -R "$T/run" | head)"
+# (inject/ is made when something is first injected.)
+mkdir -p "$vmdir/inject/basic.so"
 expect_errno "cp basic.so .all/inject/ with vm2's place taken" EISDIR \
 	cp "$BASIC_SO" "$M/.all/inject/basic.so"
 wait_for grep -q "local2: refusing inject/basic.so: .*[Ii]s a directory" "$LOG" ||

@@ -4,6 +4,7 @@
 # no call with it: every work item runs exactly once (attempts.so's log
 # and each call's attempts file), crashed VMs come back (spawned without
 # it meanwhile), and the next worker to start brings a new zygote.
+# Frozen (SIGSTOP), it is killed after 2 s of silence and holds nothing.
 TEST_TIMEOUT=150
 . "$(dirname "$0")/lib.sh"
 
@@ -67,6 +68,27 @@ z=$(zygote)
 [ -n "$z" ] && kill -KILL "$z"
 result_fails local2 "$id"
 fork_round 4
+
+# 3. Frozen (SIGSTOP) while VMs restart: the node does not wait with it.
+# Once it has answered nothing for 2 s it is killed, and the workers it
+# owed come from the next one; calls elsewhere go on meanwhile.
+# (A zygote is started when a worker is needed: a crash brings one.)
+id=$(fork local1 crash) || fail "fork crash on local1"
+result_fails local1 "$id"
+expect_eq "foo on local1" 4 "$(call local1 "foo 2")"
+wait_for eval '[ -n "$(zygote)" ]' || fail "no zygote before the freeze"
+z=$(zygote)
+kill -STOP "$z"
+crashed=()
+for v in 1 3; do
+	id=$(fork "local$v" crash) || fail "fork crash on local$v (frozen zygote)"
+	crashed+=("local$v:$id")
+done
+for c in "${crashed[@]}"; do result_fails "${c%%:*}" "${c#*:}"; done
+expect_eq "foo on local0, the zygote frozen" 4 "$(call local0 "foo 2")"
+fork_round 5
+wait_for eval '! kill -0 '"$z"' 2>/dev/null' || fail "frozen zygote $z still there"
+grep -q "zygote $z answered nothing" "$LOG" || fail "the node did not log the frozen zygote: $(tail -5 "$LOG")"
 
 for c in "${ids[@]}"; do
 	vm=${c%%:*} rest=${c#*:}
