@@ -51,8 +51,9 @@ gboolean worker_parse_where(const char *line, guint32 *id,
 /* The call's files, W_RUN's first field: "IN\nOUT\nERR\nSTORE\nSPILL":
  * its stdin (empty: none), stdout, stderr (paths, /proc/PID/fd/N for
  * the supervisor's memfds; "=" first: the same memfd as the last call's,
- * emptied, which the worker may still have open), the store file (empty: OUT and ERR are the
- * call's own files) and the directory for output past the store. */
+ * emptied, which the worker may still have open), the store file
+ * (empty: OUT and ERR are the call's own files) and the directory for
+ * output past the store. */
 struct worker_spec {
 	char *in, *out, *err, *store, *spill;
 };
