@@ -35,32 +35,6 @@
 #define FDS_PER_VM 6
 
 
-void
-node_send(struct node *n, guint type, guint vm, guint32 tag, GVariant *body)
-{
-	/* Without a client, what happens is kept on disk and in memory and
-	 * told again to the next one (vmnode_resync). */
-	if (!n->io) {
-		if (body)
-			g_variant_unref(g_variant_ref_sink(body));
-		return;
-	}
-	g_byte_array_set_size(n->frame, 0);
-	if (wire_encode(n->frame, type, vm, tag, body))
-		fdstream_write(n->io, n->frame->data, n->frame->len);
-}
-
-void
-node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
-		const void *data, gsize len)
-{
-	if (!n->io)
-		return;
-	g_byte_array_set_size(n->frame, 0);
-	wire_encode_bytes(n->frame, type, vm, tag, data, len);
-	fdstream_write(n->io, n->frame->data, n->frame->len);
-}
-
 /* struct vmhost: how the VMs reach the client and learn that we end. */
 
 static void
@@ -313,6 +287,7 @@ do_attach(struct node *n, struct wire_msg *m)
 	n->id = g_strdup(id);
 	n->lease = lease;
 	session_reap(n->base);
+	client_flush(n);	/* before a live process may take the client */
 	n->session = session_open(n->base, id, n->in, n->out, ahead->data,
 				  ahead->len, on_handed_client, n, &how,
 				  &error);
@@ -603,6 +578,7 @@ on_client_closed(void *user, const GError *error)
 	 * counted from the client's last frame. */
 	g_message("client gone; keeping session %s for %u s", n->id,
 		  n->lease);
+	g_byte_array_set_size(n->frame, 0);
 	fdstream_free(g_steal_pointer(&n->io));
 	session_release_client(n->session);
 	/* Its calls run on, on cores no mount with a user wants. */
@@ -629,6 +605,7 @@ on_handed_client(void *data, int in, int out, const guint8 *bytes, gsize len)
 	}
 	if (n->io)
 		g_message("a new connection replaces the client's old one");
+	client_flush(n);
 	fdstream_free(g_steal_pointer(&n->io));
 	g_hash_table_remove_all(n->xfers);
 	wire_decoder_clear(&n->dec);
@@ -755,6 +732,7 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	wire_decoder_init(&n.dec);
 	n.last_heard = g_get_monotonic_time();
 	n.io = fdstream_new(n.in, n.out, &client_cb, &n);
+	n.flusher = client_flusher_new(&n);
 	/* Before a worker's end that the same signal caused (vmnode.c). */
 	g_unix_signal_add_full(G_PRIORITY_HIGH, SIGTERM, on_signal, &n, NULL);
 	g_unix_signal_add_full(G_PRIORITY_HIGH, SIGINT, on_signal, &n, NULL);
@@ -764,10 +742,14 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	if (n.handed_off) {
 		/* Our client is the live process's now: let go of our copies
 		 * and stay (the SSH session's command) while it serves it. */
+		g_byte_array_set_size(n.frame, 0);
 		fdstream_free(g_steal_pointer(&n.io));
 		session_wait_released(g_steal_pointer(&n.session));
 	}
 	node_finish(&n);
+	client_flush(&n);
+	g_source_destroy(n.flusher);
+	g_source_unref(n.flusher);
 	if (n.io)
 		fdstream_flush(n.io, 1000);
 	fdstream_free(n.io);

@@ -19,7 +19,7 @@ struct node {
 	int in, out;			/* our own client's fds, until the
 					   session is open */
 	struct wire_decoder dec;
-	GByteArray *frame;		/* scratch for encoding */
+	GByteArray *frame;		/* frames queued for the client */
 	char *base;			/* where sessions are kept */
 	char *dir;			/* this session's files */
 	struct session *session;	/* NULL for a HELLO's */
@@ -50,6 +50,7 @@ struct node {
 	char *failure;			/* why the session could not start */
 	char *share_spec;		/* --share: the node's cores */
 	struct share *share;		/* joined with the first VM */
+	GSource *flusher;		/* writes frame before the loop waits */
 };
 
 /* A file being injected. */
@@ -76,9 +77,13 @@ struct vetting {
 	GArray *waiting;		/* struct cached_install */
 };
 
-/* supervisor.c: frames to the client (dropped while it is away) */
+/* sendq.c: frames to the client (dropped while it is away) */
 void node_send(struct node *n, guint type, guint vm, guint32 tag,
 	       GVariant *body);
+/* They are queued, and written before the main loop next waits (by the
+ * source client_flusher_new makes) or at once by client_flush. */
+GSource *client_flusher_new(struct node *n);
+void client_flush(struct node *n);
 void node_send_bytes(struct node *n, guint type, guint vm, guint32 tag,
 		     const void *data, gsize len);
 void reply(struct node *n, guint vm, guint32 tag, int err, const char *msg);

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TAIL_MAX (16 * 1024)		/* of the log, for a place line */
+#define LOG_READ 4096			/* of the log, per pread */
 
 struct crec {
 	gboolean ended;
@@ -41,6 +41,13 @@ struct callstore {
 	GHashTable *recs;		/* id -> struct crec */
 	GHashTable *big;		/* function names with large output */
 	int store_fd;			/* vm<i>/store, -1 until used */
+	guint64 log_seen;		/* vm<i>/ended read up to here */
+	GByteArray *logbuf;		/* what is read of it past that */
+	/* A pair of memfds kept for the next call, emptied, with their
+	 * paths; -1.  sent: the worker was given them for the last call. */
+	int spare_out, spare_err;
+	char *spare_out_path, *spare_err_path;
+	gboolean spare_sent;
 };
 
 static void
@@ -81,8 +88,13 @@ load(struct vmnode *vm, struct callstore *cs)
 	struct worker_where place = { 0 };
 	guint32 place_id = 0;
 
-	if (!g_file_get_contents(path, &text, NULL, NULL))
+	gsize len;
+
+	if (!g_file_get_contents(path, &text, &len, NULL))
 		return;
+	/* Read up to its last whole line (a torn one is never ended). */
+	for (cs->log_seen = len; cs->log_seen && text[cs->log_seen - 1] != '\n';)
+		cs->log_seen--;
 	lines = g_strsplit(text, "\n", -1);
 	for (char **l = lines; *l; l++) {
 		guint64 id, state;
@@ -137,6 +149,8 @@ cs_get(struct vmnode *vm)
 		vm->cstore->big = g_hash_table_new_full(g_str_hash,
 			g_str_equal, g_free, NULL);
 		vm->cstore->store_fd = -1;
+		vm->cstore->logbuf = g_byte_array_new();
+		vm->cstore->spare_out = vm->cstore->spare_err = -1;
 		load(vm, vm->cstore);
 	}
 	return vm->cstore;
@@ -171,24 +185,31 @@ call_path(struct vmnode *vm, guint32 id, const char *name)
 		    : g_strdup_printf("%s/%u", vm->calls_dir, id);
 }
 
+/* vm<i>/ended, open for appending (and reading back: worker_place). */
+static int
+ended_fd(struct vmnode *vm)
+{
+	if (vm->ended_fd < 0) {
+		g_autofree char *path = g_build_filename(vm->dir, "ended",
+							 NULL);
+
+		vm->ended_fd = open(path, O_RDWR | O_APPEND | O_CREAT |
+				    O_CLOEXEC, 0600);
+		if (vm->ended_fd < 0)
+			g_warning("vm%u: cannot open %s: %s", vm->index, path,
+				  g_strerror(errno));
+	}
+	return vm->ended_fd;
+}
+
 /* The end of a call in vm<i>/ended before the client hears of it (see
  * worker_log_end), with where its output is (w: NULL if nowhere new). */
 void
 cstore_log(struct vmnode *vm, guint32 id, guint state, int code,
 	   const char *detail, const struct worker_where *w)
 {
-	if (vm->ended_fd < 0) {
-		g_autofree char *path = g_build_filename(vm->dir, "ended",
-							 NULL);
-
-		vm->ended_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
-				    O_CLOEXEC, 0600);
-		if (vm->ended_fd < 0) {
-			g_warning("vm%u: cannot open %s: %s", vm->index, path,
-				  g_strerror(errno));
-			return;
-		}
-	}
+	if (ended_fd(vm) < 0)
+		return;
 	if (!worker_log_end_at(vm->ended_fd, id, state, code, detail, w))
 		g_warning("vm%u: cannot log the end of call %u: %s", vm->index,
 			  id, g_strerror(errno));
@@ -252,9 +273,76 @@ fd_path(int fd)
 	return g_strdup_printf("/proc/%d/fd/%d", (int)getpid(), fd);
 }
 
+static void
+spare_close(struct callstore *cs)
+{
+	if (cs->spare_out >= 0)
+		close(cs->spare_out);
+	if (cs->spare_err >= 0)
+		close(cs->spare_err);
+	cs->spare_out = cs->spare_err = -1;
+	g_clear_pointer(&cs->spare_out_path, g_free);
+	g_clear_pointer(&cs->spare_err_path, g_free);
+	cs->spare_sent = FALSE;
+}
+
+/*
+ * A call that ended with its output kept elsewhere gives its memfds back,
+ * emptied, for the next call: no memfd made and closed per call, and its
+ * worker, told so ("=" before the path), keeps the ones it opened.  The
+ * worker never empties them itself: it cannot know whether the call's
+ * end will count (a call stopped meanwhile is kept from them here).
+ */
+static void
+spare_put(struct vmnode *vm, struct crec *r)
+{
+	struct callstore *cs = cs_get(vm);
+
+	/* Both, even one that was empty when its size was taken: what the
+	 * call started may have written on until its worker ended it. */
+	if (r->out_fd < 0 || r->err_fd < 0 || cs->spare_out >= 0 ||
+	    ftruncate(r->out_fd, 0) < 0 || ftruncate(r->err_fd, 0) < 0) {
+		crec_close(r);
+		return;
+	}
+	cs->spare_out = r->out_fd;
+	cs->spare_err = r->err_fd;
+	r->out_fd = r->err_fd = -1;
+}
+
+/* The memfds for a call's stdout and stderr, and their paths ("=" first
+ * if the worker has them open from its last call); FALSE if none. */
+static gboolean
+memfds(struct callstore *cs, struct crec *r, char **out, char **err)
+{
+	const char *same = cs->spare_sent ? "=" : "";
+
+	if (cs->spare_out < 0) {
+		r->out_fd = memfd_create("trickle-stdout", MFD_CLOEXEC);
+		r->err_fd = memfd_create("trickle-stderr", MFD_CLOEXEC);
+		if (r->out_fd < 0 || r->err_fd < 0)
+			return FALSE;
+		g_free(cs->spare_out_path);
+		g_free(cs->spare_err_path);
+		cs->spare_out_path = fd_path(r->out_fd);
+		cs->spare_err_path = fd_path(r->err_fd);
+		same = "";
+	} else {
+		r->out_fd = cs->spare_out;
+		r->err_fd = cs->spare_err;
+		cs->spare_out = cs->spare_err = -1;
+	}
+	/* Given to the worker now; "=" again only while it stays spare. */
+	cs->spare_sent = TRUE;
+	*out = g_strconcat(same, cs->spare_out_path, NULL);
+	*err = g_strconcat(same, cs->spare_err_path, NULL);
+	return TRUE;
+}
+
 char *
 cstore_spec(struct vmnode *vm, guint32 id, const char *func)
 {
+	struct callstore *cs = cs_get(vm);
 	struct crec *r = rec(vm, id);
 	g_autofree char *in = NULL, *out = NULL, *err = NULL;
 	g_autofree char *store = NULL, *spill = NULL;
@@ -262,20 +350,16 @@ cstore_spec(struct vmnode *vm, guint32 id, const char *func)
 	if (!r)
 		return NULL;
 	in = r->has_dir ? call_path(vm, id, "stdin") : g_strdup("");
-	if (access(in, F_OK) < 0)
+	if (*in && access(in, F_OK) < 0)
 		in[0] = 0;
 	spill = call_path(vm, id, NULL);
-	if (!g_hash_table_contains(cs_get(vm)->big, func)) {
-		r->out_fd = memfd_create("trickle-stdout", MFD_CLOEXEC);
-		r->err_fd = memfd_create("trickle-stderr", MFD_CLOEXEC);
-	}
-	if (r->out_fd >= 0 && r->err_fd >= 0) {
-		out = fd_path(r->out_fd);
-		err = fd_path(r->err_fd);
+	if (!g_hash_table_contains(cs->big, func) &&
+	    memfds(cs, r, &out, &err)) {
 		store = g_build_filename(vm->dir, "store", NULL);
 	} else {
 		/* Its own files, as a call expected to be large. */
 		crec_close(r);
+		spare_close(cs);
 		if (mkdir(spill, 0700) < 0 && errno != EEXIST)
 			return NULL;
 		r->has_dir = r->own_files = TRUE;
@@ -377,39 +461,42 @@ vmnode_call_pread(struct vmnode *vm, guint32 id, guint stream, void *buf,
 	return n;
 }
 
-/* Read back from the log where the worker kept call id's output: the
- * place line written with its last end. */
+/*
+ * Read back from the log where the worker kept call id's output: the
+ * place line written with its last end.  Only what was appended since the
+ * last look is read (one pread for a call's two lines, not the file's
+ * tail each time): the worker's lines for the call that just ended are
+ * the newest.  A torn last line is left for the next look.
+ */
 static gboolean
 worker_place(struct vmnode *vm, guint32 id, struct worker_where *w)
 {
-	g_autofree char *buf = g_malloc(TAIL_MAX + 1);
-	g_autofree char *path = g_build_filename(vm->dir, "ended", NULL);
-	g_auto(GStrv) lines = NULL;
-	guint64 size;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	guint i;
+	struct callstore *cs = cs_get(vm);
+	GByteArray *b = cs->logbuf;
+	gboolean ended = FALSE;
 
-	if (fd < 0)
+	if (ended_fd(vm) < 0)
 		return FALSE;
-	size = lseek(fd, 0, SEEK_END);
-	n = pread(fd, buf, TAIL_MAX, size > TAIL_MAX ? size - TAIL_MAX : 0);
-	close(fd);
-	if (n <= 0)
-		return FALSE;
-	buf[n] = 0;
-	lines = g_strsplit(buf, "\n", -1);
-	for (i = g_strv_length(lines); i-- > 1;) {
-		char *end;
-		guint32 pid;
+	g_byte_array_set_size(b, 0);
+	for (;;) {
+		guint have = b->len;
+		ssize_t n;
 
-		if (g_ascii_strtoull(lines[i], &end, 10) != id || *end != ' ' ||
-		    end[1] == '@')
+		g_byte_array_set_size(b, have + LOG_READ + 1);
+		n = pread(vm->ended_fd, b->data + have, LOG_READ,
+			  cs->log_seen + have);
+		if (n < 0 && errno == EINTR) {
+			g_byte_array_set_size(b, have);
 			continue;
-		/* Its last end: stored if the line before says where. */
-		return worker_parse_where(lines[i - 1], &pid, w) && pid == id;
+		}
+		g_byte_array_set_size(b, have + MAX(n, 0));
+		if (n < LOG_READ)
+			break;
 	}
-	return FALSE;
+	b->data[b->len] = 0;	/* room was left for it */
+	cs->log_seen += worker_scan_log((char *)b->data, b->len, id, &ended,
+					w);
+	return ended && w->stored;
 }
 
 void
@@ -462,7 +549,7 @@ cstore_end(struct vmnode *vm, guint32 id, guint state, int code,
 	r->where = w;
 	if (r->own_files && func)
 		g_hash_table_add(cs_get(vm)->big, g_strdup(func));
-	crec_close(r);
+	spare_put(vm, r);
 }
 
 gboolean
@@ -509,6 +596,7 @@ cstore_forget(struct vmnode *vm, guint32 id)
 		    (vm->ended_fd >= 0 && ftruncate(vm->ended_fd, 0) < 0))
 			g_warning("vm%u: cannot empty the call store: %s",
 				  vm->index, g_strerror(errno));
+		cs->log_seen = 0;
 	}
 	return 0;
 }
@@ -522,6 +610,8 @@ cstore_free(struct vmnode *vm)
 		return;
 	g_hash_table_unref(cs->recs);
 	g_hash_table_unref(cs->big);
+	g_byte_array_unref(cs->logbuf);
+	spare_close(cs);
 	if (cs->store_fd >= 0)
 		close(cs->store_fd);
 	g_free(cs);

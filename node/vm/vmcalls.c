@@ -233,7 +233,11 @@ vmcalls_pump(struct vmnode *vm)
 			 g_variant_new("(sss^as^as)", spec, ended,
 				       prog ? prog : "",
 				       c->argv, c->env));
-	send_call_state(vm, c->id, CALL_RUNNING, 0, "");
+	/* Its output starts empty (fresh or emptied memfds, or files the
+	 * worker makes): no need to ask their sizes. */
+	vm->sent_out = vm->sent_err = 0;
+	vmnode_send(vm, WIRE_CALL_STATE, c->id,
+		    g_variant_new("(ysitt)", CALL_RUNNING, "", 0, 0, 0));
 	if (c->timeout_ms)
 		vm->call_timer = g_timeout_add(c->timeout_ms, on_call_timeout,
 					       vm);

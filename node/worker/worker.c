@@ -236,14 +236,6 @@ do_load(int fd, GByteArray *out, const struct wire_msg *m)
 	send_frame(fd, out);
 }
 
-/* The call's stdout or stderr: the supervisor's memfd, through /proc,
- * or (a call expected to be large) its own file; read back at its end. */
-static int
-open_output(const char *path)
-{
-	return open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-}
-
 static void
 saved_var_free(struct saved_var *v)
 {
@@ -426,9 +418,11 @@ set_flushing(gboolean on)
 	g_mutex_unlock(&flush_lock);
 }
 
+/* flush: an injected function, whose output is flushed as it runs; a
+ * built-in prints at once or nothing, and wakes no flusher. */
 static void
-run_function(trickle_fn fn, char **argv, int in, int out, int err,
-	     guint8 *state, int *code, char **detail)
+run_function(trickle_fn fn, gboolean flush, char **argv, int in, int out,
+	     int err, guint8 *state, int *code, char **detail)
 {
 	int argc = g_strv_length(argv);
 
@@ -437,15 +431,19 @@ run_function(trickle_fn fn, char **argv, int in, int out, int err,
 	/* Nothing an earlier call left in stdin's buffer. */
 	__fpurge(stdin);
 	clearerr(stdin);
-	dup2(in, STDIN_FILENO);
+	/* Between calls fd 0 is /dev/null already (put back below). */
+	if (in != devnull)
+		dup2(in, STDIN_FILENO);
 	dup2(out, STDOUT_FILENO);
 	dup2(err, STDERR_FILENO);
 	optind = 0;		/* functions shaped like main use getopt */
-	set_flushing(TRUE);
+	if (flush)
+		set_flushing(TRUE);
 	arm_limits();
 	*code = fn(argc, argv);
 	disarm_limits();
-	set_flushing(FALSE);
+	if (flush)
+		set_flushing(FALSE);
 	fflush(stdout);
 	fflush(stderr);
 	/* fd 0 too: a function may have closed it, and the next file the
@@ -483,51 +481,6 @@ send_objects(int fd, GByteArray *out, guint vm)
 	objects_sent = list;
 	wire_encode(out, WIRE_W_OBJECTS, vm, 0, list);
 	send_frame(fd, out);
-}
-
-/* The end of the call that just returned, in the VM's log of ended calls,
- * its output first in the VM's store.  Both are opened here and closed
- * again, never open while injected code runs: code that writes on every
- * fd it finds (tests/tools/poison.c's scribble) must not reach them. */
-static gboolean
-log_end(const char *path, const struct worker_spec *sp, int ofd, int efd,
-	guint32 id, guint state, int code, const char *detail)
-{
-	struct worker_where w = { 0 };
-	int store = -1, fd;
-	gboolean ok;
-
-	if (*sp->store &&
-	    (store = open(sp->store, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
-		dprintf(logfd, "worker: cannot open %s: %s\n", sp->store,
-			g_strerror(errno));
-	/* Its output first, then the end that points at it. */
-	ok = !(*sp->store && store < 0) &&
-	     worker_keep_output(store, sp->spill, ofd, efd, &w);
-	if (!ok)
-		dprintf(logfd, "worker: cannot keep the output of call %u: "
-			"%s\n", id, g_strerror(errno));
-	if (store >= 0)
-		close(store);
-	if (!ok)
-		return FALSE;	/* the supervisor keeps it */
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	ok = fd >= 0 && worker_log_end_at(fd, id, state, code, detail, &w);
-	if (!ok)
-		dprintf(logfd, "worker: cannot log the end of call %u in %s: "
-			"%s\n", id, path, g_strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-/* The call's stdin: calls/N/stdin if it was given one, else nothing;
- * -1 if it was given one that cannot be opened (never empty instead). */
-static int
-open_input(const char *path)
-{
-	return *path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-		     : dup(devnull);
 }
 
 /* Into the call's TRICKLE_WORKDIR (relative: to data/), keeping the way
@@ -586,9 +539,9 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	env = g_strdupv((char **)cenv);
 	if (!worker_parse_spec(spec, &sp))
 		worker_parse_spec("\n\n\n\n", &sp);	/* fails below */
-	ifd = open_input(sp.in);
-	ofd = open_output(sp.out);
-	efd = open_output(sp.err);
+	ifd = call_input_open(sp.in);
+	ofd = call_output_open(0, sp.out);
+	efd = call_output_open(1, sp.err);
 	take_limits(env);
 	if (lim.memory || lim.cpu_s)
 		prepare_restart(m->vm, m->tag);
@@ -603,8 +556,12 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 		detail = g_strdup("empty call");
 	} else if (*prog) {
 		run_program(prog, argv, ifd, ofd, efd, &state, &code, &detail);
-	} else if ((fn = lookup(argv[0])) || (fn = builtin(argv[0]))) {
-		run_function(fn, argv, ifd, ofd, efd, &state, &code, &detail);
+	} else if ((fn = lookup(argv[0]))) {
+		run_function(fn, TRUE, argv, ifd, ofd, efd, &state, &code,
+			     &detail);
+	} else if ((fn = builtin(argv[0]))) {
+		run_function(fn, FALSE, argv, ifd, ofd, efd, &state, &code,
+			     &detail);
 	} else if (strcmp(argv[0], "exec") == 0) {
 		if (!argv[1]) {
 			dprintf(efd, "usage: exec PROGRAM [ARG...]\n");
@@ -618,7 +575,7 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 		detail = g_strdup_printf("function not found: %s", argv[0]);
 	}
 	/* At once, before anything else can be cut off. */
-	logged = log_end(ended, &sp, ofd, efd, m->tag, state, code,
+	logged = call_log_end(ended, &sp, ofd, efd, m->tag, state, code,
 			 detail ? detail : "");
 	worker_spec_clear(&sp);
 	leave_workdir();
@@ -626,12 +583,9 @@ do_run(int fd, GByteArray *out, const struct wire_msg *m)
 	clear_limits();
 	/* Nothing the call started outlives it. */
 	end_descendants();
-	if (ifd >= 0)
-		close(ifd);
-	if (ofd >= 0)
-		close(ofd);
-	if (efd >= 0)
-		close(efd);
+	call_input_close(ifd);
+	call_output_close(0);
+	call_output_close(1);
 	/* Objects first: once the call is seen to end, its objects are
 	 * listed. */
 	send_objects(fd, out, m->vm);

@@ -50,8 +50,10 @@ gboolean worker_parse_where(const char *line, guint32 *id,
 			    struct worker_where *w);
 /* The call's files, W_RUN's first field: "IN\nOUT\nERR\nSTORE\nSPILL":
  * its stdin (empty: none), stdout, stderr (paths, /proc/PID/fd/N for
- * the supervisor's memfds), the store file (empty: OUT and ERR are the
- * call's own files) and the directory for output past the store. */
+ * the supervisor's memfds; "=" first: the same memfd as the last call's,
+ * emptied, which the worker may still have open), the store file
+ * (empty: OUT and ERR are the call's own files) and the directory for
+ * output past the store. */
 struct worker_spec {
 	char *in, *out, *err, *store, *spill;
 };
@@ -94,3 +96,15 @@ struct builtin_info {
 	const char *doc;
 };
 extern const struct builtin_info worker_builtins[];	/* NULL-terminated */
+
+/* wstore.c (h-percall): worker_keep_output with the sizes known (from an
+ * fstat the caller made). */
+gboolean worker_keep_sized(int store, const char *spill_dir, int ofd,
+			   guint64 out, int efd, guint64 err,
+			   struct worker_where *w);
+/* wstore.c: lines of the log in buf (len bytes, NUL after them), up to
+ * the last whole one: the bytes they take.  If call id ended among them, *ended
+ * is set and *w is where its last end says its output is (not stored:
+ * nowhere said).  The lines are cut at their newlines. */
+gsize worker_scan_log(char *buf, gsize len, guint32 id, gboolean *ended,
+		      struct worker_where *w);

@@ -84,3 +84,18 @@ void child_limits(void);
 void clear_limits(void);
 char *program_limit_detail(int status, const struct rusage *ru);
 gboolean finish_restart(int fd, GByteArray *out, const char *spec);
+
+/* wfiles.c: the running call's files, from W_RUN's spec.  Its stdin
+ * (devnull if it has none; -1 if it cannot be opened); its stdout (which
+ * 0) or stderr (1): a path, or "=PATH" for the memfd it had last call,
+ * kept open between calls; closed by the _close functions unless kept. */
+struct worker_spec;
+int call_input_open(const char *path);
+void call_input_close(int fd);
+int call_output_open(int which, const char *spec);
+void call_output_close(int which);
+/* The call's output kept and its end logged (FALSE: the supervisor is to
+ * keep it), before the supervisor hears of the end. */
+gboolean call_log_end(const char *ended, const struct worker_spec *sp,
+		      int ofd, int efd, guint32 id, guint state, int code,
+		      const char *detail);

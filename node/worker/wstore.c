@@ -130,11 +130,19 @@ gboolean
 worker_keep_output(int store, const char *spill_dir, int ofd, int efd,
 		   struct worker_where *w)
 {
+	return worker_keep_sized(store, spill_dir, ofd, fd_size(ofd), efd,
+				 fd_size(efd), w);
+}
+
+gboolean
+worker_keep_sized(int store, const char *spill_dir, int ofd, guint64 out,
+		  int efd, guint64 errsize, struct worker_where *w)
+{
 	int err = 0;
 
 	memset(w, 0, sizeof(*w));
-	w->out = fd_size(ofd);
-	w->err = fd_size(efd);
+	w->out = out;
+	w->err = errsize;
 	if (store < 0)
 		return TRUE;	/* its files are where it lives */
 	if (w->out + w->err <= WORKER_STORE_MAX) {
@@ -212,6 +220,38 @@ worker_parse_where(const char *line, guint32 *id, struct worker_where *w)
 	w->err = v[3];
 	w->stored = TRUE;
 	return TRUE;
+}
+
+gsize
+worker_scan_log(char *buf, gsize len, guint32 id, gboolean *ended,
+		struct worker_where *w)
+{
+	struct worker_where place = { 0 };
+	guint32 place_id = 0;
+	char *line = buf, *nl;
+
+	for (; (nl = memchr(line, '\n', buf + len - line)); line = nl + 1) {
+		guint32 pid;
+		struct worker_where lw;
+		char *end;
+
+		*nl = 0;
+		if (worker_parse_where(line, &pid, &lw)) {
+			place_id = pid;
+			place = lw;
+			continue;
+		}
+		/* An end of id: stored if the line before says where. */
+		if (g_ascii_isdigit(*line) &&
+		    g_ascii_strtoull(line, &end, 10) == id && *end == ' ') {
+			*ended = TRUE;
+			memset(w, 0, sizeof(*w));
+			if (place_id == id)
+				*w = place;
+		}
+		place_id = 0;
+	}
+	return (gsize)(line - buf);
 }
 
 /* "IN\nOUT\nERR\nSTORE\nSPILL", the first field of W_RUN. */

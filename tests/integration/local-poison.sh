@@ -105,6 +105,25 @@ expect_eq "closer" closing "$(call local0 closer)"
 expect_eq "output after closer" alive "$(call local0 alive)"
 out=$(call local0 "exec echo program output") || fail "exec after closer"
 expect_eq "a program's output after closer" "program output" "$out"
+# The worker's own fds on the call's output (kept from call to call)
+# closed by a call and their numbers taken by a file it keeps: the next
+# calls' output is theirs, nothing of it goes into that file, and the
+# worker does not close it (the second grabber writes "kept" through
+# each, or notes it lost).  The grabber's own output is not looked at:
+# it took the fds it was written through.
+id=$(fork local0 "grabber $T/grabbed") || fail "fork grabber"
+result local0 "$id" >/dev/null
+expect_eq "grabber status" done "$(status local0 "$id")"
+expect_eq "output after grabber" alive "$(call local0 alive)"
+out=$(call local0 "exec echo program output") || fail "exec after grabber"
+expect_eq "a program's output after grabber" "program output" "$out"
+id=$(fork local0 "grabber $T/grabbed") || fail "fork grabber again"
+result local0 "$id" >/dev/null
+expect_eq "grabber again status" done "$(status local0 "$id")"
+expect_eq "output after grabber twice" alive "$(call local0 alive)"
+[ -e "$T/grabbed.lost" ] && fail "the worker closed the grabber's files: $(cat "$T/grabbed.lost")"
+expect_eq "only the grabber wrote its file" "kept kept" "$(cat "$T/grabbed" | tr '\n' ' ' | sed 's/ $//')"
+
 # Junk on every descriptor, the worker's line to the node among them.
 id=$(fork local0 scribble) || fail "fork scribble"
 status local0 "$id" >/dev/null

@@ -15,11 +15,17 @@
  *                       PID in FILE; with wait, never return after
  *   closer              close fds 0, 1, 2 and put junk files over them
  *   scribble            write junk on every fd from 0 to 1023
+ *   grabber FILE        close the worker's own fds on the call's output
+ *                       (its memfds, past fd 2) and open FILE in their
+ *                       place, kept open; at the next grabber, "kept" is
+ *                       written to each, or "lost" to FILE.lost if the
+ *                       worker closed it meanwhile
  *   hog                 malloc 1 MiB at a time, touching it, never
  *                       checking for NULL
  *   alive               print "alive" (is the VM back?)
  *   counter             1, 2, 3... per VM process (did it start over?)
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -159,6 +165,49 @@ scribble(int argc, char **argv)
 	for (fd = 0; fd < 1024; fd++)
 		if (write(fd, junk, sizeof(junk)) < 0)
 			continue;
+	return 0;
+}
+
+int
+grabber(int argc, char **argv)
+{
+	static int grabbed[8], n;
+	char link[256], path[64];
+	struct dirent *e;
+	DIR *d;
+	int i, got = 0;
+
+	if (argc < 2)
+		return 2;
+	for (i = 0; i < n; i++)
+		if (write(grabbed[i], "kept\n", 5) != 5) {
+			snprintf(path, sizeof(path), "%.58s.lost", argv[1]);
+			append_pid(path, grabbed[i]);
+		}
+	n = 0;
+	if (!(d = opendir("/proc/self/fd")))
+		return 1;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (fd <= 2 || len < 0)
+			continue;
+		link[len] = 0;
+		if (strncmp(link, "/memfd:trickle-std", 18) != 0)
+			continue;
+		close(fd);
+		/* The lowest free number: most likely the one just closed. */
+		fd = open(argv[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			  0644);
+		if (fd >= 0 && n < 8)
+			grabbed[n++] = fd;
+		got++;
+	}
+	closedir(d);
+	printf("grabbed %d\n", got);
 	return 0;
 }
 
