@@ -32,7 +32,7 @@
 #define MAX_VMS NODE_MAX_VMS
 /* Descriptors the node needs besides its VMs', and per VM (fdlimit.h). */
 #define FDS_BASE 64
-#define FDS_PER_VM 6
+#define FDS_PER_VM 8
 
 
 /* struct vmhost: how the VMs reach the client and learn that we end. */
@@ -690,8 +690,9 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	}
 	n.base = g_strdup(basedir);
 	n.max_vms = max_vms ? MIN(max_vms, MAX_VMS) : MAX_VMS;
-	/* A few descriptors per VM (its worker's socket and pidfd, its
-	 * store, a running call's output): the soft limit of a login
+	/* Six descriptors per VM (its worker's socket and pidfd, its store
+	 * and log, its calls' output memfds), some more while a call runs
+	 * (its stdin, output past the store): the soft limit of a login
 	 * (1,024) held a node to ~580 VMs, failing the rest one by one.
 	 * Raised to the hard limit (workers get the old one back: vmnode.c,
 	 * zygote.c); what that cannot hold is refused at once. */

@@ -49,12 +49,12 @@ expect_match "the node's reason in the log" \
 	-o "node_command=sh -c 'ulimit -n 1024; exec $TRICKLE_NODE --dir $NODE_DIR'" \
 	"$M" 2>"$ERR" && fail "400 VMs on a node of ulimit -n 1024 mounted"
 expect_match "the node's reason (open files)" \
-	"local: down: node refuses 400 VMs: its open-file limit .1024, ulimit -Hn. allows at most 160" \
+	"local: down: node refuses 400 VMs: its open-file limit .1024, ulimit -Hn. allows at most 120" \
 	"$(cat "$ERR")"
 is_mounted "$M" && fail "$M is mounted"
 expect_eq "sessions on the node (open files)" "" "$(sessions)"
 if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 4096 ]; then
-	# (40 VMs need ~100 descriptors: more than 64.)
+	# (40 VMs need ~250 descriptors: more than 64.)
 	mount_local 40 -o "node_command=sh -c 'ulimit -Sn 64; exec $TRICKLE_NODE --dir $NODE_DIR'"
 	wait_for eval '[ "$(awk '"'"'$3 == "up"'"'"' "$M/.ctl" | wc -l)" -eq 40 ]' ||
 		fail "40 VMs under ulimit -Sn 64: not all up: $(awk '{print $3}' "$M/.ctl" | sort | uniq -c)"
