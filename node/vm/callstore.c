@@ -261,7 +261,7 @@ cstore_stdin_path(struct vmnode *vm, guint32 id)
 	g_autofree char *dir = call_path(vm, id, NULL);
 	struct crec *r = rec(vm, id);
 
-	if (!r || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+	if (!r || !worker_make_call_dir(dir))
 		return NULL;
 	r->has_dir = TRUE;
 	return call_path(vm, id, "stdin");
@@ -360,7 +360,7 @@ cstore_spec(struct vmnode *vm, guint32 id, const char *func)
 		/* Its own files, as a call expected to be large. */
 		crec_close(r);
 		spare_close(cs);
-		if (mkdir(spill, 0700) < 0 && errno != EEXIST)
+		if (!worker_make_call_dir(spill))
 			return NULL;
 		r->has_dir = r->own_files = TRUE;
 		out = call_path(vm, id, "stdout");

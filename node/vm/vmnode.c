@@ -580,11 +580,11 @@ vmnode_new(const struct vmhost *host, guint index, gboolean adopt,
 	g_queue_init(&vm->queue);
 	/* The node's directory is there: a mkdir each, not a walk from /
 	 * testing every parent (a thousand VMs paid 24 stats each).  inject/
-	 * waits for something to hold (vmnode_inject_dir): on ext4 a mkdir
-	 * is dear (the inode allocator reads group descriptors), and most of
-	 * a thousand VMs get their code through .all/inject/, if at all. */
-	for (d = (const char *const[]){ vm->dir, vm->calls_dir, vm->data_dir,
-					NULL };
+	 * and calls/ wait for something to hold (vmnode_inject_dir,
+	 * worker_make_call_dir): on ext4 a mkdir is dear (the inode
+	 * allocator reads group descriptors), and most calls need no
+	 * directory of their own. */
+	for (d = (const char *const[]){ vm->dir, vm->data_dir, NULL };
 	     *d; d++) {
 		if (mkdir(*d, 0700) < 0 && errno != EEXIST) {
 			g_set_error(error, G_FILE_ERROR,

@@ -41,6 +41,10 @@ struct worker_where {
  * in spill_dir's files; FALSE with errno. */
 gboolean worker_keep_output(int store, const char *spill_dir, int ofd,
 			    int efd, struct worker_where *w);
+/* mkdir a call's directory, vm<i>/calls/ID, and calls/ first if it is
+ * not there (it is made with the first call that needs one); FALSE with
+ * errno. */
+gboolean worker_make_call_dir(const char *dir);
 /* worker_log_end, with where it was kept (w NULL or not stored: no
  * place line) in the same write. */
 gboolean worker_log_end_at(int fd, guint32 id, guint state, int code,

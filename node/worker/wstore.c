@@ -155,7 +155,7 @@ worker_keep_sized(int store, const char *spill_dir, int ofd, guint64 out,
 		w->stored = TRUE;
 		return TRUE;
 	}
-	if ((mkdir(spill_dir, 0700) < 0 && errno != EEXIST) ||
+	if (!worker_make_call_dir(spill_dir) ||
 	    (err = spill_one(spill_dir, "stdout", ofd, w->out)) ||
 	    (err = spill_one(spill_dir, "stderr", efd, w->err))) {
 		if (err)
@@ -163,6 +163,22 @@ worker_keep_sized(int store, const char *spill_dir, int ofd, guint64 out,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+gboolean
+worker_make_call_dir(const char *dir)
+{
+	g_autofree char *calls = NULL;
+
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return TRUE;
+	if (errno != ENOENT)
+		return FALSE;
+	/* calls/ is made with the first call that needs a directory. */
+	calls = g_path_get_dirname(dir);
+	if (mkdir(calls, 0700) < 0 && errno != EEXIST)
+		return FALSE;
+	return mkdir(dir, 0700) == 0 || errno == EEXIST;
 }
 
 gboolean

@@ -5,7 +5,9 @@
  */
 #include "worker.h"
 
+#include <errno.h>
 #include <string.h>
+#include <glib/gstdio.h>
 
 /* worker_scan_log on a copy of text: the bytes taken. */
 static gsize
@@ -85,6 +87,28 @@ test_scan_torn(void)
 	g_assert_true(ended && w.stored && w.off == 4);
 }
 
+/* A call's directory: calls/ made on the way if it is not there, made
+ * once; a VM directory that is not there is not made up. */
+static void
+test_call_dir(void)
+{
+	g_autofree char *tmp = g_dir_make_tmp("test-wstore-XXXXXX", NULL);
+	g_autofree char *calls = g_build_filename(tmp, "calls", NULL);
+	g_autofree char *dir = g_build_filename(calls, "7", NULL);
+	g_autofree char *nowhere = g_build_filename(tmp, "vm9", "calls", "7",
+						    NULL);
+
+	g_assert_nonnull(tmp);
+	g_assert_true(worker_make_call_dir(dir));
+	g_assert_true(g_file_test(dir, G_FILE_TEST_IS_DIR));
+	g_assert_true(worker_make_call_dir(dir));	/* there already */
+	g_assert_false(worker_make_call_dir(nowhere));
+	g_assert_cmpint(errno, ==, ENOENT);
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+	g_assert_cmpint(g_rmdir(calls), ==, 0);
+	g_assert_cmpint(g_rmdir(tmp), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -92,5 +116,6 @@ main(int argc, char **argv)
 	g_test_add_func("/wstore/scan-stored", test_scan_stored);
 	g_test_add_func("/wstore/scan-last-end-wins", test_scan_last_end_wins);
 	g_test_add_func("/wstore/scan-torn", test_scan_torn);
+	g_test_add_func("/wstore/call-dir", test_call_dir);
 	return g_test_run();
 }
