@@ -19,6 +19,11 @@
  *	One LINE written to MOUNT/.all/calls/new (a call on every VM), its
  *	"VM/calls/ID" paths read back, then every result read to its end:
  *	the VMs, the time to fork, the time until the last result.
+ *   callbench forkcost [-n N] [-w PAGES]
+ *	What this machine charges for a process: N times fork(), the child
+ *	writing PAGES pages it shares with the parent (copy-on-write) and
+ *	exiting, the parent waiting.  A VM is a process (forked by the
+ *	node's zygote), so this bounds how fast many VMs can start.
  *
  * Each prints one line of key=value pairs on stdout (times in
  * microseconds, MB = 10^6 bytes) for the scripts to parse.  Exit status
@@ -48,8 +53,9 @@ usage(void)
 		"VMDIR...\n"
 		"       %s cmd [-n N] [-w W] [-o FILE] -- COMMAND [ARG...]\n"
 		"       %s read FILE...\n"
-		"       %s fanout [-l LINE] MOUNT\n", prog, prog, prog, prog,
-		prog);
+		"       %s fanout [-l LINE] MOUNT\n"
+		"       %s forkcost [-n N] [-w PAGES]\n", prog, prog, prog, prog,
+		prog, prog);
 	exit(2);
 }
 
@@ -520,6 +526,54 @@ out:
 }
 
 static int
+cmd_forkcost(int argc, char **argv)
+{
+	const long page = sysconf(_SC_PAGESIZE);
+	long n = 1000, pages = 0, i, j;
+	double t0;
+	char *mem;
+	int c;
+
+	while ((c = getopt(argc, argv, "+n:w:")) != -1) {
+		switch (c) {
+		case 'n': n = number(optarg, "count"); break;
+		case 'w': pages = number(optarg, "pages"); break;
+		default: usage();
+		}
+	}
+	if (optind != argc || n < 1 || pages > 4096)
+		usage();
+	/* Pages the children share with us, written by us first (so that
+	 * they are ours, not the zero page). */
+	if (!(mem = malloc((pages + 1) * page))) {
+		perror(prog);
+		return 1;
+	}
+	memset(mem, 1, (pages + 1) * page);
+	t0 = now_us();
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			perror(prog);
+			free(mem);
+			return 1;
+		}
+		if (pid == 0) {
+			for (j = 0; j < pages; j++)
+				mem[j * page] = 2;
+			_exit(0);
+		}
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	printf("forks=%ld pages=%ld fork_us=%.1f\n", n, pages,
+	       (now_us() - t0) / n);
+	free(mem);
+	return 0;
+}
+
+static int
 cmd_read(int argc, char **argv)
 {
 	size_t size = 1 << 20;
@@ -683,6 +737,8 @@ main(int argc, char **argv)
 		return cmd_read(argc - 1, argv + 1);
 	if (strcmp(argv[1], "fanout") == 0)
 		return cmd_fanout(argc - 1, argv + 1);
+	if (strcmp(argv[1], "forkcost") == 0)
+		return cmd_forkcost(argc - 1, argv + 1);
 	usage();
 	return 2;
 }
