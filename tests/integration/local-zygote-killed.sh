@@ -44,6 +44,16 @@ fork_round() {	# fork_round R: one item per VM
 	done
 }
 
+# crash_vms V...: crash local$V each (at once), and see each call fail.
+crash_vms() {
+	local v id crashed=() c
+	for v in "$@"; do
+		id=$(fork "local$v" crash) || fail "fork crash on local$v"
+		crashed+=("local$v:$id")
+	done
+	for c in "${crashed[@]}"; do result_fails "${c%%:*}" "${c#*:}"; done
+}
+
 # 1. Killed while calls run: the workers and their calls go on.
 fork_round 1
 wait_for eval '[ "$(grep -c "^start r1-" "$LOG_W")" -ge 1 ]' || fail "no work started"
@@ -55,12 +65,7 @@ expect_eq "workers after the zygote's death" "$before" "$(workers)"
 # 2. Killed, then VMs crash: they restart without it (a new zygote).
 z=$(zygote)
 [ -n "$z" ] && { kill -KILL "$z"; wait_for eval '! kill -0 '"$z"' 2>/dev/null'; }
-crashed=()
-for v in 1 3; do
-	id=$(fork "local$v" crash) || fail "fork crash on local$v"
-	crashed+=("local$v:$id")
-done
-for c in "${crashed[@]}"; do result_fails "${c%%:*}" "${c#*:}"; done
+crash_vms 1 3
 fork_round 3
 # and once more during the restarts themselves
 id=$(fork local2 crash) || fail "fork crash on local2"
@@ -73,18 +78,12 @@ fork_round 4
 # Once it has answered nothing for 2 s it is killed, and the workers it
 # owed come from the next one; calls elsewhere go on meanwhile.
 # (A zygote is started when a worker is needed: a crash brings one.)
-id=$(fork local1 crash) || fail "fork crash on local1"
-result_fails local1 "$id"
+crash_vms 1
 expect_eq "foo on local1" 4 "$(call local1 "foo 2")"
 wait_for eval '[ -n "$(zygote)" ]' || fail "no zygote before the freeze"
 z=$(zygote)
 kill -STOP "$z"
-crashed=()
-for v in 1 3; do
-	id=$(fork "local$v" crash) || fail "fork crash on local$v (frozen zygote)"
-	crashed+=("local$v:$id")
-done
-for c in "${crashed[@]}"; do result_fails "${c%%:*}" "${c#*:}"; done
+crash_vms 1 3
 expect_eq "foo on local0, the zygote frozen" 4 "$(call local0 "foo 2")"
 fork_round 5
 wait_for eval '! kill -0 '"$z"' 2>/dev/null' || fail "frozen zygote $z still there"
