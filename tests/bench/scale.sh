@@ -5,7 +5,7 @@
 # See README.md, "scale".
 #
 #	sudo tests/bench/scale.sh [--quick] [--sizes "8 64 256 1000"]
-#	    [--forks "1000 10000"] [--ssh] [--three-nodes N] [--perf DIR]
+#	    [--forks "1000 10000"] [--ssh] [--three-nodes N] [--disk] [--perf DIR]
 #
 #   --quick	  sizes 8 64 256, forks 1000 (~1 min)
 #   --sizes L	  the VM counts, each a mount of its own (8 64 256 1000)
@@ -17,6 +17,8 @@
 #   -o OPTS	  more mount options for every mount (e.g. lease=300: a
 #		  node slow to start 1,000 VMs on a busy machine otherwise
 #		  ends the session it did not hear about for 60 s)
+#   --disk	  keep the nodes' files in $TMPDIR or /tmp (a user's node over
+#		  SSH keeps them on its disk), not /dev/shm
 #   --perf DIR	  perf record -g our processes during the .any forks
 . "$(dirname "$0")/lib.sh"
 
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
 	--ssh) SSH_TOO=1; shift ;;
 	--three-nodes) THREE=$2; shift 2 ;;
 	-o) MOPTS=,$2; shift 2 ;;
+	--disk) NODE_TMP=${TMPDIR:-/tmp}; shift ;;
 	--perf) PERF_DIR=$(mkdir -p "$2" && cd "$2" && pwd) || die "bad --perf dir"
 		shift 2 ;;
 	-h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
@@ -230,6 +233,7 @@ fi
 
 echo
 bench_header
+echo "node files on $NODE_FS"
 table local "$SIZES"
 [ -n "$SSH_TOO" ] && table ssh "$SIZES"
 [ -n "$THREE" ] && table three $((3 * THREE))
