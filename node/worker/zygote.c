@@ -368,7 +368,17 @@ static void
 zygote_drop(int err)
 {
 	struct zygote_req *r;
+	pid_t answer;
 
+	/* What it answered before it went counts: those workers are ours
+	 * (told, or killed and reaped if cancelled), not lost unseen. */
+	while (z.sock >= 0 && !g_queue_is_empty(&z.sent) &&
+	       recv(z.sock, &answer, sizeof(answer), MSG_DONTWAIT) ==
+	       sizeof(answer)) {
+		r = g_queue_pop_head(&z.sent);
+		r->answer = answer;
+		req_answered(r);
+	}
 	if (z.sock_watch)
 		evset_remove(z.sock_watch);
 	z.sock_watch = 0;
@@ -435,11 +445,14 @@ collect(void)
 static gboolean
 answer_due(gpointer data)
 {
-	gint64 idle = (g_get_monotonic_time() - z.progress) / 1000;
+	gint64 idle;
 
 	z.timer = 0;
-	if (g_queue_is_empty(&z.sent))
+	/* Answers waiting unread (we were stopped, not the zygote) are
+	 * progress. */
+	if (!collect() || g_queue_is_empty(&z.sent))
 		return G_SOURCE_REMOVE;
+	idle = (g_get_monotonic_time() - z.progress) / 1000;
 	if (idle < ZYGOTE_ANSWER_MS) {
 		z.timer = g_timeout_add(ZYGOTE_ANSWER_MS - idle, answer_due,
 					NULL);
