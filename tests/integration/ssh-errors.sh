@@ -53,7 +53,7 @@ err=$(write_to "$M/.ctl" "connect t=127.0.0.1:$(cat "$T/mute.port")") && fail "c
 expect_eq "connect to a port that says nothing" ETIMEDOUT "$err"
 grep -q "127.0.0.1:$(cat "$T/mute.port"): timed out after 3 s" "$LOG" || fail "no time-out message in the log"
 expect_ls "$M" .all .any .ctl .done .log a x
-cat "$M/.log" | grep -q "connection refused" || fail ".log lacks the connection refused"
+grep -q "connection refused" "$M/.log" || fail ".log lacks the connection refused"
 unmount
 
 # A node whose shell prints a banner before the protocol.

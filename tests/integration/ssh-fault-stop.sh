@@ -50,7 +50,7 @@ echo "stopped b's trickle-node $node after $ended items ended; b/calls/$pin_b: $
 # Detection.
 detected=
 for i in $(seq 1 150); do
-	timeout 10 cat "$M/.ctl" | grep -q '^b .* unreachable ' &&
+	timeout 10 grep -q '^b .* unreachable ' "$M/.ctl" &&
 	    { detected=$(elapsed_ms "$stop_ns"); break; }
 	sleep 0.1
 done
@@ -137,7 +137,7 @@ echo "pinned calls' log: $(tr '\n' ' ' <"$PINNED")"
 kill -CONT "$node"
 cont_ns=$(date +%s%N)
 echo "SIGCONT after $(elapsed_ms "$stop_ns") ms; $(ended_items) items ended"
-wait_for -t 60 eval 'timeout 10 cat "$M/.ctl" | grep -q "^b .* up "' ||
+wait_for -t 60 eval 'timeout 10 grep -q "^b .* up " "$M/.ctl"' ||
 	fail "b not back 60 s after SIGCONT: $(timeout 10 cat "$M/.ctl")"
 echo "b up again $(elapsed_ms "$cont_ns") ms after SIGCONT"
 alive "$node:$(starttime_of "$node")" || fail "b's trickle-node $node did not live on"
