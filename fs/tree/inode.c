@@ -320,9 +320,32 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 	}
 }
 
+/*
+ * A done call's result (or stdout) that came whole with its end: its
+ * size and bytes are final and kept here, so the kernel may cache them
+ * (attributes for STATIC_TIMEOUT, the bytes in the page cache) and
+ * answer the reader's last read, at the end, itself.  Not a failed
+ * call's result, whose read is an error, nor output whose size a
+ * remount has not heard again.
+ */
+gboolean
+output_final(const struct inode *in)
+{
+	const struct call *o;
+
+	if ((in->kind != I_RESULT && in->kind != I_STDOUT) || !in->call ||
+	    !call_ended(in->call))
+		return FALSE;
+	o = call_output(in->call);
+	return o->state == CALL_DONE && o->result &&
+	       g_bytes_get_size(o->result) == in->call->out_size;
+}
+
 double
 attr_timeout(const struct inode *in)
 {
+	if (output_final(in))
+		return STATIC_TIMEOUT;
 	switch (in->kind) {
 	case I_ROOT:
 	case I_VM:

@@ -57,6 +57,7 @@ gboolean decode_ino(struct cluster *fs, fuse_ino_t ino, struct inode *in);
 fuse_ino_t inode_ino(const struct inode *in);
 void fill_attr(struct tree *t, const struct inode *in, struct stat *st);
 double attr_timeout(const struct inode *in);
+gboolean output_final(const struct inode *in);
 /* The child of parent called name, or FALSE. */
 gboolean find_child(struct cluster *fs, const struct inode *parent,
 		    const char *name, struct inode *child);

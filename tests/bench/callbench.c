@@ -6,10 +6,12 @@
  *	N synchronous round trips: write LINE to calls/new (opened once),
  *	read back the id, open and read calls/ID/result (-r: then rmdir
  *	calls/ID).  W untimed round trips first.
- *   callbench pipe [-n N] [-b BATCH] [-j result|done] [-l LINE] VMDIR...
+ *   callbench pipe [-n N] [-b BATCH] [-j result|done] [-P] [-l LINE] VMDIR...
  *	N calls forked BATCH lines per write, spread over the VMs, then
  *	all joined: by reading every result, or by reading MOUNT/.done
- *	(opened before the first fork) until N calls have ended.
+ *	(opened before the first fork) until N calls have ended.  -P: the
+ *	results of each VM's calls are read by a process of its own, the
+ *	VMs' side by side (as xargs -P or two shell loops would).
  *   callbench cmd [-n N] [-w W] [-o FILE] -- COMMAND [ARG...]
  *	Run COMMAND N times, one after the other (stdin /dev/null, stdout
  *	FILE or /dev/null), each timed from fork to exit.
@@ -49,7 +51,7 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: %s sync [-n N] [-w W] [-r] [-l LINE] VMDIR\n"
-		"       %s pipe [-n N] [-b BATCH] [-j result|done] [-l LINE] "
+		"       %s pipe [-n N] [-b BATCH] [-j result|done] [-P] [-l LINE] "
 		"VMDIR...\n"
 		"       %s cmd [-n N] [-w W] [-o FILE] -- COMMAND [ARG...]\n"
 		"       %s read FILE...\n"
@@ -366,22 +368,60 @@ wait_done(int fd, long n)
 	return failed;
 }
 
+/* Read the results of the calls of VM v (vm_of), in order; 0 if all
+ * could be read. */
+static int
+join_vm(const char *vmdir, int v, const long *ids, const int *vm_of, long n)
+{
+	char buf[4096];
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (vm_of[i] == v && join(vmdir, ids[i], buf, sizeof(buf)) < 0)
+			return -1;
+	return 0;
+}
+
+/* join_vm for every VM at once, each in a child process. */
+static int
+join_side_by_side(char **vmdirs, int nvm, const long *ids, const int *vm_of,
+		  long n)
+{
+	int v, st, rc = 0;
+	pid_t pid;
+
+	for (v = 0; v < nvm; v++) {
+		if ((pid = fork()) < 0) {
+			perror(prog);
+			rc = -1;
+			break;
+		}
+		if (pid == 0)
+			_exit(join_vm(vmdirs[v], v, ids, vm_of, n) < 0);
+	}
+	while ((pid = wait(&st)) > 0)
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			rc = -1;
+	return rc;
+}
+
 static int
 cmd_pipe(int argc, char **argv)
 {
 	const char *line = "echo", *how = "result";
 	long n = 10000, batch = 100, forked, b, i, failed = 0;
-	int c, nvm, v, rc = 1, done_fd = -1, *fds = NULL;
+	int c, nvm, v, rc = 1, done_fd = -1, *fds = NULL, side = 0;
 	long *ids = NULL;
 	int *vm_of = NULL;
 	char *text = NULL, buf[4096];
 	double t0, t_forked, t_end;
 
-	while ((c = getopt(argc, argv, "n:b:j:l:")) != -1) {
+	while ((c = getopt(argc, argv, "n:b:j:l:P")) != -1) {
 		switch (c) {
 		case 'n': n = number(optarg, "count"); break;
 		case 'b': batch = number(optarg, "batch size"); break;
 		case 'j': how = optarg; break;
+		case 'P': side = 1; break;
 		case 'l': line = optarg; break;
 		default: usage();
 		}
@@ -420,6 +460,9 @@ cmd_pipe(int argc, char **argv)
 	if (done_fd >= 0) {
 		if ((failed = wait_done(done_fd, n)) < 0)
 			goto out;
+	} else if (side) {
+		if (join_side_by_side(argv + optind, nvm, ids, vm_of, n) < 0)
+			goto out;
 	} else {
 		for (i = 0; i < n; i++)
 			if (join(argv[optind + vm_of[i]], ids[i], buf,
@@ -427,8 +470,9 @@ cmd_pipe(int argc, char **argv)
 				goto out;
 	}
 	t_end = now_us();
-	printf("n=%ld vms=%d batch=%ld join=%s fork_s=%.3f elapsed_s=%.3f "
+	printf("n=%ld vms=%d batch=%ld join=%s%s fork_s=%.3f elapsed_s=%.3f "
 	       "fork_per_s=%.1f per_s=%.1f failed=%ld\n", n, nvm, batch, how,
+	       side ? "-side-by-side" : "",
 	       (t_forked - t0) / 1e6, (t_end - t0) / 1e6,
 	       n / ((t_forked - t0) / 1e6), n / ((t_end - t0) / 1e6), failed);
 	if (failed)

@@ -120,6 +120,8 @@ bench_tricklefs() {
 	bench_perf_stop
 	pipe_row "tricklefs $kind pipe 2 VMs, join result" \
 	    -n "$PIPE" -b "$BATCH" "$MP/$a" "$MP/$b"
+	pipe_row "tricklefs $kind pipe 2 VMs, result per VM" \
+	    -n "$PIPE" -b "$BATCH" -P "$MP/$a" "$MP/$b"
 	pipe_row "tricklefs $kind pipe 2 VMs, join .done" \
 	    -n "$PIPE" -b "$BATCH" -j "done" "$MP/$a" "$MP/$b"
 }
@@ -238,6 +240,19 @@ printf '  %-58s %s\n' \
     ">= 1,000 sync calls/s: local $loc_rate" "$(verdict "$loc_rate >= 1000")" \
     ">= 5,000 pipelined/s per node: ssh ${ssh_pipe%%|*} (${ssh_pipe#*|})" "$(verdict "${ssh_pipe%%|*} >= 5000")" \
     ">= 5,000 pipelined/s per node: local ${loc_pipe%%|*} (${loc_pipe#*|})" "$(verdict "${loc_pipe%%|*} >= 5000")"
+# Issue 12's, over SSH to 2 VMs of one node: joined by .done, and by
+# reading every result (one reader, or one per VM side by side).
+ssh_done=$(get "tricklefs ssh pipe 2 VMs, join .done" 5)
+ssh_res=$(get "tricklefs ssh pipe 2 VMs, join result" 5)
+ssh_res_p=$(get "tricklefs ssh pipe 2 VMs, result per VM" 5)
+echo
+echo "targets (issue 12: ssh, 2 VMs of one node, node files on $NODE_FS)"
+printf '  %-58s %s\n' \
+    "sync p50 <= 0.5 ms: $(ms "$ssh_p50") ms" "$(verdict "$ssh_p50 <= 500")" \
+    "sync >= 10x faster than ssh true (ControlMaster): $(calc "$cm_p50 / $ssh_p50")x" "$(verdict "$cm_p50 >= 10 * $ssh_p50")" \
+    ">= 10,000 pipelined/s joined by .done: $ssh_done" "$(verdict "$ssh_done >= 10000")" \
+    ">= 5,000/s reading every result, one reader: $ssh_res" "$(verdict "$ssh_res >= 5000")" \
+    ">= 5,000/s reading every result, a reader per VM: $ssh_res_p" "$(verdict "$ssh_res_p >= 5000")"
 if [ -n "$PERF_DIR" ]; then
 	echo
 	echo "perf data in $PERF_DIR: perf report -i $PERF_DIR/ssh-pipe-done.data --no-children --sort comm,dso,sym"
