@@ -323,7 +323,7 @@ fill_attr(struct tree *t, const struct inode *in, struct stat *st)
 /*
  * A done call's result (or stdout) that came whole with its end: its
  * size and bytes are final and kept here, so the kernel may cache them
- * (attributes for STATIC_TIMEOUT, the bytes in the page cache) and
+ * (attributes for FINAL_TIMEOUT, the bytes in the page cache) and
  * answer the reader's last read, at the end, itself.  Not a failed
  * call's result, whose read is an error, nor output whose size a
  * remount has not heard again.
@@ -345,7 +345,7 @@ double
 attr_timeout(const struct inode *in)
 {
 	if (output_final(in))
-		return STATIC_TIMEOUT;
+		return FINAL_TIMEOUT;
 	switch (in->kind) {
 	case I_ROOT:
 	case I_VM:

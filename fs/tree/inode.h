@@ -51,6 +51,10 @@ struct dirent_ent {
 /* VM directories come and go with membership, but a path walk through
  * one must not cost a lookup every time. */
 #define MEMBER_TIMEOUT 1.0
+/* A done call's final output (output_final): long enough for a reader's
+ * lookup, open and reads, short enough that a call reaped meanwhile
+ * (-o keep_calls) is not stat'ed from the kernel's cache for long. */
+#define FINAL_TIMEOUT 1.0
 
 fuse_ino_t make_ino(enum ikind kind, const struct vm *vm, guint32 id);
 gboolean decode_ino(struct cluster *fs, fuse_ino_t ino, struct inode *in);

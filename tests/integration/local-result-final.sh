@@ -5,14 +5,16 @@
 # while the call ran (size 0) gets the whole result, through .any too;
 # a failed call's result is still an error, not an empty file; the
 # result read twice, by cat and by mmap, reads the same bytes; and
-# -o keep_calls still reaps a call once its result has been read.
+# -o keep_calls still reaps a call once its result has been read, and
+# the result is not stat'ed from the kernel's cache for long after.
 . "$(dirname "$0")/lib.sh"
 
 mount_local 2 -o keep_calls=1
 
 # wait_ended VM ID: until the call's status is no longer queued/running.
 wait_ended() {
-	wait_for eval '! status "$1" "$2" | grep -Eq "^(queued|running)"' ||
+	WE_VM=$1 WE_ID=$2
+	wait_for eval '! status "$WE_VM" "$WE_ID" | grep -Eq "^(queued|running)"' ||
 		fail "$1/calls/$2 did not end: $(status "$1" "$2")"
 }
 
@@ -49,10 +51,17 @@ result_fails local1 "$id"
 expect_eq "failed call's stdout" partial "$(cat "$M/local1/calls/$id/stdout")"
 
 # keep_calls=1: a call whose result was read goes once a newer one ended.
+# (Each result is looked up after its call ended, so while final.)
 old=$(fork local1 "echo first") || fail "fork first"
+wait_ended local1 "$old"
 expect_eq "first" first "$(result local1 "$old")"
 new=$(fork local1 "echo second") || fail "fork second"
+wait_ended local1 "$new"
 expect_eq "second" second "$(result local1 "$new")"
-wait_for eval '[ ! -e "$M/local1/calls/$old" ]' ||
+wait_for eval '! ls "$M/local1/calls" | grep -qx "$old"' ||
 	fail "keep_calls=1 kept calls/$old after its result was read: $(ls "$M/local1/calls")"
+# Its result, looked up while final, stats no more once its call is
+# gone: the kernel keeps a final result's attributes for a second only.
+wait_for -t 5 eval '! stat "$M/local1/calls/$old/result" >/dev/null 2>&1' ||
+	fail "calls/$old/result still stats after its call was reaped"
 echo "PASS: $TEST_NAME"
