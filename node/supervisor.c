@@ -690,10 +690,10 @@ node_run(const char *basedir, guint max_vms, guint cache_days,
 	}
 	n.base = g_strdup(basedir);
 	n.max_vms = max_vms ? MIN(max_vms, MAX_VMS) : MAX_VMS;
-	/* Six descriptors per VM (its worker's socket and pidfd, its store
-	 * and log, its calls' output memfds), some more while a call runs
-	 * (its stdin, output past the store): the soft limit of a login
-	 * (1,024) held a node to ~580 VMs, failing the rest one by one.
+	/* FDS_PER_VM descriptors per VM (its worker's socket and pidfd, its
+	 * store and log, its calls' output memfds, and while a call runs its
+	 * stdin or output past the store): the soft limit of a login (1,024)
+	 * held a node to ~580 VMs, failing the rest one by one.
 	 * Raised to the hard limit (workers get the old one back: vmnode.c,
 	 * zygote.c); what that cannot hold is refused at once. */
 	n.fd_limit = fdlimit_raise();

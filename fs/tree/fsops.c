@@ -383,7 +383,6 @@ tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * cache so every read comes here, unless the output is final (a
 	 * joiner's read at the end then costs no round trip). */
 	fi->direct_io = !output_final(&in);
-	fi->keep_cache = 0;
 	fi->fh = 0;
 	/* Nothing to do at close: no FLUSH round trip that close() waits
 	 * for (a fan-out's reader closes a thousand results). */

@@ -87,7 +87,6 @@ load(struct vmnode *vm, struct callstore *cs)
 	g_auto(GStrv) lines = NULL;
 	struct worker_where place = { 0 };
 	guint32 place_id = 0;
-
 	gsize len;
 
 	if (!g_file_get_contents(path, &text, &len, NULL))

@@ -107,8 +107,8 @@ gboolean worker_keep_sized(int store, const char *spill_dir, int ofd,
 			   guint64 out, int efd, guint64 err,
 			   struct worker_where *w);
 /* wstore.c: lines of the log in buf (len bytes, NUL after them), up to
- * the last whole one: the bytes they take.  If call id ended among them, *ended
- * is set and *w is where its last end says its output is (not stored:
- * nowhere said).  The lines are cut at their newlines. */
+ * the last whole one: the bytes they take.  If call id ended among them,
+ * *ended is set and *w is where its last end says its output is (not
+ * stored: nowhere said).  The lines are cut at their newlines. */
 gsize worker_scan_log(char *buf, gsize len, guint32 id, gboolean *ended,
 		      struct worker_where *w);

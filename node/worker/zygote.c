@@ -500,8 +500,9 @@ pump(void)
 		 * waiting hold no descriptor. */
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 			       sv) < 0) {
+			err = errno;
 			r = g_queue_pop_head(&z.unsent);
-			r->answer = -errno;
+			r->answer = -err;
 			req_answered(r);
 			continue;
 		}

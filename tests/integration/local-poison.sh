@@ -99,28 +99,34 @@ expect_eq "bad TRICKLE_MEMORY" "failed bad call option TRICKLE_MEMORY=12X (bytes
 id=$(fork local0 "TRICKLE_CPU=1.5 alive") || fail "fork bad cpu"
 expect_eq "bad TRICKLE_CPU" "failed bad call option TRICKLE_CPU=1.5 (whole seconds wanted)" "$(status local0 "$id")"
 
+# outputs_right AFTER: the next calls' output, a function's and a
+# program's, is where it belongs.
+outputs_right() {
+	expect_eq "output after $1" alive "$(call local0 alive)"
+	out=$(call local0 "exec echo program output") || fail "exec after $1"
+	expect_eq "a program's output after $1" "program output" "$out"
+}
+# grab LABEL: one grabber call (below), which must end done.
+grab() {
+	id=$(fork local0 "grabber $T/grabbed") || fail "fork $1"
+	result local0 "$id" >/dev/null
+	expect_eq "$1 status" done "$(status local0 "$id")"
+}
+
 # Its standard descriptors closed or covered: the call ends, the next
 # call's output is where it belongs.
 expect_eq "closer" closing "$(call local0 closer)"
-expect_eq "output after closer" alive "$(call local0 alive)"
-out=$(call local0 "exec echo program output") || fail "exec after closer"
-expect_eq "a program's output after closer" "program output" "$out"
+outputs_right closer
 # The worker's own fds on the call's output (kept from call to call)
 # closed by a call and their numbers taken by a file it keeps: the next
 # calls' output is theirs, nothing of it goes into that file, and the
 # worker does not close it (the second grabber writes "kept" through
 # each, or notes it lost).  The grabber's own output is not looked at:
 # it took the fds it was written through.
-id=$(fork local0 "grabber $T/grabbed") || fail "fork grabber"
-result local0 "$id" >/dev/null
-expect_eq "grabber status" done "$(status local0 "$id")"
-expect_eq "output after grabber" alive "$(call local0 alive)"
-out=$(call local0 "exec echo program output") || fail "exec after grabber"
-expect_eq "a program's output after grabber" "program output" "$out"
-id=$(fork local0 "grabber $T/grabbed") || fail "fork grabber again"
-result local0 "$id" >/dev/null
-expect_eq "grabber again status" done "$(status local0 "$id")"
-expect_eq "output after grabber twice" alive "$(call local0 alive)"
+grab grabber
+outputs_right grabber
+grab "grabber again"
+outputs_right "grabber twice"
 [ -e "$T/grabbed.lost" ] && fail "the worker closed the grabber's files: $(cat "$T/grabbed.lost")"
 expect_eq "only the grabber wrote its file" "kept kept" "$(cat "$T/grabbed" | tr '\n' ' ' | sed 's/ $//')"
 
